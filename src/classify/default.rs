@@ -1,0 +1,406 @@
+use std::error::Error as StdError;
+use std::fmt;
+use std::io;
+use std::sync::Arc;
+
+use reqwest::StatusCode;
+use reqwest::header::HeaderMap;
+
+use super::{Classification, Classify, Outcome, Reason, Verdict};
+use crate::retry::retry_after;
+
+type ResponseRule = Arc<dyn Fn(&reqwest::Response) -> Option<Classification> + Send + Sync>;
+type ErrorRule = Arc<dyn Fn(&(dyn StdError + 'static)) -> Option<Classification> + Send + Sync>;
+
+/// The classification table of the crate, with optional per-API overrides.
+///
+/// | outcome | verdict |
+/// |---|---|
+/// | 1xx, 2xx, 3xx | `Success` |
+/// | 408, 500, 502, 504, any other 5xx but 501 and 505 | `Transient` |
+/// | 503 without rate-limit signals | `Transient` |
+/// | 429; 503 and 403 with rate-limit signals | `Throttled { retry_after }` |
+/// | other 4xx, 501, 505 | `Permanent` (401 and 403 need a human: [`Classification::needs_attention`]) |
+/// | connect error (refused, DNS, TLS handshake) | `Transient`, pre-processing |
+/// | timeout, reset, connection closed early, other send errors | `Transient` |
+/// | invalid request, redirect loop, body decode error, unknown error | `Permanent` |
+///
+/// Rate-limit signals are a parseable `Retry-After`, `X-RateLimit-Remaining: 0`,
+/// `RateLimit-Remaining: 0` or a `RateLimit` field with `r=0`.
+///
+/// Errors are recognised by walking the `source()` chain and downcasting (`reqwest::Error`,
+/// `hyper::Error`, `std::io::Error`, this crate's [`Error`](crate::Error)), never by
+/// matching message text.
+///
+/// # Example
+///
+/// ```
+/// use reqwest::StatusCode;
+/// use steadfast::classify::{DefaultClassifier, Verdict};
+///
+/// // "409 is transient for this API"
+/// let classifier = DefaultClassifier::builder()
+///     .status(StatusCode::CONFLICT, Verdict::Transient)
+///     .build();
+/// # let _ = classifier;
+/// ```
+#[derive(Clone, Default)]
+pub struct DefaultClassifier {
+    statuses: Vec<(StatusCode, Verdict)>,
+    response_rules: Vec<ResponseRule>,
+    error_rules: Vec<ErrorRule>,
+}
+
+impl fmt::Debug for DefaultClassifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DefaultClassifier")
+            .field("statuses", &self.statuses)
+            .field("response_rules", &self.response_rules.len())
+            .field("error_rules", &self.error_rules.len())
+            .finish()
+    }
+}
+
+impl DefaultClassifier {
+    /// The default table, without overrides.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A builder for overrides on top of the default table.
+    pub fn builder() -> DefaultClassifierBuilder {
+        DefaultClassifierBuilder {
+            inner: Self::default(),
+        }
+    }
+
+    /// Classifies a response by the default table alone.
+    #[must_use]
+    pub fn classify_status(status: StatusCode, headers: &HeaderMap) -> Classification {
+        let reason = Reason::Status(status);
+        let code = status.as_u16();
+        match code {
+            100..=399 => Classification::success(reason),
+            429 => Classification::throttled(retry_after(headers), reason),
+            403 | 503 if has_rate_limit_signal(headers) => {
+                Classification::throttled(retry_after(headers), reason)
+            }
+            408 | 500 | 502..=504 => Classification::transient(reason),
+            501 | 505 => Classification::permanent(reason),
+            _ if code >= 500 => Classification::transient(reason),
+            _ => Classification::permanent(reason),
+        }
+    }
+
+    /// Classifies an error by walking its `source()` chain.
+    #[must_use]
+    pub fn classify_error(error: &(dyn StdError + 'static)) -> Classification {
+        let mut current: Option<&(dyn StdError + 'static)> = Some(error);
+        let mut fallback = None;
+        while let Some(err) = current {
+            if let Some(found) = classify_one(err, &mut fallback) {
+                return found;
+            }
+            current = err.source();
+        }
+        fallback.unwrap_or_else(|| Classification::permanent(Reason::Unknown))
+    }
+}
+
+/// Returns a definite classification for `err`, or records a weaker guess in `fallback` and
+/// lets the walk continue to more specific causes.
+fn classify_one(
+    err: &(dyn StdError + 'static),
+    fallback: &mut Option<Classification>,
+) -> Option<Classification> {
+    if let Some(own) = err.downcast_ref::<crate::Error>() {
+        return own.classification();
+    }
+    if err.is::<tokio::time::error::Elapsed>() {
+        return Some(Classification::transient(Reason::Timeout));
+    }
+    if let Some(e) = err.downcast_ref::<reqwest::Error>() {
+        if e.is_builder() {
+            return Some(Classification::permanent(Reason::InvalidRequest));
+        }
+        if e.is_connect() {
+            return Some(Classification::transient(Reason::Connect).with_pre_processing(true));
+        }
+        if e.is_redirect() {
+            return Some(Classification::permanent(Reason::Redirect));
+        }
+        if e.is_decode() {
+            return Some(Classification::permanent(Reason::Decode));
+        }
+        if e.is_timeout() {
+            return Some(Classification::transient(Reason::Timeout));
+        }
+        let guess = if e.is_body() {
+            Reason::Body
+        } else {
+            Reason::Unknown
+        };
+        fallback.get_or_insert(Classification::transient(guess));
+        return None;
+    }
+    if let Some(e) = err.downcast_ref::<hyper::Error>() {
+        if e.is_incomplete_message() || e.is_canceled() || e.is_closed() {
+            return Some(Classification::transient(Reason::ConnectionClosed));
+        }
+        if e.is_timeout() {
+            return Some(Classification::transient(Reason::Timeout));
+        }
+        return None;
+    }
+    if let Some(e) = err.downcast_ref::<io::Error>() {
+        return match e.kind() {
+            io::ErrorKind::ConnectionRefused => {
+                Some(Classification::transient(Reason::Connect).with_pre_processing(true))
+            }
+            io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe => Some(Classification::transient(Reason::ConnectionReset)),
+            io::ErrorKind::UnexpectedEof => {
+                Some(Classification::transient(Reason::ConnectionClosed))
+            }
+            io::ErrorKind::TimedOut => Some(Classification::transient(Reason::Timeout)),
+            _ => None,
+        };
+    }
+    None
+}
+
+fn has_rate_limit_signal(headers: &HeaderMap) -> bool {
+    let header_is = |name: &str, wanted: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim() == wanted)
+    };
+    retry_after(headers).is_some()
+        || header_is("x-ratelimit-remaining", "0")
+        || header_is("ratelimit-remaining", "0")
+        || headers
+            .get_all("ratelimit")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .any(ratelimit_field_is_spent)
+}
+
+/// Whether an IETF `RateLimit` field (`"default";r=0;t=30`) reports a spent quota.
+fn ratelimit_field_is_spent(value: &str) -> bool {
+    value
+        .split([';', ','])
+        .filter_map(|param| param.trim().split_once('='))
+        .any(|(key, val)| key.trim() == "r" && val.trim() == "0")
+}
+
+impl Classify for DefaultClassifier {
+    fn classify(&self, outcome: Outcome<'_>) -> Classification {
+        match outcome {
+            Outcome::Response(response) => {
+                for rule in &self.response_rules {
+                    if let Some(found) = rule(response) {
+                        return found;
+                    }
+                }
+                let status = response.status();
+                if let Some((_, verdict)) = self.statuses.iter().find(|(s, _)| *s == status) {
+                    return Classification::new(*verdict, Reason::Status(status));
+                }
+                Self::classify_status(status, response.headers())
+            }
+            Outcome::Error(error) => {
+                for rule in &self.error_rules {
+                    if let Some(found) = rule(error) {
+                        return found;
+                    }
+                }
+                Self::classify_error(error)
+            }
+        }
+    }
+}
+
+/// Overrides on top of the default table; rules added first are asked first.
+///
+/// # Example
+///
+/// ```
+/// use reqwest::StatusCode;
+/// use steadfast::classify::{Classification, DefaultClassifier, Reason, Verdict};
+///
+/// let classifier = DefaultClassifier::builder()
+///     // "409 is transient for this API"
+///     .status(StatusCode::CONFLICT, Verdict::Transient)
+///     // "this vendor's 400 with `X-Vendor-Busy: 1` means it is overloaded"
+///     .response(|response| {
+///         (response.status() == StatusCode::BAD_REQUEST
+///             && response.headers().contains_key("x-vendor-busy"))
+///         .then(|| Classification::throttled(None, Reason::Custom("vendor busy")))
+///     })
+///     .build();
+/// # let _ = classifier;
+/// ```
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct DefaultClassifierBuilder {
+    inner: DefaultClassifier,
+}
+
+impl DefaultClassifierBuilder {
+    /// Gives every response with `status` this verdict (with `retry_after: None` for
+    /// `Throttled` unless a response rule says more).
+    pub fn status(mut self, status: StatusCode, verdict: Verdict) -> Self {
+        self.inner.statuses.push((status, verdict));
+        self
+    }
+
+    /// Adds a rule for responses; `None` defers to the next rule and then the table.
+    pub fn response<F>(mut self, rule: F) -> Self
+    where
+        F: Fn(&reqwest::Response) -> Option<Classification> + Send + Sync + 'static,
+    {
+        self.inner.response_rules.push(Arc::new(rule));
+        self
+    }
+
+    /// Adds a rule for errors; `None` defers to the next rule and then the chain walk.
+    pub fn error<F>(mut self, rule: F) -> Self
+    where
+        F: Fn(&(dyn StdError + 'static)) -> Option<Classification> + Send + Sync + 'static,
+    {
+        self.inner.error_rules.push(Arc::new(rule));
+        self
+    }
+
+    /// The finished classifier.
+    #[must_use]
+    pub fn build(self) -> DefaultClassifier {
+        self.inner
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(*name, HeaderValue::from_static(value));
+        }
+        map
+    }
+
+    #[test]
+    fn status_table() {
+        use Verdict::{Permanent, Success, Transient};
+        let none = Verdict::Throttled { retry_after: None };
+        let cases: &[(u16, Verdict)] = &[
+            (100, Success),
+            (200, Success),
+            (201, Success),
+            (204, Success),
+            (304, Success),
+            (400, Permanent),
+            (401, Permanent),
+            (403, Permanent),
+            (404, Permanent),
+            (405, Permanent),
+            (408, Transient),
+            (409, Permanent),
+            (410, Permanent),
+            (422, Permanent),
+            (429, none),
+            (500, Transient),
+            (501, Permanent),
+            (502, Transient),
+            (503, Transient),
+            (504, Transient),
+            (505, Permanent),
+            (507, Transient),
+        ];
+        for (code, verdict) in cases {
+            let status = StatusCode::from_u16(*code).expect("valid status");
+            let got = DefaultClassifier::classify_status(status, &HeaderMap::new());
+            assert_eq!(got.verdict(), *verdict, "status {code}");
+            assert_eq!(got.reason(), Reason::Status(status));
+            assert!(!got.is_pre_processing());
+        }
+    }
+
+    #[test]
+    fn rate_limit_signals_turn_403_and_503_into_throttled() {
+        let throttled = |secs: Option<u64>| Verdict::Throttled {
+            retry_after: secs.map(std::time::Duration::from_secs),
+        };
+        type Case = (u16, &'static [(&'static str, &'static str)], Verdict);
+        let cases: &[Case] = &[
+            (503, &[("retry-after", "5")], throttled(Some(5))),
+            (403, &[("retry-after", "5")], throttled(Some(5))),
+            (403, &[("x-ratelimit-remaining", "0")], throttled(None)),
+            (403, &[("X-RateLimit-Remaining", " 0 ")], throttled(None)),
+            (503, &[("ratelimit-remaining", "0")], throttled(None)),
+            (
+                403,
+                &[("ratelimit", "\"default\";r=0;t=30")],
+                throttled(None),
+            ),
+            (403, &[("x-ratelimit-remaining", "12")], Verdict::Permanent),
+            (
+                403,
+                &[("ratelimit", "\"default\";r=10;t=30")],
+                Verdict::Permanent,
+            ),
+            (503, &[("retry-after", "garbage")], Verdict::Transient),
+            (429, &[("retry-after", "2")], throttled(Some(2))),
+            (429, &[("retry-after", "soon")], throttled(None)),
+        ];
+        for (code, pairs, verdict) in cases {
+            let status = StatusCode::from_u16(*code).expect("valid status");
+            let got = DefaultClassifier::classify_status(status, &headers(pairs));
+            assert_eq!(got.verdict(), *verdict, "status {code} with {pairs:?}");
+        }
+    }
+
+    #[test]
+    fn io_errors_in_the_chain() {
+        #[derive(Debug)]
+        struct Wrapper(io::Error);
+        impl fmt::Display for Wrapper {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("wrapper")
+            }
+        }
+        impl StdError for Wrapper {
+            fn source(&self) -> Option<&(dyn StdError + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let cases = [
+            (io::ErrorKind::ConnectionRefused, Verdict::Transient, true),
+            (io::ErrorKind::ConnectionReset, Verdict::Transient, false),
+            (io::ErrorKind::BrokenPipe, Verdict::Transient, false),
+            (io::ErrorKind::TimedOut, Verdict::Transient, false),
+            (io::ErrorKind::PermissionDenied, Verdict::Permanent, false),
+        ];
+        for (kind, verdict, pre) in cases {
+            let err = Wrapper(io::Error::from(kind));
+            let got = DefaultClassifier::classify_error(&err);
+            assert_eq!(got.verdict(), verdict, "{kind:?}");
+            assert_eq!(got.is_pre_processing(), pre, "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn needs_attention_only_for_auth_failures() {
+        for (code, expected) in [(401, true), (403, true), (404, false), (500, false)] {
+            let status = StatusCode::from_u16(code).expect("valid status");
+            let got = DefaultClassifier::classify_status(status, &HeaderMap::new());
+            assert_eq!(got.needs_attention(), expected, "status {code}");
+        }
+    }
+}

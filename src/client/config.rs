@@ -1,0 +1,58 @@
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::retry::RetryConfig;
+
+/// Everything a [`Client`](super::Client) is built from, deserializable from a file or the
+/// environment.
+///
+/// # Example
+///
+/// ```
+/// let config: steadfast::ClientConfig = serde_json::from_str(
+///     r#"{
+///         "attempt_timeout": "5s",
+///         "retry": { "max_retries": 4, "base_delay": "200ms", "deadline": "45s" }
+///     }"#,
+/// )?;
+/// let client = steadfast::Client::from_config(&config, reqwest::Client::new())?;
+/// # let _ = client;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClientConfig {
+    /// Retry rules; `retry.deadline` also bounds the whole call. Default
+    /// [`RetryConfig::default`] with a 2 min deadline.
+    pub retry: RetryConfig,
+    /// The limit of each attempt; a hung attempt becomes a transient failure. Default 30 s.
+    #[serde(with = "humantime_serde")]
+    pub attempt_timeout: Option<Duration>,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        Self {
+            retry: RetryConfig::default().deadline(Some(Duration::from_secs(120))),
+            attempt_timeout: Some(Duration::from_secs(30)),
+        }
+    }
+}
+
+impl ClientConfig {
+    /// Sets the retry rules. Default [`RetryConfig::default`] with a 2 min deadline.
+    #[must_use]
+    pub fn retry(mut self, retry: RetryConfig) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Sets the limit of each attempt (`None`: no limit). Default 30 s.
+    #[must_use]
+    pub fn attempt_timeout(mut self, limit: Option<Duration>) -> Self {
+        self.attempt_timeout = limit;
+        self
+    }
+}

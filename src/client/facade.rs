@@ -1,0 +1,148 @@
+use std::fmt;
+use std::future::poll_fn;
+
+use reqwest::{IntoUrl, Method, Request, Response};
+use tower_service::Service;
+
+use super::{ClientBuilder, ClientConfig, RequestBuilder};
+use crate::error::{ConfigError, Error};
+use crate::retry::{Retry, RetryBudget};
+use crate::timeout::Timeout;
+
+/// The stack in its documented order, outermost first.
+type Stack = Timeout<Retry<Timeout<reqwest::Client>>>;
+
+/// A reqwest-like HTTP client whose every call goes through the resilience stack.
+///
+/// # Clone
+///
+/// Clones are cheap and share everything: the connection pool, the retry budget and the
+/// classifier. Clone it into tasks rather than building a new one per task.
+///
+/// # Example
+///
+/// ```no_run
+/// # #[tokio::main]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let client = steadfast::Client::builder().build(reqwest::Client::new())?;
+/// let response = client
+///     .post("http://127.0.0.1:8080/orders")
+///     .header("Idempotency-Key", "order-42")
+///     .json(&serde_json::json!({ "sku": "A-1", "quantity": 2 }))
+///     .send()
+///     .await?;
+/// println!("{}", response.status());
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    stack: Stack,
+    budget: Option<RetryBudget>,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client").finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// A client with the default configuration around `http`.
+    ///
+    /// # Panics
+    ///
+    /// Never: the default configuration is valid (a test checks it).
+    #[must_use]
+    pub fn new(http: reqwest::Client) -> Self {
+        Self::builder()
+            .build(http)
+            .expect("the default configuration is valid")
+    }
+
+    /// A builder for a client.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// A client from a configuration, for instance one read from a file.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] when a setting is invalid.
+    pub fn from_config(config: &ClientConfig, http: reqwest::Client) -> Result<Self, ConfigError> {
+        Self::builder().config(config.clone()).build(http)
+    }
+
+    pub(super) fn from_parts(
+        http: reqwest::Client,
+        stack: Stack,
+        budget: Option<RetryBudget>,
+    ) -> Self {
+        Self {
+            http,
+            stack,
+            budget,
+        }
+    }
+
+    /// Starts a request with any method.
+    pub fn request(&self, method: Method, url: impl IntoUrl) -> RequestBuilder {
+        RequestBuilder::new(self.clone(), self.http.request(method, url))
+    }
+
+    /// Starts a GET request.
+    pub fn get(&self, url: impl IntoUrl) -> RequestBuilder {
+        self.request(Method::GET, url)
+    }
+
+    /// Starts a POST request. Not retried on failures the server may have acted on, unless
+    /// it carries an idempotency key.
+    pub fn post(&self, url: impl IntoUrl) -> RequestBuilder {
+        self.request(Method::POST, url)
+    }
+
+    /// Starts a PUT request.
+    pub fn put(&self, url: impl IntoUrl) -> RequestBuilder {
+        self.request(Method::PUT, url)
+    }
+
+    /// Starts a PATCH request. Retried like POST.
+    pub fn patch(&self, url: impl IntoUrl) -> RequestBuilder {
+        self.request(Method::PATCH, url)
+    }
+
+    /// Starts a DELETE request.
+    pub fn delete(&self, url: impl IntoUrl) -> RequestBuilder {
+        self.request(Method::DELETE, url)
+    }
+
+    /// Starts a HEAD request.
+    pub fn head(&self, url: impl IntoUrl) -> RequestBuilder {
+        self.request(Method::HEAD, url)
+    }
+
+    /// Sends a built request through the stack.
+    ///
+    /// # Errors
+    ///
+    /// See [`Error`].
+    pub async fn execute(&self, request: Request) -> Result<Response, Error> {
+        let mut stack = self.stack.clone();
+        poll_fn(|cx| stack.poll_ready(cx)).await?;
+        stack.call(request).await
+    }
+
+    /// The retry budget this client spends, shared by its clones.
+    #[must_use]
+    pub fn retry_budget(&self) -> Option<&RetryBudget> {
+        self.budget.as_ref()
+    }
+
+    /// The underlying transport, for calls that must bypass the stack.
+    #[must_use]
+    pub fn as_reqwest(&self) -> &reqwest::Client {
+        &self.http
+    }
+}

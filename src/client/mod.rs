@@ -1,0 +1,27 @@
+//! The `Client` facade: reqwest-like requests through the whole resilience stack.
+//!
+//! ```no_run
+//! # #[tokio::main]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let client = steadfast::Client::new(reqwest::Client::new());
+//! let orders: serde_json::Value = client
+//!     .get("http://127.0.0.1:8080/orders")
+//!     .query(&[("status", "open")])
+//!     .send()
+//!     .await?
+//!     .json()
+//!     .await?;
+//! # let _ = orders;
+//! # Ok(())
+//! # }
+//! ```
+
+mod builder;
+mod config;
+mod facade;
+mod request;
+
+pub use builder::ClientBuilder;
+pub use config::ClientConfig;
+pub use facade::Client;
+pub use request::RequestBuilder;

@@ -1,0 +1,240 @@
+use std::fmt;
+use std::future::{Future, poll_fn};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use reqwest::{Method, Request, Response};
+use tokio::time::Instant;
+use tower_service::Service;
+
+use super::policy::{Policy, is_idempotent};
+use crate::classify::{Classification, Outcome, Verdict};
+use crate::error::{BoxError, Error, Failure, NotRetried, without_url};
+
+type Boxed = Pin<Box<dyn Future<Output = Result<Response, Error>> + Send>>;
+
+/// The future returned by [`Retry`](super::Retry): all attempts of one logical call.
+#[must_use = "futures do nothing unless polled"]
+pub struct ResponseFuture {
+    inner: Boxed,
+}
+
+impl fmt::Debug for ResponseFuture {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseFuture").finish_non_exhaustive()
+    }
+}
+
+impl ResponseFuture {
+    pub(crate) fn new<S>(inner: S, policy: Arc<Policy>, request: Request) -> Self
+    where
+        S: Service<Request, Response = Response> + Send + 'static,
+        S::Error: Into<BoxError>,
+        S::Future: Send,
+    {
+        Self {
+            inner: Box::pin(run(inner, policy, request)),
+        }
+    }
+}
+
+impl Future for ResponseFuture {
+    type Output = Result<Response, Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.inner.as_mut().poll(cx)
+    }
+}
+
+/// What to do after a failed attempt.
+enum Decision {
+    Retry(Duration),
+    GiveUp {
+        why: Option<NotRetried>,
+        retry_at: Option<Instant>,
+    },
+}
+
+/// What the rules need to know about the call so far.
+struct Attempted {
+    classification: Classification,
+    attempts: u32,
+    safe: bool,
+    replayable: bool,
+    previous_delay: Duration,
+    start: Instant,
+    now: Instant,
+}
+
+/// The retry rules, in the order the crate documents them.
+fn decide(policy: &Policy, a: &Attempted) -> Decision {
+    let verdict = a.classification.verdict();
+    let hint = match verdict {
+        Verdict::Throttled { retry_after } => retry_after,
+        _ => None,
+    };
+    let give_up = |why| Decision::GiveUp {
+        why,
+        retry_at: hint.map(|h| a.now + h),
+    };
+    if !verdict.is_retryable() {
+        return give_up(Some(NotRetried::Permanent));
+    }
+    if a.attempts > policy.max_retries {
+        return give_up(None);
+    }
+    if !a.safe && !a.classification.is_pre_processing() {
+        return give_up(Some(NotRetried::UnsafeMethod));
+    }
+    if !a.replayable {
+        return give_up(Some(NotRetried::BodyNotReplayable));
+    }
+    if hint.is_some_and(|h| h > policy.max_retry_after) {
+        return give_up(Some(NotRetried::RetryAfterTooLong));
+    }
+    let backoff = policy.backoff.delay(a.attempts - 1, a.previous_delay);
+    let delay = hint.map_or(backoff, |h| h.max(backoff));
+    if policy.deadline.is_some_and(|d| a.now + delay > a.start + d) {
+        return Decision::GiveUp {
+            why: Some(NotRetried::Deadline),
+            retry_at: Some(a.now + delay),
+        };
+    }
+    // Last, so that a retry refused for another reason costs no token.
+    if policy.budget.as_ref().is_some_and(|b| !b.try_withdraw()) {
+        return give_up(Some(NotRetried::BudgetExhausted));
+    }
+    Decision::Retry(delay)
+}
+
+async fn run<S>(mut inner: S, policy: Arc<Policy>, request: Request) -> Result<Response, Error>
+where
+    S: Service<Request, Response = Response>,
+    S::Error: Into<BoxError>,
+{
+    let start = Instant::now();
+    let method = request.method().clone();
+    let safe = is_idempotent(&method) || request.headers().contains_key(&policy.idempotency_header);
+    let mut next = request;
+    let mut attempts: u32 = 0;
+    let mut previous_delay = Duration::ZERO;
+
+    loop {
+        let spare = next.try_clone();
+        // Without a spare copy the URL is gone once sent; keep the host for the error.
+        let host = spare
+            .is_none()
+            .then(|| next.url().host_str().map(str::to_owned))
+            .flatten();
+        attempts += 1;
+        if attempts > 1
+            && let Err(e) = poll_fn(|cx| inner.poll_ready(cx)).await
+        {
+            return Err(Error::Transport(without_url(e.into())));
+        }
+        let outcome = inner.call(next).await.map_err(|e| without_url(e.into()));
+        let classification = match &outcome {
+            Ok(response) => policy.classifier.classify(Outcome::Response(response)),
+            Err(error) => policy.classifier.classify(Outcome::Error(error.as_ref())),
+        };
+        let outcome = match outcome {
+            Ok(response) if classification.verdict() == Verdict::Success => {
+                if let Some(budget) = &policy.budget {
+                    budget.deposit();
+                }
+                return Ok(response);
+            }
+            other => other,
+        };
+        let attempted = Attempted {
+            classification,
+            attempts,
+            safe,
+            replayable: spare.is_some(),
+            previous_delay,
+            start,
+            now: Instant::now(),
+        };
+        match (decide(&policy, &attempted), spare) {
+            (Decision::Retry(delay), Some(request)) => {
+                tracing::warn!(
+                    http.request.method = %method,
+                    attempt = attempts,
+                    delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                    verdict = %classification,
+                    "retry scheduled"
+                );
+                drop(outcome);
+                tokio::time::sleep(delay).await;
+                previous_delay = delay;
+                next = request;
+            }
+            (Decision::GiveUp { why, retry_at }, spare) => {
+                let host = host.or_else(|| spare?.url().host_str().map(str::to_owned));
+                return Err(fail(
+                    why,
+                    classification,
+                    outcome,
+                    &method,
+                    host,
+                    attempts,
+                    retry_at,
+                ));
+            }
+            // `decide` only retries replayable requests.
+            (Decision::Retry(_), None) => {
+                let why = Some(NotRetried::BodyNotReplayable);
+                return Err(fail(
+                    why,
+                    classification,
+                    outcome,
+                    &method,
+                    host,
+                    attempts,
+                    None,
+                ));
+            }
+        }
+    }
+}
+
+fn fail(
+    why: Option<NotRetried>,
+    classification: Classification,
+    outcome: Result<Response, BoxError>,
+    method: &Method,
+    host: Option<String>,
+    attempts: u32,
+    retry_at: Option<Instant>,
+) -> Error {
+    let (response, source) = match outcome {
+        Ok(response) => (Some(response), None),
+        Err(error) => (None, Some(error)),
+    };
+    let failure = Box::new(Failure {
+        method: method.clone(),
+        host,
+        attempts,
+        classification,
+        status: response.as_ref().map(Response::status),
+        retry_at,
+        response: Mutex::new(response),
+    });
+    tracing::debug!(
+        http.request.method = %method,
+        attempts,
+        verdict = %classification,
+        not_retried = why.map(tracing::field::display),
+        "call failed"
+    );
+    match why {
+        None => Error::RetriesExhausted { failure, source },
+        Some(why) => Error::NotRetried {
+            why,
+            failure,
+            source,
+        },
+    }
+}

@@ -1,0 +1,78 @@
+use std::sync::Arc;
+
+use tower_layer::Layer;
+
+use super::policy::Policy;
+use super::{Retry, RetryBudget, RetryConfig};
+use crate::classify::Classify;
+use crate::error::ConfigError;
+
+/// Applies [`Retry`] to a service.
+///
+/// # Clone
+///
+/// The layer and every service it makes share one policy, one classifier and one
+/// [`RetryBudget`].
+#[derive(Debug, Clone)]
+pub struct RetryLayer {
+    policy: Arc<Policy>,
+}
+
+impl RetryLayer {
+    /// A retry layer with the given settings and the default classifier.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] when a setting is invalid (`base_delay > max_delay`, a NaN budget
+    /// ratio, an invalid header name…).
+    pub fn new(config: &RetryConfig) -> Result<Self, ConfigError> {
+        Ok(Self {
+            policy: Arc::new(Policy::new(config)?),
+        })
+    }
+
+    /// Replaces the classifier.
+    #[must_use]
+    pub fn classifier(self, classifier: impl Classify) -> Self {
+        self.shared_classifier(Arc::new(classifier))
+    }
+
+    /// Uses a classifier already shared with other layers.
+    #[must_use]
+    pub fn shared_classifier(mut self, classifier: Arc<dyn Classify>) -> Self {
+        Arc::make_mut(&mut self.policy).classifier = classifier;
+        self
+    }
+
+    /// Spends retries from `budget`, shared with other layers or clients, instead of the
+    /// layer's own.
+    #[must_use]
+    pub fn shared_budget(mut self, budget: RetryBudget) -> Self {
+        Arc::make_mut(&mut self.policy).budget = Some(budget);
+        self
+    }
+
+    /// The budget this layer spends, if it has one.
+    #[must_use]
+    pub fn budget(&self) -> Option<&RetryBudget> {
+        self.policy.budget.as_ref()
+    }
+}
+
+impl Default for RetryLayer {
+    fn default() -> Self {
+        Self {
+            policy: Arc::new(
+                Policy::new(&RetryConfig::default()).expect("the default configuration is valid"),
+            ),
+        }
+    }
+}
+
+impl<S> Layer<S> for RetryLayer {
+    type Service = Retry<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Retry::from_policy(inner, Arc::clone(&self.policy))
+    }
+}

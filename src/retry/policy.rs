@@ -1,0 +1,198 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::Method;
+use reqwest::header::HeaderName;
+use serde::{Deserialize, Serialize};
+
+use super::{Backoff, BudgetConfig, Jitter, RetryBudget};
+use crate::classify::{DefaultClassifier, SharedClassifier};
+use crate::error::ConfigError;
+
+/// Settings of the retry layer; every field has a production default.
+///
+/// # Example
+///
+/// ```
+/// use std::time::Duration;
+/// use steadfast::retry::{Jitter, RetryConfig};
+///
+/// let config = RetryConfig::default()
+///     .max_retries(5)
+///     .base_delay(Duration::from_millis(200))
+///     .max_delay(Duration::from_secs(20))
+///     .jitter(Jitter::Equal)
+///     .deadline(Some(Duration::from_secs(60)));
+/// # let _ = config;
+/// ```
+///
+/// From a file or environment, durations are written as text:
+///
+/// ```
+/// let config: steadfast::retry::RetryConfig = serde_json::from_str(
+///     r#"{ "max_retries": 5, "base_delay": "250ms", "deadline": "1m", "jitter": "equal" }"#,
+/// )?;
+/// assert_eq!(config.max_retries, 5);
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetryConfig {
+    /// Retries after the first attempt. Default 3 (so at most 4 attempts).
+    pub max_retries: u32,
+    /// The first retry's exponential term. Default 100 ms.
+    #[serde(with = "humantime_serde")]
+    pub base_delay: Duration,
+    /// The cap of the exponential term. Default 10 s.
+    #[serde(with = "humantime_serde")]
+    pub max_delay: Duration,
+    /// How delays are randomised. Default [`Jitter::Full`].
+    pub jitter: Jitter,
+    /// The whole call's deadline, attempts and waits together: a retry whose delay would end
+    /// past it fails at once with `retry_at`. Default none.
+    #[serde(with = "humantime_serde")]
+    pub deadline: Option<Duration>,
+    /// The longest server `Retry-After` that is honoured; a longer one ends the call with
+    /// `retry_at` instead of sleeping. Default 60 s.
+    #[serde(with = "humantime_serde")]
+    pub max_retry_after: Duration,
+    /// The retry budget; `None` turns it off. Default [`BudgetConfig::default`].
+    pub budget: Option<BudgetConfig>,
+    /// The header whose presence makes a non-idempotent request safe to retry.
+    /// Default `Idempotency-Key`.
+    pub idempotency_header: String,
+}
+
+impl Default for RetryConfig {
+    fn default() -> Self {
+        Self {
+            max_retries: 3,
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_secs(10),
+            jitter: Jitter::Full,
+            deadline: None,
+            max_retry_after: Duration::from_secs(60),
+            budget: Some(BudgetConfig::default()),
+            idempotency_header: "idempotency-key".to_owned(),
+        }
+    }
+}
+
+impl RetryConfig {
+    /// Sets the retries after the first attempt. Default 3.
+    #[must_use]
+    pub fn max_retries(mut self, max_retries: u32) -> Self {
+        self.max_retries = max_retries;
+        self
+    }
+
+    /// Sets the first retry's exponential term. Default 100 ms.
+    #[must_use]
+    pub fn base_delay(mut self, base_delay: Duration) -> Self {
+        self.base_delay = base_delay;
+        self
+    }
+
+    /// Sets the cap of the exponential term. Default 10 s.
+    #[must_use]
+    pub fn max_delay(mut self, max_delay: Duration) -> Self {
+        self.max_delay = max_delay;
+        self
+    }
+
+    /// Sets the jitter mode. Default [`Jitter::Full`].
+    #[must_use]
+    pub fn jitter(mut self, jitter: Jitter) -> Self {
+        self.jitter = jitter;
+        self
+    }
+
+    /// Sets the whole call's deadline. Default none.
+    #[must_use]
+    pub fn deadline(mut self, deadline: Option<Duration>) -> Self {
+        self.deadline = deadline;
+        self
+    }
+
+    /// Sets the longest `Retry-After` honoured. Default 60 s.
+    #[must_use]
+    pub fn max_retry_after(mut self, max_retry_after: Duration) -> Self {
+        self.max_retry_after = max_retry_after;
+        self
+    }
+
+    /// Sets or (with `None`) turns off the retry budget. Default on.
+    #[must_use]
+    pub fn budget(mut self, budget: Option<BudgetConfig>) -> Self {
+        self.budget = budget;
+        self
+    }
+
+    /// Sets the idempotency key header. Default `Idempotency-Key`.
+    #[must_use]
+    pub fn idempotency_header(mut self, name: impl Into<String>) -> Self {
+        self.idempotency_header = name.into();
+        self
+    }
+}
+
+/// A validated [`RetryConfig`] with its classifier and budget, shared by every clone of a
+/// retry service.
+#[derive(Clone)]
+pub(crate) struct Policy {
+    pub(crate) max_retries: u32,
+    pub(crate) backoff: Backoff,
+    pub(crate) deadline: Option<Duration>,
+    pub(crate) max_retry_after: Duration,
+    pub(crate) budget: Option<RetryBudget>,
+    pub(crate) idempotency_header: HeaderName,
+    pub(crate) classifier: SharedClassifier,
+}
+
+impl std::fmt::Debug for Policy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Policy")
+            .field("max_retries", &self.max_retries)
+            .field("backoff", &self.backoff)
+            .field("deadline", &self.deadline)
+            .field("max_retry_after", &self.max_retry_after)
+            .field("budget", &self.budget.is_some())
+            .field("idempotency_header", &self.idempotency_header)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Policy {
+    pub(crate) fn new(config: &RetryConfig) -> Result<Self, ConfigError> {
+        let idempotency_header =
+            HeaderName::try_from(config.idempotency_header.as_str()).map_err(|_| {
+                ConfigError::HeaderName {
+                    name: "retry.idempotency_header",
+                    value: config.idempotency_header.clone(),
+                }
+            })?;
+        if config.deadline.is_some_and(|d| d.is_zero()) {
+            return Err(ConfigError::ZeroDuration {
+                name: "retry.deadline",
+            });
+        }
+        Ok(Self {
+            max_retries: config.max_retries,
+            backoff: Backoff::new(config.base_delay, config.max_delay, config.jitter)?,
+            deadline: config.deadline,
+            max_retry_after: config.max_retry_after,
+            budget: config.budget.as_ref().map(RetryBudget::new).transpose()?,
+            idempotency_header,
+            classifier: Arc::new(DefaultClassifier::new()),
+        })
+    }
+}
+
+/// Whether RFC 9110 calls the method idempotent (GET, HEAD, OPTIONS, TRACE, PUT, DELETE).
+pub(crate) fn is_idempotent(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
+    )
+}
