@@ -49,7 +49,7 @@ impl ClientBuilder {
         self
     }
 
-    /// Sets the retry rules. Default [`RetryConfig::default`] with a 2 min deadline.
+    /// Sets the retry rules. Default [`RetryConfig::default`].
     pub fn retry(mut self, retry: RetryConfig) -> Self {
         self.config.retry = retry;
         self

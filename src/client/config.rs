@@ -25,7 +25,7 @@ use crate::retry::RetryConfig;
 #[serde(default, deny_unknown_fields)]
 pub struct ClientConfig {
     /// Retry rules; `retry.deadline` also bounds the whole call. Default
-    /// [`RetryConfig::default`] with a 2 min deadline.
+    /// [`RetryConfig::default`].
     pub retry: RetryConfig,
     /// The limit of each attempt; a hung attempt becomes a transient failure. Default 30 s.
     #[serde(with = "humantime_serde")]
@@ -35,14 +35,14 @@ pub struct ClientConfig {
 impl Default for ClientConfig {
     fn default() -> Self {
         Self {
-            retry: RetryConfig::default().deadline(Some(Duration::from_secs(120))),
+            retry: RetryConfig::default(),
             attempt_timeout: Some(Duration::from_secs(30)),
         }
     }
 }
 
 impl ClientConfig {
-    /// Sets the retry rules. Default [`RetryConfig::default`] with a 2 min deadline.
+    /// Sets the retry rules. Default [`RetryConfig::default`].
     #[must_use]
     pub fn retry(mut self, retry: RetryConfig) -> Self {
         self.retry = retry;

@@ -50,7 +50,8 @@ pub struct RetryConfig {
     /// How delays are randomised. Default [`Jitter::Full`].
     pub jitter: Jitter,
     /// The whole call's deadline, attempts and waits together: a retry whose delay would end
-    /// past it fails at once with `retry_at`. Default none.
+    /// past it fails at once with `retry_at`; the [`Client`](crate::Client) also cuts an
+    /// attempt still running at the deadline. `None` for no deadline. Default 2 min.
     #[serde(with = "humantime_serde")]
     pub deadline: Option<Duration>,
     /// The longest server `Retry-After` that is honoured; a longer one ends the call with
@@ -71,7 +72,7 @@ impl Default for RetryConfig {
             base_delay: Duration::from_millis(100),
             max_delay: Duration::from_secs(10),
             jitter: Jitter::Full,
-            deadline: None,
+            deadline: Some(Duration::from_secs(120)),
             max_retry_after: Duration::from_secs(60),
             budget: Some(BudgetConfig::default()),
             idempotency_header: "idempotency-key".to_owned(),
@@ -108,7 +109,7 @@ impl RetryConfig {
         self
     }
 
-    /// Sets the whole call's deadline. Default none.
+    /// Sets the whole call's deadline (`None`: no deadline). Default 2 min.
     #[must_use]
     pub fn deadline(mut self, deadline: Option<Duration>) -> Self {
         self.deadline = deadline;

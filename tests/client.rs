@@ -1,0 +1,368 @@
+//! The `Client` facade: reqwest-like requests through the whole stack, on loopback.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{closed_port, everything_shown, http};
+use steadfast::classify::{DefaultClassifier, Verdict};
+use steadfast::retry::{BudgetConfig, RetryConfig};
+use steadfast::{Client, ClientConfig, ConfigError, Error, NotRetried};
+use wiremock::matchers::{body_json, header, method, path, query_param};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+/// A client without timers, for paused-clock tests (see `common::http`).
+fn paused_client(retry: RetryConfig) -> Client {
+    Client::builder()
+        .retry(retry.deadline(None))
+        .attempt_timeout(None)
+        .build(http())
+        .expect("valid config")
+}
+
+async fn flaky(server: &MockServer, status: u16, times: u64) {
+    Mock::given(path("/orders"))
+        .respond_with(ResponseTemplate::new(status))
+        .up_to_n_times(times)
+        .with_priority(1)
+        .mount(server)
+        .await;
+    Mock::given(path("/orders"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("[]"))
+        .with_priority(2)
+        .mount(server)
+        .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_default_client_retries_a_503() {
+    let server = MockServer::start().await;
+    flaky(&server, 503, 1).await;
+    let client = paused_client(ClientConfig::default().retry);
+
+    let response = client
+        .get(format!("{}/orders", server.uri()))
+        .send()
+        .await
+        .expect("retried to success");
+
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        server.received_requests().await.expect("recording").len(),
+        2
+    );
+}
+
+#[tokio::test]
+async fn client_new_builds_with_the_defaults() {
+    let client = Client::new(http());
+    assert!(
+        client.retry_budget().is_some(),
+        "the budget is on by default"
+    );
+    assert_eq!(
+        ClientConfig::default().attempt_timeout,
+        Some(Duration::from_secs(30))
+    );
+}
+
+#[tokio::test]
+async fn requests_are_built_like_reqwest() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/invoices"))
+        .and(query_param("draft", "false"))
+        .and(header("x-tenant", "acme"))
+        .and(body_json(
+            serde_json::json!({ "customer": 42, "total_cents": 1999 }),
+        ))
+        .respond_with(
+            ResponseTemplate::new(201).set_body_json(serde_json::json!({ "id": "inv_1" })),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let client = Client::new(http());
+
+    let created: serde_json::Value = client
+        .post(format!("{}/invoices", server.uri()))
+        .query(&[("draft", "false")])
+        .header("x-tenant", "acme")
+        .json(&serde_json::json!({ "customer": 42, "total_cents": 1999 }))
+        .send()
+        .await
+        .expect("created")
+        .json()
+        .await
+        .expect("json body");
+
+    assert_eq!(created["id"], "inv_1");
+}
+
+#[tokio::test]
+async fn a_request_builder_can_be_awaited_directly() {
+    let server = MockServer::start().await;
+    flaky(&server, 200, 1).await;
+    let response = Client::new(http())
+        .get(format!("{}/orders", server.uri()))
+        .await
+        .expect("ok");
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
+async fn an_invalid_request_is_a_typed_error_and_nothing_is_sent() {
+    let server = MockServer::start().await;
+    let error = Client::new(http())
+        .get(format!("{}/orders", server.uri()))
+        .header("bad header name", "x")
+        .send()
+        .await
+        .expect_err("invalid header");
+    assert!(matches!(error, Error::InvalidRequest(_)), "{error:?}");
+    assert!(
+        server
+            .received_requests()
+            .await
+            .expect("recording")
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn a_hung_attempt_times_out_and_is_retried() {
+    let server = MockServer::start().await;
+    Mock::given(path("/orders"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(20)))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/orders"))
+        .respond_with(ResponseTemplate::new(200))
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    let client = Client::builder()
+        .retry(RetryConfig::default().base_delay(Duration::from_millis(1)))
+        .attempt_timeout(Some(Duration::from_millis(300)))
+        .build(http())
+        .expect("valid");
+
+    let started = std::time::Instant::now();
+    let response = client
+        .get(format!("{}/orders", server.uri()))
+        .send()
+        .await
+        .expect("second attempt answers");
+
+    assert_eq!(response.status(), 200);
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    assert_eq!(
+        server.received_requests().await.expect("recording").len(),
+        2
+    );
+}
+
+#[tokio::test]
+async fn the_deadline_bounds_the_whole_call() {
+    let server = MockServer::start().await;
+    Mock::given(path("/orders"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(20)))
+        .mount(&server)
+        .await;
+    let client = Client::builder()
+        .retry(RetryConfig::default().deadline(Some(Duration::from_millis(300))))
+        .attempt_timeout(None)
+        .build(http())
+        .expect("valid");
+
+    let error = client
+        .get(format!("{}/orders", server.uri()))
+        .send()
+        .await
+        .expect_err("the server is too slow");
+
+    assert!(
+        matches!(error, Error::Timeout { elapsed } if elapsed == Duration::from_millis(300)),
+        "{error:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn secrets_in_the_url_never_reach_an_error() {
+    let server = MockServer::start().await;
+    Mock::given(path("/orders"))
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&server)
+        .await;
+    let client = paused_client(RetryConfig::default().max_retries(1));
+    let port = server.address().port();
+
+    let targets = [
+        format!("http://svc-user:pa55-userinfo@127.0.0.1:{port}/orders?token=tok-in-query-123"),
+        format!(
+            "http://svc-user:pa55-userinfo@127.0.0.1:{}/orders?token=tok-in-query-123",
+            closed_port()
+        ),
+    ];
+    for url in targets {
+        let error = client
+            .get(&url)
+            .bearer_auth("bearer-secret-456")
+            .send()
+            .await
+            .expect_err("503 or refused");
+        let shown = everything_shown(&error);
+        for secret in ["pa55-userinfo", "tok-in-query-123", "bearer-secret-456"] {
+            assert!(!shown.contains(secret), "{secret} leaked in:\n{shown}");
+        }
+        assert!(shown.contains("127.0.0.1"), "the host is named:\n{shown}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_custom_classifier_is_used_by_the_retry_layer() {
+    let server = MockServer::start().await;
+    flaky(&server, 409, 1).await;
+    let client = Client::builder()
+        .retry(RetryConfig::default().deadline(None))
+        .attempt_timeout(None)
+        .classifier(
+            DefaultClassifier::builder()
+                .status(reqwest::StatusCode::CONFLICT, Verdict::Transient)
+                .build(),
+        )
+        .build(http())
+        .expect("valid");
+
+    let response = client
+        .get(format!("{}/orders", server.uri()))
+        .send()
+        .await
+        .expect("409 retried");
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        server.received_requests().await.expect("recording").len(),
+        2
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn clones_share_one_retry_budget() {
+    let server = MockServer::start().await;
+    Mock::given(path("/orders"))
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&server)
+        .await;
+    // One retry per 10 s window, for every clone together.
+    let retry = RetryConfig::default().budget(Some(BudgetConfig::default().min_per_second(0.1)));
+    let first = paused_client(retry);
+    let second = first.clone();
+    let url = format!("{}/orders", server.uri());
+
+    let a = first.get(&url).send().await.expect_err("503");
+    let b = second.get(&url).send().await.expect_err("503");
+
+    assert!(
+        matches!(
+            a,
+            Error::NotRetried {
+                why: NotRetried::BudgetExhausted,
+                ..
+            }
+        ),
+        "{a:?}"
+    );
+    assert_eq!(a.failure().map(steadfast::Failure::attempts), Some(2));
+    assert!(
+        matches!(
+            b,
+            Error::NotRetried {
+                why: NotRetried::BudgetExhausted,
+                ..
+            }
+        ),
+        "{b:?}"
+    );
+    assert_eq!(
+        b.failure().map(steadfast::Failure::attempts),
+        Some(1),
+        "the clone found it spent"
+    );
+}
+
+#[test]
+fn config_is_read_from_text_with_durations() {
+    let config: ClientConfig = serde_json::from_str(
+        r#"{ "attempt_timeout": "2s",
+             "retry": { "max_retries": 5, "base_delay": "250ms", "jitter": "decorrelated",
+                        "budget": { "window": "30s", "retry_ratio": 0.2 } } }"#,
+    )
+    .expect("valid json");
+    assert_eq!(config.attempt_timeout, Some(Duration::from_secs(2)));
+    assert_eq!(config.retry.max_retries, 5);
+    assert_eq!(config.retry.base_delay, Duration::from_millis(250));
+    assert_eq!(
+        config.retry.deadline,
+        Some(Duration::from_secs(120)),
+        "unset: the default"
+    );
+    let budget = config.retry.budget.clone().expect("budget on");
+    assert_eq!(budget.window, Duration::from_secs(30));
+    assert!(Client::from_config(&config, http()).is_ok());
+
+    let unknown = serde_json::from_str::<ClientConfig>(r#"{ "retry": { "max_retrys": 5 } }"#);
+    assert!(
+        unknown.is_err(),
+        "a misspelt setting is an error, not ignored"
+    );
+}
+
+#[test]
+fn invalid_configuration_is_a_typed_error() {
+    let ms = Duration::from_millis;
+    let cases: Vec<(ClientConfig, fn(&ConfigError) -> bool)> = vec![
+        (
+            ClientConfig::default().retry(
+                RetryConfig::default()
+                    .base_delay(ms(500))
+                    .max_delay(ms(100)),
+            ),
+            |e| matches!(e, ConfigError::BaseAboveMax { .. }),
+        ),
+        (
+            ClientConfig::default().retry(
+                RetryConfig::default().budget(Some(BudgetConfig::default().retry_ratio(f64::NAN))),
+            ),
+            |e| {
+                matches!(
+                    e,
+                    ConfigError::OutOfRange {
+                        name: "budget.retry_ratio",
+                        ..
+                    }
+                )
+            },
+        ),
+        (
+            ClientConfig::default().retry(RetryConfig::default().idempotency_header("bad header")),
+            |e| matches!(e, ConfigError::HeaderName { .. }),
+        ),
+        (
+            ClientConfig::default().attempt_timeout(Some(Duration::ZERO)),
+            |e| {
+                matches!(
+                    e,
+                    ConfigError::ZeroDuration {
+                        name: "attempt_timeout"
+                    }
+                )
+            },
+        ),
+    ];
+    for (config, expected) in cases {
+        let error = Client::from_config(&config, http()).expect_err("invalid");
+        assert!(expected(&error), "{error:?}");
+    }
+}

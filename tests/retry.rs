@@ -1,0 +1,477 @@
+//! The retry rules (DESIGN §3), against a real loopback server on a paused clock.
+
+mod common;
+
+use std::time::{Duration, SystemTime};
+
+use common::{Recorder, closed_port, http};
+use steadfast::retry::{BudgetConfig, Jitter, RetryConfig, RetryLayer};
+use steadfast::{Error, NotRetried};
+use tokio::time::Instant;
+use tower::{Service, ServiceBuilder, ServiceExt};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const MS: Duration = Duration::from_millis(1);
+
+fn config() -> RetryConfig {
+    RetryConfig::default()
+        .base_delay(100 * MS)
+        .max_delay(1_000 * MS)
+}
+
+/// A retry stack over a recorder over reqwest.
+fn stack(
+    config: &RetryConfig,
+) -> (
+    impl Service<reqwest::Request, Response = reqwest::Response, Error = Error> + Clone + use<>,
+    Recorder,
+) {
+    let recorder = Recorder::default();
+    let service = ServiceBuilder::new()
+        .layer(RetryLayer::new(config).expect("valid config"))
+        .layer(recorder.clone())
+        .service(http());
+    (service, recorder)
+}
+
+fn request(method: reqwest::Method, url: &str) -> reqwest::Request {
+    reqwest::Request::new(method, url.parse().expect("valid url"))
+}
+
+async fn call(
+    service: &mut (impl Service<reqwest::Request, Response = reqwest::Response, Error = Error> + Clone),
+    request: reqwest::Request,
+) -> Result<reqwest::Response, Error> {
+    service.ready().await?.call(request).await
+}
+
+/// Mounts `first` for the first `times` requests, then `then`.
+async fn respond(server: &MockServer, first: ResponseTemplate, times: u64, then: ResponseTemplate) {
+    Mock::given(path("/orders"))
+        .respond_with(first)
+        .up_to_n_times(times)
+        .with_priority(1)
+        .mount(server)
+        .await;
+    Mock::given(path("/orders"))
+        .respond_with(then)
+        .with_priority(2)
+        .mount(server)
+        .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn get_503_503_200_succeeds_on_the_third_attempt_within_jitter_bounds() {
+    // (jitter, lowest and highest allowed gap before retry 1 and retry 2)
+    let cases = [
+        (Jitter::Full, [(0, 100), (0, 200)]),
+        (Jitter::Equal, [(50, 100), (100, 200)]),
+        (Jitter::None, [(100, 100), (200, 200)]),
+        (Jitter::Decorrelated, [(100, 300), (100, 900)]),
+    ];
+    for (jitter, bounds) in cases {
+        let server = MockServer::start().await;
+        respond(
+            &server,
+            ResponseTemplate::new(503),
+            2,
+            ResponseTemplate::new(200),
+        )
+        .await;
+        let (mut service, recorder) = stack(&config().jitter(jitter));
+
+        let url = format!("{}/orders", server.uri());
+        let response = call(&mut service, request(reqwest::Method::GET, &url))
+            .await
+            .expect("third attempt succeeds");
+
+        assert_eq!(response.status(), 200);
+        assert_eq!(
+            server.received_requests().await.expect("recording").len(),
+            3
+        );
+        let gaps = recorder.gaps();
+        assert_eq!(gaps.len(), 2, "{jitter:?}");
+        for (gap, (low, high)) in gaps.iter().zip(bounds) {
+            assert!(
+                (low * MS..=high * MS).contains(gap),
+                "{jitter:?}: gap {gap:?} outside [{low}ms, {high}ms]"
+            );
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn post_without_key_is_sent_once_and_the_error_says_why() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&server)
+        .await;
+    let (mut service, recorder) = stack(&config());
+
+    let url = format!("{}/orders", server.uri());
+    let error = call(&mut service, request(reqwest::Method::POST, &url))
+        .await
+        .expect_err("503 is a failure");
+
+    assert_eq!(recorder.count(), 1);
+    assert!(
+        matches!(
+            error,
+            Error::NotRetried {
+                why: NotRetried::UnsafeMethod,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    let message = error.to_string();
+    assert!(message.contains("not idempotent"), "{message}");
+    assert!(message.contains("idempotency key"), "{message}");
+    assert_eq!(
+        error.status(),
+        Some(reqwest::StatusCode::SERVICE_UNAVAILABLE)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn post_with_idempotency_key_is_retried_with_the_same_key() {
+    let server = MockServer::start().await;
+    respond(
+        &server,
+        ResponseTemplate::new(503),
+        2,
+        ResponseTemplate::new(201),
+    )
+    .await;
+    let (mut service, _) = stack(&config());
+
+    let url = format!("{}/orders", server.uri());
+    let mut post = request(reqwest::Method::POST, &url);
+    post.headers_mut()
+        .insert("idempotency-key", "order-42".parse().expect("valid value"));
+    *post.body_mut() = Some(reqwest::Body::from(r#"{"sku":"A-1"}"#));
+    let response = call(&mut service, post).await.expect("retried to success");
+
+    assert_eq!(response.status(), 201);
+    let seen = server.received_requests().await.expect("recording");
+    assert_eq!(seen.len(), 3);
+    for attempt in &seen {
+        assert_eq!(
+            attempt.headers.get("idempotency-key").map(|v| v.as_bytes()),
+            Some(&b"order-42"[..])
+        );
+        assert_eq!(attempt.body, br#"{"sku":"A-1"}"#);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn post_to_a_closed_port_is_retried_because_nothing_was_sent() {
+    let (mut service, recorder) = stack(&config().max_retries(2));
+    let url = format!("http://127.0.0.1:{}/orders", closed_port());
+
+    let error = call(&mut service, request(reqwest::Method::POST, &url))
+        .await
+        .expect_err("nothing listens");
+
+    assert_eq!(recorder.count(), 3, "1 attempt + 2 retries");
+    let Error::RetriesExhausted { failure, source } = &error else {
+        panic!("expected RetriesExhausted, got {error:?}");
+    };
+    assert_eq!(failure.attempts(), 3);
+    assert!(failure.classification().is_pre_processing());
+    assert!(source.is_some(), "the connect error is kept as the source");
+}
+
+#[tokio::test(start_paused = true)]
+async fn retry_after_seconds_is_honoured() {
+    let server = MockServer::start().await;
+    respond(
+        &server,
+        ResponseTemplate::new(429).insert_header("retry-after", "2"),
+        1,
+        ResponseTemplate::new(200),
+    )
+    .await;
+    let (mut service, recorder) = stack(&config());
+
+    let url = format!("{}/orders", server.uri());
+    let response = call(&mut service, request(reqwest::Method::GET, &url))
+        .await
+        .expect("second attempt succeeds");
+
+    assert_eq!(response.status(), 200);
+    let gap = recorder.gaps()[0];
+    // max(backoff ≤ 100 ms, hint 2 s) = the hint.
+    assert_eq!(gap, 2_000 * MS);
+}
+
+#[tokio::test(start_paused = true)]
+async fn retry_after_http_date_is_honoured() {
+    let server = MockServer::start().await;
+    let date = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(5));
+    respond(
+        &server,
+        ResponseTemplate::new(503).insert_header("retry-after", date.as_str()),
+        1,
+        ResponseTemplate::new(200),
+    )
+    .await;
+    let (mut service, recorder) = stack(&config());
+
+    let url = format!("{}/orders", server.uri());
+    call(&mut service, request(reqwest::Method::GET, &url))
+        .await
+        .expect("second attempt succeeds");
+
+    // An HTTP-date has whole seconds, so the hint is between 4 and 5 s.
+    let gap = recorder.gaps()[0];
+    assert!((4_000 * MS..=5_000 * MS).contains(&gap), "gap {gap:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_hint_past_the_deadline_fails_at_once_with_retry_at() {
+    let server = MockServer::start().await;
+    Mock::given(path("/orders"))
+        .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "30"))
+        .mount(&server)
+        .await;
+    let (mut service, recorder) = stack(&config().deadline(Some(Duration::from_secs(10))));
+
+    let url = format!("{}/orders", server.uri());
+    let start = Instant::now();
+    let error = call(&mut service, request(reqwest::Method::GET, &url))
+        .await
+        .expect_err("cannot wait 30 s within 10 s");
+
+    assert_eq!(Instant::now(), start, "no time passed: nothing slept");
+    assert_eq!(recorder.count(), 1);
+    assert!(
+        matches!(
+            error,
+            Error::NotRetried {
+                why: NotRetried::Deadline,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    let retry_at = error.retry_at().expect("the server named a time");
+    assert_eq!(retry_at - start, Duration::from_secs(30));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_hint_above_max_retry_after_is_not_slept() {
+    let server = MockServer::start().await;
+    Mock::given(path("/orders"))
+        .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "3600"))
+        .mount(&server)
+        .await;
+    let (mut service, recorder) = stack(&config());
+
+    let url = format!("{}/orders", server.uri());
+    let start = Instant::now();
+    let error = call(&mut service, request(reqwest::Method::GET, &url))
+        .await
+        .expect_err("an hour is longer than the 60 s default");
+
+    assert_eq!(recorder.count(), 1);
+    assert!(
+        matches!(
+            error,
+            Error::NotRetried {
+                why: NotRetried::RetryAfterTooLong,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert_eq!(
+        error.retry_at().map(|at| at - start),
+        Some(Duration::from_secs(3600))
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn permanent_statuses_are_sent_once_and_the_response_is_kept() {
+    for status in [400, 401, 404, 422] {
+        let server = MockServer::start().await;
+        Mock::given(path("/orders"))
+            .respond_with(
+                ResponseTemplate::new(status)
+                    .insert_header("x-request-id", "req-7")
+                    .set_body_string("no such order"),
+            )
+            .mount(&server)
+            .await;
+        let (mut service, recorder) = stack(&config());
+
+        let url = format!("{}/orders", server.uri());
+        let error = call(&mut service, request(reqwest::Method::GET, &url))
+            .await
+            .expect_err("permanent");
+
+        assert_eq!(recorder.count(), 1, "status {status}");
+        assert!(
+            matches!(
+                error,
+                Error::NotRetried {
+                    why: NotRetried::Permanent,
+                    ..
+                }
+            ),
+            "{status}: {error:?}"
+        );
+        assert_eq!(error.status().map(|s| s.as_u16()), Some(status));
+        let failure = error.failure().expect("a failure record");
+        assert_eq!(
+            failure.headers().expect("headers kept")["x-request-id"],
+            "req-7"
+        );
+        let response = error.take_response().expect("the response is kept");
+        assert_eq!(response.text().await.expect("body"), "no such order");
+        assert!(error.take_response().is_none(), "taken once");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn streaming_body_is_sent_once_and_the_error_says_it_is_not_replayable() {
+    let server = MockServer::start().await;
+    Mock::given(path("/orders"))
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&server)
+        .await;
+    let (mut service, recorder) = stack(&config());
+
+    let url = format!("{}/orders", server.uri());
+    // PUT is idempotent: the body is the only reason not to retry.
+    let mut put = request(reqwest::Method::PUT, &url);
+    let chunks =
+        futures_util::stream::iter([Ok::<_, std::io::Error>(bytes::Bytes::from_static(b"{}"))]);
+    *put.body_mut() = Some(reqwest::Body::wrap_stream(chunks));
+    let error = call(&mut service, put).await.expect_err("503");
+
+    assert_eq!(recorder.count(), 1);
+    assert!(
+        matches!(
+            error,
+            Error::NotRetried {
+                why: NotRetried::BodyNotReplayable,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("cannot be replayed"), "{error}");
+    assert_eq!(
+        server.received_requests().await.expect("recording").len(),
+        1
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn retries_end_with_retries_exhausted_and_the_last_response() {
+    let server = MockServer::start().await;
+    Mock::given(path("/orders"))
+        .respond_with(ResponseTemplate::new(502).set_body_string("bad gateway"))
+        .mount(&server)
+        .await;
+    let (mut service, recorder) = stack(&config().max_retries(3));
+
+    let url = format!("{}/orders", server.uri());
+    let error = call(&mut service, request(reqwest::Method::GET, &url))
+        .await
+        .expect_err("always 502");
+
+    assert_eq!(recorder.count(), 4);
+    let failure = error.failure().expect("failure");
+    assert!(matches!(error, Error::RetriesExhausted { .. }), "{error:?}");
+    assert_eq!(failure.attempts(), 4);
+    assert_eq!(failure.verdict(), steadfast::classify::Verdict::Transient);
+    assert_eq!(error.status(), Some(reqwest::StatusCode::BAD_GATEWAY));
+    let body = error
+        .take_response()
+        .expect("kept")
+        .text()
+        .await
+        .expect("body");
+    assert_eq!(body, "bad gateway");
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_empty_budget_stops_retries_with_a_typed_error() {
+    let server = MockServer::start().await;
+    Mock::given(path("/orders"))
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&server)
+        .await;
+    // A floor of 0.1/s over 10 s: exactly one retry in the window.
+    let budget = BudgetConfig::default().min_per_second(0.1);
+    let (mut service, recorder) = stack(&config().max_retries(5).budget(Some(budget)));
+
+    let url = format!("{}/orders", server.uri());
+    let error = call(&mut service, request(reqwest::Method::GET, &url))
+        .await
+        .expect_err("always 503");
+
+    assert_eq!(recorder.count(), 2, "one retry, then the budget is empty");
+    assert!(
+        matches!(
+            error,
+            Error::NotRetried {
+                why: NotRetried::BudgetExhausted,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+}
+
+/// Runs a total outage: `rate` calls per second for 60 s of paused time, every attempt
+/// answered 503. Returns (calls, attempts the server saw).
+async fn outage(rate: u32) -> (usize, usize) {
+    let server = MockServer::start().await;
+    Mock::given(path("/orders"))
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&server)
+        .await;
+    let (service, _) = stack(&RetryConfig::default());
+    let url = format!("{}/orders", server.uri());
+    let calls = usize::try_from(rate * 60).expect("small");
+    let period = Duration::from_secs(1) / rate;
+    let start = Instant::now();
+    for n in 0..calls {
+        tokio::time::sleep_until(start + period * u32::try_from(n).expect("small")).await;
+        let mut service = service.clone();
+        let _ = call(&mut service, request(reqwest::Method::GET, &url)).await;
+    }
+    let attempts = server.received_requests().await.expect("recording").len();
+    (calls, attempts)
+}
+
+#[tokio::test(start_paused = true)]
+async fn budget_bounds_a_full_outage_at_100_calls_per_second() {
+    let (calls, attempts) = outage(100).await;
+    assert_eq!(calls, 6_000);
+    #[allow(clippy::cast_precision_loss)]
+    let ratio = attempts as f64 / calls as f64;
+    assert!(
+        ratio <= 1.1,
+        "{attempts} attempts for {calls} calls = {ratio:.3}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn budget_bounds_a_full_outage_at_10_calls_per_second() {
+    let (calls, attempts) = outage(10).await;
+    assert_eq!(calls, 600);
+    #[allow(clippy::cast_precision_loss)]
+    let ratio = attempts as f64 / calls as f64;
+    assert!(
+        ratio <= 1.2,
+        "{attempts} attempts for {calls} calls = {ratio:.3}"
+    );
+    assert!(attempts > calls, "the floor still allows some retries");
+}
