@@ -11,6 +11,8 @@ use tokio::net::TcpListener;
 use wiremock::matchers::path;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
+type Case = (u16, &'static [(&'static str, &'static str)], Verdict);
+
 async fn classify_status(server: &MockServer, status: u16, headers: &[(&str, &str)]) -> Verdict {
     let mut template = ResponseTemplate::new(status);
     for (name, value) in headers {
@@ -38,7 +40,7 @@ async fn every_status_of_the_table() {
         retry_after: secs.map(Duration::from_secs),
     };
     let server = MockServer::start().await;
-    let cases: &[(u16, &[(&str, &str)], Verdict)] = &[
+    let cases: &[Case] = &[
         (200, &[], Success),
         (201, &[], Success),
         (204, &[], Success),

@@ -319,10 +319,12 @@ fn config_is_read_from_text_with_durations() {
     );
 }
 
+type Case = (ClientConfig, fn(&ConfigError) -> bool);
+
 #[test]
 fn invalid_configuration_is_a_typed_error() {
     let ms = Duration::from_millis;
-    let cases: Vec<(ClientConfig, fn(&ConfigError) -> bool)> = vec![
+    let cases: Vec<Case> = vec![
         (
             ClientConfig::default().retry(
                 RetryConfig::default()

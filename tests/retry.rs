@@ -92,6 +92,16 @@ async fn get_503_503_200_succeeds_on_the_third_attempt_within_jitter_bounds() {
             3
         );
         let gaps = recorder.gaps();
+        let stats = steadfast::retry::RetryStats::of(&response);
+        assert_eq!(stats.attempts, 3);
+        // tokio's timer wheel rounds each sleep up to the next millisecond.
+        let slept: Duration = gaps.iter().sum();
+        assert!(
+            slept
+                .checked_sub(stats.waited)
+                .is_some_and(|extra| extra < 2 * MS),
+            "{stats:?} vs {slept:?}"
+        );
         assert_eq!(gaps.len(), 2, "{jitter:?}");
         for (gap, (low, high)) in gaps.iter().zip(bounds) {
             assert!(
@@ -160,7 +170,10 @@ async fn post_with_idempotency_key_is_retried_with_the_same_key() {
     assert_eq!(seen.len(), 3);
     for attempt in &seen {
         assert_eq!(
-            attempt.headers.get("idempotency-key").map(|v| v.as_bytes()),
+            attempt
+                .headers
+                .get("idempotency-key")
+                .map(reqwest::header::HeaderValue::as_bytes),
             Some(&b"order-42"[..])
         );
         assert_eq!(attempt.body, br#"{"sku":"A-1"}"#);
@@ -474,4 +487,23 @@ async fn budget_bounds_a_full_outage_at_10_calls_per_second() {
         "{attempts} attempts for {calls} calls = {ratio:.3}"
     );
     assert!(attempts > calls, "the floor still allows some retries");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_first_attempt_success_reports_one_attempt() {
+    let server = MockServer::start().await;
+    respond(
+        &server,
+        ResponseTemplate::new(200),
+        1,
+        ResponseTemplate::new(200),
+    )
+    .await;
+    let (mut service, _) = stack(&config());
+    let url = format!("{}/orders", server.uri());
+    let response = call(&mut service, request(reqwest::Method::GET, &url))
+        .await
+        .expect("ok");
+    let stats = steadfast::retry::RetryStats::of(&response);
+    assert_eq!((stats.attempts, stats.waited), (1, Duration::ZERO));
 }

@@ -332,12 +332,13 @@ mod tests {
         }
     }
 
+    type Case = (u16, &'static [(&'static str, &'static str)], Verdict);
+
     #[test]
     fn rate_limit_signals_turn_403_and_503_into_throttled() {
         let throttled = |secs: Option<u64>| Verdict::Throttled {
             retry_after: secs.map(std::time::Duration::from_secs),
         };
-        type Case = (u16, &'static [(&'static str, &'static str)], Verdict);
         let cases: &[Case] = &[
             (503, &[("retry-after", "5")], throttled(Some(5))),
             (403, &[("retry-after", "5")], throttled(Some(5))),

@@ -48,6 +48,46 @@ impl Future for ResponseFuture {
     }
 }
 
+/// How much retrying a successful call took.
+///
+/// Read it with [`RetryStats::of`]. The retry layer stores it in the response's extensions
+/// only when the call needed more than one attempt, so the happy path allocates nothing.
+///
+/// # Example
+///
+/// ```
+/// use steadfast::retry::RetryStats;
+///
+/// # fn report(response: &reqwest::Response) {
+/// let stats = RetryStats::of(response);
+/// println!("{} attempts, {:?} waiting", stats.attempts, stats.waited);
+/// # }
+/// ```
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryStats {
+    /// Attempts made, the first included.
+    pub attempts: u32,
+    /// Time spent waiting between attempts (backoff and `Retry-After`).
+    pub waited: Duration,
+}
+
+impl RetryStats {
+    /// The stats of a response: one attempt and no waiting unless the retry layer recorded
+    /// more.
+    #[must_use]
+    pub fn of(response: &Response) -> Self {
+        response
+            .extensions()
+            .get::<Self>()
+            .copied()
+            .unwrap_or(Self {
+                attempts: 1,
+                waited: Duration::ZERO,
+            })
+    }
+}
+
 /// What to do after a failed attempt.
 enum Decision {
     Retry(Duration),
@@ -120,6 +160,7 @@ where
     let mut next = request;
     let mut attempts: u32 = 0;
     let mut previous_delay = Duration::ZERO;
+    let mut waited = Duration::ZERO;
 
     loop {
         let spare = next.try_clone();
@@ -140,9 +181,15 @@ where
             Err(error) => policy.classifier.classify(Outcome::Error(error.as_ref())),
         };
         let outcome = match outcome {
-            Ok(response) if classification.verdict() == Verdict::Success => {
+            Ok(mut response) if classification.verdict() == Verdict::Success => {
                 if let Some(budget) = &policy.budget {
                     budget.deposit();
+                }
+                // Only retried calls pay for the extension map.
+                if attempts > 1 {
+                    response
+                        .extensions_mut()
+                        .insert(RetryStats { attempts, waited });
                 }
                 return Ok(response);
             }
@@ -169,6 +216,7 @@ where
                 drop(outcome);
                 tokio::time::sleep(delay).await;
                 previous_delay = delay;
+                waited += delay;
                 next = request;
             }
             (Decision::GiveUp { why, retry_at }, spare) => {

@@ -51,7 +51,7 @@ mod service;
 
 pub use backoff::{Backoff, Jitter};
 pub use budget::{BudgetConfig, RetryBudget};
-pub use future::ResponseFuture;
+pub use future::{ResponseFuture, RetryStats};
 pub use layer::RetryLayer;
 pub use policy::RetryConfig;
 pub use retry_after::{parse_retry_after, retry_after};

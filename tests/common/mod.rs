@@ -87,7 +87,8 @@ pub fn everything_shown(error: &(dyn std::error::Error + 'static)) -> String {
     let mut shown = format!("{error:?}\n");
     let mut current = Some(error);
     while let Some(e) = current {
-        shown.push_str(&format!("{e}\n"));
+        shown.push_str(&e.to_string());
+        shown.push('\n');
         current = e.source();
     }
     shown
