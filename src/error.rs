@@ -52,6 +52,10 @@ pub enum Error {
         elapsed: Duration,
     },
 
+    /// A response body could not be decoded into the expected type.
+    #[error("response body could not be decoded")]
+    Decode(#[from] crate::mapper::DecodeError),
+
     /// The transport failed and no retry layer was in the stack to take the decision.
     #[error("transport error")]
     Transport(#[source] BoxError),
@@ -91,6 +95,7 @@ impl Error {
             Self::Config(_) | Self::InvalidRequest(_) => {
                 Some(Classification::permanent(Reason::InvalidRequest))
             }
+            Self::Decode(_) => Some(Classification::permanent(Reason::Decode)),
             Self::RetriesExhausted { failure, .. } | Self::NotRetried { failure, .. } => {
                 Some(failure.classification)
             }

@@ -4,7 +4,9 @@
 //! retry that charged a customer twice. steadfast classifies every outcome once
 //! ([`classify`]), retries what is safe to retry with capped, jittered backoff that honours
 //! `Retry-After` and a retry budget ([`retry`]), and bounds attempts and calls in time
-//! ([`timeout`]). The [`Client`] facade builds the whole stack from one configuration.
+//! ([`timeout`]). The [`Client`] facade builds the whole stack from one configuration, and
+//! the [`mapper`] keeps every data transformation between two systems in one place,
+//! reporting every bad field at once and the upstream's schema drift.
 //!
 //! ```no_run
 //! # #[tokio::main]
@@ -45,10 +47,12 @@
 pub mod classify;
 mod client;
 mod error;
+pub mod log;
+pub mod mapper;
 pub mod retry;
 pub mod timeout;
 
-pub use client::{Client, ClientBuilder, ClientConfig, RequestBuilder};
+pub use client::{Client, ClientBuilder, ClientConfig, RequestBuilder, ResponseExt};
 pub use error::{BoxError, ConfigError, Error, Failure, NotRetried};
 
 #[cfg(doctest)]

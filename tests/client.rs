@@ -368,3 +368,51 @@ fn invalid_configuration_is_a_typed_error() {
         assert!(expected(&error), "{error:?}");
     }
 }
+
+#[derive(Debug, serde::Deserialize)]
+struct Customer {
+    id: i64,
+    email: Option<String>,
+}
+
+#[tokio::test]
+async fn responses_decode_with_drift_reporting() {
+    use steadfast::ResponseExt;
+    use steadfast::mapper::DriftMonitor;
+
+    let server = MockServer::start().await;
+    Mock::given(path("/customers/42"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "id": 42, "loyalty_tier": "gold"
+        })))
+        .mount(&server)
+        .await;
+    Mock::given(path("/customers/43"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(r#"{"id": 43,"#))
+        .mount(&server)
+        .await;
+    let client = Client::new(http());
+    let monitor = DriftMonitor::new();
+
+    let (customer, report) = client
+        .get(format!("{}/customers/42", server.uri()))
+        .send()
+        .await
+        .expect("ok")
+        .json_with_drift::<Customer>(&monitor)
+        .await
+        .expect("decodes");
+    assert_eq!((customer.id, customer.email), (42, None));
+    assert_eq!(report.unknown, ["loyalty_tier"]);
+    assert_eq!(report.missing_optional, ["email"]);
+
+    let error = client
+        .get(format!("{}/customers/43", server.uri()))
+        .send()
+        .await
+        .expect("ok")
+        .json_with_drift::<Customer>(&monitor)
+        .await
+        .expect_err("truncated JSON");
+    assert!(matches!(error, Error::Decode(_)), "{error:?}");
+}

@@ -20,8 +20,10 @@ mod builder;
 mod config;
 mod facade;
 mod request;
+mod response;
 
 pub use builder::ClientBuilder;
 pub use config::ClientConfig;
 pub use facade::Client;
 pub use request::RequestBuilder;
+pub use response::ResponseExt;
