@@ -1,4 +1,4 @@
-//! Run with: cargo run --example quickstart
+//! Run with: `cargo run --example quickstart`
 //!
 //! Fetches 20 orders from a flaky "orders API" through a steadfast client and prints what
 //! happened to each call. The API runs in this process on 127.0.0.1 and misbehaves on
