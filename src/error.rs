@@ -10,6 +10,7 @@ use reqwest::{Method, StatusCode};
 use tokio::time::Instant;
 
 use crate::classify::{Classification, Reason, Verdict};
+use crate::idempotency::IdempotencyKey;
 
 /// A boxed error, as tower layers pass them around.
 pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
@@ -56,6 +57,25 @@ pub enum Error {
     #[error("response body could not be decoded")]
     Decode(#[from] crate::mapper::DecodeError),
 
+    /// Another call holds this idempotency key and did not finish in time; nothing was sent.
+    #[error("another call with idempotency key {key} is still in flight (waited {waited:?})")]
+    IdempotencyKeyInFlight {
+        /// The key (keys are not secrets).
+        key: String,
+        /// How long this call waited for the other one.
+        waited: Duration,
+    },
+
+    /// The idempotency ledger could not be reached; nothing was sent.
+    #[error("idempotency ledger unavailable for key {key}; nothing was sent")]
+    Ledger {
+        /// The key of the call.
+        key: String,
+        /// What the ledger said.
+        #[source]
+        source: crate::idempotency::store::StoreError,
+    },
+
     /// The transport failed and no retry layer was in the stack to take the decision.
     #[error("transport error")]
     Transport(#[source] BoxError),
@@ -96,6 +116,11 @@ impl Error {
                 Some(Classification::permanent(Reason::InvalidRequest))
             }
             Self::Decode(_) => Some(Classification::permanent(Reason::Decode)),
+            // Nothing was sent: a later attempt may go through.
+            Self::IdempotencyKeyInFlight { .. } | Self::Ledger { .. } => Some(
+                Classification::transient(Reason::Custom("idempotency ledger"))
+                    .with_pre_processing(true),
+            ),
             Self::RetriesExhausted { failure, .. } | Self::NotRetried { failure, .. } => {
                 Some(failure.classification)
             }
@@ -124,6 +149,24 @@ impl Error {
     #[must_use]
     pub fn retry_at(&self) -> Option<Instant> {
         self.failure().and_then(Failure::retry_at)
+    }
+
+    /// The idempotency key of the call, when it had one.
+    #[must_use]
+    pub fn idempotency_key(&self) -> Option<&str> {
+        match self {
+            Self::IdempotencyKeyInFlight { key, .. } | Self::Ledger { key, .. } => Some(key),
+            _ => self
+                .failure()
+                .and_then(|f| f.idempotency_key.as_ref())
+                .map(IdempotencyKey::as_str),
+        }
+    }
+
+    pub(crate) fn set_idempotency_key(&mut self, key: &IdempotencyKey) {
+        if let Self::RetriesExhausted { failure, .. } | Self::NotRetried { failure, .. } = self {
+            failure.idempotency_key = Some(key.clone());
+        }
     }
 
     /// Takes the last response out of the error, to read its headers and body.
@@ -185,6 +228,7 @@ pub struct Failure {
     pub(crate) retry_at: Option<Instant>,
     // A mutex so the error stays `Sync` and the response can be taken out through `&self`.
     pub(crate) response: Mutex<Option<reqwest::Response>>,
+    pub(crate) idempotency_key: Option<IdempotencyKey>,
 }
 
 impl Failure {
@@ -242,6 +286,16 @@ impl Failure {
         self.lock().take()
     }
 
+    /// The idempotency key of the call, when it had one.
+    #[must_use]
+    pub fn idempotency_key(&self) -> Option<&str> {
+        self.idempotency_key.as_ref().map(IdempotencyKey::as_str)
+    }
+
+    pub(crate) fn put_response(&self, response: reqwest::Response) {
+        *self.lock() = Some(response);
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<reqwest::Response>> {
         // A poisoned lock only means a reader panicked; the response itself is intact.
         self.response
@@ -280,6 +334,7 @@ impl fmt::Debug for Failure {
             .field("classification", &self.classification)
             .field("status", &self.status)
             .field("retry_at", &self.retry_at)
+            .field("idempotency_key", &self.idempotency_key)
             .finish_non_exhaustive()
     }
 }
@@ -311,6 +366,14 @@ pub enum ConfigError {
     ZeroDuration {
         /// The setting's name.
         name: &'static str,
+    },
+    /// A value is not one the setting accepts.
+    #[error("{name} has an invalid value: {value:?}")]
+    Invalid {
+        /// The setting's name.
+        name: &'static str,
+        /// The configured value.
+        value: String,
     },
     /// A header name is not a valid HTTP header name.
     #[error("{name} is not a valid header name: {value:?}")]

@@ -47,6 +47,7 @@
 pub mod classify;
 mod client;
 mod error;
+pub mod idempotency;
 pub mod log;
 pub mod mapper;
 pub mod retry;

@@ -4,8 +4,12 @@ use std::time::Duration;
 use tower_layer::Layer;
 
 use super::{Client, ClientConfig};
-use crate::classify::{Classify, SharedClassifier};
+use crate::classify::{Classify, DefaultClassifier, SharedClassifier};
 use crate::error::ConfigError;
+use crate::idempotency::{
+    IdempotencyConfig, IdempotencyLayer, IdempotencyStore, MakeIdempotencyKey,
+};
+use crate::retry::policy::Policy;
 use crate::retry::{RetryBudget, RetryConfig, RetryLayer};
 use crate::timeout::TimeoutLayer;
 
@@ -28,17 +32,19 @@ use crate::timeout::TimeoutLayer;
 #[must_use]
 pub struct ClientBuilder {
     config: ClientConfig,
-    classifier: Option<SharedClassifierDebug>,
+    classifier: Option<Opaque<SharedClassifier>>,
     budget: Option<RetryBudget>,
+    store: Option<Opaque<Arc<dyn IdempotencyStore>>>,
+    key_maker: Option<Opaque<Arc<dyn MakeIdempotencyKey>>>,
 }
 
-/// A shared classifier that can sit in a `Debug` struct.
+/// A trait object that can sit in a `Debug` struct.
 #[derive(Clone)]
-struct SharedClassifierDebug(SharedClassifier);
+struct Opaque<T>(T);
 
-impl std::fmt::Debug for SharedClassifierDebug {
+impl<T> std::fmt::Debug for Opaque<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Classify")
+        f.write_str("..")
     }
 }
 
@@ -64,7 +70,26 @@ impl ClientBuilder {
     /// Replaces the classifier every layer reads. Default
     /// [`DefaultClassifier`](crate::classify::DefaultClassifier).
     pub fn classifier(mut self, classifier: impl Classify) -> Self {
-        self.classifier = Some(SharedClassifierDebug(Arc::new(classifier)));
+        self.classifier = Some(Opaque(Arc::new(classifier)));
+        self
+    }
+
+    /// Sets or (with `None`) turns off idempotency keys and the ledger. Default on.
+    pub fn idempotency(mut self, idempotency: Option<IdempotencyConfig>) -> Self {
+        self.config.idempotency = idempotency;
+        self
+    }
+
+    /// Keeps completed keys in `store` (a `RedisStore` to share them between instances).
+    /// Default: an in-memory [`MemoryStore`](crate::idempotency::store::MemoryStore).
+    pub fn idempotency_store(mut self, store: impl IdempotencyStore) -> Self {
+        self.store = Some(Opaque(Arc::new(store)));
+        self
+    }
+
+    /// Makes fresh idempotency keys with `maker`. Default: the configured generator.
+    pub fn idempotency_key_maker(mut self, maker: impl MakeIdempotencyKey) -> Self {
+        self.key_maker = Some(Opaque(Arc::new(maker)));
         self
     }
 
@@ -80,10 +105,33 @@ impl ClientBuilder {
     ///
     /// [`ConfigError`] when a setting is invalid.
     pub fn build(self, http: reqwest::Client) -> Result<Client, ConfigError> {
-        let mut retry = RetryLayer::new(&self.config.retry)?;
-        if let Some(classifier) = self.classifier {
-            retry = retry.shared_classifier(classifier.0);
+        let classifier: SharedClassifier = self.classifier.map_or_else(
+            || Arc::new(DefaultClassifier::new()) as SharedClassifier,
+            |c| c.0,
+        );
+        let idempotency = match &self.config.idempotency {
+            Some(config) => {
+                let mut layer = IdempotencyLayer::new(config)?;
+                if let Some(store) = self.store {
+                    layer = layer.shared_store(store.0);
+                }
+                if let Some(maker) = self.key_maker {
+                    layer = layer.shared_key_maker(maker.0);
+                }
+                layer
+            }
+            None => IdempotencyLayer::disabled(),
         }
+        .shared_classifier(Arc::clone(&classifier));
+        // One header name for the layer that adds keys and the one that trusts them; the
+        // retry configuration is still checked as written.
+        Policy::new(&self.config.retry)?;
+        let retry_config = self
+            .config
+            .retry
+            .clone()
+            .idempotency_header(idempotency.header().as_str());
+        let mut retry = RetryLayer::new(&retry_config)?.shared_classifier(classifier);
         if let Some(budget) = self.budget {
             retry = retry.shared_budget(budget);
         }
@@ -95,6 +143,12 @@ impl ClientBuilder {
         let budget = retry.budget().cloned();
         let attempt = TimeoutLayer::new(self.config.attempt_timeout).layer(http.clone());
         let call = TimeoutLayer::new(self.config.retry.deadline).layer(retry.layer(attempt));
-        Ok(Client::from_parts(http, call, budget))
+        let key_header = (idempotency.header().clone(), idempotency.format());
+        Ok(Client::from_parts(
+            http,
+            idempotency.layer(call),
+            budget,
+            key_header,
+        ))
     }
 }

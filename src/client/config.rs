@@ -2,6 +2,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::idempotency::IdempotencyConfig;
 use crate::retry::RetryConfig;
 
 /// Everything a [`Client`](super::Client) is built from, deserializable from a file or the
@@ -30,6 +31,10 @@ pub struct ClientConfig {
     /// The limit of each attempt; a hung attempt becomes a transient failure. Default 30 s.
     #[serde(with = "humantime_serde")]
     pub attempt_timeout: Option<Duration>,
+    /// Idempotency keys and the completed-key ledger; `None` turns them off (then POST and
+    /// PATCH are retried only when the caller sets a key). Its header name is also the one
+    /// the retry layer looks for. Default [`IdempotencyConfig::default`].
+    pub idempotency: Option<IdempotencyConfig>,
 }
 
 impl Default for ClientConfig {
@@ -37,6 +42,7 @@ impl Default for ClientConfig {
         Self {
             retry: RetryConfig::default(),
             attempt_timeout: Some(Duration::from_secs(30)),
+            idempotency: Some(IdempotencyConfig::default()),
         }
     }
 }
@@ -53,6 +59,13 @@ impl ClientConfig {
     #[must_use]
     pub fn attempt_timeout(mut self, limit: Option<Duration>) -> Self {
         self.attempt_timeout = limit;
+        self
+    }
+
+    /// Sets or (with `None`) turns off idempotency keys. Default on.
+    #[must_use]
+    pub fn idempotency(mut self, idempotency: Option<IdempotencyConfig>) -> Self {
+        self.idempotency = idempotency;
         self
     }
 }

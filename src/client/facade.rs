@@ -1,16 +1,20 @@
 use std::fmt;
 use std::future::poll_fn;
+use std::sync::Arc;
+
+use reqwest::header::HeaderName;
 
 use reqwest::{IntoUrl, Method, Request, Response};
 use tower_service::Service;
 
 use super::{ClientBuilder, ClientConfig, RequestBuilder};
 use crate::error::{ConfigError, Error};
+use crate::idempotency::{Idempotency, KeyFormat};
 use crate::retry::{Retry, RetryBudget};
 use crate::timeout::Timeout;
 
 /// The stack in its documented order, outermost first.
-type Stack = Timeout<Retry<Timeout<reqwest::Client>>>;
+type Stack = Idempotency<Timeout<Retry<Timeout<reqwest::Client>>>>;
 
 /// A reqwest-like HTTP client whose every call goes through the resilience stack.
 ///
@@ -40,6 +44,7 @@ pub struct Client {
     http: reqwest::Client,
     stack: Stack,
     budget: Option<RetryBudget>,
+    key_header: Arc<(HeaderName, KeyFormat)>,
 }
 
 impl fmt::Debug for Client {
@@ -79,12 +84,19 @@ impl Client {
         http: reqwest::Client,
         stack: Stack,
         budget: Option<RetryBudget>,
+        key_header: (HeaderName, KeyFormat),
     ) -> Self {
         Self {
             http,
             stack,
             budget,
+            key_header: Arc::new(key_header),
         }
+    }
+
+    /// The header and format of idempotency keys.
+    pub(super) fn key_header(&self) -> &(HeaderName, KeyFormat) {
+        &self.key_header
     }
 
     /// Starts a request with any method.

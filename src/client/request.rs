@@ -17,6 +17,7 @@ use crate::error::Error;
 pub struct RequestBuilder {
     client: Client,
     inner: reqwest::RequestBuilder,
+    error: Option<Error>,
 }
 
 impl fmt::Debug for RequestBuilder {
@@ -28,14 +29,37 @@ impl fmt::Debug for RequestBuilder {
 
 impl RequestBuilder {
     pub(super) fn new(client: Client, inner: reqwest::RequestBuilder) -> Self {
-        Self { client, inner }
+        Self {
+            client,
+            inner,
+            error: None,
+        }
     }
 
     fn map(self, f: impl FnOnce(reqwest::RequestBuilder) -> reqwest::RequestBuilder) -> Self {
         Self {
             client: self.client,
             inner: f(self.inner),
+            error: self.error,
         }
+    }
+
+    /// Names the call's idempotency key after business data (`invoice-2024-0042`), so that
+    /// a re-run of the same job reuses it: the server, or the ledger, sees a repeat and not a
+    /// new operation. Written in the client's configured header and format; a key that is
+    /// not printable ASCII makes [`send`](Self::send) fail with [`Error::InvalidRequest`].
+    pub fn idempotency_key(mut self, key: &str) -> Self {
+        let (name, format) = self.client.key_header().clone();
+        if let Some(value) = format
+            .encode(key)
+            .and_then(|value| HeaderValue::try_from(value).ok())
+        {
+            return self.map(|b| b.header(name, value));
+        }
+        self.error.get_or_insert(Error::InvalidRequest(
+            "idempotency key must be printable ASCII".into(),
+        ));
+        self
     }
 
     /// Adds a header. An invalid name or value makes [`send`](Self::send) fail with
@@ -100,6 +124,9 @@ impl RequestBuilder {
     ///
     /// [`Error::InvalidRequest`] when the URL, a header or the body is invalid.
     pub fn build(self) -> Result<reqwest::Request, Error> {
+        if let Some(error) = self.error {
+            return Err(error);
+        }
         build(self.inner)
     }
 
@@ -110,8 +137,9 @@ impl RequestBuilder {
     /// [`Error::InvalidRequest`] when the request cannot be built (nothing is sent), and the
     /// stack's errors otherwise: see [`Error`].
     pub async fn send(self) -> Result<Response, Error> {
-        let request = build(self.inner)?;
-        self.client.execute(request).await
+        let client = self.client.clone();
+        let request = self.build()?;
+        client.execute(request).await
     }
 }
 

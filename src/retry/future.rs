@@ -269,6 +269,7 @@ fn fail(
         status: response.as_ref().map(Response::status),
         retry_at,
         response: Mutex::new(response),
+        idempotency_key: None,
     });
     tracing::debug!(
         http.request.method = %method,

@@ -45,7 +45,7 @@ mod backoff;
 mod budget;
 mod future;
 mod layer;
-mod policy;
+pub(crate) mod policy;
 mod retry_after;
 mod service;
 

@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod ledger;
+
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 

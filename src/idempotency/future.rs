@@ -1,0 +1,391 @@
+use std::fmt;
+use std::future::{Future, poll_fn};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use reqwest::header::HeaderValue;
+use reqwest::{Request, Response, ResponseBuilderExt, Url};
+use tokio::time::Instant;
+use tower_service::Service;
+
+use super::layer::Settings;
+use super::store::{LeaseToken, Reservation, StoredResponse};
+use super::{CompleteOn, IdempotencyKey, InFlight, LedgerDown, Replayed};
+use crate::classify::{Outcome, Verdict};
+use crate::error::{BoxError, Error, Failure, NotRetried};
+
+type Boxed = Pin<Box<dyn Future<Output = Result<Response, Error>> + Send>>;
+
+/// The future returned by [`Idempotency`](super::Idempotency).
+#[must_use = "futures do nothing unless polled"]
+pub struct ResponseFuture {
+    inner: Boxed,
+}
+
+impl fmt::Debug for ResponseFuture {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseFuture").finish_non_exhaustive()
+    }
+}
+
+impl ResponseFuture {
+    pub(crate) fn new<S>(inner: S, settings: Arc<Settings>, request: Request) -> Self
+    where
+        S: Service<Request, Response = Response> + Send + 'static,
+        S::Error: Into<BoxError>,
+        S::Future: Send,
+    {
+        Self {
+            inner: Box::pin(run(inner, settings, request)),
+        }
+    }
+}
+
+impl Future for ResponseFuture {
+    type Output = Result<Response, Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.inner.as_mut().poll(cx)
+    }
+}
+
+async fn send<S>(inner: &mut S, request: Request) -> Result<Response, Error>
+where
+    S: Service<Request, Response = Response>,
+    S::Error: Into<BoxError>,
+{
+    poll_fn(|cx| inner.poll_ready(cx))
+        .await
+        .map_err(|e| Error::from_inner(e.into()))?;
+    inner
+        .call(request)
+        .await
+        .map_err(|e| Error::from_inner(e.into()))
+}
+
+async fn run<S>(
+    mut inner: S,
+    settings: Arc<Settings>,
+    mut request: Request,
+) -> Result<Response, Error>
+where
+    S: Service<Request, Response = Response>,
+    S::Error: Into<BoxError>,
+{
+    let key = match request.headers().get(&settings.header) {
+        Some(value) => match value.to_str() {
+            Ok(text) => settings.format.decode(text),
+            Err(e) => return Err(Error::InvalidRequest(Box::new(e))),
+        },
+        None if settings.methods.contains(request.method()) => {
+            let key = settings.maker.make_key();
+            let value = settings
+                .format
+                .encode(&key)
+                .and_then(|v| HeaderValue::try_from(v).ok())
+                .ok_or_else(|| {
+                    Error::InvalidRequest("idempotency key is not printable ASCII".into())
+                })?;
+            request.headers_mut().insert(settings.header.clone(), value);
+            key
+        }
+        // Neither a key nor a method that needs one: nothing to do.
+        None => return send(&mut inner, request).await,
+    };
+    let key = IdempotencyKey::new(&key);
+    let Some(store) = settings.store.clone() else {
+        return with_key(send(&mut inner, request).await, &key);
+    };
+    let ledger_key = ledger_key(&request, key.as_str());
+
+    let token = match reserve(&*store, &settings, &ledger_key, &key).await? {
+        Reserved::Token(token) => Some(token),
+        Reserved::Replay(stored) => return replay(&settings, &stored, &request, &key),
+        Reserved::Unprotected => None,
+    };
+    let result = send(&mut inner, request).await;
+    let Some(token) = token else {
+        return with_key(result, &key);
+    };
+    settle(&settings, &*store, &ledger_key, &token, &key, result).await
+}
+
+enum Reserved {
+    Token(LeaseToken),
+    Replay(StoredResponse),
+    /// The ledger is down and the configuration says to send anyway.
+    Unprotected,
+}
+
+async fn reserve(
+    store: &dyn super::IdempotencyStore,
+    settings: &Settings,
+    ledger_key: &str,
+    key: &IdempotencyKey,
+) -> Result<Reserved, Error> {
+    let started = Instant::now();
+    let mut pause = Duration::from_millis(10);
+    loop {
+        match store.reserve(ledger_key, settings.lease).await {
+            Ok(Reservation::Reserved(token)) => return Ok(Reserved::Token(token)),
+            Ok(Reservation::Completed(stored)) => return Ok(Reserved::Replay(stored)),
+            Ok(Reservation::InFlight) => {
+                let waited = started.elapsed();
+                let gave_up = match settings.in_flight {
+                    InFlight::Fail => true,
+                    InFlight::Wait { max } => waited >= max,
+                };
+                if gave_up {
+                    return Err(Error::IdempotencyKeyInFlight {
+                        key: key.to_string(),
+                        waited,
+                    });
+                }
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_millis(250));
+            }
+            Err(source) => {
+                if settings.ledger_down == LedgerDown::FailOpen {
+                    tracing::warn!(
+                        idempotency.key = %key,
+                        error = %source,
+                        "idempotency ledger unavailable; sending without its protection"
+                    );
+                    return Ok(Reserved::Unprotected);
+                }
+                return Err(Error::Ledger {
+                    key: key.to_string(),
+                    source,
+                });
+            }
+        }
+    }
+}
+
+/// Records the outcome: completes the key after a success (or a permanent failure, when so
+/// configured), frees it otherwise so a later call may try again.
+async fn settle(
+    settings: &Settings,
+    store: &dyn super::IdempotencyStore,
+    ledger_key: &str,
+    token: &LeaseToken,
+    key: &IdempotencyKey,
+    result: Result<Response, Error>,
+) -> Result<Response, Error> {
+    match result {
+        Ok(response) => {
+            let verdict = settings
+                .classifier
+                .classify(Outcome::Response(&response))
+                .verdict();
+            if verdict != Verdict::Success {
+                // A stack without a retry layer can pass failures through as responses.
+                release(store, ledger_key, token, key).await;
+                return with_key(Ok(response), key);
+            }
+            let (response, stored, read_error) = buffer(response, settings.max_body_bytes).await;
+            complete(settings, store, ledger_key, token, key, &stored).await;
+            match read_error {
+                None => with_key(Ok(response), key),
+                // The server acted (2xx) but the body was lost: the key stays completed.
+                Some(e) => with_key(Err(Error::Transport(Box::new(e.without_url()))), key),
+            }
+        }
+        Err(error) => {
+            let permanent = settings.complete_on == CompleteOn::SuccessOrPermanent
+                && error
+                    .failure()
+                    .is_some_and(|f| f.verdict() == Verdict::Permanent);
+            let kept = if permanent {
+                error.take_response()
+            } else {
+                None
+            };
+            match kept {
+                Some(response) => {
+                    let (response, stored, _) = buffer(response, settings.max_body_bytes).await;
+                    complete(settings, store, ledger_key, token, key, &stored).await;
+                    if let Some(failure) = error.failure() {
+                        failure.put_response(response);
+                    }
+                }
+                None => release(store, ledger_key, token, key).await,
+            }
+            with_key(Err(error), key)
+        }
+    }
+}
+
+/// Reads the body, returning a response equal to the original, its snapshot, and the read
+/// error if the body could not be read.
+async fn buffer(
+    mut response: Response,
+    max_body_bytes: usize,
+) -> (Response, StoredResponse, Option<reqwest::Error>) {
+    let status = response.status();
+    let version = response.version();
+    let headers = response.headers().clone();
+    let url = response.url().clone();
+    let extensions = std::mem::take(response.extensions_mut());
+    let (body, error) = match response.bytes().await {
+        Ok(body) => (Some(body), None),
+        Err(e) => (None, Some(e)),
+    };
+    let kept = body.clone().filter(|b| b.len() <= max_body_bytes);
+    let stored = StoredResponse::new(status, &headers, kept);
+    let mut rebuilt = rebuild(status, version, headers, body.unwrap_or_default(), &url);
+    *rebuilt.extensions_mut() = extensions;
+    (rebuilt, stored, error)
+}
+
+fn rebuild(
+    status: reqwest::StatusCode,
+    version: reqwest::Version,
+    headers: reqwest::header::HeaderMap,
+    body: Bytes,
+    url: &Url,
+) -> Response {
+    let mut response = http::Response::builder()
+        .status(status)
+        .version(version)
+        .url(url.clone())
+        .body(body)
+        // Only an invalid status or version can fail, and both come from a real response.
+        .unwrap_or_else(|_| http::Response::new(Bytes::new()));
+    *response.headers_mut() = headers;
+    Response::from(response)
+}
+
+async fn complete(
+    settings: &Settings,
+    store: &dyn super::IdempotencyStore,
+    ledger_key: &str,
+    token: &LeaseToken,
+    key: &IdempotencyKey,
+    stored: &StoredResponse,
+) {
+    match store
+        .complete(ledger_key, token, stored, settings.ttl)
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => tracing::warn!(
+            idempotency.key = %key,
+            "idempotency lease expired before the call finished; the key was not recorded"
+        ),
+        Err(e) => tracing::warn!(
+            idempotency.key = %key,
+            error = %e,
+            "could not record a completed idempotency key; a repeat would reach the server"
+        ),
+    }
+}
+
+async fn release(
+    store: &dyn super::IdempotencyStore,
+    ledger_key: &str,
+    token: &LeaseToken,
+    key: &IdempotencyKey,
+) {
+    if let Err(e) = store.release(ledger_key, token).await {
+        tracing::warn!(
+            idempotency.key = %key,
+            error = %e,
+            "could not free an idempotency key; it stays reserved until its lease ends"
+        );
+    }
+}
+
+/// The stored outcome of an earlier call with the same key, without any network I/O.
+fn replay(
+    settings: &Settings,
+    stored: &StoredResponse,
+    request: &Request,
+    key: &IdempotencyKey,
+) -> Result<Response, Error> {
+    let url = request.url();
+    let body = stored.body().cloned().unwrap_or_default();
+    let mut response = rebuild(
+        stored.status(),
+        reqwest::Version::HTTP_11,
+        stored.headers().clone(),
+        body,
+        url,
+    );
+    response.extensions_mut().insert(Replayed);
+    let classification = settings.classifier.classify(Outcome::Response(&response));
+    tracing::info!(
+        idempotency.key = %key,
+        http.response.status_code = stored.status().as_u16(),
+        "replayed from ledger"
+    );
+    if classification.verdict() == Verdict::Success {
+        return with_key(Ok(response), key);
+    }
+    let failure = Failure {
+        method: request.method().clone(),
+        host: url.host_str().map(str::to_owned),
+        attempts: 0,
+        classification,
+        status: Some(stored.status()),
+        retry_at: None,
+        response: Mutex::new(Some(response)),
+        idempotency_key: None,
+    };
+    with_key(
+        Err(Error::NotRetried {
+            why: NotRetried::Permanent,
+            failure: Box::new(failure),
+            source: None,
+        }),
+        key,
+    )
+}
+
+fn with_key(result: Result<Response, Error>, key: &IdempotencyKey) -> Result<Response, Error> {
+    match result {
+        Ok(mut response) => {
+            response.extensions_mut().insert(key.clone());
+            Ok(response)
+        }
+        Err(mut error) => {
+            error.set_idempotency_key(key);
+            Err(error)
+        }
+    }
+}
+
+/// The ledger entry's name: the caller's key, scoped to the method and the URL without its
+/// query, so that one business key used for two operations cannot replay the wrong one.
+fn ledger_key(request: &Request, key: &str) -> String {
+    let url = request.url();
+    let mut hash = Fnv64::default();
+    hash.write(request.method().as_str().as_bytes());
+    hash.write(b" ");
+    hash.write(url.scheme().as_bytes());
+    hash.write(url.host_str().unwrap_or_default().as_bytes());
+    hash.write(&url.port_or_known_default().unwrap_or(0).to_be_bytes());
+    hash.write(url.path().as_bytes());
+    format!("{key}:{:016x}", hash.0)
+}
+
+/// FNV-1a, 64 bits: specified, so every instance of an integration names entries alike.
+struct Fnv64(u64);
+
+impl Default for Fnv64 {
+    fn default() -> Self {
+        Self(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Fnv64 {
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.0 ^= u64::from(*byte);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}

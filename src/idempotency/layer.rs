@@ -1,0 +1,180 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::Method;
+use reqwest::header::HeaderName;
+use tower_layer::Layer;
+
+use super::Idempotency;
+use super::store::{IdempotencyStore, MemoryStore};
+use super::{CompleteOn, IdempotencyConfig, InFlight, KeyFormat, LedgerDown, MakeIdempotencyKey};
+use crate::classify::{Classify, DefaultClassifier, SharedClassifier};
+use crate::error::ConfigError;
+
+/// Applies [`Idempotency`] to a service.
+///
+/// # Clone
+///
+/// The layer and every service it makes share one key generator and one ledger.
+#[derive(Clone)]
+pub struct IdempotencyLayer {
+    settings: Arc<Settings>,
+}
+
+impl std::fmt::Debug for IdempotencyLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.settings.fmt(f)
+    }
+}
+
+/// The validated settings shared by the layer and its services.
+#[derive(Clone)]
+pub(crate) struct Settings {
+    pub(crate) methods: Vec<Method>,
+    pub(crate) header: HeaderName,
+    pub(crate) format: KeyFormat,
+    pub(crate) maker: Arc<dyn MakeIdempotencyKey>,
+    pub(crate) store: Option<Arc<dyn IdempotencyStore>>,
+    pub(crate) ttl: Duration,
+    pub(crate) lease: Duration,
+    pub(crate) max_body_bytes: usize,
+    pub(crate) complete_on: CompleteOn,
+    pub(crate) in_flight: InFlight,
+    pub(crate) ledger_down: LedgerDown,
+    pub(crate) classifier: SharedClassifier,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IdempotencyLayer")
+            .field("methods", &self.methods)
+            .field("header", &self.header)
+            .field("format", &self.format)
+            .field("ledger", &self.store.is_some())
+            .field("ttl", &self.ttl)
+            .field("complete_on", &self.complete_on)
+            .field("in_flight", &self.in_flight)
+            .field("ledger_down", &self.ledger_down)
+            .finish_non_exhaustive()
+    }
+}
+
+impl IdempotencyLayer {
+    /// A layer with the given settings, the configured key generator and an in-memory
+    /// ledger ([`MemoryStore`]).
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] when the header name or a method is invalid, or a duration is zero.
+    pub fn new(config: &IdempotencyConfig) -> Result<Self, ConfigError> {
+        let header =
+            HeaderName::try_from(config.header.as_str()).map_err(|_| ConfigError::HeaderName {
+                name: "idempotency.header",
+                value: config.header.clone(),
+            })?;
+        let methods = config
+            .methods
+            .iter()
+            .map(|m| {
+                Method::from_bytes(m.to_ascii_uppercase().as_bytes()).map_err(|_| {
+                    ConfigError::Invalid {
+                        name: "idempotency.methods",
+                        value: m.clone(),
+                    }
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        for (name, value) in [
+            ("idempotency.ttl", config.ttl),
+            ("idempotency.lease", config.lease),
+        ] {
+            if value.is_zero() {
+                return Err(ConfigError::ZeroDuration { name });
+            }
+        }
+        Ok(Self {
+            settings: Arc::new(Settings {
+                methods,
+                header,
+                format: config.format,
+                maker: config.generator.into_maker(),
+                store: Some(Arc::new(MemoryStore::new())),
+                ttl: config.ttl,
+                lease: config.lease,
+                max_body_bytes: config.max_body_bytes,
+                complete_on: config.complete_on,
+                in_flight: config.in_flight,
+                ledger_down: config.ledger_down,
+                classifier: Arc::new(DefaultClassifier::new()),
+            }),
+        })
+    }
+
+    /// A layer that adds no keys and keeps no ledger: requests pass through, and a key the
+    /// caller set is only reported back.
+    pub(crate) fn disabled() -> Self {
+        let layer = Self::new(&IdempotencyConfig::default().methods(Vec::new()))
+            .expect("the default configuration is valid");
+        layer.without_ledger()
+    }
+
+    /// Uses `store` as the completed-key ledger.
+    #[must_use]
+    pub fn store(self, store: impl IdempotencyStore) -> Self {
+        self.shared_store(Arc::new(store))
+    }
+
+    /// Uses a ledger shared with other layers or clients.
+    #[must_use]
+    pub fn shared_store(mut self, store: Arc<dyn IdempotencyStore>) -> Self {
+        Arc::make_mut(&mut self.settings).store = Some(store);
+        self
+    }
+
+    /// Only adds keys: no ledger, so repeated keys always reach the server.
+    #[must_use]
+    pub fn without_ledger(mut self) -> Self {
+        Arc::make_mut(&mut self.settings).store = None;
+        self
+    }
+
+    /// Makes fresh keys with `maker` instead of the configured generator.
+    #[must_use]
+    pub fn key_maker(self, maker: impl MakeIdempotencyKey) -> Self {
+        self.shared_key_maker(Arc::new(maker))
+    }
+
+    /// Makes fresh keys with a generator shared with other layers.
+    #[must_use]
+    pub fn shared_key_maker(mut self, maker: Arc<dyn MakeIdempotencyKey>) -> Self {
+        Arc::make_mut(&mut self.settings).maker = maker;
+        self
+    }
+
+    /// Uses a classifier shared with other layers, to decide which outcomes complete a key.
+    #[must_use]
+    pub fn shared_classifier(mut self, classifier: Arc<dyn Classify>) -> Self {
+        Arc::make_mut(&mut self.settings).classifier = classifier;
+        self
+    }
+
+    /// The header carrying the key.
+    #[must_use]
+    pub fn header(&self) -> &HeaderName {
+        &self.settings.header
+    }
+
+    /// How the key is written in the header.
+    #[must_use]
+    pub fn format(&self) -> KeyFormat {
+        self.settings.format
+    }
+}
+
+impl<S> Layer<S> for IdempotencyLayer {
+    type Service = Idempotency<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Idempotency::from_settings(inner, Arc::clone(&self.settings))
+    }
+}

@@ -1,0 +1,63 @@
+//! Idempotency keys on every attempt of a call, and a completed-key ledger.
+//!
+//! A network drop after the payment gateway said yes must not charge the customer twice.
+//! [`Idempotency`] gives every POST and PATCH (configurable) an `Idempotency-Key` header
+//! unless the caller set one. The key is made once per logical call, outside retry, so all
+//! attempts carry the same key — and the retry layer retries a POST only when it has one.
+//!
+//! Keys are also remembered: after a success the ledger ([`store::IdempotencyStore`]) keeps
+//! the response under the key for a TTL, and a later call with the same key gets that
+//! response back without any network I/O, marked [`Replayed`]. This protects APIs that
+//! do not support idempotency keys themselves. A key still in flight elsewhere makes the
+//! call wait (bounded) or fail with a typed error.
+//!
+//! ```
+//! use steadfast::idempotency::{IdempotencyConfig, IdempotencyLayer};
+//! use steadfast::retry::RetryLayer;
+//! use tower::ServiceBuilder;
+//!
+//! let service = ServiceBuilder::new()
+//!     .layer(IdempotencyLayer::new(&IdempotencyConfig::default())?)
+//!     .layer(RetryLayer::default())
+//!     .service(reqwest::Client::new());
+//! # let _ = service;
+//! # Ok::<(), steadfast::ConfigError>(())
+//! ```
+//!
+//! # Keys from business data
+//!
+//! A key named after the operation (`invoice-2024-0042`) makes a re-run of the same job —
+//! after a crash, or a dead-letter replay — reuse it:
+//! `client.post(url).idempotency_key("invoice-2024-0042")`. Ledger entries are scoped to the
+//! method and the URL without its query, so one key used for two endpoints cannot replay
+//! the wrong response.
+//!
+//! # Errors
+//!
+//! [`Error::IdempotencyKeyInFlight`](crate::Error::IdempotencyKeyInFlight) when another call
+//! holds the key; [`Error::Ledger`](crate::Error::Ledger) when the ledger cannot be reached
+//! (nothing is sent unless [`LedgerDown::FailOpen`] is configured). Every error of a keyed
+//! call carries its key: [`Error::idempotency_key`](crate::Error::idempotency_key).
+//!
+//! # Bodies
+//!
+//! A call whose key is recorded has its response body read into memory before it is
+//! returned (it is stored up to `max_body_bytes`). A call cancelled mid-flight keeps its
+//! key reserved until the lease ends: its outcome is unknown, so a repeat must not go out
+//! at once.
+
+mod config;
+mod future;
+mod key;
+mod layer;
+mod service;
+pub mod store;
+
+pub use config::{CompleteOn, IdempotencyConfig, InFlight, LedgerDown};
+pub use future::ResponseFuture;
+pub use key::{
+    IdempotencyKey, KeyFormat, KeyGenerator, MakeIdempotencyKey, Replayed, UuidV4Keys, UuidV7Keys,
+};
+pub use layer::IdempotencyLayer;
+pub use service::Idempotency;
+pub use store::IdempotencyStore;

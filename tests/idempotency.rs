@@ -1,0 +1,318 @@
+//! Idempotency keys and the in-memory ledger, through the client, on loopback.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{http, ledger};
+use steadfast::idempotency::store::MemoryStore;
+use steadfast::idempotency::{
+    CompleteOn, IdempotencyConfig, InFlight, KeyFormat, KeyGenerator, Replayed,
+};
+use steadfast::retry::RetryConfig;
+use steadfast::{Client, Error, NotRetried};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+/// A client without timers, for paused-clock tests (see `common::http`).
+fn paused_client(idempotency: IdempotencyConfig, store: MemoryStore) -> Client {
+    Client::builder()
+        .retry(RetryConfig::default().deadline(None))
+        .attempt_timeout(None)
+        .idempotency(Some(idempotency))
+        .idempotency_store(store)
+        .build(http())
+        .expect("valid config")
+}
+
+fn keys(requests: &[wiremock::Request], header: &str) -> Vec<String> {
+    requests
+        .iter()
+        .map(|r| {
+            r.headers
+                .get(header)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("<none>")
+                .to_owned()
+        })
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_attempt_of_a_post_carries_the_same_generated_key() {
+    let server = MockServer::start().await;
+    Mock::given(path("/payments"))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(2)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/payments"))
+        .respond_with(ResponseTemplate::new(201))
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    let client = paused_client(IdempotencyConfig::default(), MemoryStore::new());
+
+    let response = client
+        .post(format!("{}/payments", server.uri()))
+        .json(&serde_json::json!({ "amount": 1999 }))
+        .send()
+        .await
+        .expect("third attempt succeeds");
+
+    let seen = keys(
+        &server.received_requests().await.expect("recording"),
+        "idempotency-key",
+    );
+    assert_eq!(seen.len(), 3);
+    assert!(seen.iter().all(|k| *k == seen[0]), "{seen:?}");
+    assert!(
+        uuid::Uuid::parse_str(&seen[0]).is_ok(),
+        "a UUID: {}",
+        seen[0]
+    );
+    assert_eq!(
+        steadfast::idempotency::IdempotencyKey::of(&response),
+        Some(seen[0].as_str()),
+        "the key is readable from the response"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn separate_calls_get_separate_keys_and_gets_get_none() {
+    let server = MockServer::start().await;
+    Mock::given(path("/payments"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    let client = paused_client(IdempotencyConfig::default(), MemoryStore::new());
+    let url = format!("{}/payments", server.uri());
+
+    client.post(&url).send().await.expect("ok");
+    client.post(&url).send().await.expect("ok");
+    client.patch(&url).send().await.expect("ok");
+    client.get(&url).send().await.expect("ok");
+
+    let seen = keys(
+        &server.received_requests().await.expect("recording"),
+        "idempotency-key",
+    );
+    assert_ne!(seen[0], seen[1]);
+    assert_ne!(seen[1], seen[2]);
+    assert_ne!(seen[2], "<none>", "PATCH gets a key");
+    assert_eq!(seen[3], "<none>", "GET does not");
+}
+
+#[tokio::test(start_paused = true)]
+async fn caller_keys_are_kept_in_the_configured_header_and_format() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(201))
+        .mount(&server)
+        .await;
+    let config = IdempotencyConfig::default()
+        .header("X-Idempotency-Key")
+        .format(KeyFormat::SfString)
+        .generator(KeyGenerator::UuidV7);
+    let client = paused_client(config, MemoryStore::new());
+    let url = format!("{}/invoices", server.uri());
+
+    client
+        .post(&url)
+        .idempotency_key("invoice-2024-0042")
+        .send()
+        .await
+        .expect("ok");
+    client.post(&url).send().await.expect("ok");
+    client
+        .post(&url)
+        .header("x-idempotency-key", "\"set-by-hand\"")
+        .send()
+        .await
+        .expect("ok");
+
+    let requests = server.received_requests().await.expect("recording");
+    let seen = keys(&requests, "x-idempotency-key");
+    assert_eq!(seen[0], "\"invoice-2024-0042\"");
+    let generated = seen[1].trim_matches('"');
+    assert!(
+        seen[1].starts_with('"') && seen[1].ends_with('"'),
+        "{}",
+        seen[1]
+    );
+    assert_eq!(
+        uuid::Uuid::parse_str(generated).map(|u| u.get_version_num()),
+        Ok(7)
+    );
+    assert_eq!(seen[2], "\"set-by-hand\"");
+    assert!(
+        keys(&requests, "idempotency-key")
+            .iter()
+            .all(|k| k == "<none>")
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_post_with_a_key_is_retried_by_the_client() {
+    let server = MockServer::start().await;
+    Mock::given(path("/payments"))
+        .respond_with(ResponseTemplate::new(502))
+        .mount(&server)
+        .await;
+    let client = paused_client(IdempotencyConfig::default(), MemoryStore::new());
+
+    let error = client
+        .post(format!("{}/payments", server.uri()))
+        .idempotency_key("payment-77")
+        .send()
+        .await
+        .expect_err("always 502");
+
+    assert!(matches!(error, Error::RetriesExhausted { .. }), "{error:?}");
+    assert_eq!(
+        error.idempotency_key(),
+        Some("payment-77"),
+        "the key is readable from the error"
+    );
+    assert_eq!(
+        server.received_requests().await.expect("recording").len(),
+        4
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_completed_key_is_forgotten_after_its_ttl() {
+    let server = ledger::invoices_api(Duration::ZERO).await;
+    let config = IdempotencyConfig::default().ttl(Duration::from_secs(60));
+    let client = paused_client(config, MemoryStore::new());
+
+    ledger::post(&client, &server, "k-1")
+        .await
+        .expect("created");
+    tokio::time::advance(Duration::from_secs(59)).await;
+    assert!(Replayed::is(
+        &ledger::post(&client, &server, "k-1")
+            .await
+            .expect("replayed")
+    ));
+    tokio::time::advance(Duration::from_secs(2)).await;
+    let fresh = ledger::post(&client, &server, "k-1")
+        .await
+        .expect("sent again");
+    assert!(!Replayed::is(&fresh));
+    assert_eq!(ledger::seen(&server).await, 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_ledger_evicts_its_oldest_entry_when_full() {
+    let server = ledger::invoices_api(Duration::ZERO).await;
+    let store = MemoryStore::new().max_entries(2);
+    let client = paused_client(IdempotencyConfig::default(), store.clone());
+
+    for key in ["a", "b", "c"] {
+        ledger::post(&client, &server, key).await.expect("created");
+    }
+    assert_eq!(store.len(), 2);
+    assert!(Replayed::is(
+        &ledger::post(&client, &server, "c").await.expect("kept")
+    ));
+    assert!(!Replayed::is(
+        &ledger::post(&client, &server, "a").await.expect("evicted")
+    ));
+}
+
+#[tokio::test]
+async fn a_key_in_flight_fails_fast_when_configured() {
+    let server = ledger::invoices_api(Duration::from_millis(50)).await;
+    let client = Client::builder()
+        .idempotency(Some(IdempotencyConfig::default().in_flight(InFlight::Fail)))
+        .build(http())
+        .expect("valid config");
+
+    // `join!` polls the first call first: it reserves the key before the second one asks.
+    let (first, second) = tokio::join!(
+        ledger::post(&client, &server, "payout-1"),
+        ledger::post(&client, &server, "payout-1"),
+    );
+
+    assert_eq!(first.expect("the holder succeeds").status(), 201);
+    let error = second.expect_err("the key is in flight");
+    assert!(
+        matches!(error, Error::IdempotencyKeyInFlight { ref key, .. } if key == "payout-1"),
+        "{error:?}"
+    );
+    assert_eq!(
+        ledger::seen(&server).await,
+        1,
+        "the second call sent nothing"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn permanent_failures_are_replayed_when_configured() {
+    let server = MockServer::start().await;
+    Mock::given(path("/invoices"))
+        .respond_with(ResponseTemplate::new(422).set_body_string("total must be positive"))
+        .mount(&server)
+        .await;
+    let config = IdempotencyConfig::default().complete_on(CompleteOn::SuccessOrPermanent);
+    let client = paused_client(config, MemoryStore::new());
+
+    for _ in 0..2 {
+        let error = ledger::post(&client, &server, "bad-invoice")
+            .await
+            .expect_err("422");
+        assert!(
+            matches!(
+                error,
+                Error::NotRetried {
+                    why: NotRetried::Permanent,
+                    ..
+                }
+            ),
+            "{error:?}"
+        );
+        assert_eq!(
+            error.status(),
+            Some(reqwest::StatusCode::UNPROCESSABLE_ENTITY)
+        );
+        let body = error
+            .take_response()
+            .expect("kept")
+            .text()
+            .await
+            .expect("body");
+        assert_eq!(body, "total must be positive");
+    }
+    assert_eq!(
+        ledger::seen(&server).await,
+        1,
+        "the second 422 came from the ledger"
+    );
+}
+
+#[tokio::test]
+async fn memory_ledger_replays_a_repeated_key() {
+    ledger::a_repeated_key_is_replayed(ledger::memory()).await;
+}
+
+#[tokio::test]
+async fn memory_ledger_sends_once_for_concurrent_calls() {
+    ledger::concurrent_calls_with_one_key_reach_the_server_once(ledger::memory()).await;
+}
+
+#[tokio::test]
+async fn memory_ledger_shared_by_two_clients_sends_once_per_key() {
+    ledger::clients_sharing_a_ledger_send_once_per_key(ledger::memory()).await;
+}
+
+#[tokio::test]
+async fn memory_ledger_frees_the_key_of_a_failed_call() {
+    ledger::a_failed_call_frees_its_key(ledger::memory()).await;
+}
+
+#[tokio::test]
+async fn memory_ledger_lease_of_a_crashed_holder_expires() {
+    ledger::a_crashed_holders_lease_expires(ledger::memory()).await;
+}

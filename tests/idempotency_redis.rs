@@ -1,0 +1,185 @@
+//! The Redis ledger passes the same suite as the in-memory one, against a real
+//! `redis-server` this test starts on a free loopback port.
+#![cfg(feature = "redis")]
+
+mod common;
+
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{closed_port, http, ledger};
+use steadfast::idempotency::store::{RedisStore, RedisStoreConfig};
+use steadfast::idempotency::{IdempotencyConfig, LedgerDown};
+use steadfast::{Client, Error};
+
+/// A `redis-server` child process, killed when dropped.
+struct RedisServer {
+    child: Child,
+    port: u16,
+}
+
+impl RedisServer {
+    fn start() -> Self {
+        let port = closed_port();
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "could not start redis-server ({e}). The Redis tests need it on the PATH: \
+                     `apt-get install redis-server` on Debian, or run `bash .ci/run`, which \
+                     installs it"
+                )
+            });
+        let started = Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "redis-server did not start"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Self { child, port }
+    }
+
+    fn config(&self) -> RedisStoreConfig {
+        RedisStoreConfig::new(format!("redis://127.0.0.1:{}", self.port))
+    }
+
+    async fn store(&self) -> RedisStore {
+        RedisStore::connect(&self.config())
+            .await
+            .expect("redis answers")
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn redis_ledger_replays_a_repeated_key() {
+    let redis = RedisServer::start();
+    ledger::a_repeated_key_is_replayed(redis.store().await).await;
+}
+
+#[tokio::test]
+async fn redis_ledger_sends_once_for_concurrent_calls() {
+    let redis = RedisServer::start();
+    ledger::concurrent_calls_with_one_key_reach_the_server_once(redis.store().await).await;
+}
+
+#[tokio::test]
+async fn two_clients_sharing_redis_send_once_per_key() {
+    let redis = RedisServer::start();
+    // Two connections, as two instances of an integration would have.
+    let (a, b) = (redis.store().await, redis.store().await);
+    let server = ledger::invoices_api(Duration::from_millis(100)).await;
+    let (a, b) = (ledger::client(a), ledger::client(b));
+    for n in 0..5 {
+        let key = format!("order-{n}");
+        let (x, y) = tokio::join!(
+            ledger::post(&a, &server, &key),
+            ledger::post(&b, &server, &key)
+        );
+        assert_eq!(x.expect("a").status(), 201);
+        assert_eq!(y.expect("b").status(), 201);
+    }
+    assert_eq!(
+        ledger::seen(&server).await,
+        5,
+        "one server-side request per key"
+    );
+}
+
+#[tokio::test]
+async fn redis_ledger_shared_by_clones_sends_once_per_key() {
+    let redis = RedisServer::start();
+    ledger::clients_sharing_a_ledger_send_once_per_key(redis.store().await).await;
+}
+
+#[tokio::test]
+async fn redis_ledger_frees_the_key_of_a_failed_call() {
+    let redis = RedisServer::start();
+    ledger::a_failed_call_frees_its_key(redis.store().await).await;
+}
+
+#[tokio::test]
+async fn redis_lease_of_a_crashed_holder_expires() {
+    let redis = RedisServer::start();
+    ledger::a_crashed_holders_lease_expires(redis.store().await).await;
+}
+
+#[tokio::test]
+async fn redis_entries_expire_with_their_ttl() {
+    let redis = RedisServer::start();
+    let server = ledger::invoices_api(Duration::ZERO).await;
+    let client = Client::builder()
+        .idempotency(Some(
+            IdempotencyConfig::default().ttl(Duration::from_millis(200)),
+        ))
+        .idempotency_store(redis.store().await)
+        .build(http())
+        .expect("valid");
+
+    ledger::post(&client, &server, "k").await.expect("created");
+    ledger::post(&client, &server, "k").await.expect("replayed");
+    assert_eq!(ledger::seen(&server).await, 1);
+    // Redis expires keys by its own clock: this wait is the TTL under test.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    ledger::post(&client, &server, "k")
+        .await
+        .expect("sent again");
+    assert_eq!(ledger::seen(&server).await, 2);
+}
+
+#[tokio::test]
+async fn an_unreachable_redis_is_a_typed_error_and_nothing_is_sent() {
+    let server = ledger::invoices_api(Duration::ZERO).await;
+    let config = RedisStoreConfig::new(format!("redis://127.0.0.1:{}", closed_port()))
+        .timeout(Duration::from_millis(200));
+    let client = ledger::client(RedisStore::lazy(&config).expect("valid url"));
+
+    let error = ledger::post(&client, &server, "order-1")
+        .await
+        .expect_err("no ledger");
+
+    assert!(
+        matches!(error, Error::Ledger { ref key, .. } if key == "order-1"),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("nothing was sent"), "{error}");
+    assert_eq!(ledger::seen(&server).await, 0);
+}
+
+#[tokio::test]
+async fn fail_open_sends_without_the_ledger() {
+    let server = ledger::invoices_api(Duration::ZERO).await;
+    let config = RedisStoreConfig::new(format!("redis://127.0.0.1:{}", closed_port()))
+        .timeout(Duration::from_millis(200));
+    let client = Client::builder()
+        .idempotency(Some(
+            IdempotencyConfig::default().ledger_down(LedgerDown::FailOpen),
+        ))
+        .idempotency_store(RedisStore::lazy(&config).expect("valid url"))
+        .build(http())
+        .expect("valid");
+
+    let response = ledger::post(&client, &server, "order-1")
+        .await
+        .expect("sent anyway");
+    assert_eq!(response.status(), 201);
+    assert_eq!(ledger::seen(&server).await, 1);
+}
+
+#[test]
+fn the_redis_url_never_shows_in_debug() {
+    let config = RedisStoreConfig::new("redis://:hunter2-redis-password@10.0.0.5:6379");
+    assert!(!format!("{config:?}").contains("hunter2"));
+}
