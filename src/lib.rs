@@ -4,7 +4,9 @@
 //! retry that charged a customer twice. steadfast classifies every outcome once
 //! ([`classify`]), retries what is safe to retry with capped, jittered backoff that honours
 //! `Retry-After` and a retry budget ([`retry`]), and bounds attempts and calls in time
-//! ([`timeout`]). The [`Client`] facade builds the whole stack from one configuration, and
+//! ([`timeout`]), and gives every POST one idempotency key for all its attempts, with a
+//! ledger that answers repeated keys without touching the network ([`idempotency`]). The
+//! [`Client`] facade builds the whole stack from one configuration, and
 //! the [`mapper`] keeps every data transformation between two systems in one place,
 //! reporting every bad field at once and the upstream's schema drift.
 //!
@@ -25,13 +27,14 @@
 //!
 //! | # | layer | scope | why there |
 //! |---|---|---|---|
-//! | 1 | total deadline ([`timeout::Timeout`]) | call | bounds attempts and waits together |
-//! | 2 | [`retry::Retry`] with budget and `Retry-After` | call → attempts | replays a clone of the request |
-//! | 3 | attempt timeout ([`timeout::Timeout`]) | attempt | a hung attempt becomes a transient failure |
-//! | 4 | `reqwest::Client` | attempt | the transport |
+//! | 1 | [`idempotency::Idempotency`] | call | one key per call, so every attempt carries it; the ledger sees final outcomes |
+//! | 2 | total deadline ([`timeout::Timeout`]) | call | bounds attempts and waits together |
+//! | 3 | [`retry::Retry`] with budget and `Retry-After` | call → attempts | replays a clone of the request |
+//! | 4 | attempt timeout ([`timeout::Timeout`]) | attempt | a hung attempt becomes a transient failure |
+//! | 5 | `reqwest::Client` | attempt | the transport |
 //!
-//! Logging, dead letters, idempotency keys, circuit breaking and rate limiting take their
-//! places around and inside retry as they land (see the README). Each layer also works
+//! Logging, dead letters, circuit breaking and rate limiting take their places around and
+//! inside retry as they land (see the README). Each layer also works
 //! alone with `tower::ServiceBuilder`.
 //!
 //! # Errors
@@ -41,7 +44,11 @@
 //!
 //! # Features
 //!
-//! No cargo features yet. steadfast turns on no TLS backend of reqwest: your own `reqwest`
+//! | feature | what it adds |
+//! |---|---|
+//! | `redis` | `idempotency::store::RedisStore`, a ledger shared by many instances |
+//!
+//! steadfast turns on no TLS backend of reqwest: your own `reqwest`
 //! dependency chooses it (reqwest's default is rustls).
 
 pub mod classify;
