@@ -48,9 +48,12 @@ pub enum Error {
 
     /// An attempt, or the whole call, took longer than its timeout.
     #[error("timed out after {elapsed:?}")]
+    #[non_exhaustive]
     Timeout {
         /// The timeout that elapsed.
         elapsed: Duration,
+        /// The call's idempotency key, to replay it with.
+        idempotency_key: Option<IdempotencyKey>,
     },
 
     /// A response body could not be decoded into the expected type.
@@ -156,6 +159,9 @@ impl Error {
     pub fn idempotency_key(&self) -> Option<&str> {
         match self {
             Self::IdempotencyKeyInFlight { key, .. } | Self::Ledger { key, .. } => Some(key),
+            Self::Timeout {
+                idempotency_key, ..
+            } => idempotency_key.as_ref().map(IdempotencyKey::as_str),
             _ => self
                 .failure()
                 .and_then(|f| f.idempotency_key.as_ref())
@@ -164,8 +170,14 @@ impl Error {
     }
 
     pub(crate) fn set_idempotency_key(&mut self, key: &IdempotencyKey) {
-        if let Self::RetriesExhausted { failure, .. } | Self::NotRetried { failure, .. } = self {
-            failure.idempotency_key = Some(key.clone());
+        match self {
+            Self::RetriesExhausted { failure, .. } | Self::NotRetried { failure, .. } => {
+                failure.idempotency_key = Some(key.clone());
+            }
+            Self::Timeout {
+                idempotency_key, ..
+            } => *idempotency_key = Some(key.clone()),
+            _ => {}
         }
     }
 

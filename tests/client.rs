@@ -184,7 +184,7 @@ async fn the_deadline_bounds_the_whole_call() {
         .expect_err("the server is too slow");
 
     assert!(
-        matches!(error, Error::Timeout { elapsed } if elapsed == Duration::from_millis(300)),
+        matches!(error, Error::Timeout { elapsed, .. } if elapsed == Duration::from_millis(300)),
         "{error:?}"
     );
 }

@@ -316,3 +316,19 @@ async fn memory_ledger_frees_the_key_of_a_failed_call() {
 async fn memory_ledger_lease_of_a_crashed_holder_expires() {
     ledger::a_crashed_holders_lease_expires(ledger::memory()).await;
 }
+
+#[tokio::test]
+async fn a_call_cut_by_the_deadline_still_names_its_key() {
+    let server = ledger::invoices_api(Duration::from_secs(20)).await;
+    let client = Client::builder()
+        .retry(RetryConfig::default().deadline(Some(Duration::from_millis(200))))
+        .build(http())
+        .expect("valid");
+
+    let error = ledger::post(&client, &server, "invoice-9")
+        .await
+        .expect_err("too slow");
+
+    assert!(matches!(error, Error::Timeout { .. }), "{error:?}");
+    assert_eq!(error.idempotency_key(), Some("invoice-9"));
+}

@@ -46,6 +46,7 @@ where
         match this.sleep.as_pin_mut().map(|s| s.poll(cx)) {
             Some(Poll::Ready(())) => Poll::Ready(Err(Error::Timeout {
                 elapsed: *this.limit,
+                idempotency_key: None,
             })),
             _ => Poll::Pending,
         }
