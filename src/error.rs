@@ -242,6 +242,11 @@ impl Failure {
         self.lock().take()
     }
 
+    /// Puts a response (back) in, after the log layer read its body for a log line.
+    pub(crate) fn put_response(&self, response: reqwest::Response) {
+        *self.lock() = Some(response);
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<reqwest::Response>> {
         // A poisoned lock only means a reader panicked; the response itself is intact.
         self.response
