@@ -4,7 +4,8 @@
 //! retry that charged a customer twice. steadfast classifies every outcome once
 //! ([`classify`]), retries what is safe to retry with capped, jittered backoff that honours
 //! `Retry-After` and a retry budget ([`retry`]), and bounds attempts and calls in time
-//! ([`timeout`]). The [`Client`] facade builds the whole stack from one configuration, and
+//! ([`timeout`]), and logs every call and decision with secrets masked ([`log`]). The
+//! [`Client`] facade builds the whole stack from one configuration, and
 //! the [`mapper`] keeps every data transformation between two systems in one place,
 //! reporting every bad field at once and the upstream's schema drift.
 //!
@@ -25,14 +26,22 @@
 //!
 //! | # | layer | scope | why there |
 //! |---|---|---|---|
-//! | 1 | total deadline ([`timeout::Timeout`]) | call | bounds attempts and waits together |
-//! | 2 | [`retry::Retry`] with budget and `Retry-After` | call → attempts | replays a clone of the request |
-//! | 3 | attempt timeout ([`timeout::Timeout`]) | attempt | a hung attempt becomes a transient failure |
-//! | 4 | `reqwest::Client` | attempt | the transport |
+//! | 1 | [`log::Log`] | call | one span per call; attempts are child spans |
+//! | 2 | total deadline ([`timeout::Timeout`]) | call | bounds attempts and waits together |
+//! | 3 | [`retry::Retry`] with budget and `Retry-After` | call → attempts | replays a clone of the request |
+//! | 4 | attempt timeout ([`timeout::Timeout`]) | attempt | a hung attempt becomes a transient failure |
+//! | 5 | `reqwest::Client` | attempt | the transport |
 //!
-//! Logging, dead letters, idempotency keys, circuit breaking and rate limiting take their
-//! places around and inside retry as they land (see the README). Each layer also works
-//! alone with `tower::ServiceBuilder`.
+//! Dead letters, idempotency keys, circuit breaking and rate limiting take their places
+//! around and inside retry as they land (see the README). Each layer also works alone with
+//! `tower::ServiceBuilder`.
+//!
+//! # Logging
+//!
+//! Every call is a `tracing` span with OpenTelemetry field names and every attempt a child
+//! span; retries, throttling and failures are events; URLs, headers and bodies go through
+//! [`log::redact`] first ([`log`] lists the spans, events and fields). steadfast never
+//! installs a subscriber: with none installed, logging costs next to nothing.
 //!
 //! # Errors
 //!

@@ -1,11 +1,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use reqwest::header::HeaderName;
 use tower_layer::Layer;
 
 use super::{Client, ClientConfig};
 use crate::classify::{Classify, SharedClassifier};
 use crate::error::ConfigError;
+use crate::log::{FailedCall, Hooks, LogConfig, LogLayer};
 use crate::retry::{RetryBudget, RetryConfig, RetryLayer};
 use crate::timeout::TimeoutLayer;
 
@@ -30,6 +32,7 @@ pub struct ClientBuilder {
     config: ClientConfig,
     classifier: Option<SharedClassifierDebug>,
     budget: Option<RetryBudget>,
+    log_hooks: Hooks,
 }
 
 /// A shared classifier that can sit in a `Debug` struct.
@@ -74,12 +77,49 @@ impl ClientBuilder {
         self
     }
 
+    /// Sets the logging configuration. Default [`LogConfig::default`].
+    pub fn log(mut self, log: LogConfig) -> Self {
+        self.config.log = log;
+        self
+    }
+
+    /// Runs `hook` when a call fails with a retryable verdict; see [`LogLayer::on_give_up`].
+    pub fn on_give_up(mut self, hook: impl Fn(&FailedCall<'_>) + Send + Sync + 'static) -> Self {
+        self.log_hooks.on_give_up = Some(crate::log::Hook::new(hook));
+        self
+    }
+
+    /// Runs `hook` when a call fails with a permanent verdict (a 401 or 403 among them); see
+    /// [`LogLayer::on_permanent`].
+    pub fn on_permanent(mut self, hook: impl Fn(&FailedCall<'_>) + Send + Sync + 'static) -> Self {
+        self.log_hooks.on_permanent = Some(crate::log::Hook::new(hook));
+        self
+    }
+
+    /// The outermost layer: it reads the idempotency key from the retry layer's header.
+    fn log_layer(&self) -> Result<LogLayer, ConfigError> {
+        let header = &self.config.retry.idempotency_header;
+        let header =
+            HeaderName::try_from(header.as_str()).map_err(|_| ConfigError::HeaderName {
+                name: "retry.idempotency_header",
+                value: header.clone(),
+            })?;
+        let mut log = LogLayer::new(&self.config.log)?
+            .idempotency_header(header)
+            .hooks(self.log_hooks.clone());
+        if let Some(classifier) = &self.classifier {
+            log = log.shared_classifier(Arc::clone(&classifier.0));
+        }
+        Ok(log)
+    }
+
     /// Builds the client around `http`, the transport.
     ///
     /// # Errors
     ///
     /// [`ConfigError`] when a setting is invalid.
     pub fn build(self, http: reqwest::Client) -> Result<Client, ConfigError> {
+        let log = self.log_layer()?;
         let mut retry = RetryLayer::new(&self.config.retry)?;
         if let Some(classifier) = self.classifier {
             retry = retry.shared_classifier(classifier.0);
@@ -95,6 +135,6 @@ impl ClientBuilder {
         let budget = retry.budget().cloned();
         let attempt = TimeoutLayer::new(self.config.attempt_timeout).layer(http.clone());
         let call = TimeoutLayer::new(self.config.retry.deadline).layer(retry.layer(attempt));
-        Ok(Client::from_parts(http, call, budget))
+        Ok(Client::from_parts(http, log.layer(call), budget))
     }
 }

@@ -2,6 +2,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::log::LogConfig;
 use crate::retry::RetryConfig;
 
 /// Everything a [`Client`](super::Client) is built from, deserializable from a file or the
@@ -30,6 +31,9 @@ pub struct ClientConfig {
     /// The limit of each attempt; a hung attempt becomes a transient failure. Default 30 s.
     #[serde(with = "humantime_serde")]
     pub attempt_timeout: Option<Duration>,
+    /// Logging: extra names to redact and body capture. Default [`LogConfig::default`]
+    /// (built-in redaction, no bodies).
+    pub log: LogConfig,
 }
 
 impl Default for ClientConfig {
@@ -37,6 +41,7 @@ impl Default for ClientConfig {
         Self {
             retry: RetryConfig::default(),
             attempt_timeout: Some(Duration::from_secs(30)),
+            log: LogConfig::default(),
         }
     }
 }
@@ -53,6 +58,13 @@ impl ClientConfig {
     #[must_use]
     pub fn attempt_timeout(mut self, limit: Option<Duration>) -> Self {
         self.attempt_timeout = limit;
+        self
+    }
+
+    /// Sets the logging configuration. Default [`LogConfig::default`].
+    #[must_use]
+    pub fn log(mut self, log: LogConfig) -> Self {
+        self.log = log;
         self
     }
 }
