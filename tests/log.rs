@@ -21,7 +21,7 @@ use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::fmt::format::FmtSpan;
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 use tracing_subscriber::registry::LookupSpan;
-use wiremock::matchers::{method, path};
+use wiremock::matchers::path;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const MS: Duration = Duration::from_millis(1);
@@ -549,7 +549,7 @@ fn leaky_client(max_retries: u32) -> Client {
 
 async fn mount_leaky(server: &MockServer, secrets: &Secrets) {
     server.reset().await;
-    Mock::given(method("POST"))
+    Mock::given(wiremock::matchers::any())
         .respond_with(
             ResponseTemplate::new(503)
                 .insert_header(
@@ -588,7 +588,25 @@ async fn leaky_call(client: &Client, server: &MockServer, secrets: &Secrets) -> 
         .send()
         .await
         .expect_err("503 on every attempt");
-    let shown = format!("{}\n{error}\n{error:?}", everything_shown(&error));
+    // reqwest's builder moves URL userinfo into a (sensitive) basic-auth header; a request
+    // built directly keeps it in the URL.
+    let raw = format!(
+        "http://ada:{}@{}/orders?access_token={}",
+        secrets.userinfo,
+        server.address(),
+        secrets.query_token
+    );
+    let raw = reqwest::Request::new(reqwest::Method::DELETE, raw.parse().expect("url"));
+    let raw_error = client.execute(raw).await.expect_err("503 on every attempt");
+    // Stripping the userinfo changed nothing on the wire: reqwest does not send it.
+    let received = server.received_requests().await.expect("recording");
+    let deleted = received.iter().find(|r| r.method.as_str() == "DELETE").expect("sent");
+    assert!(!deleted.headers.contains_key("authorization"), "{deleted:?}");
+    let shown = format!(
+        "{}\n{error}\n{error:?}\n{}\n{raw_error}\n{raw_error:?}",
+        everything_shown(&error),
+        everything_shown(&raw_error)
+    );
     (error, shown)
 }
 
@@ -621,6 +639,7 @@ async fn no_secret_reaches_the_logs_or_the_error_even_at_trace_with_bodies() {
         "x-partner-pin",
         "set-cookie",
         "token=REDACTED",
+        "REDACTED:REDACTED@",
         "[redacted]",
         "retry scheduled",
         "gave up",

@@ -32,6 +32,14 @@ use crate::error::ConfigError;
 /// # Ok::<(), steadfast::ConfigError>(())
 /// ```
 ///
+/// # Userinfo
+///
+/// The service removes userinfo (`https://user:password@…`) from the request's URL before
+/// passing it on. reqwest never sends it from a request built without its
+/// `RequestBuilder` (which turns it into a sensitive `Authorization` header, as the
+/// [`Client`](crate::Client) does), but hyper-util's connection pool writes it into its
+/// DEBUG and TRACE events. Nothing changes on the wire.
+///
 /// # Clone
 ///
 /// The layer and every service it makes share one configuration, redactor and set of hooks.

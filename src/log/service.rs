@@ -60,16 +60,18 @@ where
             .map_err(|e| Error::from_inner(e.into()))
     }
 
-    fn call(&mut self, request: Request) -> Self::Future {
+    fn call(&mut self, mut request: Request) -> Self::Future {
         let span = call_span(&request, &self.shared);
         // Nothing listens and nobody is to be called back: no allocation, no formatting.
         if !is_listened(&span)
             && self.shared.hooks.is_empty()
             && !tracing::enabled!(target: TARGET, Level::ERROR)
         {
+            strip_userinfo(&mut request);
             return ResponseFuture::quiet(self.inner.call(request));
         }
         let call = Call::start(Arc::clone(&self.shared), &request, span.clone());
+        strip_userinfo(&mut request);
         // Inner layers that act in `call` (the idempotency layer records its key) see the
         // call span as the current one.
         let inner = span.in_scope(|| {
@@ -83,6 +85,18 @@ where
             self.inner.call(request)
         });
         ResponseFuture::logged(Box::pin(call.run(inner).instrument(span)))
+    }
+}
+
+/// Removes URL userinfo, which reqwest never sends from a request built without its
+/// `RequestBuilder` (the builder turns it into a sensitive `Authorization` header), but which
+/// hyper-util's connection pool writes into its own DEBUG and TRACE events.
+fn strip_userinfo(request: &mut Request) {
+    let url = request.url_mut();
+    if !url.username().is_empty() || url.password().is_some() {
+        // Only URLs with a host have userinfo, and those accept an empty one.
+        let _ = url.set_username("");
+        let _ = url.set_password(None);
     }
 }
 
