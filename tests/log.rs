@@ -600,8 +600,14 @@ async fn leaky_call(client: &Client, server: &MockServer, secrets: &Secrets) -> 
     let raw_error = client.execute(raw).await.expect_err("503 on every attempt");
     // Stripping the userinfo changed nothing on the wire: reqwest does not send it.
     let received = server.received_requests().await.expect("recording");
-    let deleted = received.iter().find(|r| r.method.as_str() == "DELETE").expect("sent");
-    assert!(!deleted.headers.contains_key("authorization"), "{deleted:?}");
+    let deleted = received
+        .iter()
+        .find(|r| r.method.as_str() == "DELETE")
+        .expect("sent");
+    assert!(
+        !deleted.headers.contains_key("authorization"),
+        "{deleted:?}"
+    );
     let shown = format!(
         "{}\n{error}\n{error:?}\n{}\n{raw_error}\n{raw_error:?}",
         everything_shown(&error),

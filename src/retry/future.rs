@@ -299,10 +299,13 @@ fn fail(
         response: Mutex::new(response),
     });
     tracing::debug!(
-        http.request.method = %method,
-        attempts,
-        verdict = %classification,
-        not_retried = why.map(tracing::field::display),
+        {
+            "http.request.method" = method.as_str(),
+            attempts,
+            "steadfast.verdict" = classification.verdict().as_str(),
+            "steadfast.reason" = %classification.reason(),
+            not_retried = why.map(tracing::field::display),
+        },
         "call failed"
     );
     match why {
