@@ -278,6 +278,21 @@ async fn mount(server: &MockServer, first: ResponseTemplate, times: u64, then: R
 // ---------------------------------------------------------------------------------------
 // Spans and events.
 
+/// The JSON formatter prints what the capture layer saw: the gave-up line carries the
+/// call span's fields.
+fn assert_json_gave_up_line(buffer: &Buffer, url: &str) {
+    let lines = buffer.lines();
+    let line = lines
+        .iter()
+        .find(|line| line["fields"]["message"] == "gave up")
+        .expect("a gave-up line");
+    assert_eq!(line["level"], "ERROR");
+    assert_eq!(line["target"], "steadfast::log");
+    assert_eq!(line["span"]["name"], "steadfast.call");
+    assert_eq!(line["span"]["url.full"], url);
+    assert_eq!(line["fields"]["steadfast.verdict"], "transient");
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_call_that_fails_after_two_retries_is_described_by_its_spans_and_events() {
     let (subscriber, capture, buffer) = subscriber();
@@ -386,17 +401,7 @@ async fn a_call_that_fails_after_two_retries_is_described_by_its_spans_and_event
         )]
     );
 
-    // The JSON formatter prints the same: the gave-up line carries the call span's fields.
-    let lines = buffer.lines();
-    let line = lines
-        .iter()
-        .find(|line| line["fields"]["message"] == "gave up")
-        .expect("a gave-up line");
-    assert_eq!(line["level"], "ERROR");
-    assert_eq!(line["target"], "steadfast::log");
-    assert_eq!(line["span"]["name"], "steadfast.call");
-    assert_eq!(line["span"]["url.full"], url.as_str());
-    assert_eq!(line["fields"]["steadfast.verdict"], "transient");
+    assert_json_gave_up_line(&buffer, &url);
 }
 
 #[tokio::test(start_paused = true)]

@@ -104,7 +104,7 @@ fn strip_userinfo(request: &mut Request) {
 /// process where another thread has a scoped subscriber, a span made on a thread without
 /// one is enabled yet goes nowhere.
 fn is_listened(span: &Span) -> bool {
-    !span.is_disabled() && !tracing::dispatcher::get_default(|d| d.is::<NoSubscriber>())
+    !span.is_disabled() && !tracing::dispatcher::get_default(tracing::Dispatch::is::<NoSubscriber>)
 }
 
 /// The span of one logical call. Fields known at the end are declared `Empty` and
