@@ -345,7 +345,7 @@ impl RedactConfig {
 /// );
 /// assert_eq!(
 ///     redactor.body(br#"{"user": "ada", "password": "hunter2"}"#, 4096),
-///     r#"{"user":"ada","password":"[redacted]"}"#
+///     r#"{"password":"[redacted]","user":"ada"}"#
 /// );
 /// ```
 #[derive(Clone)]
@@ -480,7 +480,8 @@ impl Redactor {
     }
 
     /// Renders a body for a log line, cut after `max_bytes` bytes (an ellipsis marks the
-    /// cut): JSON with sensitive fields masked, other text scrubbed like
+    /// cut): JSON on one line with sensitive fields masked (object keys come out sorted),
+    /// other text scrubbed like
     /// [`text`](Self::text), anything else as `<N bytes, not UTF-8>`.
     ///
     /// `body` may be the start of a longer body: a UTF-8 character cut at its end is
