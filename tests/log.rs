@@ -946,3 +946,37 @@ async fn the_library_installs_no_global_subscriber() {
         "{dependencies}"
     );
 }
+
+#[tokio::test]
+async fn a_success_body_that_cannot_be_read_for_the_log_fails_the_call_and_is_logged() {
+    let (subscriber, capture, _buffer) = subscriber();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    // A server that promises 100 bytes and closes after 7.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let (mut socket, _) = listener.accept().await.expect("accept");
+        let mut request = [0_u8; 1024];
+        let _ = socket.read(&mut request).await;
+        let _ = socket
+            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial")
+            .await;
+    });
+    let client = body_client(BodyCapture::default().response(true).on_success(true));
+
+    let error = client
+        .get(format!("http://{address}/orders"))
+        .send()
+        .await
+        .expect_err("the body is cut short");
+
+    assert!(matches!(error, Error::Transport(_)), "{error:?}");
+    let gave_up = capture.events("gave up");
+    assert_eq!(gave_up.len(), 1, "{}", capture.dump());
+    assert!(capture.events("call succeeded").is_empty());
+    let (_, call) = &capture.spans("steadfast.call")[0];
+    assert_ne!(field(&call.fields, "steadfast.verdict"), "success");
+}

@@ -41,11 +41,13 @@ struct Ending<'a> {
 
 impl Call {
     pub(crate) fn start(shared: Arc<Shared>, request: &Request, span: Span) -> Self {
-        let request_body = if shared.bodies.request {
-            Captured::request(request, shared.bodies.max_bytes)
-        } else {
-            None
-        };
+        // Copy the body only if an event could show it.
+        let request_body =
+            if shared.bodies.request && tracing::enabled!(target: TARGET, Level::ERROR) {
+                Captured::request(request, shared.bodies.max_bytes)
+            } else {
+                None
+            };
         Self {
             idempotency_key: idempotency_key(request, &shared.idempotency_header)
                 .map(str::to_owned),
@@ -88,11 +90,15 @@ impl Call {
         let bodies = &self.shared.bodies;
         let capture = level_enabled && (!success || bodies.on_success);
         let (response, response_body) = if capture && bodies.response {
-            let (response, shown) = read_back(response, &self.shared.redactor, bodies.max_bytes)
-                .await
-                // The caller would have met the same error reading the body.
-                .map_err(|e| Error::Transport(without_url(Box::new(e))))?;
-            (response, Some(shown))
+            match read_back(response, &self.shared.redactor, bodies.max_bytes).await {
+                Ok((response, shown)) => (response, Some(shown)),
+                // The caller would have met the same error reading the body: the call failed.
+                Err(e) => {
+                    return Err(self
+                        .failed(Error::Transport(without_url(Box::new(e))))
+                        .await);
+                }
+            }
         } else {
             (response, None)
         };
