@@ -304,6 +304,7 @@ impl Failure {
         self.idempotency_key.as_ref().map(IdempotencyKey::as_str)
     }
 
+    /// Puts a response (back) in, after the log layer read its body for a log line.
     pub(crate) fn put_response(&self, response: reqwest::Response) {
         *self.lock() = Some(response);
     }

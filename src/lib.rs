@@ -4,8 +4,9 @@
 //! retry that charged a customer twice. steadfast classifies every outcome once
 //! ([`classify`]), retries what is safe to retry with capped, jittered backoff that honours
 //! `Retry-After` and a retry budget ([`retry`]), and bounds attempts and calls in time
-//! ([`timeout`]), and gives every POST one idempotency key for all its attempts, with a
-//! ledger that answers repeated keys without touching the network ([`idempotency`]). The
+//! ([`timeout`]), gives every POST one idempotency key for all its attempts, with a
+//! ledger that answers repeated keys without touching the network ([`idempotency`]), and
+//! logs every call and decision with secrets masked ([`log`]). The
 //! [`Client`] facade builds the whole stack from one configuration, and
 //! the [`mapper`] keeps every data transformation between two systems in one place,
 //! reporting every bad field at once and the upstream's schema drift.
@@ -27,15 +28,23 @@
 //!
 //! | # | layer | scope | why there |
 //! |---|---|---|---|
-//! | 1 | [`idempotency::Idempotency`] | call | one key per call, so every attempt carries it; the ledger sees final outcomes |
-//! | 2 | total deadline ([`timeout::Timeout`]) | call | bounds attempts and waits together |
-//! | 3 | [`retry::Retry`] with budget and `Retry-After` | call → attempts | replays a clone of the request |
-//! | 4 | attempt timeout ([`timeout::Timeout`]) | attempt | a hung attempt becomes a transient failure |
-//! | 5 | `reqwest::Client` | attempt | the transport |
+//! | 1 | [`log::Log`] | call | one span per call; attempts are child spans |
+//! | 2 | [`idempotency::Idempotency`] | call | one key per call, so every attempt carries it; the ledger sees final outcomes |
+//! | 3 | total deadline ([`timeout::Timeout`]) | call | bounds attempts and waits together |
+//! | 4 | [`retry::Retry`] with budget and `Retry-After` | call → attempts | replays a clone of the request |
+//! | 5 | attempt timeout ([`timeout::Timeout`]) | attempt | a hung attempt becomes a transient failure |
+//! | 6 | `reqwest::Client` | attempt | the transport |
 //!
-//! Logging, dead letters, circuit breaking and rate limiting take their places around and
-//! inside retry as they land (see the README). Each layer also works
-//! alone with `tower::ServiceBuilder`.
+//! Dead letters, circuit breaking and rate limiting take their places around and inside
+//! retry as they land (see the README). Each layer also works alone with
+//! `tower::ServiceBuilder`.
+//!
+//! # Logging
+//!
+//! Every call is a `tracing` span with OpenTelemetry field names and every attempt a child
+//! span; retries, throttling and failures are events; URLs, headers and bodies go through
+//! [`log::redact`] first ([`log`] lists the spans, events and fields). steadfast never
+//! installs a subscriber: with none installed, logging costs next to nothing.
 //!
 //! # Errors
 //!

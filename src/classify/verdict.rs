@@ -29,6 +29,18 @@ impl Verdict {
     pub fn is_retryable(&self) -> bool {
         matches!(self, Self::Transient | Self::Throttled { .. })
     }
+
+    /// The verdict's name without details, as logs record it: `success`, `transient`,
+    /// `throttled` or `permanent`.
+    #[must_use]
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Success => "success",
+            Self::Transient => "transient",
+            Self::Throttled { .. } => "throttled",
+            Self::Permanent => "permanent",
+        }
+    }
 }
 
 impl fmt::Display for Verdict {

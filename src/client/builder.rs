@@ -9,6 +9,7 @@ use crate::error::ConfigError;
 use crate::idempotency::{
     IdempotencyConfig, IdempotencyLayer, IdempotencyStore, MakeIdempotencyKey,
 };
+use crate::log::{FailedCall, Hooks, LogConfig, LogLayer};
 use crate::retry::policy::Policy;
 use crate::retry::{RetryBudget, RetryConfig, RetryLayer};
 use crate::timeout::TimeoutLayer;
@@ -36,6 +37,7 @@ pub struct ClientBuilder {
     budget: Option<RetryBudget>,
     store: Option<Opaque<Arc<dyn IdempotencyStore>>>,
     key_maker: Option<Opaque<Arc<dyn MakeIdempotencyKey>>>,
+    log_hooks: Hooks,
 }
 
 /// A trait object that can sit in a `Debug` struct.
@@ -99,23 +101,51 @@ impl ClientBuilder {
         self
     }
 
+    /// Sets the logging configuration. Default [`LogConfig::default`].
+    pub fn log(mut self, log: LogConfig) -> Self {
+        self.config.log = log;
+        self
+    }
+
+    /// Runs `hook` when a call fails with a retryable verdict; see [`LogLayer::on_give_up`].
+    pub fn on_give_up(mut self, hook: impl Fn(&FailedCall<'_>) + Send + Sync + 'static) -> Self {
+        self.log_hooks.on_give_up = Some(crate::log::Hook::new(hook));
+        self
+    }
+
+    /// Runs `hook` when a call fails with a permanent verdict (a 401 or 403 among them); see
+    /// [`LogLayer::on_permanent`].
+    pub fn on_permanent(mut self, hook: impl Fn(&FailedCall<'_>) + Send + Sync + 'static) -> Self {
+        self.log_hooks.on_permanent = Some(crate::log::Hook::new(hook));
+        self
+    }
+
+    /// The outermost layer: it reads the idempotency key from the retry layer's header.
     /// Builds the client around `http`, the transport.
     ///
     /// # Errors
     ///
     /// [`ConfigError`] when a setting is invalid.
     pub fn build(self, http: reqwest::Client) -> Result<Client, ConfigError> {
-        let classifier: SharedClassifier = self.classifier.map_or_else(
+        let Self {
+            config,
+            classifier,
+            budget,
+            store,
+            key_maker,
+            log_hooks,
+        } = self;
+        let classifier: SharedClassifier = classifier.map_or_else(
             || Arc::new(DefaultClassifier::new()) as SharedClassifier,
             |c| c.0,
         );
-        let idempotency = match &self.config.idempotency {
-            Some(config) => {
-                let mut layer = IdempotencyLayer::new(config)?;
-                if let Some(store) = self.store {
+        let idempotency = match &config.idempotency {
+            Some(idempotency) => {
+                let mut layer = IdempotencyLayer::new(idempotency)?;
+                if let Some(store) = store {
                     layer = layer.shared_store(store.0);
                 }
-                if let Some(maker) = self.key_maker {
+                if let Some(maker) = key_maker {
                     layer = layer.shared_key_maker(maker.0);
                 }
                 layer
@@ -123,30 +153,33 @@ impl ClientBuilder {
             None => IdempotencyLayer::disabled(),
         }
         .shared_classifier(Arc::clone(&classifier));
-        // One header name for the layer that adds keys and the one that trusts them; the
-        // retry configuration is still checked as written.
-        Policy::new(&self.config.retry)?;
-        let retry_config = self
-            .config
+        // One header name for the layer that adds keys, the one that trusts them and the one
+        // that logs them; the retry configuration is still checked as written.
+        Policy::new(&config.retry)?;
+        let retry_config = config
             .retry
             .clone()
             .idempotency_header(idempotency.header().as_str());
-        let mut retry = RetryLayer::new(&retry_config)?.shared_classifier(classifier);
-        if let Some(budget) = self.budget {
+        let mut retry = RetryLayer::new(&retry_config)?.shared_classifier(Arc::clone(&classifier));
+        if let Some(budget) = budget {
             retry = retry.shared_budget(budget);
         }
-        if self.config.attempt_timeout.is_some_and(|d| d.is_zero()) {
+        if config.attempt_timeout.is_some_and(|d| d.is_zero()) {
             return Err(ConfigError::ZeroDuration {
                 name: "attempt_timeout",
             });
         }
+        let log = LogLayer::new(&config.log)?
+            .idempotency_header(idempotency.header().clone())
+            .hooks(log_hooks)
+            .shared_classifier(classifier);
         let budget = retry.budget().cloned();
-        let attempt = TimeoutLayer::new(self.config.attempt_timeout).layer(http.clone());
-        let call = TimeoutLayer::new(self.config.retry.deadline).layer(retry.layer(attempt));
+        let attempt = TimeoutLayer::new(config.attempt_timeout).layer(http.clone());
+        let call = TimeoutLayer::new(config.retry.deadline).layer(retry.layer(attempt));
         let key_header = (idempotency.header().clone(), idempotency.format());
         Ok(Client::from_parts(
             http,
-            idempotency.layer(call),
+            log.layer(idempotency.layer(call)),
             budget,
             key_header,
         ))

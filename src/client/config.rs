@@ -3,6 +3,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::idempotency::IdempotencyConfig;
+use crate::log::LogConfig;
 use crate::retry::RetryConfig;
 
 /// Everything a [`Client`](super::Client) is built from, deserializable from a file or the
@@ -35,6 +36,9 @@ pub struct ClientConfig {
     /// PATCH are retried only when the caller sets a key). Its header name is also the one
     /// the retry layer looks for. Default [`IdempotencyConfig::default`].
     pub idempotency: Option<IdempotencyConfig>,
+    /// Logging: extra names to redact and body capture. Default [`LogConfig::default`]
+    /// (built-in redaction, no bodies).
+    pub log: LogConfig,
 }
 
 impl Default for ClientConfig {
@@ -43,6 +47,7 @@ impl Default for ClientConfig {
             retry: RetryConfig::default(),
             attempt_timeout: Some(Duration::from_secs(30)),
             idempotency: Some(IdempotencyConfig::default()),
+            log: LogConfig::default(),
         }
     }
 }
@@ -66,6 +71,13 @@ impl ClientConfig {
     #[must_use]
     pub fn idempotency(mut self, idempotency: Option<IdempotencyConfig>) -> Self {
         self.idempotency = idempotency;
+        self
+    }
+
+    /// Sets the logging configuration. Default [`LogConfig::default`].
+    #[must_use]
+    pub fn log(mut self, log: LogConfig) -> Self {
+        self.log = log;
         self
     }
 }

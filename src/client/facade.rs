@@ -10,11 +10,12 @@ use tower_service::Service;
 use super::{ClientBuilder, ClientConfig, RequestBuilder};
 use crate::error::{ConfigError, Error};
 use crate::idempotency::{Idempotency, KeyFormat};
+use crate::log::Log;
 use crate::retry::{Retry, RetryBudget};
 use crate::timeout::Timeout;
 
 /// The stack in its documented order, outermost first.
-type Stack = Idempotency<Timeout<Retry<Timeout<reqwest::Client>>>>;
+type Stack = Log<Idempotency<Timeout<Retry<Timeout<reqwest::Client>>>>>;
 
 /// A reqwest-like HTTP client whose every call goes through the resilience stack.
 ///

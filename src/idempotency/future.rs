@@ -96,6 +96,7 @@ where
         None => return send(&mut inner, request).await,
     };
     let key = IdempotencyKey::new(&key);
+    tracing::Span::current().record("steadfast.idempotency_key", key.as_str());
     let Some(store) = settings.store.clone() else {
         return with_key(send(&mut inner, request).await, &key);
     };
@@ -150,7 +151,7 @@ async fn reserve(
             Err(source) => {
                 if settings.ledger_down == LedgerDown::FailOpen {
                     tracing::warn!(
-                        idempotency.key = %key,
+                        steadfast.idempotency_key = %key,
                         error = %source,
                         "idempotency ledger unavailable; sending without its protection"
                     );
@@ -273,11 +274,11 @@ async fn complete(
     {
         Ok(true) => {}
         Ok(false) => tracing::warn!(
-            idempotency.key = %key,
+            steadfast.idempotency_key = %key,
             "idempotency lease expired before the call finished; the key was not recorded"
         ),
         Err(e) => tracing::warn!(
-            idempotency.key = %key,
+            steadfast.idempotency_key = %key,
             error = %e,
             "could not record a completed idempotency key; a repeat would reach the server"
         ),
@@ -292,7 +293,7 @@ async fn release(
 ) {
     if let Err(e) = store.release(ledger_key, token).await {
         tracing::warn!(
-            idempotency.key = %key,
+            steadfast.idempotency_key = %key,
             error = %e,
             "could not free an idempotency key; it stays reserved until its lease ends"
         );
@@ -318,9 +319,9 @@ fn replay(
     response.extensions_mut().insert(Replayed);
     let classification = settings.classifier.classify(Outcome::Response(&response));
     tracing::info!(
-        idempotency.key = %key,
+        steadfast.idempotency_key = %key,
         http.response.status_code = stored.status().as_u16(),
-        "replayed from ledger"
+        "replayed from the ledger"
     );
     if classification.verdict() == Verdict::Success {
         return with_key(Ok(response), key);

@@ -175,11 +175,7 @@ where
         {
             return Err(Error::Transport(without_url(e.into())));
         }
-        let outcome = inner.call(next).await.map_err(|e| without_url(e.into()));
-        let classification = match &outcome {
-            Ok(response) => policy.classifier.classify(Outcome::Response(response)),
-            Err(error) => policy.classifier.classify(Outcome::Error(error.as_ref())),
-        };
+        let (outcome, classification) = attempt(&mut inner, &policy, next, attempts - 1).await;
         let outcome = match outcome {
             Ok(mut response) if classification.verdict() == Verdict::Success => {
                 if let Some(budget) = &policy.budget {
@@ -207,10 +203,15 @@ where
         match (decide(&policy, &attempted), spare) {
             (Decision::Retry(delay), Some(request)) => {
                 tracing::warn!(
-                    http.request.method = %method,
-                    attempt = attempts,
-                    delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
-                    verdict = %classification,
+                    {
+                        "http.request.method" = method.as_str(),
+                        attempt = attempts,
+                        delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                        "steadfast.verdict" = classification.verdict().as_str(),
+                        "steadfast.reason" = %classification.reason(),
+                        "error.type" = crate::log::fields::ErrorType::of(classification)
+                            .map(tracing::field::display),
+                    },
                     "retry scheduled"
                 );
                 drop(outcome);
@@ -248,6 +249,33 @@ where
     }
 }
 
+/// Sends one attempt in its own span, a child of the log layer's call span, and classifies
+/// the outcome.
+async fn attempt<S>(
+    inner: &mut S,
+    policy: &Policy,
+    request: Request,
+    resend_count: u32,
+) -> (Result<Response, BoxError>, Classification)
+where
+    S: Service<Request, Response = Response>,
+    S::Error: Into<BoxError>,
+{
+    let span = crate::log::fields::attempt_span(&request, &policy.idempotency_header, resend_count);
+    let sent = span.in_scope(|| inner.call(request));
+    let outcome = tracing::Instrument::instrument(sent, span.clone())
+        .await
+        .map_err(|e| without_url(e.into()));
+    let classification = match &outcome {
+        Ok(response) => policy.classifier.classify(Outcome::Response(response)),
+        Err(error) => policy.classifier.classify(Outcome::Error(error.as_ref())),
+    };
+    let status = outcome.as_ref().ok().map(Response::status);
+    crate::log::fields::record_outcome(&span, status, classification);
+    // The span closes on return, before any backoff sleep: its duration is the attempt's.
+    (outcome, classification)
+}
+
 fn fail(
     why: Option<NotRetried>,
     classification: Classification,
@@ -272,10 +300,13 @@ fn fail(
         idempotency_key: None,
     });
     tracing::debug!(
-        http.request.method = %method,
-        attempts,
-        verdict = %classification,
-        not_retried = why.map(tracing::field::display),
+        {
+            "http.request.method" = method.as_str(),
+            attempts,
+            "steadfast.verdict" = classification.verdict().as_str(),
+            "steadfast.reason" = %classification.reason(),
+            not_retried = why.map(tracing::field::display),
+        },
         "call failed"
     );
     match why {
