@@ -175,7 +175,14 @@ where
         {
             return Err(Error::Transport(without_url(e.into())));
         }
-        let outcome = inner.call(next).await.map_err(|e| without_url(e.into()));
+        let outcome = match inner.call(next).await.map_err(|e| without_url(e.into())) {
+            // A rate limiter below already waited as long as allowed and sent nothing: the
+            // caller gets its typed error as it is, neither retried nor wrapped.
+            Err(e) if matches!(e.downcast_ref(), Some(Error::RateLimited { .. })) => {
+                return Err(Error::from_inner(e));
+            }
+            other => other,
+        };
         let classification = match &outcome {
             Ok(response) => policy.classifier.classify(Outcome::Response(response)),
             Err(error) => policy.classifier.classify(Outcome::Error(error.as_ref())),
