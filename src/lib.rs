@@ -3,8 +3,9 @@
 //! Integrations fail at the unhappy paths: the undocumented 502, the 429 on request 101, the
 //! retry that charged a customer twice. steadfast classifies every outcome once
 //! ([`classify`]), retries what is safe to retry with capped, jittered backoff that honours
-//! `Retry-After` and a retry budget ([`retry`]), and bounds attempts and calls in time
-//! ([`timeout`]). The [`Client`] facade builds the whole stack from one configuration, and
+//! `Retry-After` and a retry budget ([`retry`]), keeps every attempt inside the API's quota
+//! and slows all callers down when the server says so ([`rate_limit`]), and bounds attempts
+//! and calls in time ([`timeout`]). The [`Client`] facade builds the whole stack from one configuration, and
 //! the [`mapper`] keeps every data transformation between two systems in one place,
 //! reporting every bad field at once and the upstream's schema drift.
 //!
@@ -27,12 +28,13 @@
 //! |---|---|---|---|
 //! | 1 | total deadline ([`timeout::Timeout`]) | call | bounds attempts and waits together |
 //! | 2 | [`retry::Retry`] with budget and `Retry-After` | call → attempts | replays a clone of the request |
-//! | 3 | attempt timeout ([`timeout::Timeout`]) | attempt | a hung attempt becomes a transient failure |
-//! | 4 | `reqwest::Client` | attempt | the transport |
+//! | 3 | [`rate_limit::RateLimit`] (per key, GCRA) | attempt | every attempt takes a permit, retries included |
+//! | 4 | attempt timeout ([`timeout::Timeout`]) | attempt | a hung attempt becomes a transient failure |
+//! | 5 | `reqwest::Client` | attempt | the transport |
 //!
-//! Logging, dead letters, idempotency keys, circuit breaking and rate limiting take their
-//! places around and inside retry as they land (see the README). Each layer also works
-//! alone with `tower::ServiceBuilder`.
+//! Logging, dead letters, idempotency keys and circuit breaking take their places around
+//! and inside retry as they land (see the README). Each layer also works alone with
+//! `tower::ServiceBuilder`.
 //!
 //! # Errors
 //!
@@ -49,6 +51,7 @@ mod client;
 mod error;
 pub mod log;
 pub mod mapper;
+pub mod rate_limit;
 pub mod retry;
 pub mod timeout;
 
