@@ -6,6 +6,7 @@ use tower_layer::Layer;
 use super::{Client, ClientConfig};
 use crate::classify::{Classify, SharedClassifier};
 use crate::error::ConfigError;
+use crate::rate_limit::{RateLimit, RateLimitConfig, RateLimiter};
 use crate::retry::{RetryBudget, RetryConfig, RetryLayer};
 use crate::timeout::TimeoutLayer;
 
@@ -30,6 +31,7 @@ pub struct ClientBuilder {
     config: ClientConfig,
     classifier: Option<SharedClassifierDebug>,
     budget: Option<RetryBudget>,
+    rate_limiter: Option<RateLimiter>,
 }
 
 /// A shared classifier that can sit in a `Debug` struct.
@@ -74,6 +76,20 @@ impl ClientBuilder {
         self
     }
 
+    /// Limits the rate of attempts: a default quota per origin and per-host overrides.
+    /// Default: no limit.
+    pub fn rate_limit(mut self, rate_limit: RateLimitConfig) -> Self {
+        self.config.rate_limit = Some(rate_limit);
+        self
+    }
+
+    /// Takes permits from `limiter`, shared with other clients or layers, instead of a
+    /// limiter of the client's own; the configured `rate_limit` is then not used.
+    pub fn shared_rate_limiter(mut self, limiter: RateLimiter) -> Self {
+        self.rate_limiter = Some(limiter);
+        self
+    }
+
     /// Builds the client around `http`, the transport.
     ///
     /// # Errors
@@ -92,9 +108,18 @@ impl ClientBuilder {
                 name: "attempt_timeout",
             });
         }
+        let limiter = match (self.rate_limiter, &self.config.rate_limit) {
+            (Some(shared), _) => Some(shared),
+            (None, Some(config)) => Some(RateLimiter::new(config)?),
+            (None, None) => None,
+        };
         let budget = retry.budget().cloned();
         let attempt = TimeoutLayer::new(self.config.attempt_timeout).layer(http.clone());
-        let call = TimeoutLayer::new(self.config.retry.deadline).layer(retry.layer(attempt));
-        Ok(Client::from_parts(http, call, budget))
+        let rate_limited = match &limiter {
+            Some(limiter) => RateLimit::new(attempt, limiter.clone()),
+            None => RateLimit::unlimited(attempt),
+        };
+        let call = TimeoutLayer::new(self.config.retry.deadline).layer(retry.layer(rate_limited));
+        Ok(Client::from_parts(http, call, budget, limiter))
     }
 }

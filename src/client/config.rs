@@ -2,6 +2,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::rate_limit::RateLimitConfig;
 use crate::retry::RetryConfig;
 
 /// Everything a [`Client`](super::Client) is built from, deserializable from a file or the
@@ -13,7 +14,11 @@ use crate::retry::RetryConfig;
 /// let config: steadfast::ClientConfig = serde_json::from_str(
 ///     r#"{
 ///         "attempt_timeout": "5s",
-///         "retry": { "max_retries": 4, "base_delay": "200ms", "deadline": "45s" }
+///         "retry": { "max_retries": 4, "base_delay": "200ms", "deadline": "45s" },
+///         "rate_limit": {
+///             "quota": { "rate": 50, "per": "1s", "burst": 5 },
+///             "hosts": { "crm.example.com": { "rate": 600, "per": "1m" } }
+///         }
 ///     }"#,
 /// )?;
 /// let client = steadfast::Client::from_config(&config, reqwest::Client::new())?;
@@ -30,6 +35,9 @@ pub struct ClientConfig {
     /// The limit of each attempt; a hung attempt becomes a transient failure. Default 30 s.
     #[serde(with = "humantime_serde")]
     pub attempt_timeout: Option<Duration>,
+    /// Rate limiting: a default quota per origin and per-host overrides; every attempt,
+    /// retries included, takes a permit. `None` for no limit. Default `None`.
+    pub rate_limit: Option<RateLimitConfig>,
 }
 
 impl Default for ClientConfig {
@@ -37,6 +45,7 @@ impl Default for ClientConfig {
         Self {
             retry: RetryConfig::default(),
             attempt_timeout: Some(Duration::from_secs(30)),
+            rate_limit: None,
         }
     }
 }
@@ -53,6 +62,13 @@ impl ClientConfig {
     #[must_use]
     pub fn attempt_timeout(mut self, limit: Option<Duration>) -> Self {
         self.attempt_timeout = limit;
+        self
+    }
+
+    /// Sets rate limiting (`None`: no limit). Default `None`.
+    #[must_use]
+    pub fn rate_limit(mut self, rate_limit: Option<RateLimitConfig>) -> Self {
+        self.rate_limit = rate_limit;
         self
     }
 }
