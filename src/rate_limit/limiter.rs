@@ -55,7 +55,7 @@ pub struct RateLimiter {
 struct Shared {
     /// One entry per key ever seen. A sharded map: looking a key up takes one shard's read
     /// lock for a moment; a new key takes its shard's write lock once.
-    keys: DashMap<RateLimitKey, Arc<KeyState>>,
+    keys: DashMap<RateLimitKey, Arc<KeyState>, foldhash::fast::RandomState>,
     key_fn: Option<Box<KeyFn>>,
     quota: governor::Quota,
     hosts: HashMap<String, governor::Quota>,
@@ -109,7 +109,7 @@ impl RateLimiter {
             .collect::<Result<_, ConfigError>>()?;
         Ok(Self {
             shared: Arc::new(Shared {
-                keys: DashMap::new(),
+                keys: DashMap::default(),
                 key_fn,
                 quota: config.quota.to_governor(Field::Quota)?,
                 hosts,
@@ -140,7 +140,10 @@ impl RateLimiter {
     /// The wait, when no permit is free now: the bucket is empty, the server paused the
     /// key, or other calls are already waiting for it.
     pub fn check(&self, key: &RateLimitKey) -> Result<(), Duration> {
-        self.try_take(&self.entry(key))
+        match self.shared.keys.get(key) {
+            Some(found) => self.try_take(&found),
+            None => self.try_take(&self.entry(key)),
+        }
     }
 
     /// What the limiter knows about `key`, or `None` when no call has used it yet.
@@ -173,13 +176,16 @@ impl RateLimiter {
 
     /// Takes a permit now or says how long until one may be free.
     fn try_take(&self, key: &KeyState) -> Result<(), Duration> {
-        let now = self.shared.clock.now_nanos();
         let ahead = key.waiting.load(Ordering::Acquire);
-        if ahead > 0 || key.pause_left(now).is_some() {
-            // Paused, or others are in line (no overtaking).
-            return Err(key.wait_at_least(now, ahead));
+        // Reading the clock costs as much as the rest: only when a pause was ever set.
+        if ahead > 0 || key.was_paused() {
+            let now = self.shared.clock.now_nanos();
+            if ahead > 0 || key.pause_left(now).is_some() {
+                // Paused, or others are in line (no overtaking).
+                return Err(key.wait_at_least(now, ahead));
+            }
         }
-        key.take(now)
+        key.take(&self.shared.clock)
     }
 
     /// The fast path, run in `call`: never waits.
@@ -215,7 +221,7 @@ impl RateLimiter {
             let now = self.shared.clock.now_nanos();
             let (wait, why) = match key.pause_left(now) {
                 Some(left) => (left, "paused by the server"),
-                None => match key.take(now) {
+                None => match key.take(&self.shared.clock) {
                     Ok(()) => return Ok(()),
                     Err(wait) => (wait, "quota"),
                 },

@@ -102,10 +102,16 @@ impl KeyState {
         }
     }
 
-    /// Takes a permit at `now` (clock nanoseconds) or says how long until one is free,
-    /// noting until when the bucket is empty.
-    pub(crate) fn take(&self, now: u64) -> Result<(), Duration> {
+    /// Whether the server ever paused this key.
+    pub(crate) fn was_paused(&self) -> bool {
+        self.paused_until.load(Ordering::Relaxed) != 0
+    }
+
+    /// Takes a permit now or says how long until one is free, noting until when the
+    /// bucket is empty.
+    pub(crate) fn take(&self, clock: &TokioClock) -> Result<(), Duration> {
         self.gcra.check().map_err(|refused| {
+            let now = clock.now_nanos();
             let wait = refused.wait_time_from(Nanos::from(now));
             self.empty_until(
                 now.saturating_add(u64::try_from(wait.as_nanos()).unwrap_or(u64::MAX)),
