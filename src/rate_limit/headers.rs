@@ -1,6 +1,6 @@
 //! What a response says about its quota: `Retry-After`, the IETF `RateLimit` and
 //! `RateLimit-Policy` structured fields, the legacy `RateLimit-*` and `X-RateLimit-*`
-//! headers. Pure functions: the wall clock comes in as `now`.
+//! headers. No clock is read here: the wall clock comes in as `now`.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

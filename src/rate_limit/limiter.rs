@@ -219,29 +219,29 @@ impl RateLimiter {
         };
         loop {
             let now = self.shared.clock.now_nanos();
-            let (wait, why) = match key.pause_left(now) {
-                Some(left) => (left, "paused by the server"),
+            let (wait, paused) = match key.pause_left(now) {
+                Some(left) => (left, true),
                 None => match key.take(&self.shared.clock) {
                     Ok(()) => return Ok(()),
-                    Err(wait) => (wait, "quota"),
+                    Err(wait) => (wait, false),
                 },
             };
             let now = Instant::now();
             if now + wait > deadline {
                 return Err(self.refuse(name, wait));
             }
-            // Jitter only where the server set the time: a quota's own waits are already
-            // one at a time.
-            let jitter = if why == "quota" {
-                Duration::ZERO
-            } else {
+            // Jitter only where the server set the time: the quota's own waits are already
+            // one caller at a time.
+            let jitter = if paused {
                 self.jitter()
+            } else {
+                Duration::ZERO
             };
             let until = (now + wait + jitter).min(deadline);
             tracing::debug!(
                 rate_limit.key = %name,
                 wait_ms = millis(until - now),
-                reason = why,
+                reason = if paused { "paused by the server" } else { "quota" },
                 "waiting for a rate-limit permit"
             );
             tokio::time::sleep_until(until).await;
@@ -529,6 +529,41 @@ mod tests {
         assert_eq!(shown.as_deref(), Some("https://api.example.com:443"));
         assert!(first.await.expect("no panic").is_ok());
         assert!(second.await.expect("no panic").is_ok());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_paused_key_resumes_with_jitter() {
+        const JITTER: Duration = Duration::from_millis(200);
+        let mut resumed = Vec::new();
+        for _ in 0..5 {
+            let limiter =
+                RateLimiter::new(&RateLimitConfig::new(Quota::per_second(100)).jitter(JITTER))
+                    .expect("valid config");
+            let name = origin("https://api.example.com/");
+            let key = limiter.entry(&name);
+            limiter.observe(
+                &key,
+                &name,
+                StatusCode::TOO_MANY_REQUESTS,
+                &headers(&[("retry-after", "1")]),
+            );
+            let start = Instant::now();
+            limiter
+                .wait_for_permit(&key, &name)
+                .await
+                .expect("within max_wait");
+            resumed.push(Instant::now() - start);
+        }
+        for wait in &resumed {
+            assert!(
+                (Duration::from_secs(1)..=Duration::from_secs(1) + JITTER).contains(wait),
+                "{resumed:?}"
+            );
+        }
+        assert!(
+            resumed.iter().any(|w| *w != resumed[0]),
+            "jitter varies: {resumed:?}"
+        );
     }
 
     #[tokio::test(start_paused = true)]
