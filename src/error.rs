@@ -93,6 +93,21 @@ pub enum Error {
         source: Option<BoxError>,
     },
 
+    /// A local rate limiter had no permit within the allowed wait (or was set to fail
+    /// fast); the request was not sent.
+    #[error(
+        "rate limited on {}: no permit for {retry_after:?}, longer than the allowed wait; \
+         the request was not sent",
+        .key.as_deref().unwrap_or("a custom key")
+    )]
+    RateLimited {
+        /// How long until a permit may be free, at least.
+        retry_after: Duration,
+        /// The limiter's key when it may be shown (an origin: scheme, host and port);
+        /// `None` for a custom key, which may be a secret.
+        key: Option<String>,
+    },
+
     /// The call failed and was not retried, for the reason in `why`.
     #[error("{failure}; not retried: {why}")]
     NotRetried {
@@ -122,6 +137,10 @@ impl Error {
             // Nothing was sent: a later attempt may go through.
             Self::IdempotencyKeyInFlight { .. } | Self::Ledger { .. } => Some(
                 Classification::transient(Reason::Custom("idempotency ledger"))
+                    .with_pre_processing(true),
+            ),
+            Self::RateLimited { retry_after, .. } => Some(
+                Classification::throttled(Some(*retry_after), Reason::RateLimited)
                     .with_pre_processing(true),
             ),
             Self::RetriesExhausted { failure, .. } | Self::NotRetried { failure, .. } => {
@@ -426,5 +445,32 @@ mod tests {
     #[test]
     fn error_is_send_sync_static() {
         assert_send_sync::<Error>();
+    }
+
+    #[test]
+    fn rate_limited_is_throttled_and_never_sent() {
+        let error = Error::RateLimited {
+            retry_after: Duration::from_secs(2),
+            key: Some("https://api.example.com:443".to_owned()),
+        };
+        let classification = error.classification().expect("classified");
+        assert_eq!(
+            classification.verdict(),
+            Verdict::Throttled {
+                retry_after: Some(Duration::from_secs(2))
+            }
+        );
+        assert_eq!(classification.reason(), Reason::RateLimited);
+        assert!(classification.is_pre_processing());
+        assert_eq!(
+            error.to_string(),
+            "rate limited on https://api.example.com:443: no permit for 2s, longer than the \
+             allowed wait; the request was not sent"
+        );
+        let custom = Error::RateLimited {
+            retry_after: Duration::from_secs(2),
+            key: None,
+        };
+        assert!(custom.to_string().contains("a custom key"), "{custom}");
     }
 }

@@ -3,10 +3,11 @@
 //! Integrations fail at the unhappy paths: the undocumented 502, the 429 on request 101, the
 //! retry that charged a customer twice. steadfast classifies every outcome once
 //! ([`classify`]), retries what is safe to retry with capped, jittered backoff that honours
-//! `Retry-After` and a retry budget ([`retry`]), and bounds attempts and calls in time
-//! ([`timeout`]), gives every POST one idempotency key for all its attempts, with a
-//! ledger that answers repeated keys without touching the network ([`idempotency`]), and
-//! logs every call and decision with secrets masked ([`log`]). The
+//! `Retry-After` and a retry budget ([`retry`]), keeps every attempt inside the API's quota
+//! and slows all callers down when the server says so ([`rate_limit`]), bounds attempts and
+//! calls in time ([`timeout`]), gives every POST one idempotency key for all its attempts,
+//! with a ledger that answers repeated keys without touching the network ([`idempotency`]),
+//! and logs every call and decision with secrets masked ([`log`]). The
 //! [`Client`] facade builds the whole stack from one configuration, and
 //! the [`mapper`] keeps every data transformation between two systems in one place,
 //! reporting every bad field at once and the upstream's schema drift.
@@ -32,12 +33,12 @@
 //! | 2 | [`idempotency::Idempotency`] | call | one key per call, so every attempt carries it; the ledger sees final outcomes |
 //! | 3 | total deadline ([`timeout::Timeout`]) | call | bounds attempts and waits together |
 //! | 4 | [`retry::Retry`] with budget and `Retry-After` | call → attempts | replays a clone of the request |
-//! | 5 | attempt timeout ([`timeout::Timeout`]) | attempt | a hung attempt becomes a transient failure |
-//! | 6 | `reqwest::Client` | attempt | the transport |
+//! | 5 | [`rate_limit::RateLimit`] (per key, GCRA) | attempt | every attempt takes a permit, retries included |
+//! | 6 | attempt timeout ([`timeout::Timeout`]) | attempt | a hung attempt becomes a transient failure |
+//! | 7 | `reqwest::Client` | attempt | the transport |
 //!
-//! Dead letters, circuit breaking and rate limiting take their places around and inside
-//! retry as they land (see the README). Each layer also works alone with
-//! `tower::ServiceBuilder`.
+//! Dead letters and circuit breaking take their places around and inside retry as they
+//! land (see the README). Each layer also works alone with `tower::ServiceBuilder`.
 //!
 //! # Logging
 //!
@@ -66,6 +67,7 @@ mod error;
 pub mod idempotency;
 pub mod log;
 pub mod mapper;
+pub mod rate_limit;
 pub mod retry;
 pub mod timeout;
 

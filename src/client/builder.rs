@@ -10,6 +10,7 @@ use crate::idempotency::{
     IdempotencyConfig, IdempotencyLayer, IdempotencyStore, MakeIdempotencyKey,
 };
 use crate::log::{FailedCall, Hooks, LogConfig, LogLayer};
+use crate::rate_limit::{RateLimit, RateLimitConfig, RateLimiter};
 use crate::retry::policy::Policy;
 use crate::retry::{RetryBudget, RetryConfig, RetryLayer};
 use crate::timeout::TimeoutLayer;
@@ -38,6 +39,7 @@ pub struct ClientBuilder {
     store: Option<Opaque<Arc<dyn IdempotencyStore>>>,
     key_maker: Option<Opaque<Arc<dyn MakeIdempotencyKey>>>,
     log_hooks: Hooks,
+    rate_limiter: Option<RateLimiter>,
 }
 
 /// A trait object that can sit in a `Debug` struct.
@@ -120,7 +122,20 @@ impl ClientBuilder {
         self
     }
 
-    /// The outermost layer: it reads the idempotency key from the retry layer's header.
+    /// Limits the rate of attempts: a default quota per origin and per-host overrides.
+    /// Default: no limit.
+    pub fn rate_limit(mut self, rate_limit: RateLimitConfig) -> Self {
+        self.config.rate_limit = Some(rate_limit);
+        self
+    }
+
+    /// Takes permits from `limiter`, shared with other clients or layers, instead of a
+    /// limiter of the client's own; the configured `rate_limit` is then not used.
+    pub fn shared_rate_limiter(mut self, limiter: RateLimiter) -> Self {
+        self.rate_limiter = Some(limiter);
+        self
+    }
+
     /// Builds the client around `http`, the transport.
     ///
     /// # Errors
@@ -134,6 +149,7 @@ impl ClientBuilder {
             store,
             key_maker,
             log_hooks,
+            rate_limiter,
         } = self;
         let classifier: SharedClassifier = classifier.map_or_else(
             || Arc::new(DefaultClassifier::new()) as SharedClassifier,
@@ -169,19 +185,29 @@ impl ClientBuilder {
                 name: "attempt_timeout",
             });
         }
+        let limiter = match (rate_limiter, &config.rate_limit) {
+            (Some(shared), _) => Some(shared),
+            (None, Some(rate_limit)) => Some(RateLimiter::new(rate_limit)?),
+            (None, None) => None,
+        };
         let log = LogLayer::new(&config.log)?
             .idempotency_header(idempotency.header().clone())
             .hooks(log_hooks)
             .shared_classifier(classifier);
         let budget = retry.budget().cloned();
         let attempt = TimeoutLayer::new(config.attempt_timeout).layer(http.clone());
-        let call = TimeoutLayer::new(config.retry.deadline).layer(retry.layer(attempt));
+        let rate_limited = match &limiter {
+            Some(limiter) => RateLimit::new(attempt, limiter.clone()),
+            None => RateLimit::unlimited(attempt),
+        };
+        let call = TimeoutLayer::new(config.retry.deadline).layer(retry.layer(rate_limited));
         let key_header = (idempotency.header().clone(), idempotency.format());
         Ok(Client::from_parts(
             http,
             log.layer(idempotency.layer(call)),
             budget,
             key_header,
+            limiter,
         ))
     }
 }

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::idempotency::IdempotencyConfig;
 use crate::log::LogConfig;
+use crate::rate_limit::RateLimitConfig;
 use crate::retry::RetryConfig;
 
 /// Everything a [`Client`](super::Client) is built from, deserializable from a file or the
@@ -15,7 +16,11 @@ use crate::retry::RetryConfig;
 /// let config: steadfast::ClientConfig = serde_json::from_str(
 ///     r#"{
 ///         "attempt_timeout": "5s",
-///         "retry": { "max_retries": 4, "base_delay": "200ms", "deadline": "45s" }
+///         "retry": { "max_retries": 4, "base_delay": "200ms", "deadline": "45s" },
+///         "rate_limit": {
+///             "quota": { "rate": 50, "per": "1s", "burst": 5 },
+///             "hosts": { "crm.example.com": { "rate": 600, "per": "1m" } }
+///         }
 ///     }"#,
 /// )?;
 /// let client = steadfast::Client::from_config(&config, reqwest::Client::new())?;
@@ -39,6 +44,9 @@ pub struct ClientConfig {
     /// Logging: extra names to redact and body capture. Default [`LogConfig::default`]
     /// (built-in redaction, no bodies).
     pub log: LogConfig,
+    /// Rate limiting: a default quota per origin and per-host overrides; every attempt,
+    /// retries included, takes a permit. `None` for no limit. Default `None`.
+    pub rate_limit: Option<RateLimitConfig>,
 }
 
 impl Default for ClientConfig {
@@ -48,6 +56,7 @@ impl Default for ClientConfig {
             attempt_timeout: Some(Duration::from_secs(30)),
             idempotency: Some(IdempotencyConfig::default()),
             log: LogConfig::default(),
+            rate_limit: None,
         }
     }
 }
@@ -78,6 +87,13 @@ impl ClientConfig {
     #[must_use]
     pub fn log(mut self, log: LogConfig) -> Self {
         self.log = log;
+        self
+    }
+
+    /// Sets rate limiting (`None`: no limit). Default `None`.
+    #[must_use]
+    pub fn rate_limit(mut self, rate_limit: Option<RateLimitConfig>) -> Self {
+        self.rate_limit = rate_limit;
         self
     }
 }

@@ -11,18 +11,20 @@ use super::{ClientBuilder, ClientConfig, RequestBuilder};
 use crate::error::{ConfigError, Error};
 use crate::idempotency::{Idempotency, KeyFormat};
 use crate::log::Log;
+use crate::rate_limit::{RateLimit, RateLimitKey, RateLimitState, RateLimiter};
 use crate::retry::{Retry, RetryBudget};
 use crate::timeout::Timeout;
 
 /// The stack in its documented order, outermost first.
-type Stack = Log<Idempotency<Timeout<Retry<Timeout<reqwest::Client>>>>>;
+type Stack = Log<Idempotency<Timeout<Retry<RateLimit<Timeout<reqwest::Client>>>>>>;
 
 /// A reqwest-like HTTP client whose every call goes through the resilience stack.
 ///
 /// # Clone
 ///
-/// Clones are cheap and share everything: the connection pool, the retry budget and the
-/// classifier. Clone it into tasks rather than building a new one per task.
+/// Clones are cheap and share everything: the connection pool, the retry budget, the
+/// rate limiter's buckets and the classifier. Clone it into tasks rather than building a
+/// new one per task.
 ///
 /// # Example
 ///
@@ -46,6 +48,7 @@ pub struct Client {
     stack: Stack,
     budget: Option<RetryBudget>,
     key_header: Arc<(HeaderName, KeyFormat)>,
+    rate_limiter: Option<RateLimiter>,
 }
 
 impl fmt::Debug for Client {
@@ -86,12 +89,14 @@ impl Client {
         stack: Stack,
         budget: Option<RetryBudget>,
         key_header: (HeaderName, KeyFormat),
+        rate_limiter: Option<RateLimiter>,
     ) -> Self {
         Self {
             http,
             stack,
             budget,
             key_header: Arc::new(key_header),
+            rate_limiter,
         }
     }
 
@@ -151,6 +156,36 @@ impl Client {
     #[must_use]
     pub fn retry_budget(&self) -> Option<&RetryBudget> {
         self.budget.as_ref()
+    }
+
+    /// The rate limiter this client takes permits from, shared by its clones.
+    #[must_use]
+    pub fn rate_limiter(&self) -> Option<&RateLimiter> {
+        self.rate_limiter.as_ref()
+    }
+
+    /// What the rate limiter knows about the origin of `url` (scheme, host and port): what
+    /// the server last said is left, and until when calls wait because it asked them to.
+    ///
+    /// `None` when the client has no rate limit, `url` does not parse, or no call has gone
+    /// to that origin yet. For a limiter keyed by something else, use
+    /// [`rate_limiter`](Self::rate_limiter) and [`RateLimiter::state`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # fn show(client: &steadfast::Client) {
+    /// if let Some(state) = client.rate_limit_state("https://api.example.com") {
+    ///     println!("{:?} calls left, paused until {:?}", state.remaining, state.paused_until);
+    /// }
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn rate_limit_state(&self, url: &str) -> Option<RateLimitState> {
+        let url = reqwest::Url::parse(url).ok()?;
+        self.rate_limiter
+            .as_ref()?
+            .state(&RateLimitKey::origin(&url))
     }
 
     /// The underlying transport, for calls that must bypass the stack.

@@ -53,7 +53,7 @@
 //! | `response` | TRACE | log | `http.response.headers` (redacted) |
 //! | `call succeeded` | DEBUG | log | `http.response.status_code`, `http.request.resend_count`, `steadfast.duration_ms`, bodies when captured |
 //! | `retry scheduled` | WARN | retry | `attempt` (the one that failed, from 1), `delay_ms`, `steadfast.verdict`, `steadfast.reason`, `error.type`, `http.request.method` |
-//! | `waited for the rate limit` | WARN | rate limit | `wait_ms`, `reason` |
+//! | `waited for the rate limit` | WARN when the server paused the key, DEBUG for quota pacing | rate limit | `wait_ms`, `reason`, `rate_limit.key` (origins only) |
 //! | `replayed from the ledger` | INFO | idempotency | `steadfast.idempotency_key`, `http.response.status_code`, `age_ms` |
 //! | `gave up` | ERROR | log | `steadfast.verdict`, `steadfast.reason`, `error.type`, `attempts`, `not_retried`, `http.response.status_code`, `error`, `url.full`, `steadfast.needs_attention`, `hint` (401/403), bodies when captured |
 //!

@@ -176,6 +176,14 @@ where
             return Err(Error::Transport(without_url(e.into())));
         }
         let (outcome, classification) = attempt(&mut inner, &policy, next, attempts - 1).await;
+        // A rate limiter below already waited as long as allowed and sent nothing: the caller
+        // gets its typed error as it is, neither retried nor wrapped.
+        let outcome = match outcome {
+            Err(e) if matches!(e.downcast_ref(), Some(Error::RateLimited { .. })) => {
+                return Err(Error::from_inner(e));
+            }
+            other => other,
+        };
         let outcome = match outcome {
             Ok(mut response) if classification.verdict() == Verdict::Success => {
                 if let Some(budget) = &policy.budget {

@@ -1,0 +1,592 @@
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, SystemTime};
+
+use dashmap::DashMap;
+use reqwest::header::HeaderMap;
+use reqwest::{Request, StatusCode};
+use tokio::time::Instant;
+
+use super::clock::TokioClock;
+use super::config::Field;
+use super::headers::RateLimitHeaders;
+use super::state::{Counted, KeyState};
+use super::{RateLimitConfig, RateLimitKey, RateLimitMode, RateLimitState};
+use crate::error::{ConfigError, Error};
+
+type KeyFn = dyn Fn(&Request) -> RateLimitKey + Send + Sync;
+
+/// The shared state of rate limiting: one GCRA bucket per key, what the servers said about
+/// each key, and the settings.
+///
+/// Build one and hand it to several layers or clients
+/// ([`RateLimitLayer::from_limiter`](super::RateLimitLayer::from_limiter),
+/// [`ClientBuilder::shared_rate_limiter`](crate::ClientBuilder::shared_rate_limiter)) to
+/// make them share one quota.
+///
+/// # Clone
+///
+/// Clones share everything: cloning never creates a new bucket.
+///
+/// # Example
+///
+/// ```
+/// use steadfast::rate_limit::{Quota, RateLimitConfig, RateLimitKey, RateLimiter};
+///
+/// // One bucket per API token rather than per host.
+/// let limiter = RateLimiter::keyed_by(
+///     &RateLimitConfig::new(Quota::per_minute(100)),
+///     |request: &reqwest::Request| {
+///         let token = request.headers().get("x-api-token").map(|v| v.as_bytes().to_vec());
+///         RateLimitKey::custom(String::from_utf8_lossy(&token.unwrap_or_default()))
+///     },
+/// )?;
+/// let key = RateLimitKey::custom("token-of-tenant-a");
+/// assert!(limiter.check(&key).is_ok());
+/// # Ok::<(), steadfast::ConfigError>(())
+/// ```
+#[derive(Clone)]
+pub struct RateLimiter {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    /// One entry per key ever seen. A sharded map: looking a key up takes one shard's read
+    /// lock for a moment; a new key takes its shard's write lock once.
+    keys: DashMap<RateLimitKey, Arc<KeyState>, foldhash::fast::RandomState>,
+    key_fn: Option<Box<KeyFn>>,
+    quota: governor::Quota,
+    hosts: HashMap<String, governor::Quota>,
+    mode: RateLimitMode,
+    max_wait: Duration,
+    jitter: Duration,
+    adaptive: bool,
+    pause_without_hint: Duration,
+    clock: TokioClock,
+}
+
+/// What a call does after its first look at the bucket.
+pub(crate) enum Admission {
+    /// A permit was taken: send now.
+    Go,
+    /// Wait for a permit in the slow path.
+    Wait,
+    /// Fail without sending: the wait would be this long, more than allowed.
+    Refuse(Duration),
+}
+
+impl RateLimiter {
+    /// A limiter keyed by origin (scheme, host and port).
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] when a quota is invalid: zero rate, zero period or zero burst.
+    pub fn new(config: &RateLimitConfig) -> Result<Self, ConfigError> {
+        Self::build(config, None)
+    }
+
+    /// A limiter that keys requests with `key`, for instance by API token or endpoint
+    /// group. Per-host quotas apply to [`RateLimitKey::origin`] keys only.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] when a quota is invalid.
+    pub fn keyed_by<F>(config: &RateLimitConfig, key: F) -> Result<Self, ConfigError>
+    where
+        F: Fn(&Request) -> RateLimitKey + Send + Sync + 'static,
+    {
+        Self::build(config, Some(Box::new(key)))
+    }
+
+    fn build(config: &RateLimitConfig, key_fn: Option<Box<KeyFn>>) -> Result<Self, ConfigError> {
+        config.validate()?;
+        let hosts = config
+            .hosts
+            .iter()
+            .map(|(host, quota)| Ok((host.to_ascii_lowercase(), quota.to_governor(Field::Hosts)?)))
+            .collect::<Result<_, ConfigError>>()?;
+        Ok(Self {
+            shared: Arc::new(Shared {
+                keys: DashMap::default(),
+                key_fn,
+                quota: config.quota.to_governor(Field::Quota)?,
+                hosts,
+                mode: config.mode,
+                max_wait: config.max_wait,
+                jitter: config.jitter,
+                adaptive: config.adaptive,
+                pause_without_hint: config.pause_without_hint,
+                clock: TokioClock::new(),
+            }),
+        })
+    }
+
+    /// The key `request` draws from.
+    #[must_use]
+    pub fn key_of(&self, request: &Request) -> RateLimitKey {
+        match &self.shared.key_fn {
+            Some(key_fn) => key_fn(request),
+            None => RateLimitKey::origin(request.url()),
+        }
+    }
+
+    /// Takes a permit for `key` now if one is free, without waiting; otherwise returns how
+    /// long until one may be (at least). The permit counts like any call's.
+    ///
+    /// # Errors
+    ///
+    /// The wait, when no permit is free now: the bucket is empty, the server paused the
+    /// key, or other calls are already waiting for it.
+    pub fn check(&self, key: &RateLimitKey) -> Result<(), Duration> {
+        match self.shared.keys.get(key) {
+            Some(found) => self.try_take(&found),
+            None => self.try_take(&self.entry(key)),
+        }
+    }
+
+    /// What the limiter knows about `key`, or `None` when no call has used it yet.
+    #[must_use]
+    pub fn state(&self, key: &RateLimitKey) -> Option<RateLimitState> {
+        let entry = self.shared.keys.get(key)?;
+        Some(entry.snapshot(&self.shared.clock))
+    }
+
+    /// The shared state of `key`, made on first use with the key's quota.
+    pub(crate) fn entry(&self, key: &RateLimitKey) -> Arc<KeyState> {
+        if let Some(found) = self.shared.keys.get(key) {
+            return Arc::clone(&found);
+        }
+        let quota = self.quota_of(key);
+        let entry = self
+            .shared
+            .keys
+            .entry(key.clone())
+            .or_insert_with(|| Arc::new(KeyState::new(quota, self.shared.clock)));
+        Arc::clone(&entry)
+    }
+
+    fn quota_of(&self, key: &RateLimitKey) -> governor::Quota {
+        key.host_names()
+            .and_then(|names| names.iter().find_map(|n| self.shared.hosts.get(*n)))
+            .copied()
+            .unwrap_or(self.shared.quota)
+    }
+
+    /// Takes a permit now or says how long until one may be free.
+    fn try_take(&self, key: &KeyState) -> Result<(), Duration> {
+        let ahead = key.waiting.load(Ordering::Acquire);
+        // Reading the clock costs as much as the rest: only when a pause was ever set.
+        if ahead > 0 || key.was_paused() {
+            let now = self.shared.clock.now_nanos();
+            if ahead > 0 || key.pause_left(now).is_some() {
+                // Paused, or others are in line (no overtaking).
+                return Err(key.wait_at_least(now, ahead));
+            }
+        }
+        key.take(&self.shared.clock)
+    }
+
+    /// The fast path, run in `call`: never waits.
+    pub(crate) fn admit(&self, key: &KeyState) -> Admission {
+        match self.try_take(key) {
+            Ok(()) => Admission::Go,
+            Err(wait) if self.shared.mode == RateLimitMode::FailFast => Admission::Refuse(wait),
+            Err(wait) if wait > self.shared.max_wait => Admission::Refuse(wait),
+            Err(_) => Admission::Wait,
+        }
+    }
+
+    /// The slow path: waits in line for a permit, up to `max_wait`.
+    pub(crate) async fn wait_for_permit(
+        &self,
+        key: &KeyState,
+        name: &RateLimitKey,
+    ) -> Result<(), Error> {
+        let deadline = Instant::now()
+            .checked_add(self.shared.max_wait)
+            .unwrap_or_else(far_future);
+        let (_waiting, ahead) = Counted::enter(&key.waiting);
+        let at_least = key.wait_at_least(self.shared.clock.now_nanos(), ahead);
+        if at_least > self.shared.max_wait {
+            return Err(self.refuse(name, at_least));
+        }
+        let Ok(_turn) = tokio::time::timeout_at(deadline, key.queue.lock()).await else {
+            let ahead = key.waiting.load(Ordering::Acquire).saturating_sub(1);
+            let at_least = key.wait_at_least(self.shared.clock.now_nanos(), ahead);
+            return Err(self.refuse(name, at_least.max(key.interval)));
+        };
+        loop {
+            let now = self.shared.clock.now_nanos();
+            let (wait, paused) = match key.pause_left(now) {
+                Some(left) => (left, true),
+                None => match key.take(&self.shared.clock) {
+                    Ok(()) => return Ok(()),
+                    Err(wait) => (wait, false),
+                },
+            };
+            let now = Instant::now();
+            if now + wait > deadline {
+                return Err(self.refuse(name, wait));
+            }
+            // Jitter only where the server set the time: the quota's own waits are already
+            // one caller at a time.
+            let jitter = if paused {
+                self.jitter()
+            } else {
+                Duration::ZERO
+            };
+            let until = (now + wait + jitter).min(deadline);
+            // The log module's convention: a throttle the server asked for is a WARN; pacing
+            // by our own quota is the normal case and stays at DEBUG.
+            if paused {
+                tracing::warn!(
+                    rate_limit.key = %name,
+                    wait_ms = millis(until - now),
+                    reason = "paused by the server",
+                    "waited for the rate limit"
+                );
+            } else {
+                tracing::debug!(
+                    rate_limit.key = %name,
+                    wait_ms = millis(until - now),
+                    reason = "quota",
+                    "waited for the rate limit"
+                );
+            }
+            tokio::time::sleep_until(until).await;
+        }
+    }
+
+    /// Reads what a response says about the key's quota: records it, and pauses every
+    /// call on the key when the server says the quota is spent.
+    pub(crate) fn observe(
+        &self,
+        key: &KeyState,
+        name: &RateLimitKey,
+        status: StatusCode,
+        headers: &HeaderMap,
+    ) {
+        let seen = RateLimitHeaders::parse(headers, SystemTime::now());
+        key.record(seen.remaining, seen.limit);
+        if !self.shared.adaptive {
+            return;
+        }
+        let Some(pause) = seen.pause(status, self.shared.pause_without_hint) else {
+            return;
+        };
+        let nanos = u64::try_from(pause.as_nanos()).unwrap_or(u64::MAX);
+        let until = self.shared.clock.now_nanos().saturating_add(nanos);
+        if key.pause_until(until) {
+            tracing::info!(
+                rate_limit.key = %name,
+                http.response.status_code = status.as_u16(),
+                pause_ms = millis(pause),
+                "the server asked to slow down: every call on this key waits"
+            );
+        }
+    }
+
+    /// The error of a call refused without being sent.
+    fn refuse(&self, name: &RateLimitKey, retry_after: Duration) -> Error {
+        self.log_refusal(name, retry_after);
+        Error::RateLimited {
+            retry_after,
+            key: name.as_public_str().map(str::to_owned),
+        }
+    }
+
+    pub(crate) fn log_refusal(&self, name: &RateLimitKey, retry_after: Duration) {
+        tracing::debug!(
+            rate_limit.key = %name,
+            retry_after_ms = millis(retry_after),
+            max_wait_ms = millis(self.shared.max_wait),
+            "rate limited: no permit within the allowed wait, not sent"
+        );
+    }
+
+    fn jitter(&self) -> Duration {
+        let max = u64::try_from(self.shared.jitter.as_nanos()).unwrap_or(u64::MAX);
+        Duration::from_nanos(fastrand::u64(0..=max))
+    }
+}
+
+impl fmt::Debug for RateLimiter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = &self.shared;
+        f.debug_struct("RateLimiter")
+            .field("quota", &s.quota)
+            .field("hosts", &s.hosts)
+            .field("mode", &s.mode)
+            .field("max_wait", &s.max_wait)
+            .field("keys", &s.keys.len())
+            .field("custom_keys", &s.key_fn.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// An instant no wait reaches (about 30 years on), for `max_wait` values that overflow.
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(86_400 * 365 * 30)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use reqwest::header::HeaderValue;
+
+    use super::*;
+    use crate::rate_limit::Quota;
+
+    fn origin(url: &str) -> RateLimitKey {
+        RateLimitKey::origin(&url.parse().expect("valid url"))
+    }
+
+    fn limiter(config: RateLimitConfig) -> RateLimiter {
+        RateLimiter::new(&config.jitter(Duration::ZERO)).expect("valid config")
+    }
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.insert(*name, HeaderValue::from_static(value));
+        }
+        map
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn bursts_then_paces() {
+        let limiter = limiter(RateLimitConfig::new(Quota::per_second(10).burst(3)));
+        let key = origin("https://api.example.com/");
+        for _ in 0..3 {
+            assert_eq!(limiter.check(&key), Ok(()));
+        }
+        assert_eq!(limiter.check(&key), Err(Duration::from_millis(100)));
+        tokio::time::advance(Duration::from_millis(100)).await;
+        assert_eq!(limiter.check(&key), Ok(()));
+        assert!(limiter.check(&key).is_err());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn keys_and_host_overrides_have_their_own_buckets() {
+        let limiter = limiter(
+            RateLimitConfig::new(Quota::per_second(1))
+                .host("crm.example.com", Quota::per_second(5))
+                .host("api.example.com:8443", Quota::per_second(2)),
+        );
+        let count = |url: &str| {
+            let key = origin(url);
+            (0..10).take_while(|_| limiter.check(&key).is_ok()).count()
+        };
+        assert_eq!(count("https://crm.example.com/"), 5);
+        assert_eq!(
+            count("http://crm.example.com/"),
+            5,
+            "another origin, same host"
+        );
+        assert_eq!(count("https://api.example.com:8443/"), 2);
+        assert_eq!(count("https://api.example.com/"), 1);
+        assert_eq!(count("https://other.example.com/"), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn clones_share_the_buckets() {
+        let limiter = limiter(RateLimitConfig::new(Quota::per_second(2)));
+        let clone = limiter.clone();
+        let key = origin("https://api.example.com/");
+        assert!(limiter.check(&key).is_ok());
+        assert!(clone.check(&key).is_ok());
+        assert!(limiter.check(&key).is_err());
+        assert!(clone.check(&key).is_err());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn custom_keys() {
+        let limiter = RateLimiter::keyed_by(&RateLimitConfig::new(Quota::per_second(1)), |r| {
+            RateLimitKey::custom(r.url().path())
+        })
+        .expect("valid config");
+        let request = |path: &str| {
+            Request::new(
+                reqwest::Method::GET,
+                format!("https://api.example.com{path}")
+                    .parse()
+                    .expect("url"),
+            )
+        };
+        assert_eq!(limiter.key_of(&request("/a")), RateLimitKey::custom("/a"));
+        assert!(limiter.check(&RateLimitKey::custom("/a")).is_ok());
+        assert!(limiter.check(&RateLimitKey::custom("/b")).is_ok());
+        assert!(limiter.check(&RateLimitKey::custom("/a")).is_err());
+        assert!(!format!("{limiter:?}").contains("/a"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_429_pauses_the_key_and_shows_in_its_state() {
+        let limiter = limiter(RateLimitConfig::new(Quota::per_second(100)));
+        let name = origin("https://api.example.com/");
+        let key = limiter.entry(&name);
+        limiter.observe(
+            &key,
+            &name,
+            StatusCode::TOO_MANY_REQUESTS,
+            &headers(&[("retry-after", "2"), ("x-ratelimit-remaining", "0")]),
+        );
+        let state = limiter.state(&name).expect("known key");
+        assert_eq!(state.remaining, Some(0));
+        assert_eq!(
+            state.paused_until,
+            Some(Instant::now() + Duration::from_secs(2))
+        );
+        assert_eq!(limiter.check(&name), Err(Duration::from_secs(2)));
+        tokio::time::advance(Duration::from_secs(2)).await;
+        assert_eq!(limiter.check(&name), Ok(()));
+        assert_eq!(limiter.state(&name).expect("known").paused_until, None);
+        assert_eq!(limiter.state(&origin("https://other.example.com/")), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn without_adaptation_responses_are_recorded_but_never_pause() {
+        let limiter = limiter(RateLimitConfig::new(Quota::per_second(100)).adaptive(false));
+        let name = origin("https://api.example.com/");
+        let key = limiter.entry(&name);
+        limiter.observe(
+            &key,
+            &name,
+            StatusCode::TOO_MANY_REQUESTS,
+            &headers(&[("retry-after", "2"), ("ratelimit", "\"q\";r=0;t=2")]),
+        );
+        assert_eq!(limiter.state(&name).expect("known").remaining, Some(0));
+        assert_eq!(limiter.check(&name), Ok(()));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn waiters_are_served_in_arrival_order_at_the_quota_rate() {
+        let limiter = limiter(RateLimitConfig::new(Quota::per_second(10).burst(1)));
+        let name = origin("https://api.example.com/");
+        let key = limiter.entry(&name);
+        assert!(matches!(limiter.admit(&key), Admission::Go));
+        let served = Arc::new(Mutex::new(Vec::new()));
+        let start = Instant::now();
+        let mut tasks = Vec::new();
+        for i in 0..5_u64 {
+            let (limiter, key, name, served) = (
+                limiter.clone(),
+                Arc::clone(&key),
+                name.clone(),
+                Arc::clone(&served),
+            );
+            tasks.push(tokio::spawn(async move {
+                limiter
+                    .wait_for_permit(&key, &name)
+                    .await
+                    .expect("within max_wait");
+                served
+                    .lock()
+                    .expect("not poisoned")
+                    .push((i, Instant::now() - start));
+            }));
+            // Let each one line up before the next arrives.
+            tokio::task::yield_now().await;
+        }
+        for task in tasks {
+            task.await.expect("no panic");
+        }
+        let served = served.lock().expect("not poisoned").clone();
+        let expected: Vec<_> = (0..5)
+            .map(|i| (i, Duration::from_millis(100 * (i + 1))))
+            .collect();
+        assert_eq!(served, expected);
+        assert_eq!(key.waiting.load(Ordering::Relaxed), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_wait_longer_than_max_wait_is_refused_at_once() {
+        let limiter = limiter(
+            RateLimitConfig::new(Quota::per_second(10).burst(1))
+                .max_wait(Duration::from_millis(250)),
+        );
+        let name = origin("https://api.example.com/");
+        let key = limiter.entry(&name);
+        assert!(matches!(limiter.admit(&key), Admission::Go));
+        // Two waiters fit in 250 ms (at 100 and 200 ms); the third would need 300 ms.
+        let first = tokio::spawn({
+            let (limiter, key, name) = (limiter.clone(), Arc::clone(&key), name.clone());
+            async move { limiter.wait_for_permit(&key, &name).await }
+        });
+        tokio::task::yield_now().await;
+        let second = tokio::spawn({
+            let (limiter, key, name) = (limiter.clone(), Arc::clone(&key), name.clone());
+            async move { limiter.wait_for_permit(&key, &name).await }
+        });
+        tokio::task::yield_now().await;
+        let start = Instant::now();
+        let third = limiter.wait_for_permit(&key, &name).await;
+        assert_eq!(Instant::now(), start, "refused without waiting");
+        let Err(Error::RateLimited {
+            retry_after,
+            key: shown,
+        }) = third
+        else {
+            panic!("expected RateLimited, got {third:?}");
+        };
+        assert!(retry_after > Duration::from_millis(250), "{retry_after:?}");
+        assert_eq!(shown.as_deref(), Some("https://api.example.com:443"));
+        assert!(first.await.expect("no panic").is_ok());
+        assert!(second.await.expect("no panic").is_ok());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_paused_key_resumes_with_jitter() {
+        const JITTER: Duration = Duration::from_millis(200);
+        let mut resumed = Vec::new();
+        for _ in 0..5 {
+            let limiter =
+                RateLimiter::new(&RateLimitConfig::new(Quota::per_second(100)).jitter(JITTER))
+                    .expect("valid config");
+            let name = origin("https://api.example.com/");
+            let key = limiter.entry(&name);
+            limiter.observe(
+                &key,
+                &name,
+                StatusCode::TOO_MANY_REQUESTS,
+                &headers(&[("retry-after", "1")]),
+            );
+            let start = Instant::now();
+            limiter
+                .wait_for_permit(&key, &name)
+                .await
+                .expect("within max_wait");
+            resumed.push(Instant::now() - start);
+        }
+        for wait in &resumed {
+            assert!(
+                (Duration::from_secs(1)..=Duration::from_secs(1) + JITTER).contains(wait),
+                "{resumed:?}"
+            );
+        }
+        assert!(
+            resumed.iter().any(|w| *w != resumed[0]),
+            "jitter varies: {resumed:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn fail_fast_never_waits() {
+        let limiter = limiter(
+            RateLimitConfig::new(Quota::per_second(10).burst(1)).mode(RateLimitMode::FailFast),
+        );
+        let name = origin("https://api.example.com/");
+        let key = limiter.entry(&name);
+        assert!(matches!(limiter.admit(&key), Admission::Go));
+        assert!(
+            matches!(limiter.admit(&key), Admission::Refuse(wait) if wait == Duration::from_millis(100))
+        );
+    }
+}

@@ -1,0 +1,82 @@
+//! Rate limiting: a GCRA token bucket per key that waits, adapts to 429 and `RateLimit`
+//! headers, and is never multiplied by cloning.
+//!
+//! State the quota once; every attempt, retries included, stays inside it. When a server
+//! says "slow down", every call on that key slows down, not each one after its own 429.
+//!
+//! ```
+//! use std::time::Duration;
+//! use steadfast::rate_limit::{Quota, RateLimitConfig, RateLimitLayer};
+//! use steadfast::retry::RetryLayer;
+//! use tower::ServiceBuilder;
+//!
+//! let config = RateLimitConfig::new(Quota::per_second(50).burst(5))
+//!     .host("crm.example.com", Quota::per_minute(600))
+//!     .max_wait(Duration::from_secs(10));
+//! let service = ServiceBuilder::new()
+//!     .layer(RetryLayer::default())
+//!     .layer(RateLimitLayer::new(&config)?) // inside retry: every attempt takes a permit
+//!     .service(reqwest::Client::new());
+//! # let _ = service;
+//! # Ok::<(), steadfast::ConfigError>(())
+//! ```
+//!
+//! # Keys and quotas
+//!
+//! Each key has its own bucket ([`governor`](https://docs.rs/governor)'s GCRA): a
+//! [`Quota`] of `rate` per period, with a `burst`. The default key is the request's
+//! origin (scheme, host and port); [`RateLimitConfig::host`] gives a host its own quota,
+//! and [`RateLimiter::keyed_by`] keys by anything else, such as an API token.
+//!
+//! # Waiting
+//!
+//! A call that finds no permit waits in line (first come, first served; only the head of
+//! the line sleeps on a timer), up to [`RateLimitConfig::max_wait`]. A call that would
+//! wait longer fails at once, without being sent, with
+//! [`Error::RateLimited { retry_after }`](crate::Error::RateLimited).
+//! [`RateLimitMode::FailFast`] never waits. Each wait emits a DEBUG event (`wait_ms`,
+//! `reason`).
+//!
+//! # Adapting to the server
+//!
+//! Every response's headers are read ([`RateLimitHeaders`]): `Retry-After`, the IETF
+//! `RateLimit` and `RateLimit-Policy` fields, `RateLimit-Limit / -Remaining / -Reset` and
+//! `X-RateLimit-Limit / -Remaining / -Reset`. A 429, or a spent quota with a reset, pauses
+//! every call on the key until the server's time (`Retry-After` first), plus a little
+//! jitter so that they do not all fire at once. Malformed headers are ignored.
+//! [`RateLimiter::state`] shows what is known of a key.
+//!
+//! # Ordering
+//!
+//! Place it inside [`Retry`](crate::retry::Retry), so that every attempt takes a permit,
+//! and outside the attempt timeout, so that waiting for a permit is not an attempt's time.
+//! The retry layer hands a `RateLimited` error back as it is: the limiter already waited
+//! as long as allowed.
+//!
+//! # Time
+//!
+//! Buckets and waits use `tokio::time`, so tests can run on a paused clock.
+//!
+//! # Clone
+//!
+//! The layer, the service and [`RateLimiter`] share their buckets through an `Arc`:
+//! cloning a layer, a service or a [`Client`](crate::Client) never creates a new bucket.
+
+mod clock;
+mod config;
+mod future;
+mod headers;
+mod key;
+mod layer;
+mod limiter;
+mod service;
+mod state;
+
+pub use config::{Quota, RateLimitConfig, RateLimitMode};
+pub use future::ResponseFuture;
+pub use headers::RateLimitHeaders;
+pub use key::RateLimitKey;
+pub use layer::RateLimitLayer;
+pub use limiter::RateLimiter;
+pub use service::RateLimit;
+pub use state::RateLimitState;

@@ -1,0 +1,825 @@
+//! Rate limiting (DESIGN §5) against a real loopback server, on a paused clock except for
+//! one short real-time run.
+//!
+//! The server here is a few lines of HTTP/1.1 on a tokio listener in the test's own
+//! runtime, so that it reads the same (paused) clock as the client: it can stamp arrivals
+//! and keep a 429 penalty window in virtual time.
+
+mod common;
+
+use std::io;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use common::{Recorder, http};
+use futures_util::future::BoxFuture;
+use steadfast::classify::Verdict;
+use steadfast::rate_limit::{Quota, RateLimitConfig, RateLimitLayer, RateLimitMode, RateLimiter};
+use steadfast::retry::{RetryConfig, RetryLayer};
+use steadfast::{Client, ConfigError, Error};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::time::Instant;
+use tower::{Layer, Service, ServiceBuilder, ServiceExt};
+
+const MS: Duration = Duration::from_millis(1);
+const SECOND: Duration = Duration::from_secs(1);
+
+// ---------------------------------------------------------------------------
+// A scripted loopback server on the test's clock.
+
+/// What the server answers one request with.
+#[derive(Clone, Default)]
+struct Reply {
+    status: u16,
+    headers: Vec<(String, String)>,
+}
+
+impl Reply {
+    fn status(status: u16) -> Self {
+        Self {
+            status,
+            headers: Vec::new(),
+        }
+    }
+
+    fn header(mut self, name: &str, value: &dyn std::fmt::Display) -> Self {
+        self.headers.push((name.to_owned(), value.to_string()));
+        self
+    }
+}
+
+/// One request as the server saw it: when, and what it answered.
+#[derive(Debug, Clone, Copy)]
+struct Arrival {
+    at: Instant,
+    status: u16,
+}
+
+type Script = dyn Fn(usize, Instant) -> Reply + Send + Sync;
+
+struct Server {
+    base: String,
+    arrivals: Arc<Mutex<Vec<Arrival>>>,
+}
+
+impl Server {
+    /// Starts a server that answers request `n` (from 0), arriving at `at`, with
+    /// `script(n, at)`.
+    async fn start(script: impl Fn(usize, Instant) -> Reply + Send + Sync + 'static) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
+        let base = format!("http://{}", listener.local_addr().expect("address"));
+        let arrivals = Arc::new(Mutex::new(Vec::new()));
+        let script: Arc<Script> = Arc::new(script);
+        let count = Arc::new(AtomicUsize::new(0));
+        let seen = Arc::clone(&arrivals);
+        tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                let (script, count, seen) =
+                    (Arc::clone(&script), Arc::clone(&count), Arc::clone(&seen));
+                tokio::spawn(async move {
+                    // A client closing its connection ends the task; nothing to report.
+                    let _ = serve(socket, &*script, &count, &seen).await;
+                });
+            }
+        });
+        Self { base, arrivals }
+    }
+
+    fn url(&self) -> String {
+        format!("{}/orders", self.base)
+    }
+
+    fn arrivals(&self) -> Vec<Arrival> {
+        self.arrivals.lock().expect("not poisoned").clone()
+    }
+
+    fn count(&self, status: u16) -> usize {
+        self.arrivals()
+            .iter()
+            .filter(|a| a.status == status)
+            .count()
+    }
+}
+
+async fn serve(
+    socket: TcpStream,
+    script: &Script,
+    count: &AtomicUsize,
+    seen: &Mutex<Vec<Arrival>>,
+) -> io::Result<()> {
+    let (read, mut write) = socket.into_split();
+    let mut read = BufReader::new(read);
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if read.read_line(&mut line).await? == 0 {
+            return Ok(());
+        }
+        let mut body = 0;
+        loop {
+            line.clear();
+            read.read_line(&mut line).await?;
+            if line.trim().is_empty() {
+                break;
+            }
+            let lower = line.to_ascii_lowercase();
+            if let Some(length) = lower.strip_prefix("content-length:") {
+                body = length.trim().parse().unwrap_or(0);
+            }
+        }
+        read.read_exact(&mut vec![0; body]).await?;
+        let at = Instant::now();
+        let reply = script(count.fetch_add(1, Ordering::SeqCst), at);
+        seen.lock().expect("not poisoned").push(Arrival {
+            at,
+            status: reply.status,
+        });
+        let mut head = format!("HTTP/1.1 {} X\r\ncontent-length: 0\r\n", reply.status);
+        for (name, value) in &reply.headers {
+            head.push_str(name);
+            head.push_str(": ");
+            head.push_str(value);
+            head.push_str("\r\n");
+        }
+        head.push_str("\r\n");
+        write.write_all(head.as_bytes()).await?;
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Helpers.
+
+/// A limiter config without jitter, so that waits are exact.
+fn config(quota: Quota) -> RateLimitConfig {
+    RateLimitConfig::new(quota).jitter(Duration::ZERO)
+}
+
+fn get(url: &str) -> reqwest::Request {
+    reqwest::Request::new(reqwest::Method::GET, url.parse().expect("valid url"))
+}
+
+async fn call<S>(service: &mut S, url: &str) -> Result<reqwest::Response, Error>
+where
+    S: Service<reqwest::Request, Response = reqwest::Response, Error = Error>,
+{
+    service.ready().await?.call(get(url)).await
+}
+
+/// A client without timers of its own, for paused-clock tests (see `common::http`).
+fn paused_client(rate_limit: RateLimitConfig) -> Client {
+    Client::builder()
+        .retry(RetryConfig::default().deadline(None).budget(None))
+        .attempt_timeout(None)
+        .rate_limit(rate_limit)
+        .build(http())
+        .expect("valid config")
+}
+
+/// Checks that over every stretch between two sends, no more went than
+/// `burst + rate × stretch` allows: the GCRA guarantee, in integer nanoseconds.
+fn assert_within_quota(times: &[Instant], burst: u64, per_second: u64) {
+    let mut times = times.to_vec();
+    times.sort();
+    for (i, first) in times.iter().enumerate() {
+        for (j, last) in times.iter().enumerate().skip(i) {
+            let sent = u64::try_from(j - i + 1).expect("small");
+            let nanos = u64::try_from((*last - *first).as_nanos()).expect("small");
+            let allowed = burst + nanos * per_second / 1_000_000_000;
+            assert!(
+                sent <= allowed,
+                "{sent} sends within {:?} (from send {i}), the quota allows {allowed}",
+                *last - *first
+            );
+        }
+    }
+}
+
+/// Runs `tasks` tasks that share `calls` calls, each task with its own `service` clone.
+async fn share_calls<S>(service: &S, url: &str, tasks: usize, calls: usize)
+where
+    S: Service<reqwest::Request, Response = reqwest::Response, Error = Error>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send,
+{
+    let left = Arc::new(AtomicUsize::new(calls));
+    let mut handles = Vec::new();
+    for _ in 0..tasks {
+        let (mut service, left, url) = (service.clone(), Arc::clone(&left), url.to_owned());
+        handles.push(tokio::spawn(async move {
+            while left
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok()
+            {
+                let response = call(&mut service, &url).await.expect("the call succeeds");
+                assert_eq!(response.status(), 200);
+            }
+        }));
+    }
+    for handle in handles {
+        handle.await.expect("no task panicked");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The quota holds.
+
+#[tokio::test(start_paused = true)]
+async fn sixty_four_tasks_never_exceed_burst_plus_rate_times_elapsed() {
+    let server = Server::start(|_, _| Reply::status(200)).await;
+    let recorder = Recorder::default();
+    let layer = RateLimitLayer::new(&config(Quota::per_second(50).burst(5))).expect("valid");
+    let service = ServiceBuilder::new()
+        .layer(layer)
+        .layer(recorder.clone())
+        .service(http());
+
+    share_calls(&service, &server.url(), 64, 200).await;
+
+    let sent = recorder.times();
+    assert_eq!(sent.len(), 200);
+    assert_eq!(
+        server.arrivals().len(),
+        200,
+        "the server saw what the recorder saw"
+    );
+    assert_within_quota(&sent, 5, 50);
+    // And no slower than the quota: 5 at once, then one every 20 ms.
+    let span = sent[199] - sent[0];
+    assert!(
+        (195 * 20 * MS..=195 * 20 * MS + 10 * MS).contains(&span),
+        "200 calls took {span:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_time_run_stays_within_five_percent_of_the_quota() {
+    const RATE: u32 = 20;
+    const BURST: u32 = 5;
+    const WINDOW: Duration = Duration::from_secs(3);
+    let server = Server::start(|_, _| Reply::status(200)).await;
+    let layer = RateLimitLayer::new(&config(Quota::per_second(RATE).burst(BURST))).expect("valid");
+    let service = ServiceBuilder::new().layer(layer).service(http());
+
+    // Keep 8 tasks busy a little past the window, then count what arrived within it.
+    let stop = Instant::now() + WINDOW + 400 * MS;
+    let mut handles = Vec::new();
+    for _ in 0..8 {
+        let (mut service, url) = (service.clone(), server.url());
+        handles.push(tokio::spawn(async move {
+            while Instant::now() < stop {
+                call(&mut service, &url).await.expect("the call succeeds");
+            }
+        }));
+    }
+    for handle in handles {
+        handle.await.expect("no task panicked");
+    }
+
+    let arrivals = server.arrivals();
+    let first = arrivals.iter().map(|a| a.at).min().expect("some arrivals");
+    let within = arrivals.iter().filter(|a| a.at <= first + WINDOW).count();
+    // The burst goes at once at the start; after it the bucket paces at RATE.
+    let paced = f64::from(u32::try_from(within).expect("small") - BURST);
+    let rate = paced / WINDOW.as_secs_f64();
+    let expected = f64::from(RATE);
+    assert!(
+        (rate - expected).abs() <= expected * 0.05,
+        "{within} arrivals in {WINDOW:?}: {rate:.2}/s after the burst, want {expected}/s ± 5 %"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_client_cloned_ten_times_still_gets_one_quota() {
+    let server = Server::start(|_, _| Reply::status(200)).await;
+    let client = paused_client(config(Quota::per_second(10).burst(1)));
+
+    let mut handles = Vec::new();
+    for _ in 0..10 {
+        let (client, url) = (client.clone(), server.url());
+        handles.push(tokio::spawn(async move {
+            for _ in 0..10 {
+                let response = client.get(&url).send().await.expect("the call succeeds");
+                assert_eq!(response.status(), 200);
+            }
+        }));
+    }
+    for handle in handles {
+        handle.await.expect("no task panicked");
+    }
+
+    let times: Vec<Instant> = server.arrivals().iter().map(|a| a.at).collect();
+    assert_eq!(times.len(), 100);
+    assert_within_quota(&times, 1, 10);
+    let span = *times.iter().max().expect("some") - *times.iter().min().expect("some");
+    assert!(
+        (99 * 100 * MS..=99 * 100 * MS + 10 * MS).contains(&span),
+        "100 calls took {span:?}, want 9.9 s at 10/s"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn two_clients_sharing_a_limiter_share_its_quota() {
+    let server = Server::start(|_, _| Reply::status(200)).await;
+    let limiter = RateLimiter::new(&config(Quota::per_second(10).burst(1))).expect("valid");
+    let build = || {
+        Client::builder()
+            .retry(RetryConfig::default().deadline(None))
+            .attempt_timeout(None)
+            .shared_rate_limiter(limiter.clone())
+            .build(http())
+            .expect("valid config")
+    };
+    let (orders, invoices) = (build(), build());
+
+    let url = server.url();
+    let run = |client: Client| {
+        let url = url.clone();
+        tokio::spawn(async move {
+            for _ in 0..10 {
+                client.get(&url).send().await.expect("the call succeeds");
+            }
+        })
+    };
+    let (a, b) = (run(orders), run(invoices));
+    a.await.expect("no panic");
+    b.await.expect("no panic");
+
+    let times: Vec<Instant> = server.arrivals().iter().map(|a| a.at).collect();
+    assert_eq!(times.len(), 20);
+    assert_within_quota(&times, 1, 10);
+}
+
+#[tokio::test(start_paused = true)]
+async fn retries_take_permits_too() {
+    let server = Server::start(|n, _| Reply::status(if n == 0 { 503 } else { 200 })).await;
+    let client = Client::builder()
+        .retry(
+            RetryConfig::default()
+                .deadline(None)
+                .base_delay(MS)
+                .max_delay(MS),
+        )
+        .attempt_timeout(None)
+        .rate_limit(config(Quota::per_second(1).burst(1)))
+        .build(http())
+        .expect("valid config");
+
+    let response = client.get(server.url()).send().await.expect("retried");
+
+    assert_eq!(response.status(), 200);
+    let arrivals = server.arrivals();
+    assert_eq!(arrivals.len(), 2);
+    let gap = arrivals[1].at - arrivals[0].at;
+    assert!(gap >= SECOND, "the retry waited for its permit: {gap:?}");
+}
+
+// ---------------------------------------------------------------------------
+// The server says slow down: every caller slows down.
+
+/// Records, in order, each attempt leaving and each attempt's outcome, below the limiter.
+#[derive(Clone, Default)]
+struct Events(Arc<Mutex<Vec<Event>>>);
+
+#[derive(Debug, Clone, Copy)]
+enum Event {
+    Sent(Instant),
+    Answered(Instant, u16),
+}
+
+impl Events {
+    fn all(&self) -> Vec<Event> {
+        self.0.lock().expect("not poisoned").clone()
+    }
+}
+
+impl<S> Layer<S> for Events {
+    type Service = EventsService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        EventsService {
+            inner,
+            events: self.clone(),
+        }
+    }
+}
+
+#[derive(Clone)]
+struct EventsService<S> {
+    inner: S,
+    events: Events,
+}
+
+impl<S> Service<reqwest::Request> for EventsService<S>
+where
+    S: Service<reqwest::Request, Response = reqwest::Response>,
+    S::Future: Send + 'static,
+{
+    type Response = reqwest::Response;
+    type Error = S::Error;
+    type Future = BoxFuture<'static, Result<reqwest::Response, S::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: reqwest::Request) -> Self::Future {
+        let events = self.events.clone();
+        events
+            .0
+            .lock()
+            .expect("not poisoned")
+            .push(Event::Sent(Instant::now()));
+        let future = self.inner.call(request);
+        Box::pin(async move {
+            let outcome = future.await;
+            if let Ok(response) = &outcome {
+                let status = response.status().as_u16();
+                events
+                    .0
+                    .lock()
+                    .expect("not poisoned")
+                    .push(Event::Answered(Instant::now(), status));
+            }
+            outcome
+        })
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn one_429_pauses_all_sixteen_tasks_for_its_retry_after() {
+    // The server answers the 21st request with 429 + Retry-After: 1, and every request in
+    // the following second the same way, as a real quota would.
+    let penalty = Arc::new(Mutex::new(None::<Instant>));
+    let server = Server::start({
+        let penalty = Arc::clone(&penalty);
+        move |n, at| {
+            let mut until = penalty.lock().expect("not poisoned");
+            if n == 20 {
+                *until = Some(at + SECOND);
+            }
+            if until.is_some_and(|until| at < until) {
+                Reply::status(429).header("retry-after", &1)
+            } else {
+                Reply::status(200)
+            }
+        }
+    })
+    .await;
+    let events = Events::default();
+    let retry = RetryConfig::default()
+        .deadline(None)
+        .budget(None)
+        .base_delay(10 * MS);
+    let service = ServiceBuilder::new()
+        .layer(RetryLayer::new(&retry).expect("valid"))
+        .layer(RateLimitLayer::new(&config(Quota::per_second(100).burst(16))).expect("valid"))
+        .layer(events.clone())
+        .service(http());
+
+    share_calls(&service, &server.url(), 16, 96).await;
+
+    let events = events.all();
+    let first_429 = events
+        .iter()
+        .position(|e| matches!(e, Event::Answered(_, 429)))
+        .expect("the server sent a 429");
+    let Event::Answered(told, _) = events[first_429] else {
+        unreachable!("found above")
+    };
+    let sent_before = events[..first_429]
+        .iter()
+        .filter(|e| matches!(e, Event::Sent(_)))
+        .count();
+    let answered_before = events[..first_429]
+        .iter()
+        .filter(|e| matches!(e, Event::Answered(..)))
+        .count();
+    let in_flight = sent_before - answered_before;
+    assert!(
+        in_flight < 16,
+        "the test needs tasks waiting in the limiter, not all in flight, when the 429 comes"
+    );
+    for event in &events[first_429..] {
+        if let Event::Sent(at) = event {
+            assert!(
+                *at >= told + SECOND,
+                "a request left {:?} after the 429 said wait 1 s",
+                *at - told
+            );
+        }
+    }
+    let throttled = server.count(429);
+    assert!(
+        (1..=in_flight).contains(&throttled),
+        "{throttled} answers were 429; only {in_flight} request(s) were in flight when the first came"
+    );
+    assert_eq!(server.count(200), 96, "every call succeeded in the end");
+}
+
+/// Two calls through a fresh limiter; the first answered with `first`. Returns the gap
+/// between the two calls' arrivals at the server.
+async fn gap_after(first: Reply) -> Duration {
+    let server = Server::start(move |n, _| {
+        if n == 0 {
+            first.clone()
+        } else {
+            Reply::status(200)
+        }
+    })
+    .await;
+    let client = paused_client(config(Quota::per_second(100)));
+    let status = client.get(server.url()).send().await.map(|r| r.status());
+    assert!(status.is_ok() || matches!(status, Err(Error::RetriesExhausted { .. })));
+    client
+        .get(server.url())
+        .send()
+        .await
+        .expect("the second call succeeds");
+    let arrivals = server.arrivals();
+    let last = arrivals.last().expect("arrivals").at;
+    last - arrivals[0].at
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_spent_quota_with_a_unix_time_reset_pauses_until_then() {
+    let wall = || {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .expect("after 1970")
+    };
+    let reset = wall().as_secs() + 3;
+    let before = Duration::from_secs(reset).saturating_sub(wall());
+    let gap = gap_after(
+        Reply::status(200)
+            .header("X-RateLimit-Limit", &60)
+            .header("X-RateLimit-Remaining", &0)
+            .header("X-RateLimit-Reset", &reset),
+    )
+    .await;
+    let after = Duration::from_secs(reset).saturating_sub(wall());
+    assert!(
+        (after.saturating_sub(MS)..=before + MS).contains(&gap),
+        "paused {gap:?}, want the {after:?}..{before:?} left until the reset"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_spent_ietf_quota_pauses_until_its_reset() {
+    let gap = gap_after(
+        Reply::status(200)
+            .header("RateLimit-Policy", &r#""default";q=100;w=60"#)
+            .header("RateLimit", &r#""default";r=0;t=2"#),
+    )
+    .await;
+    assert!(
+        (2 * SECOND..=2 * SECOND + MS).contains(&gap),
+        "paused {gap:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn retry_after_wins_over_the_ietf_reset() {
+    // The retry waits for Retry-After (1 s) and so does the limiter; were `t` (5 s) used,
+    // the retry would wait 5 s for its permit.
+    let gap = gap_after(
+        Reply::status(429)
+            .header("Retry-After", &1)
+            .header("RateLimit", &r#""default";r=0;t=5"#),
+    )
+    .await;
+    assert!((SECOND..=SECOND + 10 * MS).contains(&gap), "paused {gap:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn malformed_headers_are_ignored() {
+    let gap = gap_after(
+        Reply::status(200)
+            .header("RateLimit", &"r=;;t==,")
+            .header("X-RateLimit-Remaining", &"none")
+            .header("X-RateLimit-Reset", &"tomorrow"),
+    )
+    .await;
+    assert!(gap < 10 * MS, "paused {gap:?} on garbage");
+}
+
+// ---------------------------------------------------------------------------
+// Waiting has a limit, and says what it did.
+
+#[tokio::test(start_paused = true)]
+async fn a_wait_beyond_max_wait_fails_typed_and_is_never_sent() {
+    let server = Server::start(|_, _| Reply::status(200)).await;
+    let client = paused_client(config(Quota::per_minute(1)).max_wait(SECOND));
+
+    client
+        .get(server.url())
+        .send()
+        .await
+        .expect("the first call has a permit");
+    let start = Instant::now();
+    let error = client
+        .get(server.url())
+        .send()
+        .await
+        .expect_err("no permit within max_wait");
+
+    assert_eq!(Instant::now(), start, "failed at once, without waiting");
+    let Error::RateLimited { retry_after, key } = &error else {
+        panic!("expected RateLimited, unwrapped by retry; got {error:?}");
+    };
+    assert!(
+        (59 * SECOND..=60 * SECOND).contains(retry_after),
+        "{retry_after:?}"
+    );
+    assert_eq!(
+        key.as_deref(),
+        Some(server.base.as_str()),
+        "an origin may be shown"
+    );
+    let classification = error.classification().expect("classified");
+    assert!(matches!(
+        classification.verdict(),
+        Verdict::Throttled {
+            retry_after: Some(_)
+        }
+    ));
+    assert!(classification.is_pre_processing());
+    assert_eq!(
+        server.arrivals().len(),
+        1,
+        "the refused call never reached the server"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn fail_fast_refuses_without_waiting() {
+    let server = Server::start(|_, _| Reply::status(200)).await;
+    let client = paused_client(config(Quota::per_second(2).burst(1)).mode(RateLimitMode::FailFast));
+
+    client
+        .get(server.url())
+        .send()
+        .await
+        .expect("the first call has a permit");
+    let error = client
+        .get(server.url())
+        .send()
+        .await
+        .expect_err("no permit now");
+
+    let Error::RateLimited { retry_after, .. } = error else {
+        panic!("expected RateLimited, got {error:?}");
+    };
+    assert_eq!(retry_after, 500 * MS);
+    tokio::time::advance(500 * MS).await;
+    client
+        .get(server.url())
+        .send()
+        .await
+        .expect("a permit again");
+    assert_eq!(server.arrivals().len(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn each_wait_emits_an_event_saying_how_long_and_why() {
+    let server = Server::start(|n, _| {
+        if n == 0 {
+            Reply::status(200).header("RateLimit", &r#""default";r=0;t=2"#)
+        } else {
+            Reply::status(200)
+        }
+    })
+    .await;
+    let log = LogText::default();
+    let writer = log.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let client = paused_client(config(Quota::per_second(1).burst(1)));
+
+    for _ in 0..3 {
+        client.get(server.url()).send().await.expect("200");
+    }
+
+    let text = log.text();
+    assert!(text.contains("the server asked to slow down"), "{text}");
+    assert!(text.contains("pause_ms=2000"), "{text}");
+    let waits: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("waited for the rate limit"))
+        .collect();
+    assert_eq!(waits.len(), 2, "{text}");
+    assert!(waits[0].contains("wait_ms=2000"), "{}", waits[0]);
+    assert!(waits[0].contains("paused by the server"), "{}", waits[0]);
+    assert!(
+        waits[0].contains("WARN"),
+        "a throttle is a WARN: {}",
+        waits[0]
+    );
+    assert!(waits[1].contains("wait_ms=1000"), "{}", waits[1]);
+    assert!(waits[1].contains("quota"), "{}", waits[1]);
+    assert!(
+        waits[1].contains("DEBUG"),
+        "pacing is not a warning: {}",
+        waits[1]
+    );
+}
+
+#[derive(Clone, Default)]
+struct LogText(Arc<Mutex<Vec<u8>>>);
+
+impl LogText {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().expect("not poisoned")).into_owned()
+    }
+}
+
+impl io::Write for LogText {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.lock().expect("not poisoned").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_state_of_a_host_can_be_read() {
+    let server = Server::start(|n, _| match n {
+        0 => Reply::status(200)
+            .header("RateLimit-Policy", &r#""hourly";q=5000;w=3600"#)
+            .header("RateLimit", &r#""hourly";r=7;t=1200"#),
+        _ => Reply::status(429).header("Retry-After", &30),
+    })
+    .await;
+    let client = paused_client(config(Quota::per_second(10)));
+    assert_eq!(client.rate_limit_state(&server.base), None, "no call yet");
+
+    client.get(server.url()).send().await.expect("200");
+    let state = client.rate_limit_state(&server.base).expect("known origin");
+    assert_eq!(state.remaining, Some(7));
+    assert_eq!(state.limit, Some(5_000));
+    assert_eq!(state.paused_until, None);
+
+    let limited = Client::builder()
+        .retry(RetryConfig::default().deadline(None).max_retries(0))
+        .attempt_timeout(None)
+        .shared_rate_limiter(client.rate_limiter().expect("has one").clone())
+        .build(http())
+        .expect("valid");
+    let _ = limited.get(server.url()).send().await;
+    let state = client.rate_limit_state(&server.base).expect("known origin");
+    assert_eq!(state.paused_until, Some(Instant::now() + 30 * SECOND));
+    assert_eq!(state.remaining, Some(7), "no new count was reported");
+}
+
+#[test]
+fn invalid_quotas_fail_the_build_with_a_typed_error() {
+    let cases = [
+        (Quota::per_second(0), "rate_limit.quota.rate"),
+        (Quota::per_second(5).burst(0), "rate_limit.quota.burst"),
+        (Quota::per(5, Duration::ZERO), "rate_limit.quota.per"),
+    ];
+    for (quota, field) in cases {
+        let error = Client::builder()
+            .rate_limit(RateLimitConfig::new(quota))
+            .build(http())
+            .expect_err("invalid quota");
+        let named = match &error {
+            ConfigError::OutOfRange { name, .. } | ConfigError::ZeroDuration { name } => *name,
+            other => panic!("unexpected {other:?}"),
+        };
+        assert_eq!(named, field);
+    }
+}
+
+#[test]
+fn the_client_config_reads_rate_limits() {
+    let config: steadfast::ClientConfig = serde_json::from_str(
+        r#"{
+            "rate_limit": {
+                "quota": { "rate": 50, "per": "1s", "burst": 5 },
+                "hosts": { "crm.example.com": { "rate": 600, "per": "1m" } },
+                "max_wait": "5s"
+            }
+        }"#,
+    )
+    .expect("valid config");
+    let rate_limit = config.rate_limit.as_ref().expect("set");
+    assert_eq!(rate_limit.quota, Quota::per_second(50).burst(5));
+    assert_eq!(rate_limit.hosts["crm.example.com"], Quota::per_minute(600));
+    assert_eq!(rate_limit.max_wait, 5 * SECOND);
+    Client::from_config(&config, http()).expect("builds");
+    assert_eq!(steadfast::ClientConfig::default().rate_limit, None);
+}
