@@ -1,8 +1,5 @@
-use std::fmt;
-use std::future::{Future, poll_fn};
-use std::pin::Pin;
+use std::future::poll_fn;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -17,18 +14,8 @@ use super::{CompleteOn, IdempotencyKey, InFlight, LedgerDown, Replayed};
 use crate::classify::{Outcome, Verdict};
 use crate::error::{BoxError, Error, Failure, NotRetried};
 
-type Boxed = Pin<Box<dyn Future<Output = Result<Response, Error>> + Send>>;
-
-/// The future returned by [`Idempotency`](super::Idempotency).
-#[must_use = "futures do nothing unless polled"]
-pub struct ResponseFuture {
-    inner: Boxed,
-}
-
-impl fmt::Debug for ResponseFuture {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ResponseFuture").finish_non_exhaustive()
-    }
+crate::boxed::boxed_response_future! {
+    /// The future returned by [`Idempotency`](super::Idempotency).
 }
 
 impl ResponseFuture {
@@ -38,17 +25,7 @@ impl ResponseFuture {
         S::Error: Into<BoxError>,
         S::Future: Send,
     {
-        Self {
-            inner: Box::pin(run(inner, settings, request)),
-        }
-    }
-}
-
-impl Future for ResponseFuture {
-    type Output = Result<Response, Error>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.inner.as_mut().poll(cx)
+        Self::boxed(run(inner, settings, request))
     }
 }
 
