@@ -2,12 +2,13 @@ use std::error::Error as StdError;
 use std::fmt;
 use std::io;
 use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 
 use super::{Classification, Classify, Outcome, Reason, Verdict};
-use crate::retry::retry_after;
+use crate::rate_limit::RateLimitHeaders;
 
 type ResponseRule = Arc<dyn Fn(&reqwest::Response) -> Option<Classification> + Send + Sync>;
 type ErrorRule = Arc<dyn Fn(&(dyn StdError + 'static)) -> Option<Classification> + Send + Sync>;
@@ -25,8 +26,10 @@ type ErrorRule = Arc<dyn Fn(&(dyn StdError + 'static)) -> Option<Classification>
 /// | timeout, reset, connection closed early, other send errors | `Transient` |
 /// | invalid request, redirect loop, body decode error, unknown error | `Permanent` |
 ///
-/// Rate-limit signals are a parseable `Retry-After`, `X-RateLimit-Remaining: 0`,
-/// `RateLimit-Remaining: 0` or a `RateLimit` field with `r=0`.
+/// Rate-limit signals are a parseable `Retry-After`, or a quota reported spent by the IETF
+/// `RateLimit` field, `RateLimit-Remaining` or `X-RateLimit-Remaining` (read by
+/// [`RateLimitHeaders`], the parser the rate limiter uses). The `retry_after` of a throttled
+/// verdict is `Retry-After` when present, else the quota's reset.
 ///
 /// Errors are recognised by walking the `source()` chain and downcasting (`reqwest::Error`,
 /// `hyper::Error`, `std::io::Error`, this crate's [`Error`](crate::Error)), never by
@@ -82,10 +85,12 @@ impl DefaultClassifier {
         let code = status.as_u16();
         match code {
             100..=399 => Classification::success(reason),
-            429 => Classification::throttled(retry_after(headers), reason),
-            403 | 503 if has_rate_limit_signal(headers) => {
-                Classification::throttled(retry_after(headers), reason)
-            }
+            429 => Classification::throttled(rate_limit_hint(headers).1, reason),
+            403 | 503 => match rate_limit_hint(headers) {
+                (true, hint) => Classification::throttled(hint, reason),
+                (false, _) if code == 503 => Classification::transient(reason),
+                (false, _) => Classification::permanent(reason),
+            },
             408 | 500 | 502..=504 => Classification::transient(reason),
             501 | 505 => Classification::permanent(reason),
             _ if code >= 500 => Classification::transient(reason),
@@ -171,29 +176,13 @@ fn classify_one(
     None
 }
 
-fn has_rate_limit_signal(headers: &HeaderMap) -> bool {
-    let header_is = |name: &str, wanted: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.trim() == wanted)
-    };
-    retry_after(headers).is_some()
-        || header_is("x-ratelimit-remaining", "0")
-        || header_is("ratelimit-remaining", "0")
-        || headers
-            .get_all("ratelimit")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .any(ratelimit_field_is_spent)
-}
-
-/// Whether an IETF `RateLimit` field (`"default";r=0;t=30`) reports a spent quota.
-fn ratelimit_field_is_spent(value: &str) -> bool {
-    value
-        .split([';', ','])
-        .filter_map(|param| param.trim().split_once('='))
-        .any(|(key, val)| key.trim() == "r" && val.trim() == "0")
+/// Whether the headers carry a rate-limit signal (a `Retry-After`, or a quota reported spent
+/// by `RateLimit`, `RateLimit-Remaining` or `X-RateLimit-Remaining`), and the wait they
+/// name: `Retry-After` first, else the quota's reset.
+fn rate_limit_hint(headers: &HeaderMap) -> (bool, Option<Duration>) {
+    let seen = RateLimitHeaders::parse(headers, SystemTime::now());
+    let signal = seen.retry_after.is_some() || seen.is_spent();
+    (signal, seen.retry_after.or(seen.reset))
 }
 
 impl Classify for DefaultClassifier {
@@ -348,7 +337,27 @@ mod tests {
             (
                 403,
                 &[("ratelimit", "\"default\";r=0;t=30")],
-                throttled(None),
+                throttled(Some(30)),
+            ),
+            (
+                403,
+                &[("ratelimit", "limit=100, remaining=0, reset=9")],
+                throttled(Some(9)),
+            ),
+            (
+                503,
+                &[("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", "12")],
+                throttled(Some(12)),
+            ),
+            (
+                429,
+                &[("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", "12")],
+                throttled(Some(12)),
+            ),
+            (
+                429,
+                &[("retry-after", "3"), ("x-ratelimit-reset", "12")],
+                throttled(Some(3)),
             ),
             (403, &[("x-ratelimit-remaining", "12")], Verdict::Permanent),
             (
