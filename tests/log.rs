@@ -296,7 +296,7 @@ fn assert_json_gave_up_line(buffer: &Buffer, url: &str) {
 #[tokio::test(start_paused = true)]
 async fn a_call_that_fails_after_two_retries_is_described_by_its_spans_and_events() {
     let (subscriber, capture, buffer) = subscriber();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let _guard = common::capture_on_this_thread(subscriber);
     let server = MockServer::start().await;
     mount(
         &server,
@@ -407,7 +407,7 @@ async fn a_call_that_fails_after_two_retries_is_described_by_its_spans_and_event
 #[tokio::test(start_paused = true)]
 async fn a_call_that_succeeds_after_a_retry_logs_success_at_debug() {
     let (subscriber, capture, _buffer) = subscriber();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let _guard = common::capture_on_this_thread(subscriber);
     let server = MockServer::start().await;
     mount(
         &server,
@@ -453,7 +453,7 @@ async fn a_call_that_succeeds_after_a_retry_logs_success_at_debug() {
 #[tokio::test(start_paused = true)]
 async fn a_401_is_an_error_that_asks_for_a_human_and_runs_the_permanent_hook() {
     let (subscriber, capture, _buffer) = subscriber();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let _guard = common::capture_on_this_thread(subscriber);
     let server = MockServer::start().await;
     mount(
         &server,
@@ -624,7 +624,7 @@ async fn leaky_call(client: &Client, server: &MockServer, secrets: &Secrets) -> 
 #[tokio::test(start_paused = true)]
 async fn no_secret_reaches_the_logs_or_the_error_even_at_trace_with_bodies() {
     let (subscriber, capture, buffer) = subscriber();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let _guard = common::capture_on_this_thread(subscriber);
     let server = MockServer::start().await;
     let secrets = Secrets::fixed();
     mount_leaky(&server, &secrets).await;
@@ -699,12 +699,12 @@ fn random_secrets_never_reach_the_logs_or_the_error() {
     runner
         .run(&strategy, |secrets| {
             let (subscriber, capture, buffer) = subscriber();
-            let shown = tracing::subscriber::with_default(subscriber, || {
-                runtime.block_on(async {
-                    mount_leaky(&server, &secrets).await;
-                    leaky_call(&client, &server, &secrets).await.1
-                })
+            let guard = common::capture_on_this_thread(subscriber);
+            let shown = runtime.block_on(async {
+                mount_leaky(&server, &secrets).await;
+                leaky_call(&client, &server, &secrets).await.1
             });
+            drop(guard);
             let output = all_output(&capture, &buffer);
             assert!(output.contains("gave up"), "nothing was logged");
             for secret in secrets.all() {
@@ -731,7 +731,7 @@ fn body_client(bodies: BodyCapture) -> Client {
 #[tokio::test(start_paused = true)]
 async fn bodies_are_not_logged_by_default() {
     let (subscriber, capture, buffer) = subscriber();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let _guard = common::capture_on_this_thread(subscriber);
     let server = MockServer::start().await;
     mount(
         &server,
@@ -765,7 +765,7 @@ async fn bodies_are_not_logged_by_default() {
 #[tokio::test(start_paused = true)]
 async fn bodies_are_logged_for_failed_calls_only_by_default_and_capped() {
     let (subscriber, capture, _buffer) = subscriber();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let _guard = common::capture_on_this_thread(subscriber);
     let server = MockServer::start().await;
     let big = serde_json::json!({ "items": vec!["x".repeat(100); 100], "token": "t" });
     Mock::given(path("/ok"))
@@ -832,7 +832,7 @@ async fn bodies_are_logged_for_failed_calls_only_by_default_and_capped() {
 #[tokio::test(start_paused = true)]
 async fn a_captured_success_body_is_handed_back_whole() {
     let (subscriber, capture, _buffer) = subscriber();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let _guard = common::capture_on_this_thread(subscriber);
     let server = MockServer::start().await;
     mount(
         &server,
@@ -950,7 +950,7 @@ async fn the_library_installs_no_global_subscriber() {
 #[tokio::test]
 async fn a_success_body_that_cannot_be_read_for_the_log_fails_the_call_and_is_logged() {
     let (subscriber, capture, _buffer) = subscriber();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let _guard = common::capture_on_this_thread(subscriber);
     // A server that promises 100 bytes and closes after 7.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -984,7 +984,7 @@ async fn a_success_body_that_cannot_be_read_for_the_log_fails_the_call_and_is_lo
 #[tokio::test(start_paused = true)]
 async fn the_client_logs_generated_keys_and_ledger_replays() {
     let (subscriber, capture, _buffer) = subscriber();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let _guard = common::capture_on_this_thread(subscriber);
     let server = MockServer::start().await;
     Mock::given(path("/invoices"))
         .respond_with(ResponseTemplate::new(201))

@@ -1,6 +1,8 @@
 //! The mapper module through its public API: field helpers, batch reports and their
 //! logs, schema drift and its once-per-signature warning.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::io;
@@ -107,7 +109,9 @@ fn capturing<R>(f: impl FnOnce() -> R) -> (R, Capture, LogText) {
             .with_writer(move || writer.clone())
             .with_ansi(false),
     );
-    let result = tracing::subscriber::with_default(subscriber, f);
+    let guard = common::capture_on_this_thread(subscriber);
+    let result = f();
+    drop(guard);
     (result, capture, text)
 }
 

@@ -703,7 +703,7 @@ async fn each_wait_emits_an_event_saying_how_long_and_why() {
         .with_writer(move || writer.clone())
         .with_ansi(false)
         .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let _guard = common::capture_on_this_thread(subscriber);
     let client = paused_client(config(Quota::per_second(1).burst(1)));
 
     for _ in 0..3 {

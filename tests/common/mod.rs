@@ -95,3 +95,18 @@ pub fn everything_shown(error: &(dyn std::error::Error + 'static)) -> String {
     }
     shown
 }
+
+/// Makes `subscriber` this thread's default for as long as the guard lives.
+///
+/// tracing caches, per callsite and process-wide, whether anyone listens. While exactly
+/// one dispatcher exists it asks only the *current thread's* default, so a callsite first
+/// hit on another test's thread (which has none) is cached as "nobody listens" and this
+/// test loses its events. A second dispatcher kept alive for the whole run makes tracing
+/// ask every registered dispatcher instead.
+pub fn capture_on_this_thread(
+    subscriber: impl tracing::Subscriber + Send + Sync + 'static,
+) -> tracing::subscriber::DefaultGuard {
+    static SECOND: std::sync::OnceLock<tracing::Dispatch> = std::sync::OnceLock::new();
+    SECOND.get_or_init(|| tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default()));
+    tracing::subscriber::set_default(subscriber)
+}
