@@ -342,12 +342,16 @@ impl fmt::Display for Failure {
         if let Some(host) = &self.host {
             write!(f, " {host}")?;
         }
-        let plural = if self.attempts == 1 { "" } else { "s" };
-        write!(
-            f,
-            " failed after {} attempt{plural}: {}",
-            self.attempts, self.classification
-        )?;
+        match self.attempts {
+            // Only the idempotency ledger answers without an attempt.
+            0 => write!(
+                f,
+                " failed earlier with the same idempotency key (replayed from the ledger): {}",
+                self.classification
+            )?,
+            1 => write!(f, " failed after 1 attempt: {}", self.classification)?,
+            n => write!(f, " failed after {n} attempts: {}", self.classification)?,
+        }
         if let Some(at) = self.retry_at {
             let wait = at.saturating_duration_since(Instant::now());
             write!(f, "; the server asked to wait {wait:?}")?;

@@ -290,6 +290,13 @@ async fn permanent_failures_are_replayed_when_configured() {
         1,
         "the second 422 came from the ledger"
     );
+    let replayed = ledger::post(&client, &server, "bad-invoice")
+        .await
+        .expect_err("422");
+    assert!(
+        replayed.to_string().contains("replayed from the ledger"),
+        "{replayed}"
+    );
 }
 
 #[tokio::test]
