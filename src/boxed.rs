@@ -51,3 +51,8 @@ macro_rules! boxed_response_future {
 }
 
 pub(crate) use boxed_response_future;
+
+/// The boxed slow path of a layer whose fast path runs the inner future in place.
+pub(crate) type BoxResponseFuture = ::std::pin::Pin<
+    Box<dyn ::std::future::Future<Output = Result<::reqwest::Response, crate::Error>> + Send>,
+>;

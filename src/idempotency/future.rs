@@ -1,8 +1,12 @@
-use std::future::poll_fn;
+use std::fmt;
+use std::future::{Future, poll_fn};
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
+use pin_project_lite::pin_project;
 use reqwest::header::HeaderValue;
 use reqwest::{Request, Response, ResponseBuilderExt, Url};
 use tokio::time::Instant;
@@ -11,22 +15,93 @@ use tower_service::Service;
 use super::layer::Settings;
 use super::store::{LeaseToken, Reservation, StoredResponse};
 use super::{CompleteOn, IdempotencyKey, InFlight, LedgerDown, Replayed};
+use crate::boxed::BoxResponseFuture;
 use crate::classify::{Outcome, Verdict};
 use crate::error::{BoxError, Error, Failure, NotRetried};
 
-crate::boxed::boxed_response_future! {
+pin_project! {
     /// The future returned by [`Idempotency`](super::Idempotency).
+    ///
+    /// A request that needs no key (a GET without one) runs the inner future in place;
+    /// only a keyed call, which may wait on the ledger and reads the response body, is
+    /// boxed.
+    #[must_use = "futures do nothing unless polled"]
+    pub struct ResponseFuture<F> {
+        #[pin]
+        state: State<F>,
+    }
 }
 
-impl ResponseFuture {
-    pub(crate) fn new<S>(inner: S, settings: Arc<Settings>, request: Request) -> Self
+pin_project! {
+    #[project = StateProj]
+    enum State<F> {
+        Passthrough {
+            #[pin]
+            inner: F,
+        },
+        Keyed {
+            inner: BoxResponseFuture,
+        },
+    }
+}
+
+impl<F> ResponseFuture<F> {
+    pub(crate) fn passthrough(inner: F) -> Self {
+        Self {
+            state: State::Passthrough { inner },
+        }
+    }
+
+    pub(crate) fn keyed<S>(inner: S, settings: Arc<Settings>, request: Request) -> Self
     where
         S: Service<Request, Response = Response> + Send + 'static,
         S::Error: Into<BoxError>,
         S::Future: Send,
     {
-        Self::boxed(run(inner, settings, request))
+        Self {
+            state: State::Keyed {
+                inner: Box::pin(run(inner, settings, request)),
+            },
+        }
     }
+}
+
+impl<F> ResponseFuture<F> {
+    #[cfg(test)]
+    pub(crate) fn is_passthrough(&self) -> bool {
+        matches!(self.state, State::Passthrough { .. })
+    }
+}
+
+impl<F> fmt::Debug for ResponseFuture<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let keyed = matches!(self.state, State::Keyed { .. });
+        f.debug_struct("ResponseFuture")
+            .field("keyed", &keyed)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<F, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response, E>>,
+    E: Into<BoxError>,
+{
+    type Output = Result<Response, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().state.project() {
+            StateProj::Passthrough { inner } => inner
+                .poll(cx)
+                .map(|result| result.map_err(|e| Error::from_inner(e.into()))),
+            StateProj::Keyed { inner } => inner.as_mut().poll(cx),
+        }
+    }
+}
+
+/// Whether `request` is the layer's business: it carries a key, or its method gets one.
+pub(crate) fn needs_key(settings: &Settings, request: &Request) -> bool {
+    request.headers().contains_key(&settings.header) || settings.methods.contains(request.method())
 }
 
 async fn send<S>(inner: &mut S, request: Request) -> Result<Response, Error>
@@ -69,7 +144,8 @@ where
             request.headers_mut().insert(settings.header.clone(), value);
             key
         }
-        // Neither a key nor a method that needs one: nothing to do.
+        // Neither a key nor a method that needs one: nothing to do (`call` passes such
+        // requests through without coming here).
         None => return send(&mut inner, request).await,
     };
     let key = IdempotencyKey::new(&key);
