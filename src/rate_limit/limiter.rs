@@ -11,7 +11,7 @@ use tokio::time::Instant;
 
 use super::clock::TokioClock;
 use super::config::Field;
-use super::headers::RateLimitHeaders;
+use super::headers::{self, RateLimitHeaders};
 use super::state::{Counted, KeyState};
 use super::{RateLimitConfig, RateLimitKey, RateLimitMode, RateLimitState};
 use crate::error::{ConfigError, Error};
@@ -268,7 +268,12 @@ impl RateLimiter {
         status: StatusCode,
         headers: &HeaderMap,
     ) {
-        let seen = RateLimitHeaders::parse(headers, SystemTime::now());
+        // Without a rate-limit field there is nothing to record, and no wall clock to read.
+        let seen = if headers::any_present(headers) {
+            RateLimitHeaders::parse(headers, SystemTime::now())
+        } else {
+            RateLimitHeaders::default()
+        };
         key.record(seen.remaining, seen.limit);
         if !self.shared.adaptive {
             return;
