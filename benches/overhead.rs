@@ -25,73 +25,11 @@ mod support;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use criterion::{Criterion, criterion_group, criterion_main};
 use reqwest::Method;
-use reqwest::header::CONTENT_TYPE;
-use support::{BODY, free_quota, http, middleware_client};
+use support::Contender;
 
 const TASKS: u64 = 64;
-
-#[derive(Clone)]
-enum Contender {
-    Bare(reqwest::Client),
-    Steadfast(steadfast::Client),
-    Middleware(reqwest_middleware::ClientWithMiddleware),
-}
-
-impl Contender {
-    fn all() -> Vec<(&'static str, Self)> {
-        let steadfast = steadfast::Client::builder()
-            .rate_limit(free_quota())
-            .build(http())
-            .expect("valid config");
-        let no_idempotency = steadfast::Client::builder()
-            .rate_limit(free_quota())
-            .idempotency(None)
-            .build(http())
-            .expect("valid config");
-        vec![
-            ("bare reqwest", Self::Bare(http())),
-            ("steadfast", Self::Steadfast(steadfast)),
-            ("steadfast, no idempotency", Self::Steadfast(no_idempotency)),
-            (
-                "reqwest-middleware + retry + tracing",
-                Self::Middleware(middleware_client(http())),
-            ),
-        ]
-    }
-
-    /// One call as a user writes it with this contender's API, body read to the end.
-    async fn call(&self, method: &Method, url: &str) -> Bytes {
-        let post = *method == Method::POST;
-        let response = match self {
-            Self::Bare(client) => {
-                let mut builder = client.request(method.clone(), url);
-                if post {
-                    builder = builder.header(CONTENT_TYPE, "application/json").body(BODY);
-                }
-                builder.send().await.expect("bare call")
-            }
-            Self::Steadfast(client) => {
-                let mut builder = client.request(method.clone(), url);
-                if post {
-                    builder = builder.header(CONTENT_TYPE, "application/json").body(BODY);
-                }
-                builder.send().await.expect("steadfast call")
-            }
-            Self::Middleware(client) => {
-                let mut builder = client.request(method.clone(), url);
-                if post {
-                    builder = builder.header(CONTENT_TYPE, "application/json").body(BODY);
-                }
-                builder.send().await.expect("middleware call")
-            }
-        };
-        assert!(response.status().is_success(), "{}", response.status());
-        response.bytes().await.expect("body")
-    }
-}
 
 /// Runs about `iters` calls spread over `TASKS` tasks and returns the wall time.
 async fn concurrent(contender: &Contender, method: &Method, url: &str, iters: u64) -> Duration {

@@ -25,7 +25,10 @@ use steadfast::log::LogLayer;
 use steadfast::rate_limit::{RateLimitLayer, RateLimiter};
 use steadfast::retry::RetryLayer;
 use steadfast::timeout::TimeoutLayer;
-use support::{Ledger, in_memory, in_memory_url, middleware_in_memory, request, steadfast_stack};
+use support::{
+    Contender, Ledger, http, in_memory, in_memory_url, middleware_in_memory, request,
+    steadfast_stack,
+};
 use tower::{Layer, Service, ServiceExt as _};
 
 const STACKS: &[&str] = &[
@@ -40,6 +43,10 @@ const STACKS: &[&str] = &[
     "timeout",
     "retry",
     "rate-limit",
+    "loopback-bare",
+    "loopback-steadfast",
+    "loopback-steadfast-no-idempotency",
+    "loopback-rm",
 ];
 
 async fn tower_calls<S>(service: S, method: &Method, calls: u64)
@@ -101,9 +108,41 @@ async fn run(stack: &str, method: &Method, calls: u64) {
             let layer = RateLimitLayer::from_limiter(limiter);
             tower_calls(layer.layer(in_memory()), method, calls).await;
         }
+        "loopback-bare" => loopback(&Contender::Bare(http()), method, calls).await,
+        "loopback-steadfast" => {
+            let client = steadfast::Client::builder()
+                .rate_limit(support::free_quota())
+                .build(http())
+                .expect("valid");
+            loopback(&Contender::Steadfast(client), method, calls).await;
+        }
+        "loopback-steadfast-no-idempotency" => {
+            let client = steadfast::Client::builder()
+                .rate_limit(support::free_quota())
+                .idempotency(None)
+                .build(http())
+                .expect("valid");
+            loopback(&Contender::Steadfast(client), method, calls).await;
+        }
+        "loopback-rm" => {
+            let client = support::middleware_client(http());
+            loopback(&Contender::Middleware(client), method, calls).await;
+        }
         other => panic!("unknown stack {other:?}; one of {STACKS:?}"),
     }
 }
+
+/// Sequential calls through `contender` to the loopback server; the first call, which
+/// opens the connection, is made even for 0 calls so that a 0-call run measures setup.
+async fn loopback(contender: &Contender, method: &Method, calls: u64) {
+    let addr = SERVER.get_or_init(support::start_server);
+    let url = format!("http://{addr}/orders");
+    for _ in 0..=calls {
+        black_box(contender.call(method, &url).await);
+    }
+}
+
+static SERVER: std::sync::OnceLock<std::net::SocketAddr> = std::sync::OnceLock::new();
 
 fn main() {
     let args: Vec<String> = std::env::args()
