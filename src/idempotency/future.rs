@@ -281,7 +281,8 @@ async fn buffer(
 ) -> (Response, StoredResponse, Option<reqwest::Error>) {
     let status = response.status();
     let version = response.version();
-    let headers = response.headers().clone();
+    // Reading the body needs neither the headers nor the URL: take them, not copies.
+    let headers = std::mem::take(response.headers_mut());
     let url = response.url().clone();
     let extensions = std::mem::take(response.extensions_mut());
     let (body, error) = match response.bytes().await {
@@ -290,7 +291,7 @@ async fn buffer(
     };
     let kept = body.clone().filter(|b| b.len() <= max_body_bytes);
     let stored = StoredResponse::new(status, &headers, kept);
-    let mut rebuilt = rebuild(status, version, headers, body.unwrap_or_default(), &url);
+    let mut rebuilt = rebuild(status, version, headers, body.unwrap_or_default(), url);
     *rebuilt.extensions_mut() = extensions;
     (rebuilt, stored, error)
 }
@@ -300,12 +301,12 @@ fn rebuild(
     version: reqwest::Version,
     headers: reqwest::header::HeaderMap,
     body: Bytes,
-    url: &Url,
+    url: Url,
 ) -> Response {
     let mut response = http::Response::builder()
         .status(status)
         .version(version)
-        .url(url.clone())
+        .url(url)
         .body(body)
         // Only an invalid status or version can fail, and both come from a real response.
         .unwrap_or_else(|_| http::Response::new(Bytes::new()));
@@ -367,7 +368,7 @@ fn replay(
         reqwest::Version::HTTP_11,
         stored.headers().clone(),
         body,
-        url,
+        url.clone(),
     );
     response.extensions_mut().insert(Replayed);
     let classification = settings.classifier.classify(Outcome::Response(&response));
@@ -423,7 +424,19 @@ fn ledger_key(request: &Request, key: &str) -> String {
     hash.write(url.host_str().unwrap_or_default().as_bytes());
     hash.write(&url.port_or_known_default().unwrap_or(0).to_be_bytes());
     hash.write(url.path().as_bytes());
-    format!("{key}:{:016x}", hash.0)
+    let mut name = String::with_capacity(key.len() + 17);
+    name.push_str(key);
+    name.push(':');
+    push_hex16(&mut name, hash.0);
+    name
+}
+
+/// Writes `n` as 16 lowercase hex digits, as `{:016x}` does, without the formatter.
+fn push_hex16(out: &mut String, n: u64) {
+    for shift in (0..16).rev() {
+        let nibble = u32::try_from((n >> (shift * 4)) & 0xf).unwrap_or(0);
+        out.push(char::from_digit(nibble, 16).unwrap_or('0'));
+    }
 }
 
 /// FNV-1a, 64 bits: specified, so every instance of an integration names entries alike.
@@ -440,6 +453,64 @@ impl Fnv64 {
         for byte in bytes {
             self.0 ^= u64::from(*byte);
             self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ledger_keys_are_the_key_and_the_hash_in_sixteen_hex_digits() {
+        let request = |method: reqwest::Method, url: &str| {
+            Request::new(method, url.parse().expect("valid url"))
+        };
+        let cases = [
+            request(
+                reqwest::Method::POST,
+                "https://api.example.com/invoices?x=1",
+            ),
+            request(reqwest::Method::PATCH, "http://127.0.0.1:9/"),
+            request(reqwest::Method::POST, "https://a.example/"),
+        ];
+        for request in &cases {
+            let url = request.url();
+            let mut hash = Fnv64::default();
+            hash.write(request.method().as_str().as_bytes());
+            hash.write(b" ");
+            hash.write(url.scheme().as_bytes());
+            hash.write(url.host_str().unwrap_or_default().as_bytes());
+            hash.write(&url.port_or_known_default().unwrap_or(0).to_be_bytes());
+            hash.write(url.path().as_bytes());
+            assert_eq!(
+                ledger_key(request, "order-42"),
+                format!("order-42:{:016x}", hash.0)
+            );
+        }
+        // The query is not part of it; the method is.
+        assert_eq!(
+            ledger_key(&cases[0], "k"),
+            ledger_key(
+                &request(reqwest::Method::POST, "https://api.example.com/invoices"),
+                "k"
+            )
+        );
+        assert_ne!(
+            ledger_key(&cases[0], "k"),
+            ledger_key(
+                &request(reqwest::Method::PATCH, "https://api.example.com/invoices"),
+                "k"
+            )
+        );
+    }
+
+    #[test]
+    fn hex_digits_match_the_formatter() {
+        for n in [0, 0xabc, 0x0123_4567_89ab_cdef, u64::MAX] {
+            let mut out = String::new();
+            push_hex16(&mut out, n);
+            assert_eq!(out, format!("{n:016x}"));
         }
     }
 }

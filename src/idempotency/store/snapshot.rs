@@ -1,3 +1,5 @@
+use std::sync::Arc;
+
 use bytes::Bytes;
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
@@ -11,7 +13,8 @@ use super::StoreError;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredResponse {
     status: StatusCode,
-    headers: HeaderMap,
+    // Shared: a ledger clones the snapshot when it keeps it and when it hands it back.
+    headers: Arc<HeaderMap>,
     body: Option<Bytes>,
 }
 
@@ -35,11 +38,13 @@ impl StoredResponse {
     /// A snapshot of a response: `body` is `None` when it was above the cap or unreadable.
     #[must_use]
     pub fn new(status: StatusCode, headers: &HeaderMap, body: Option<Bytes>) -> Self {
-        let headers = headers
-            .iter()
-            .filter(|(name, _)| !NOT_STORED.contains(&name.as_str()))
-            .map(|(name, value)| (name.clone(), value.clone()))
-            .collect();
+        let headers = Arc::new(
+            headers
+                .iter()
+                .filter(|(name, _)| !NOT_STORED.contains(&name.as_str()))
+                .map(|(name, value)| (name.clone(), value.clone()))
+                .collect(),
+        );
         Self {
             status,
             headers,
@@ -113,7 +118,7 @@ impl StoredResponse {
             .then(|| Bytes::copy_from_slice(&bytes[split + 1..]));
         Ok(Self {
             status,
-            headers,
+            headers: Arc::new(headers),
             body,
         })
     }
@@ -123,7 +128,7 @@ impl StoredResponse {
     pub(crate) fn without_body(&self) -> Self {
         Self {
             status: self.status,
-            headers: self.headers.clone(),
+            headers: Arc::clone(&self.headers),
             body: None,
         }
     }
