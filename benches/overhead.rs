@@ -16,6 +16,12 @@
 //! 64 concurrent: 64 tasks on a 2-worker runtime share the calls (wall time per call, so
 //! throughput is its inverse).
 //!
+//! After criterion's groups, the bench prints the ratios to bare reqwest from interleaved
+//! rounds: each round measures every contender once, in a rotating order, and the table
+//! shows the median of the per-round ratios. A machine shared with other work drifts over
+//! seconds, which moves criterion's one-contender-at-a-time figures; contenders measured
+//! side by side within a fraction of a second drift together.
+//!
 //! Run with: `cargo bench --bench overhead`
 
 #![allow(missing_docs)]
@@ -25,7 +31,7 @@ mod support;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::Criterion;
 use reqwest::Method;
 use support::Contender;
 
@@ -96,5 +102,106 @@ fn loopback(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, loopback);
-criterion_main!(benches);
+/// Interleaved rounds for the ratio table.
+const ROUNDS: usize = 25;
+const SEQUENTIAL_CALLS: u32 = 600;
+const CONCURRENT_CALLS: u64 = 64 * 30;
+
+/// Time per call of `calls` sequential calls.
+async fn sequential_round(contender: &Contender, method: &Method, url: &str, calls: u32) -> f64 {
+    let start = Instant::now();
+    for _ in 0..calls {
+        black_box(contender.call(method, url).await);
+    }
+    start.elapsed().as_secs_f64() / f64::from(calls)
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+/// Each contender's median time and the median over rounds of its ratio to the first
+/// contender (bare reqwest) in the same round.
+fn ratios(names: &[&str], mut measure: impl FnMut(usize) -> f64) -> Vec<(String, f64, f64)> {
+    let n = names.len();
+    let mut times = vec![Vec::with_capacity(ROUNDS); n];
+    // One round to warm every contender up, not counted.
+    for i in 0..n {
+        measure(i);
+    }
+    for round in 0..ROUNDS {
+        for k in 0..n {
+            let i = (round + k) % n;
+            times[i].push(measure(i));
+        }
+    }
+    (0..n)
+        .map(|i| {
+            let mut per_round: Vec<f64> = (0..ROUNDS).map(|r| times[i][r] / times[0][r]).collect();
+            let mut own = times[i].clone();
+            (
+                names[i].to_owned(),
+                median(&mut per_round),
+                median(&mut own),
+            )
+        })
+        .collect()
+}
+
+fn ratio_table() {
+    let addr = support::start_server();
+    let url = format!("http://{addr}/orders");
+    println!();
+    println!(
+        "Ratios to bare reqwest, median of {ROUNDS} interleaved rounds \
+         ({} cores; sequential: time per call, lower is better; \
+         {TASKS} concurrent: throughput, higher is better)",
+        std::thread::available_parallelism().map_or(0, std::num::NonZero::get)
+    );
+    for method in [Method::GET, Method::POST] {
+        let sequential = support::current_thread();
+        let contenders = Contender::all();
+        let names: Vec<&str> = contenders.iter().map(|(name, _)| *name).collect();
+        let seq = ratios(&names, |i| {
+            sequential.block_on(sequential_round(
+                &contenders[i].1,
+                &method,
+                &url,
+                SEQUENTIAL_CALLS,
+            ))
+        });
+        let parallel = support::multi_thread(2);
+        let contenders = Contender::all();
+        let par = ratios(&names, |i| {
+            let elapsed = parallel.block_on(concurrent(
+                &contenders[i].1,
+                &method,
+                &url,
+                CONCURRENT_CALLS,
+            ));
+            #[allow(clippy::cast_precision_loss)]
+            let per_call = elapsed.as_secs_f64() / CONCURRENT_CALLS as f64;
+            per_call
+        });
+        for ((name, seq_ratio, seq_time), (_, par_ratio, par_time)) in seq.iter().zip(&par) {
+            println!(
+                "  {method:4} {name:38} sequential {seq_ratio:5.3}x ({:6.1} us/call)   \
+                 {TASKS} concurrent throughput {:5.3}x ({:5.1} us/call)",
+                seq_time * 1e6,
+                1.0 / par_ratio,
+                par_time * 1e6,
+            );
+        }
+    }
+}
+
+fn main() {
+    let mut criterion = Criterion::default().configure_from_args();
+    loopback(&mut criterion);
+    criterion.final_summary();
+    // `cargo bench` passes --bench; `cargo test --benches` runs each benchmark once only.
+    if std::env::args().any(|arg| arg == "--bench") {
+        ratio_table();
+    }
+}
