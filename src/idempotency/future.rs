@@ -289,7 +289,12 @@ async fn buffer(
         Ok(body) => (Some(body), None),
         Err(e) => (None, Some(e)),
     };
-    let kept = body.clone().filter(|b| b.len() <= max_body_bytes);
+    // A copy, not a view: a body read off the network may share the connection's read
+    // buffer, which a view kept in the ledger would keep alive for the TTL.
+    let kept = body
+        .as_ref()
+        .filter(|b| b.len() <= max_body_bytes)
+        .map(|b| Bytes::copy_from_slice(b));
     let stored = StoredResponse::new(status, &headers, kept);
     let mut rebuilt = rebuild(status, version, headers, body.unwrap_or_default(), url);
     *rebuilt.extensions_mut() = extensions;
@@ -502,6 +507,21 @@ mod tests {
                 &request(reqwest::Method::PATCH, "https://api.example.com/invoices"),
                 "k"
             )
+        );
+    }
+
+    #[tokio::test]
+    async fn the_ledger_keeps_a_copy_of_the_body_and_the_caller_gets_it_whole() {
+        let read = Bytes::from(br#"{"id":"inv_1"} and the rest of a read buffer"#.to_vec());
+        let response = Response::from(http::Response::new(read.slice(..14)));
+        let (response, stored, error) = buffer(response, 1024).await;
+        assert!(error.is_none());
+        let kept = stored.body().expect("under the cap");
+        assert_eq!(&kept[..], br#"{"id":"inv_1"}"#);
+        assert_ne!(kept.as_ptr(), read.as_ptr(), "a copy, not a view");
+        assert_eq!(
+            &response.bytes().await.expect("body")[..],
+            br#"{"id":"inv_1"}"#
         );
     }
 

@@ -42,7 +42,7 @@ impl StoredResponse {
             headers
                 .iter()
                 .filter(|(name, _)| !NOT_STORED.contains(&name.as_str()))
-                .map(|(name, value)| (name.clone(), value.clone()))
+                .map(|(name, value)| (name.clone(), owned(value)))
                 .collect(),
         );
         Self {
@@ -145,6 +145,16 @@ impl StoredResponse {
     }
 }
 
+/// A copy of `value` in its own allocation. A value parsed off the network is a view into
+/// the connection's read buffer: kept in a ledger for hours, it would keep that whole
+/// buffer (kilobytes) alive for a few bytes of header.
+fn owned(value: &HeaderValue) -> HeaderValue {
+    let mut copy = HeaderValue::from_maybe_shared(Bytes::copy_from_slice(value.as_bytes()))
+        .unwrap_or_else(|_| value.clone());
+    copy.set_sensitive(value.is_sensitive());
+    copy
+}
+
 #[derive(Serialize, Deserialize)]
 struct Head {
     status: u16,
@@ -178,6 +188,26 @@ mod tests {
                 .expect("decodes")
                 .body(),
             None
+        );
+    }
+
+    #[test]
+    fn values_are_copied_out_of_the_buffer_they_were_parsed_from() {
+        // A value parsed off the network is a view of the connection's read buffer.
+        let buffer =
+            Bytes::from(b"application/json; charset=utf-8 and more of the buffer".to_vec());
+        let mut headers = HeaderMap::new();
+        let mut value = HeaderValue::from_maybe_shared(buffer.slice(..31)).expect("valid");
+        value.set_sensitive(true);
+        headers.insert("content-type", value);
+        let stored = StoredResponse::new(StatusCode::OK, &headers, None);
+        let kept = stored.headers().get("content-type").expect("kept");
+        assert_eq!(kept, "application/json; charset=utf-8");
+        assert!(kept.is_sensitive());
+        assert_ne!(
+            kept.as_bytes().as_ptr(),
+            buffer.as_ptr(),
+            "a copy, not a view"
         );
     }
 
