@@ -44,10 +44,15 @@ type Stack = Log<Idempotency<Timeout<Retry<RateLimit<Timeout<reqwest::Client>>>>
 /// ```
 #[derive(Clone)]
 pub struct Client {
+    // One reference count per clone: every request clones the client into its builder.
+    inner: Arc<Inner>,
+}
+
+struct Inner {
     http: reqwest::Client,
     stack: Stack,
     budget: Option<RetryBudget>,
-    key_header: Arc<(HeaderName, KeyFormat)>,
+    key_header: (HeaderName, KeyFormat),
     rate_limiter: Option<RateLimiter>,
 }
 
@@ -92,22 +97,24 @@ impl Client {
         rate_limiter: Option<RateLimiter>,
     ) -> Self {
         Self {
-            http,
-            stack,
-            budget,
-            key_header: Arc::new(key_header),
-            rate_limiter,
+            inner: Arc::new(Inner {
+                http,
+                stack,
+                budget,
+                key_header,
+                rate_limiter,
+            }),
         }
     }
 
     /// The header and format of idempotency keys.
     pub(super) fn key_header(&self) -> &(HeaderName, KeyFormat) {
-        &self.key_header
+        &self.inner.key_header
     }
 
     /// Starts a request with any method.
     pub fn request(&self, method: Method, url: impl IntoUrl) -> RequestBuilder {
-        RequestBuilder::new(self.clone(), self.http.request(method, url))
+        RequestBuilder::new(self.clone(), self.inner.http.request(method, url))
     }
 
     /// Starts a GET request.
@@ -147,7 +154,7 @@ impl Client {
     ///
     /// See [`Error`].
     pub async fn execute(&self, request: Request) -> Result<Response, Error> {
-        let mut stack = self.stack.clone();
+        let mut stack = self.inner.stack.clone();
         poll_fn(|cx| stack.poll_ready(cx)).await?;
         stack.call(request).await
     }
@@ -155,13 +162,13 @@ impl Client {
     /// The retry budget this client spends, shared by its clones.
     #[must_use]
     pub fn retry_budget(&self) -> Option<&RetryBudget> {
-        self.budget.as_ref()
+        self.inner.budget.as_ref()
     }
 
     /// The rate limiter this client takes permits from, shared by its clones.
     #[must_use]
     pub fn rate_limiter(&self) -> Option<&RateLimiter> {
-        self.rate_limiter.as_ref()
+        self.inner.rate_limiter.as_ref()
     }
 
     /// What the rate limiter knows about the origin of `url` (scheme, host and port): what
@@ -183,7 +190,8 @@ impl Client {
     #[must_use]
     pub fn rate_limit_state(&self, url: &str) -> Option<RateLimitState> {
         let url = reqwest::Url::parse(url).ok()?;
-        self.rate_limiter
+        self.inner
+            .rate_limiter
             .as_ref()?
             .state(&RateLimitKey::origin(&url))
     }
@@ -191,6 +199,6 @@ impl Client {
     /// The underlying transport, for calls that must bypass the stack.
     #[must_use]
     pub fn as_reqwest(&self) -> &reqwest::Client {
-        &self.http
+        &self.inner.http
     }
 }

@@ -137,9 +137,15 @@ impl RequestBuilder {
     /// [`Error::InvalidRequest`] when the request cannot be built (nothing is sent), and the
     /// stack's errors otherwise: see [`Error`].
     pub async fn send(self) -> Result<Response, Error> {
-        let client = self.client.clone();
-        let request = self.build()?;
-        client.execute(request).await
+        let Self {
+            client,
+            inner,
+            error,
+        } = self;
+        if let Some(error) = error {
+            return Err(error);
+        }
+        client.execute(build(inner)?).await
     }
 }
 

@@ -1,8 +1,12 @@
-use std::future::poll_fn;
+use std::fmt;
+use std::future::{Future, poll_fn};
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
+use pin_project_lite::pin_project;
 use reqwest::header::HeaderValue;
 use reqwest::{Request, Response, ResponseBuilderExt, Url};
 use tokio::time::Instant;
@@ -11,22 +15,93 @@ use tower_service::Service;
 use super::layer::Settings;
 use super::store::{LeaseToken, Reservation, StoredResponse};
 use super::{CompleteOn, IdempotencyKey, InFlight, LedgerDown, Replayed};
+use crate::boxed::BoxResponseFuture;
 use crate::classify::{Outcome, Verdict};
 use crate::error::{BoxError, Error, Failure, NotRetried};
 
-crate::boxed::boxed_response_future! {
+pin_project! {
     /// The future returned by [`Idempotency`](super::Idempotency).
+    ///
+    /// A request that needs no key (a GET without one) runs the inner future in place;
+    /// only a keyed call, which may wait on the ledger and reads the response body, is
+    /// boxed.
+    #[must_use = "futures do nothing unless polled"]
+    pub struct ResponseFuture<F> {
+        #[pin]
+        state: State<F>,
+    }
 }
 
-impl ResponseFuture {
-    pub(crate) fn new<S>(inner: S, settings: Arc<Settings>, request: Request) -> Self
+pin_project! {
+    #[project = StateProj]
+    enum State<F> {
+        Passthrough {
+            #[pin]
+            inner: F,
+        },
+        Keyed {
+            inner: BoxResponseFuture,
+        },
+    }
+}
+
+impl<F> ResponseFuture<F> {
+    pub(crate) fn passthrough(inner: F) -> Self {
+        Self {
+            state: State::Passthrough { inner },
+        }
+    }
+
+    pub(crate) fn keyed<S>(inner: S, settings: Arc<Settings>, request: Request) -> Self
     where
         S: Service<Request, Response = Response> + Send + 'static,
         S::Error: Into<BoxError>,
         S::Future: Send,
     {
-        Self::boxed(run(inner, settings, request))
+        Self {
+            state: State::Keyed {
+                inner: Box::pin(run(inner, settings, request)),
+            },
+        }
     }
+}
+
+impl<F> ResponseFuture<F> {
+    #[cfg(test)]
+    pub(crate) fn is_passthrough(&self) -> bool {
+        matches!(self.state, State::Passthrough { .. })
+    }
+}
+
+impl<F> fmt::Debug for ResponseFuture<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let keyed = matches!(self.state, State::Keyed { .. });
+        f.debug_struct("ResponseFuture")
+            .field("keyed", &keyed)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<F, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response, E>>,
+    E: Into<BoxError>,
+{
+    type Output = Result<Response, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().state.project() {
+            StateProj::Passthrough { inner } => inner
+                .poll(cx)
+                .map(|result| result.map_err(|e| Error::from_inner(e.into()))),
+            StateProj::Keyed { inner } => inner.as_mut().poll(cx),
+        }
+    }
+}
+
+/// Whether `request` is the layer's business: it carries a key, or its method gets one.
+pub(crate) fn needs_key(settings: &Settings, request: &Request) -> bool {
+    request.headers().contains_key(&settings.header) || settings.methods.contains(request.method())
 }
 
 async fn send<S>(inner: &mut S, request: Request) -> Result<Response, Error>
@@ -69,7 +144,8 @@ where
             request.headers_mut().insert(settings.header.clone(), value);
             key
         }
-        // Neither a key nor a method that needs one: nothing to do.
+        // Neither a key nor a method that needs one: nothing to do (`call` passes such
+        // requests through without coming here).
         None => return send(&mut inner, request).await,
     };
     let key = IdempotencyKey::new(&key);
@@ -205,16 +281,22 @@ async fn buffer(
 ) -> (Response, StoredResponse, Option<reqwest::Error>) {
     let status = response.status();
     let version = response.version();
-    let headers = response.headers().clone();
+    // Reading the body needs neither the headers nor the URL: take them, not copies.
+    let headers = std::mem::take(response.headers_mut());
     let url = response.url().clone();
     let extensions = std::mem::take(response.extensions_mut());
     let (body, error) = match response.bytes().await {
         Ok(body) => (Some(body), None),
         Err(e) => (None, Some(e)),
     };
-    let kept = body.clone().filter(|b| b.len() <= max_body_bytes);
+    // A copy, not a view: a body read off the network may share the connection's read
+    // buffer, which a view kept in the ledger would keep alive for the TTL.
+    let kept = body
+        .as_ref()
+        .filter(|b| b.len() <= max_body_bytes)
+        .map(|b| Bytes::copy_from_slice(b));
     let stored = StoredResponse::new(status, &headers, kept);
-    let mut rebuilt = rebuild(status, version, headers, body.unwrap_or_default(), &url);
+    let mut rebuilt = rebuild(status, version, headers, body.unwrap_or_default(), url);
     *rebuilt.extensions_mut() = extensions;
     (rebuilt, stored, error)
 }
@@ -224,12 +306,12 @@ fn rebuild(
     version: reqwest::Version,
     headers: reqwest::header::HeaderMap,
     body: Bytes,
-    url: &Url,
+    url: Url,
 ) -> Response {
     let mut response = http::Response::builder()
         .status(status)
         .version(version)
-        .url(url.clone())
+        .url(url)
         .body(body)
         // Only an invalid status or version can fail, and both come from a real response.
         .unwrap_or_else(|_| http::Response::new(Bytes::new()));
@@ -291,7 +373,7 @@ fn replay(
         reqwest::Version::HTTP_11,
         stored.headers().clone(),
         body,
-        url,
+        url.clone(),
     );
     response.extensions_mut().insert(Replayed);
     let classification = settings.classifier.classify(Outcome::Response(&response));
@@ -347,7 +429,19 @@ fn ledger_key(request: &Request, key: &str) -> String {
     hash.write(url.host_str().unwrap_or_default().as_bytes());
     hash.write(&url.port_or_known_default().unwrap_or(0).to_be_bytes());
     hash.write(url.path().as_bytes());
-    format!("{key}:{:016x}", hash.0)
+    let mut name = String::with_capacity(key.len() + 17);
+    name.push_str(key);
+    name.push(':');
+    push_hex16(&mut name, hash.0);
+    name
+}
+
+/// Writes `n` as 16 lowercase hex digits, as `{:016x}` does, without the formatter.
+fn push_hex16(out: &mut String, n: u64) {
+    for shift in (0..16).rev() {
+        let nibble = u32::try_from((n >> (shift * 4)) & 0xf).unwrap_or(0);
+        out.push(char::from_digit(nibble, 16).unwrap_or('0'));
+    }
 }
 
 /// FNV-1a, 64 bits: specified, so every instance of an integration names entries alike.
@@ -364,6 +458,79 @@ impl Fnv64 {
         for byte in bytes {
             self.0 ^= u64::from(*byte);
             self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ledger_keys_are_the_key_and_the_hash_in_sixteen_hex_digits() {
+        let request = |method: reqwest::Method, url: &str| {
+            Request::new(method, url.parse().expect("valid url"))
+        };
+        let cases = [
+            request(
+                reqwest::Method::POST,
+                "https://api.example.com/invoices?x=1",
+            ),
+            request(reqwest::Method::PATCH, "http://127.0.0.1:9/"),
+            request(reqwest::Method::POST, "https://a.example/"),
+        ];
+        for request in &cases {
+            let url = request.url();
+            let mut hash = Fnv64::default();
+            hash.write(request.method().as_str().as_bytes());
+            hash.write(b" ");
+            hash.write(url.scheme().as_bytes());
+            hash.write(url.host_str().unwrap_or_default().as_bytes());
+            hash.write(&url.port_or_known_default().unwrap_or(0).to_be_bytes());
+            hash.write(url.path().as_bytes());
+            assert_eq!(
+                ledger_key(request, "order-42"),
+                format!("order-42:{:016x}", hash.0)
+            );
+        }
+        // The query is not part of it; the method is.
+        assert_eq!(
+            ledger_key(&cases[0], "k"),
+            ledger_key(
+                &request(reqwest::Method::POST, "https://api.example.com/invoices"),
+                "k"
+            )
+        );
+        assert_ne!(
+            ledger_key(&cases[0], "k"),
+            ledger_key(
+                &request(reqwest::Method::PATCH, "https://api.example.com/invoices"),
+                "k"
+            )
+        );
+    }
+
+    #[tokio::test]
+    async fn the_ledger_keeps_a_copy_of_the_body_and_the_caller_gets_it_whole() {
+        let read = Bytes::from(br#"{"id":"inv_1"} and the rest of a read buffer"#.to_vec());
+        let response = Response::from(http::Response::new(read.slice(..14)));
+        let (response, stored, error) = buffer(response, 1024).await;
+        assert!(error.is_none());
+        let kept = stored.body().expect("under the cap");
+        assert_eq!(&kept[..], br#"{"id":"inv_1"}"#);
+        assert_ne!(kept.as_ptr(), read.as_ptr(), "a copy, not a view");
+        assert_eq!(
+            &response.bytes().await.expect("body")[..],
+            br#"{"id":"inv_1"}"#
+        );
+    }
+
+    #[test]
+    fn hex_digits_match_the_formatter() {
+        for n in [0, 0xabc, 0x0123_4567_89ab_cdef, u64::MAX] {
+            let mut out = String::new();
+            push_hex16(&mut out, n);
+            assert_eq!(out, format!("{n:016x}"));
         }
     }
 }

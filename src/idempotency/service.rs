@@ -5,6 +5,7 @@ use reqwest::{Request, Response};
 use tower_service::Service;
 
 use super::ResponseFuture;
+use super::future::needs_key;
 use super::layer::Settings;
 use crate::error::{BoxError, Error};
 
@@ -45,7 +46,7 @@ where
 {
     type Response = Response;
     type Error = Error;
-    type Future = ResponseFuture;
+    type Future = ResponseFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner
@@ -54,8 +55,58 @@ where
     }
 
     fn call(&mut self, request: Request) -> Self::Future {
+        // Neither a key nor a method that needs one: the inner call, unboxed.
+        if !needs_key(&self.settings, &request) {
+            return ResponseFuture::passthrough(self.inner.call(request));
+        }
+        // The ready service goes into the future; this one keeps a fresh clone.
         let clone = self.inner.clone();
         let inner = std::mem::replace(&mut self.inner, clone);
-        ResponseFuture::new(inner, Arc::clone(&self.settings), request)
+        ResponseFuture::keyed(inner, Arc::clone(&self.settings), request)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+
+    use tower_layer::Layer as _;
+
+    use super::*;
+    use crate::idempotency::{IdempotencyConfig, IdempotencyKey, IdempotencyLayer};
+
+    fn ok(_: Request) -> std::future::Ready<Result<Response, Infallible>> {
+        std::future::ready(Ok(Response::from(http::Response::new(""))))
+    }
+
+    fn request(method: reqwest::Method) -> Request {
+        Request::new(
+            method,
+            "http://127.0.0.1:9/orders".parse().expect("valid url"),
+        )
+    }
+
+    #[tokio::test]
+    async fn only_keyed_calls_leave_the_fast_path() {
+        let layer = IdempotencyLayer::new(&IdempotencyConfig::default()).expect("valid");
+        let mut service = layer.layer(tower::service_fn(ok));
+
+        let get = service.call(request(reqwest::Method::GET));
+        assert!(get.is_passthrough(), "{get:?}");
+        let response = get.await.expect("ok");
+        assert_eq!(IdempotencyKey::of(&response), None);
+
+        let post = service.call(request(reqwest::Method::POST));
+        assert!(!post.is_passthrough());
+        assert!(IdempotencyKey::of(&post.await.expect("ok")).is_some());
+
+        let mut keyed = request(reqwest::Method::GET);
+        keyed
+            .headers_mut()
+            .insert("idempotency-key", "order-42".parse().expect("valid"));
+        let keyed = service.call(keyed);
+        assert!(!keyed.is_passthrough());
+        let response = keyed.await.expect("ok");
+        assert_eq!(IdempotencyKey::of(&response), Some("order-42"));
     }
 }

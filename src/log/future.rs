@@ -8,7 +8,7 @@ use reqwest::Response;
 
 use crate::error::{BoxError, Error};
 
-type Boxed = Pin<Box<dyn Future<Output = Result<Response, Error>> + Send>>;
+use crate::boxed::BoxResponseFuture as Boxed;
 
 pin_project! {
     /// The future returned by [`Log`](super::Log).

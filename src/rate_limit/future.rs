@@ -12,7 +12,7 @@ use super::state::KeyState;
 use super::{RateLimitKey, RateLimiter};
 use crate::error::{BoxError, Error};
 
-type Boxed = Pin<Box<dyn Future<Output = Result<Response, Error>> + Send>>;
+use crate::boxed::BoxResponseFuture as Boxed;
 
 pin_project! {
     /// The future returned by [`RateLimit`](super::RateLimit).

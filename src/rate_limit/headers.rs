@@ -76,6 +76,9 @@ impl RateLimitHeaders {
     /// `now` is the wall clock, needed for HTTP dates and Unix-time resets.
     #[must_use]
     pub fn parse(headers: &HeaderMap, now: SystemTime) -> Self {
+        if !any_present(headers) {
+            return Self::default();
+        }
         let mut seen = Self {
             retry_after: read(headers, &RETRY_AFTER, |v| parse_retry_after(v, now))
                 .filter(|d| *d <= MAX_HINT),
@@ -147,6 +150,18 @@ impl RateLimitHeaders {
             None
         }
     }
+}
+
+/// Whether `headers` may hold a field [`RateLimitHeaders::parse`] reads. Most responses hold
+/// none, and one pass over their few names costs less than looking up each of the nine
+/// fields by hash.
+pub(crate) fn any_present(headers: &HeaderMap) -> bool {
+    headers.keys().any(|name| {
+        let name = name.as_str();
+        name == RETRY_AFTER.as_str()
+            || name.starts_with("ratelimit")
+            || name.starts_with("x-ratelimit")
+    })
 }
 
 /// The part of an IETF `RateLimit` field that matters: the most restrictive policy.
@@ -359,6 +374,34 @@ mod tests {
             );
         }
         map
+    }
+
+    #[test]
+    fn the_screen_lets_every_family_through() {
+        let cases: &[(&[(&str, &str)], bool)] = &[
+            (&[], false),
+            (
+                &[("content-type", "application/json"), ("date", "x")],
+                false,
+            ),
+            (&[("x-rate-limit", "5")], false),
+            (
+                &[("content-type", "text/plain"), ("Retry-After", "1")],
+                true,
+            ),
+            (&[("RateLimit", "\"q\";r=0;t=1")], true),
+            (&[("ratelimit-policy", "\"q\";q=1")], true),
+            (&[("RateLimit-Remaining", "0")], true),
+            (&[("date", "x"), ("X-RateLimit-Reset", "5")], true),
+        ];
+        for (pairs, expected) in cases {
+            assert_eq!(any_present(&headers(pairs)), *expected, "{pairs:?}");
+        }
+        let unrelated = headers(&[("content-type", "application/json")]);
+        assert_eq!(
+            RateLimitHeaders::parse(&unrelated, now()),
+            RateLimitHeaders::default()
+        );
     }
 
     #[test]

@@ -11,7 +11,8 @@ use tokio::time::Instant;
 
 use super::clock::TokioClock;
 use super::config::Field;
-use super::headers::RateLimitHeaders;
+use super::headers::{self, RateLimitHeaders};
+use super::key::{INLINE, MapKey, origin_inline};
 use super::state::{Counted, KeyState};
 use super::{RateLimitConfig, RateLimitKey, RateLimitMode, RateLimitState};
 use crate::error::{ConfigError, Error};
@@ -55,7 +56,7 @@ pub struct RateLimiter {
 struct Shared {
     /// One entry per key ever seen. A sharded map: looking a key up takes one shard's read
     /// lock for a moment; a new key takes its shard's write lock once.
-    keys: DashMap<RateLimitKey, Arc<KeyState>, foldhash::fast::RandomState>,
+    keys: DashMap<MapKey, Arc<KeyState>, foldhash::fast::RandomState>,
     key_fn: Option<Box<KeyFn>>,
     quota: governor::Quota,
     hosts: HashMap<String, governor::Quota>,
@@ -140,7 +141,7 @@ impl RateLimiter {
     /// The wait, when no permit is free now: the bucket is empty, the server paused the
     /// key, or other calls are already waiting for it.
     pub fn check(&self, key: &RateLimitKey) -> Result<(), Duration> {
-        match self.shared.keys.get(key) {
+        match self.shared.keys.get(key.tagged()) {
             Some(found) => self.try_take(&found),
             None => self.try_take(&self.entry(key)),
         }
@@ -149,22 +150,39 @@ impl RateLimiter {
     /// What the limiter knows about `key`, or `None` when no call has used it yet.
     #[must_use]
     pub fn state(&self, key: &RateLimitKey) -> Option<RateLimitState> {
-        let entry = self.shared.keys.get(key)?;
+        let entry = self.shared.keys.get(key.tagged())?;
         Some(entry.snapshot(&self.shared.clock))
     }
 
     /// The shared state of `key`, made on first use with the key's quota.
     pub(crate) fn entry(&self, key: &RateLimitKey) -> Arc<KeyState> {
-        if let Some(found) = self.shared.keys.get(key) {
+        if let Some(found) = self.shared.keys.get(key.tagged()) {
             return Arc::clone(&found);
         }
         let quota = self.quota_of(key);
         let entry = self
             .shared
             .keys
-            .entry(key.clone())
+            .entry(MapKey(key.clone()))
             .or_insert_with(|| Arc::new(KeyState::new(quota, self.shared.clock)));
         Arc::clone(&entry)
+    }
+
+    /// The key `request` draws from and its shared state. An origin key already seen is
+    /// found without allocating: its text is built on the stack and the key is cloned from
+    /// the map.
+    pub(crate) fn lookup(&self, request: &Request) -> (RateLimitKey, Arc<KeyState>) {
+        if self.shared.key_fn.is_none() {
+            let mut buffer = [0; INLINE];
+            if let Some(text) = origin_inline(request.url(), &mut buffer)
+                && let Some(found) = self.shared.keys.get(text)
+            {
+                return (found.key().0.clone(), Arc::clone(found.value()));
+            }
+        }
+        let name = self.key_of(request);
+        let key = self.entry(&name);
+        (name, key)
     }
 
     fn quota_of(&self, key: &RateLimitKey) -> governor::Quota {
@@ -268,7 +286,12 @@ impl RateLimiter {
         status: StatusCode,
         headers: &HeaderMap,
     ) {
-        let seen = RateLimitHeaders::parse(headers, SystemTime::now());
+        // Without a rate-limit field there is nothing to record, and no wall clock to read.
+        let seen = if headers::any_present(headers) {
+            RateLimitHeaders::parse(headers, SystemTime::now())
+        } else {
+            RateLimitHeaders::default()
+        };
         key.record(seen.remaining, seen.limit);
         if !self.shared.adaptive {
             return;
@@ -425,6 +448,24 @@ mod tests {
         assert!(limiter.check(&RateLimitKey::custom("/b")).is_ok());
         assert!(limiter.check(&RateLimitKey::custom("/a")).is_err());
         assert!(!format!("{limiter:?}").contains("/a"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn lookups_find_the_key_of_the_request() {
+        let limiter = limiter(RateLimitConfig::new(Quota::per_second(2)));
+        let request = |url: &str| Request::new(reqwest::Method::GET, url.parse().expect("url"));
+        // The first lookup of an origin makes its entry, the next ones find it.
+        for _ in 0..2 {
+            let (name, key) = limiter.lookup(&request("https://api.example.com/orders?page=2"));
+            assert_eq!(name, origin("https://api.example.com/"));
+            assert!(Arc::ptr_eq(&key, &limiter.entry(&name)));
+        }
+        let (other, key) = limiter.lookup(&request("http://api.example.com/"));
+        assert_eq!(other.as_public_str(), Some("http://api.example.com:80"));
+        assert!(!Arc::ptr_eq(
+            &key,
+            &limiter.entry(&origin("https://api.example.com/"))
+        ));
     }
 
     #[tokio::test(start_paused = true)]

@@ -77,8 +77,7 @@ where
         let Some(limiter) = &self.limiter else {
             return ResponseFuture::sending(self.inner.call(request), None);
         };
-        let name = limiter.key_of(&request);
-        let key = limiter.entry(&name);
+        let (name, key) = limiter.lookup(&request);
         match limiter.admit(&key) {
             Admission::Go => {
                 let observer = Observer {

@@ -1,27 +1,184 @@
-use std::future::poll_fn;
+use std::fmt;
+use std::future::{Future, poll_fn};
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
+use pin_project_lite::pin_project;
 use reqwest::{Method, Request, Response};
 use tokio::time::Instant;
 use tower_service::Service;
+use tracing::Span;
+use tracing::instrument::Instrumented;
 
 use super::policy::{Policy, is_idempotent};
+use crate::boxed::BoxResponseFuture;
 use crate::classify::{Classification, Outcome, Verdict};
 use crate::error::{BoxError, Error, Failure, NotRetried, without_url};
 
-crate::boxed::boxed_response_future! {
+pin_project! {
     /// The future returned by [`Retry`](super::Retry): all attempts of one logical call.
+    ///
+    /// The first attempt runs in place; only a call that failed and may be retried moves
+    /// on to a boxed future for the waits and further attempts.
+    #[must_use = "futures do nothing unless polled"]
+    pub struct ResponseFuture<S>
+    where
+        S: Service<Request>,
+    {
+        #[pin]
+        state: State<S>,
+    }
 }
 
-impl ResponseFuture {
-    pub(crate) fn new<S>(inner: S, policy: Arc<Policy>, request: Request) -> Self
+pin_project! {
+    #[project = StateProj]
+    enum State<S>
     where
-        S: Service<Request, Response = Response> + Send + 'static,
-        S::Error: Into<BoxError>,
-        S::Future: Send,
+        S: Service<Request>,
     {
-        Self::boxed(run(inner, policy, request))
+        First {
+            #[pin]
+            attempt: Instrumented<S::Future>,
+            call: Option<FirstAttempt<S>>,
+        },
+        Retrying {
+            future: BoxResponseFuture,
+        },
+        Done,
+    }
+}
+
+/// What the rest of the call needs if the first attempt fails.
+struct FirstAttempt<S> {
+    /// A clone of the service for the next attempts (made ready before each).
+    inner: S,
+    policy: Arc<Policy>,
+    progress: Progress,
+    spare: Option<Request>,
+    host: Option<String>,
+    span: Span,
+}
+
+/// The call so far, as the retry rules read it.
+struct Progress {
+    method: Method,
+    safe: bool,
+    start: Instant,
+    attempts: u32,
+    previous_delay: Duration,
+    waited: Duration,
+}
+
+impl<S> ResponseFuture<S>
+where
+    S: Service<Request, Response = Response> + Send + 'static,
+    S::Error: Into<BoxError>,
+    S::Future: Send,
+{
+    /// Sends the first attempt on `ready`, a service that is ready; `inner` is a clone for
+    /// the attempts that may follow.
+    pub(crate) fn new(ready: &mut S, inner: S, policy: Arc<Policy>, request: Request) -> Self {
+        let start = Instant::now();
+        let method = request.method().clone();
+        let safe =
+            is_idempotent(&method) || request.headers().contains_key(&policy.idempotency_header);
+        let (spare, host) = spare(&request);
+        let (span, attempt) = start_attempt(ready, &policy, request, 0);
+        Self {
+            state: State::First {
+                attempt,
+                call: Some(FirstAttempt {
+                    inner,
+                    policy,
+                    progress: Progress {
+                        method,
+                        safe,
+                        start,
+                        attempts: 1,
+                        previous_delay: Duration::ZERO,
+                        waited: Duration::ZERO,
+                    },
+                    spare,
+                    host,
+                    span,
+                }),
+            },
+        }
+    }
+}
+
+impl<S> Future for ResponseFuture<S>
+where
+    S: Service<Request, Response = Response> + Send + 'static,
+    S::Error: Into<BoxError>,
+    S::Future: Send,
+{
+    type Output = Result<Response, Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let (outcome, classification) = match self.as_mut().project().state.project() {
+            StateProj::First { attempt, call } => {
+                let outcome = ready!(attempt.poll(cx));
+                let call = call.as_mut().expect("polled after completion");
+                let (outcome, classification) = finish_attempt(&call.policy, &call.span, outcome);
+                match settle(&call.policy, &mut call.progress, outcome, classification) {
+                    Settled::Done(result) => {
+                        // The attempt's future and span go now, as the old state does.
+                        self.project().state.set(State::Done);
+                        return Poll::Ready(result);
+                    }
+                    Settled::Failed(outcome) => (outcome, classification),
+                }
+            }
+            StateProj::Retrying { future } => return future.as_mut().poll(cx),
+            StateProj::Done => panic!("retry future polled after completion"),
+        };
+        let StateProj::First { call, .. } = self.as_mut().project().state.project() else {
+            unreachable!("only a first attempt fails here");
+        };
+        let FirstAttempt {
+            inner,
+            policy,
+            progress,
+            spare,
+            host,
+            span,
+        } = call.take().expect("taken once");
+        // The attempt is over: its future and span go before any backoff sleep.
+        drop(span);
+        self.as_mut().project().state.set(State::Done);
+        let mut rest: BoxResponseFuture = Box::pin(after_failure(
+            inner,
+            policy,
+            progress,
+            spare,
+            host,
+            outcome,
+            classification,
+        ));
+        let polled = rest.as_mut().poll(cx);
+        if polled.is_pending() {
+            self.project().state.set(State::Retrying { future: rest });
+        }
+        polled
+    }
+}
+
+impl<S> fmt::Debug for ResponseFuture<S>
+where
+    S: Service<Request>,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match self.state {
+            State::First { .. } => "first attempt",
+            State::Retrying { .. } => "retrying",
+            State::Done => "done",
+        };
+        f.debug_struct("ResponseFuture")
+            .field("state", &state)
+            .finish_non_exhaustive()
     }
 }
 
@@ -126,71 +283,84 @@ fn decide(policy: &Policy, a: &Attempted) -> Decision {
     Decision::Retry(delay)
 }
 
-async fn run<S>(mut inner: S, policy: Arc<Policy>, request: Request) -> Result<Response, Error>
+/// A copy of `request` for the next attempt, and, when it cannot be copied, its host for
+/// the error (the URL is gone once sent).
+fn spare(request: &Request) -> (Option<Request>, Option<String>) {
+    let spare = request.try_clone();
+    let host = spare
+        .is_none()
+        .then(|| request.url().host_str().map(str::to_owned))
+        .flatten();
+    (spare, host)
+}
+
+/// How an attempt's outcome ends the call, or that it failed.
+enum Settled {
+    Done(Result<Response, Error>),
+    Failed(Result<Response, BoxError>),
+}
+
+/// Ends the call on a success (depositing in the budget) or on a rate limiter's refusal;
+/// any other outcome is a failure for the retry rules.
+fn settle(
+    policy: &Policy,
+    progress: &mut Progress,
+    outcome: Result<Response, BoxError>,
+    classification: Classification,
+) -> Settled {
+    match outcome {
+        // A rate limiter below already waited as long as allowed and sent nothing: the
+        // caller gets its typed error as it is, neither retried nor wrapped.
+        Err(e) if matches!(e.downcast_ref(), Some(Error::RateLimited { .. })) => {
+            Settled::Done(Err(Error::from_inner(e)))
+        }
+        Ok(mut response) if classification.verdict() == Verdict::Success => {
+            if let Some(budget) = &policy.budget {
+                budget.deposit();
+            }
+            // Only retried calls pay for the extension map.
+            if progress.attempts > 1 {
+                response.extensions_mut().insert(RetryStats {
+                    attempts: progress.attempts,
+                    waited: progress.waited,
+                });
+            }
+            Settled::Done(Ok(response))
+        }
+        other => Settled::Failed(other),
+    }
+}
+
+/// The rest of a call whose attempt failed: retries while the rules allow, else the error.
+async fn after_failure<S>(
+    mut inner: S,
+    policy: Arc<Policy>,
+    mut progress: Progress,
+    mut spare: Option<Request>,
+    mut host: Option<String>,
+    mut outcome: Result<Response, BoxError>,
+    mut classification: Classification,
+) -> Result<Response, Error>
 where
     S: Service<Request, Response = Response>,
     S::Error: Into<BoxError>,
 {
-    let start = Instant::now();
-    let method = request.method().clone();
-    let safe = is_idempotent(&method) || request.headers().contains_key(&policy.idempotency_header);
-    let mut next = request;
-    let mut attempts: u32 = 0;
-    let mut previous_delay = Duration::ZERO;
-    let mut waited = Duration::ZERO;
-
     loop {
-        let spare = next.try_clone();
-        // Without a spare copy the URL is gone once sent; keep the host for the error.
-        let host = spare
-            .is_none()
-            .then(|| next.url().host_str().map(str::to_owned))
-            .flatten();
-        attempts += 1;
-        if attempts > 1
-            && let Err(e) = poll_fn(|cx| inner.poll_ready(cx)).await
-        {
-            return Err(Error::Transport(without_url(e.into())));
-        }
-        let (outcome, classification) = attempt(&mut inner, &policy, next, attempts - 1).await;
-        // A rate limiter below already waited as long as allowed and sent nothing: the caller
-        // gets its typed error as it is, neither retried nor wrapped.
-        let outcome = match outcome {
-            Err(e) if matches!(e.downcast_ref(), Some(Error::RateLimited { .. })) => {
-                return Err(Error::from_inner(e));
-            }
-            other => other,
-        };
-        let outcome = match outcome {
-            Ok(mut response) if classification.verdict() == Verdict::Success => {
-                if let Some(budget) = &policy.budget {
-                    budget.deposit();
-                }
-                // Only retried calls pay for the extension map.
-                if attempts > 1 {
-                    response
-                        .extensions_mut()
-                        .insert(RetryStats { attempts, waited });
-                }
-                return Ok(response);
-            }
-            other => other,
-        };
         let attempted = Attempted {
             classification,
-            attempts,
-            safe,
+            attempts: progress.attempts,
+            safe: progress.safe,
             replayable: spare.is_some(),
-            previous_delay,
-            start,
+            previous_delay: progress.previous_delay,
+            start: progress.start,
             now: Instant::now(),
         };
-        match (decide(&policy, &attempted), spare) {
+        let next = match (decide(&policy, &attempted), spare) {
             (Decision::Retry(delay), Some(request)) => {
                 tracing::warn!(
                     {
-                        "http.request.method" = method.as_str(),
-                        attempt = attempts,
+                        "http.request.method" = progress.method.as_str(),
+                        attempt = progress.attempts,
                         delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
                         "steadfast.verdict" = classification.verdict().as_str(),
                         "steadfast.reason" = %classification.reason(),
@@ -201,9 +371,9 @@ where
                 );
                 drop(outcome);
                 tokio::time::sleep(delay).await;
-                previous_delay = delay;
-                waited += delay;
-                next = request;
+                progress.previous_delay = delay;
+                progress.waited += delay;
+                request
             }
             (Decision::GiveUp { why, retry_at }, spare) => {
                 let host = host.or_else(|| spare?.url().host_str().map(str::to_owned));
@@ -211,9 +381,9 @@ where
                     why,
                     classification,
                     outcome,
-                    &method,
+                    &progress.method,
                     host,
-                    attempts,
+                    progress.attempts,
                     retry_at,
                 ));
             }
@@ -224,40 +394,63 @@ where
                     why,
                     classification,
                     outcome,
-                    &method,
+                    &progress.method,
                     host,
-                    attempts,
+                    progress.attempts,
                     None,
                 ));
+            }
+        };
+        (spare, host) = self::spare(&next);
+        progress.attempts += 1;
+        if let Err(e) = poll_fn(|cx| inner.poll_ready(cx)).await {
+            return Err(Error::Transport(without_url(e.into())));
+        }
+        let (span, attempt) = start_attempt(&mut inner, &policy, next, progress.attempts - 1);
+        let (next_outcome, next_classification) = finish_attempt(&policy, &span, attempt.await);
+        match settle(&policy, &mut progress, next_outcome, next_classification) {
+            Settled::Done(result) => return result,
+            Settled::Failed(failed) => {
+                outcome = failed;
+                classification = next_classification;
             }
         }
     }
 }
 
-/// Sends one attempt in its own span, a child of the log layer's call span, and classifies
-/// the outcome.
-async fn attempt<S>(
+/// Sends one attempt in its own span, a child of the log layer's call span.
+fn start_attempt<S>(
     inner: &mut S,
     policy: &Policy,
     request: Request,
     resend_count: u32,
-) -> (Result<Response, BoxError>, Classification)
+) -> (Span, Instrumented<S::Future>)
 where
-    S: Service<Request, Response = Response>,
-    S::Error: Into<BoxError>,
+    S: Service<Request>,
 {
     let span = crate::log::fields::attempt_span(&request, &policy.idempotency_header, resend_count);
     let sent = span.in_scope(|| inner.call(request));
-    let outcome = tracing::Instrument::instrument(sent, span.clone())
-        .await
-        .map_err(|e| without_url(e.into()));
+    let attempt = tracing::Instrument::instrument(sent, span.clone());
+    (span, attempt)
+}
+
+/// Classifies an attempt's outcome and records it on the attempt's span, which the caller
+/// drops before any backoff sleep: its duration is the attempt's.
+fn finish_attempt<E>(
+    policy: &Policy,
+    span: &Span,
+    outcome: Result<Response, E>,
+) -> (Result<Response, BoxError>, Classification)
+where
+    E: Into<BoxError>,
+{
+    let outcome = outcome.map_err(|e| without_url(e.into()));
     let classification = match &outcome {
         Ok(response) => policy.classifier.classify(Outcome::Response(response)),
         Err(error) => policy.classifier.classify(Outcome::Error(error.as_ref())),
     };
     let status = outcome.as_ref().ok().map(Response::status);
-    crate::log::fields::record_outcome(&span, status, classification);
-    // The span closes on return, before any backoff sleep: its duration is the attempt's.
+    crate::log::fields::record_outcome(span, status, classification);
     (outcome, classification)
 }
 

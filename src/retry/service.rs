@@ -46,7 +46,7 @@ where
 {
     type Response = Response;
     type Error = Error;
-    type Future = ResponseFuture;
+    type Future = ResponseFuture<S>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner
@@ -55,9 +55,62 @@ where
     }
 
     fn call(&mut self, request: Request) -> Self::Future {
-        // The ready service goes into the future; this one keeps a fresh clone.
-        let clone = self.inner.clone();
-        let inner = std::mem::replace(&mut self.inner, clone);
-        ResponseFuture::new(inner, Arc::clone(&self.policy), request)
+        // The first attempt goes out on this ready service; the future keeps a clone for
+        // any retry, and makes it ready first.
+        let inner = self.inner.clone();
+        ResponseFuture::new(&mut self.inner, inner, Arc::clone(&self.policy), request)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use tower::ServiceExt as _;
+    use tower_layer::Layer as _;
+
+    use super::*;
+    use crate::retry::{RetryConfig, RetryLayer, RetryStats};
+
+    fn request() -> Request {
+        Request::new(
+            reqwest::Method::GET,
+            "http://127.0.0.1:9/orders".parse().expect("valid url"),
+        )
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_first_attempt_runs_in_place_and_a_failure_moves_on() {
+        let calls = Arc::new(AtomicU32::new(0));
+        let flaky = tower::service_fn({
+            let calls = Arc::clone(&calls);
+            move |_: Request| {
+                // 503 first, then 200.
+                let status = if calls.fetch_add(1, Ordering::SeqCst) == 0 {
+                    503
+                } else {
+                    200
+                };
+                let mut response = http::Response::new("");
+                *response.status_mut() = http::StatusCode::from_u16(status).expect("valid");
+                std::future::ready(Ok::<_, Infallible>(Response::from(response)))
+            }
+        });
+        let layer = RetryLayer::new(&RetryConfig::default()).expect("valid");
+        let mut service = layer.layer(flaky);
+
+        let future = service.ready().await.expect("ready").call(request());
+        assert!(
+            format!("{future:?}").contains("first attempt"),
+            "{future:?}"
+        );
+        let response = future.await.expect("the retry succeeds");
+        assert_eq!(response.status(), 200);
+        assert_eq!(RetryStats::of(&response).attempts, 2);
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+
+        let response = service.ready().await.expect("ready").call(request()).await;
+        assert_eq!(RetryStats::of(&response.expect("ok")).attempts, 1);
     }
 }

@@ -31,9 +31,10 @@ pub struct MemoryStore {
 
 #[derive(Debug)]
 struct Inner {
-    entries: HashMap<String, Entry>,
+    // foldhash, seeded per map, as hashbrown's default: SipHash was a tenth of a keyed call.
+    entries: HashMap<Arc<str>, Entry, foldhash::fast::RandomState>,
     /// Insertion order of completed entries, for eviction: (sequence → key).
-    completed: BTreeMap<u64, String>,
+    completed: BTreeMap<u64, Arc<str>>,
     next_seq: u64,
     bytes: usize,
     max_entries: usize,
@@ -74,7 +75,7 @@ impl MemoryStore {
     pub fn new() -> Self {
         Self {
             inner: Arc::new(Mutex::new(Inner {
-                entries: HashMap::new(),
+                entries: HashMap::default(),
                 completed: BTreeMap::new(),
                 next_seq: 0,
                 bytes: 0,
@@ -168,7 +169,7 @@ impl IdempotencyStore for MemoryStore {
                 inner.make_room(0, now);
                 let token = LeaseToken::new();
                 inner.entries.insert(
-                    key.to_owned(),
+                    Arc::from(key),
                     Entry::InFlight {
                         token: token.clone(),
                         until: now + lease,
@@ -193,8 +194,8 @@ impl IdempotencyStore for MemoryStore {
             inner.live(key, now),
             Some(Entry::InFlight { token: held, .. }) if held == token
         );
-        if holds {
-            inner.entries.remove(key);
+        // The key's text is reused from the reservation's entry.
+        if let Some((key, _reserved)) = holds.then(|| inner.entries.remove_entry(key)).flatten() {
             // A response larger than the whole ledger keeps its status and headers only.
             let response = if response.weight() > inner.max_bytes {
                 response.without_body()
@@ -205,10 +206,10 @@ impl IdempotencyStore for MemoryStore {
             inner.make_room(weight, now);
             let seq = inner.next_seq;
             inner.next_seq += 1;
-            inner.completed.insert(seq, key.to_owned());
+            inner.completed.insert(seq, Arc::clone(&key));
             inner.bytes += weight;
             inner.entries.insert(
-                key.to_owned(),
+                key,
                 Entry::Done {
                     response,
                     until: now + ttl,

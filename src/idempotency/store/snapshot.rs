@@ -1,3 +1,5 @@
+use std::sync::Arc;
+
 use bytes::Bytes;
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
@@ -11,7 +13,8 @@ use super::StoreError;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredResponse {
     status: StatusCode,
-    headers: HeaderMap,
+    // Shared: a ledger clones the snapshot when it keeps it and when it hands it back.
+    headers: Arc<HeaderMap>,
     body: Option<Bytes>,
 }
 
@@ -35,11 +38,13 @@ impl StoredResponse {
     /// A snapshot of a response: `body` is `None` when it was above the cap or unreadable.
     #[must_use]
     pub fn new(status: StatusCode, headers: &HeaderMap, body: Option<Bytes>) -> Self {
-        let headers = headers
-            .iter()
-            .filter(|(name, _)| !NOT_STORED.contains(&name.as_str()))
-            .map(|(name, value)| (name.clone(), value.clone()))
-            .collect();
+        let headers = Arc::new(
+            headers
+                .iter()
+                .filter(|(name, _)| !NOT_STORED.contains(&name.as_str()))
+                .map(|(name, value)| (name.clone(), owned(value)))
+                .collect(),
+        );
         Self {
             status,
             headers,
@@ -113,7 +118,7 @@ impl StoredResponse {
             .then(|| Bytes::copy_from_slice(&bytes[split + 1..]));
         Ok(Self {
             status,
-            headers,
+            headers: Arc::new(headers),
             body,
         })
     }
@@ -123,7 +128,7 @@ impl StoredResponse {
     pub(crate) fn without_body(&self) -> Self {
         Self {
             status: self.status,
-            headers: self.headers.clone(),
+            headers: Arc::clone(&self.headers),
             body: None,
         }
     }
@@ -138,6 +143,16 @@ impl StoredResponse {
             .sum();
         64 + headers + self.body.as_ref().map_or(0, Bytes::len)
     }
+}
+
+/// A copy of `value` in its own allocation. A value parsed off the network is a view into
+/// the connection's read buffer: kept in a ledger for hours, it would keep that whole
+/// buffer (kilobytes) alive for a few bytes of header.
+fn owned(value: &HeaderValue) -> HeaderValue {
+    let mut copy = HeaderValue::from_maybe_shared(Bytes::copy_from_slice(value.as_bytes()))
+        .unwrap_or_else(|_| value.clone());
+    copy.set_sensitive(value.is_sensitive());
+    copy
 }
 
 #[derive(Serialize, Deserialize)]
@@ -173,6 +188,26 @@ mod tests {
                 .expect("decodes")
                 .body(),
             None
+        );
+    }
+
+    #[test]
+    fn values_are_copied_out_of_the_buffer_they_were_parsed_from() {
+        // A value parsed off the network is a view of the connection's read buffer.
+        let buffer =
+            Bytes::from(b"application/json; charset=utf-8 and more of the buffer".to_vec());
+        let mut headers = HeaderMap::new();
+        let mut value = HeaderValue::from_maybe_shared(buffer.slice(..31)).expect("valid");
+        value.set_sensitive(true);
+        headers.insert("content-type", value);
+        let stored = StoredResponse::new(StatusCode::OK, &headers, None);
+        let kept = stored.headers().get("content-type").expect("kept");
+        assert_eq!(kept, "application/json; charset=utf-8");
+        assert!(kept.is_sensitive());
+        assert_ne!(
+            kept.as_bytes().as_ptr(),
+            buffer.as_ptr(),
+            "a copy, not a view"
         );
     }
 

@@ -1,0 +1,167 @@
+//! Runs a fixed number of in-memory calls through one stack, for callgrind: instruction
+//! and allocation counts are repeatable where wall time is not.
+//!
+//! ```text
+//! cargo bench --no-run --bench profile
+//! valgrind --tool=callgrind target/release/deps/profile-* steadfast POST 10000
+//! ```
+//!
+//! Subtract a run of 0 calls (setup alone) and divide by the calls. Stacks: `bare`,
+//! `steadfast`, `steadfast-no-ledger`, `steadfast-no-idempotency`, `rm-chain`, `rm`, and
+//! single layers over the bare service: `log`, `idempotency`, `timeout`, `retry`,
+//! `rate-limit`. Without arguments (as `cargo bench` runs it) it makes 1,000 calls through
+//! every stack and prints the time per call.
+
+#![allow(missing_docs)]
+
+mod support;
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use reqwest::{Method, Request, Response};
+use steadfast::idempotency::{IdempotencyConfig, IdempotencyLayer};
+use steadfast::log::LogLayer;
+use steadfast::rate_limit::{RateLimitLayer, RateLimiter};
+use steadfast::retry::RetryLayer;
+use steadfast::timeout::TimeoutLayer;
+use support::{
+    Contender, Ledger, http, in_memory, in_memory_url, middleware_in_memory, request,
+    steadfast_stack,
+};
+use tower::{Layer, Service, ServiceExt as _};
+
+const STACKS: &[&str] = &[
+    "bare",
+    "steadfast",
+    "steadfast-no-ledger",
+    "steadfast-no-idempotency",
+    "rm-chain",
+    "rm",
+    "log",
+    "idempotency",
+    "timeout",
+    "retry",
+    "rate-limit",
+    "loopback-bare",
+    "loopback-steadfast",
+    "loopback-steadfast-no-idempotency",
+    "loopback-rm",
+];
+
+async fn tower_calls<S>(service: S, method: &Method, calls: u64)
+where
+    S: Service<Request, Response = Response> + Clone,
+    S::Error: std::fmt::Debug,
+{
+    let url = in_memory_url();
+    for _ in 0..calls {
+        let response = service
+            .clone()
+            .oneshot(request(method, &url))
+            .await
+            .expect("in-memory calls succeed");
+        black_box(response);
+    }
+}
+
+async fn run(stack: &str, method: &Method, calls: u64) {
+    match stack {
+        "bare" => tower_calls(in_memory(), method, calls).await,
+        "steadfast" => {
+            tower_calls(steadfast_stack(in_memory(), Ledger::Memory), method, calls).await;
+        }
+        "steadfast-no-ledger" => {
+            tower_calls(
+                steadfast_stack(in_memory(), Ledger::KeysOnly),
+                method,
+                calls,
+            )
+            .await;
+        }
+        "steadfast-no-idempotency" => {
+            tower_calls(steadfast_stack(in_memory(), Ledger::Off), method, calls).await;
+        }
+        "rm-chain" | "rm" => {
+            let client = middleware_in_memory(stack == "rm");
+            let url = in_memory_url();
+            for _ in 0..calls {
+                let response = client
+                    .execute(request(method, &url))
+                    .await
+                    .expect("in-memory calls succeed");
+                black_box(response);
+            }
+        }
+        "log" => tower_calls(LogLayer::default().layer(in_memory()), method, calls).await,
+        "idempotency" => {
+            let layer = IdempotencyLayer::new(&IdempotencyConfig::default()).expect("valid");
+            tower_calls(layer.layer(in_memory()), method, calls).await;
+        }
+        "timeout" => {
+            let layer = TimeoutLayer::new(Some(Duration::from_secs(30)));
+            tower_calls(layer.layer(in_memory()), method, calls).await;
+        }
+        "retry" => tower_calls(RetryLayer::default().layer(in_memory()), method, calls).await,
+        "rate-limit" => {
+            let limiter = RateLimiter::new(&support::free_quota()).expect("valid");
+            let layer = RateLimitLayer::from_limiter(limiter);
+            tower_calls(layer.layer(in_memory()), method, calls).await;
+        }
+        "loopback-bare" => loopback(&Contender::Bare(http()), method, calls).await,
+        "loopback-steadfast" => {
+            let client = steadfast::Client::builder()
+                .rate_limit(support::free_quota())
+                .build(http())
+                .expect("valid");
+            loopback(&Contender::Steadfast(client), method, calls).await;
+        }
+        "loopback-steadfast-no-idempotency" => {
+            let client = steadfast::Client::builder()
+                .rate_limit(support::free_quota())
+                .idempotency(None)
+                .build(http())
+                .expect("valid");
+            loopback(&Contender::Steadfast(client), method, calls).await;
+        }
+        "loopback-rm" => {
+            let client = support::middleware_client(http());
+            loopback(&Contender::Middleware(client), method, calls).await;
+        }
+        other => panic!("unknown stack {other:?}; one of {STACKS:?}"),
+    }
+}
+
+/// Sequential calls through `contender` to the loopback server; the first call, which
+/// opens the connection, is made even for 0 calls so that a 0-call run measures setup.
+async fn loopback(contender: &Contender, method: &Method, calls: u64) {
+    let addr = SERVER.get_or_init(support::start_server);
+    let url = format!("http://{addr}/orders");
+    for _ in 0..=calls {
+        black_box(contender.call(method, &url).await);
+    }
+}
+
+static SERVER: std::sync::OnceLock<std::net::SocketAddr> = std::sync::OnceLock::new();
+
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let runtime = support::current_thread();
+    if let [stack, method, calls] = args.as_slice() {
+        let method: Method = method.parse().expect("a method");
+        let calls: u64 = calls.parse().expect("a number of calls");
+        runtime.block_on(run(stack, &method, calls));
+        return;
+    }
+    for method in [Method::GET, Method::POST] {
+        for stack in STACKS {
+            const CALLS: u32 = 1_000;
+            let start = Instant::now();
+            runtime.block_on(run(stack, &method, CALLS.into()));
+            println!("{method} {stack}: {:?} per call", start.elapsed() / CALLS);
+        }
+    }
+}

@@ -1,0 +1,311 @@
+//! What the overhead benches share: the contenders, built alike, and a loopback server.
+//!
+//! Every contender gets its own `reqwest::Client` from [`http`], so that all of them have
+//! the same connection-pool settings, and sends the same requests ([`BODY`], [`JSON`]).
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Full};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use reqwest::header::{CONTENT_TYPE, HeaderValue};
+use reqwest::{Method, Request, Response, Url};
+use reqwest_middleware::{ClientBuilder, ClientWithMiddleware, Middleware, Next};
+use reqwest_retry::RetryTransientMiddleware;
+use reqwest_retry::policies::ExponentialBackoff;
+use reqwest_tracing::TracingMiddleware;
+use steadfast::idempotency::{IdempotencyConfig, IdempotencyLayer};
+use steadfast::log::LogLayer;
+use steadfast::rate_limit::{Quota, RateLimitConfig, RateLimitLayer, RateLimiter};
+use steadfast::retry::{RetryConfig, RetryLayer};
+use steadfast::timeout::TimeoutLayer;
+use tower::{Service, ServiceBuilder, service_fn};
+
+/// The body of every POST: a small JSON document, as an API client sends.
+pub const BODY: &[u8] = br#"{"customer_id":42,"sku":"A-1","quantity":2,"total_cents":1999}"#;
+/// The body of every response.
+pub const JSON: &[u8] = br#"{"id":"ord_42","status":"open","total_cents":1999}"#;
+
+/// A quota that never binds: 10⁹ permits a second, a second's worth of burst.
+pub fn free_quota() -> RateLimitConfig {
+    RateLimitConfig::new(Quota::per_second(1_000_000_000))
+}
+
+/// The transport every contender wraps: reqwest's defaults (keep-alive, 90 s idle pool),
+/// without system proxies so that nothing depends on the environment.
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("a plain HTTP client builds")
+}
+
+pub fn current_thread() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+pub fn multi_thread(workers: usize) -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+// ---------------------------------------------------------------------------------------
+// Requests and the in-memory inner service
+// ---------------------------------------------------------------------------------------
+
+/// A request as a client builds it; `url` is parsed once by the caller and cloned here, so
+/// that the floor is not mostly URL parsing.
+pub fn request(method: &Method, url: &Url) -> Request {
+    let mut request = Request::new(method.clone(), url.clone());
+    if method == Method::POST {
+        request
+            .headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        *request.body_mut() = Some(Bytes::from_static(BODY).into());
+    }
+    request
+}
+
+/// The URL of the in-memory benches: no connection is ever made to it.
+pub fn in_memory_url() -> Url {
+    "http://127.0.0.1:8080/orders".parse().expect("valid url")
+}
+
+fn ok_response() -> Response {
+    let mut response = http::Response::new(Bytes::from_static(JSON));
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    Response::from(response)
+}
+
+/// An inner service that answers 200 with [`JSON`] at once, without I/O.
+pub fn in_memory()
+-> impl Service<Request, Response = Response, Error = Infallible, Future: Send> + Clone + Send + 'static
+{
+    service_fn(|_request: Request| std::future::ready(Ok::<_, Infallible>(ok_response())))
+}
+
+/// How the idempotency layer of a steadfast stack is set up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ledger {
+    /// The default: keys for POST and PATCH, and the in-memory ledger.
+    Memory,
+    /// Keys, but no ledger.
+    KeysOnly,
+    /// No keys and no ledger (the client's `idempotency(None)`).
+    Off,
+}
+
+/// The `Client`'s default stack, layer for layer as `ClientBuilder::build` assembles it,
+/// with a rate limit that never binds, over `inner`.
+pub fn steadfast_stack<S>(
+    inner: S,
+    ledger: Ledger,
+) -> impl Service<Request, Response = Response, Error = steadfast::Error, Future: Send>
++ Clone
++ Send
++ 'static
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    let retry = RetryConfig::default();
+    let idempotency = match ledger {
+        Ledger::Memory => IdempotencyLayer::new(&IdempotencyConfig::default()).expect("valid"),
+        Ledger::KeysOnly => IdempotencyLayer::new(&IdempotencyConfig::default())
+            .expect("valid")
+            .without_ledger(),
+        Ledger::Off => IdempotencyLayer::new(&IdempotencyConfig::default().methods(Vec::new()))
+            .expect("valid")
+            .without_ledger(),
+    };
+    let limiter = RateLimiter::new(&free_quota()).expect("valid quota");
+    ServiceBuilder::new()
+        .layer(LogLayer::default())
+        .layer(idempotency)
+        .layer(TimeoutLayer::new(retry.deadline))
+        .layer(RetryLayer::new(&retry).expect("valid"))
+        .layer(RateLimitLayer::from_limiter(limiter))
+        .layer(TimeoutLayer::new(Some(Duration::from_secs(30))))
+        .service(inner)
+}
+
+// ---------------------------------------------------------------------------------------
+// The reqwest-middleware contender
+// ---------------------------------------------------------------------------------------
+
+/// Retry as close to steadfast's defaults as reqwest-retry allows: 3 retries, exponential
+/// from 100 ms capped at 10 s, full jitter. It has no budget, no `Retry-After`, no deadline,
+/// no idempotency rule (it retries POSTs too); reqwest-tracing adds its span per call.
+pub fn middleware_builder(http: reqwest::Client) -> ClientBuilder {
+    let policy = ExponentialBackoff::builder()
+        .retry_bounds(Duration::from_millis(100), Duration::from_secs(10))
+        .jitter(reqwest_retry::Jitter::Full)
+        .build_with_max_retries(3);
+    ClientBuilder::new(http)
+        .with(TracingMiddleware::default())
+        .with(RetryTransientMiddleware::new_with_policy(policy))
+}
+
+pub fn middleware_client(http: reqwest::Client) -> ClientWithMiddleware {
+    middleware_builder(http).build()
+}
+
+/// The last middleware of an in-memory reqwest-middleware chain: answers like
+/// [`in_memory`] and never calls the transport.
+pub struct InMemory;
+
+#[async_trait::async_trait]
+impl Middleware for InMemory {
+    async fn handle(
+        &self,
+        _request: Request,
+        _extensions: &mut http::Extensions,
+        _next: Next<'_>,
+    ) -> reqwest_middleware::Result<Response> {
+        Ok(ok_response())
+    }
+}
+
+/// reqwest-middleware's chain over [`InMemory`]; `stack` false leaves only [`InMemory`],
+/// the chain's own bare cost.
+pub fn middleware_in_memory(stack: bool) -> ClientWithMiddleware {
+    let builder = if stack {
+        middleware_builder(http())
+    } else {
+        ClientBuilder::new(http())
+    };
+    builder.with(InMemory).build()
+}
+
+// ---------------------------------------------------------------------------------------
+// The loopback contenders and server
+// ---------------------------------------------------------------------------------------
+
+/// One contender of the loopback benches.
+#[derive(Clone)]
+pub enum Contender {
+    Bare(reqwest::Client),
+    Steadfast(steadfast::Client),
+    Middleware(reqwest_middleware::ClientWithMiddleware),
+}
+
+impl Contender {
+    pub fn all() -> Vec<(&'static str, Self)> {
+        let steadfast = steadfast::Client::builder()
+            .rate_limit(free_quota())
+            .build(http())
+            .expect("valid config");
+        let no_idempotency = steadfast::Client::builder()
+            .rate_limit(free_quota())
+            .idempotency(None)
+            .build(http())
+            .expect("valid config");
+        vec![
+            ("bare reqwest", Self::Bare(http())),
+            ("steadfast", Self::Steadfast(steadfast)),
+            ("steadfast, no idempotency", Self::Steadfast(no_idempotency)),
+            (
+                "reqwest-middleware + retry + tracing",
+                Self::Middleware(middleware_client(http())),
+            ),
+        ]
+    }
+
+    /// One call as a user writes it with this contender's API, body read to the end.
+    pub async fn call(&self, method: &Method, url: &str) -> Bytes {
+        let post = *method == Method::POST;
+        let response = match self {
+            Self::Bare(client) => {
+                let mut builder = client.request(method.clone(), url);
+                if post {
+                    builder = builder.header(CONTENT_TYPE, "application/json").body(BODY);
+                }
+                builder.send().await.expect("bare call")
+            }
+            Self::Steadfast(client) => {
+                let mut builder = client.request(method.clone(), url);
+                if post {
+                    builder = builder.header(CONTENT_TYPE, "application/json").body(BODY);
+                }
+                builder.send().await.expect("steadfast call")
+            }
+            Self::Middleware(client) => {
+                let mut builder = client.request(method.clone(), url);
+                if post {
+                    builder = builder.header(CONTENT_TYPE, "application/json").body(BODY);
+                }
+                builder.send().await.expect("middleware call")
+            }
+        };
+        assert!(response.status().is_success(), "{}", response.status());
+        response.bytes().await.expect("body")
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The loopback server
+// ---------------------------------------------------------------------------------------
+
+/// An HTTP/1.1 keep-alive server on 127.0.0.1, on a thread and runtime of its own: GET
+/// answers 200 with [`JSON`], POST reads the whole body and answers 201 with [`JSON`].
+///
+/// It serves until the process ends (a bench's process is short-lived).
+pub fn start_server() -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    listener.set_nonblocking(true).expect("non-blocking");
+    let addr = listener.local_addr().expect("local address");
+    std::thread::Builder::new()
+        .name("loopback-server".into())
+        .spawn(move || {
+            current_thread().block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).expect("tokio");
+                loop {
+                    let Ok((stream, _)) = listener.accept().await else {
+                        continue;
+                    };
+                    let _ = stream.set_nodelay(true);
+                    tokio::spawn(async move {
+                        let _ = hyper::server::conn::http1::Builder::new()
+                            .keep_alive(true)
+                            .serve_connection(
+                                TokioIo::new(stream),
+                                hyper::service::service_fn(answer),
+                            )
+                            .await;
+                    });
+                }
+            });
+        })
+        .expect("server thread");
+    addr
+}
+
+async fn answer(
+    request: hyper::Request<Incoming>,
+) -> Result<hyper::Response<Full<Bytes>>, hyper::Error> {
+    let status = if request.method() == hyper::Method::POST {
+        request.into_body().collect().await?;
+        hyper::StatusCode::CREATED
+    } else {
+        hyper::StatusCode::OK
+    };
+    let mut response = hyper::Response::new(Full::new(Bytes::from_static(JSON)));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    Ok(response)
+}
