@@ -15,7 +15,7 @@ use tower_service::Service;
 use super::layer::Settings;
 use super::store::{LeaseToken, Reservation, StoredResponse};
 use super::{CompleteOn, IdempotencyKey, InFlight, LedgerDown, Replayed};
-use crate::boxed::BoxResponseFuture;
+use crate::boxed::InlineOrBoxed;
 use crate::classify::{Outcome, Verdict};
 use crate::error::{BoxError, Error, Failure, NotRetried};
 
@@ -28,27 +28,14 @@ pin_project! {
     #[must_use = "futures do nothing unless polled"]
     pub struct ResponseFuture<F> {
         #[pin]
-        state: State<F>,
-    }
-}
-
-pin_project! {
-    #[project = StateProj]
-    enum State<F> {
-        Passthrough {
-            #[pin]
-            inner: F,
-        },
-        Keyed {
-            inner: BoxResponseFuture,
-        },
+        state: InlineOrBoxed<F>,
     }
 }
 
 impl<F> ResponseFuture<F> {
     pub(crate) fn passthrough(inner: F) -> Self {
         Self {
-            state: State::Passthrough { inner },
+            state: InlineOrBoxed::Inline { inner },
         }
     }
 
@@ -59,25 +46,22 @@ impl<F> ResponseFuture<F> {
         S::Future: Send,
     {
         Self {
-            state: State::Keyed {
+            state: InlineOrBoxed::Boxed {
                 inner: Box::pin(run(inner, settings, request)),
             },
         }
     }
-}
 
-impl<F> ResponseFuture<F> {
     #[cfg(test)]
     pub(crate) fn is_passthrough(&self) -> bool {
-        matches!(self.state, State::Passthrough { .. })
+        self.state.is_inline()
     }
 }
 
 impl<F> fmt::Debug for ResponseFuture<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let keyed = matches!(self.state, State::Keyed { .. });
         f.debug_struct("ResponseFuture")
-            .field("keyed", &keyed)
+            .field("keyed", &!self.state.is_inline())
             .finish_non_exhaustive()
     }
 }
@@ -90,12 +74,7 @@ where
     type Output = Result<Response, Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().state.project() {
-            StateProj::Passthrough { inner } => inner
-                .poll(cx)
-                .map(|result| result.map_err(|e| Error::from_inner(e.into()))),
-            StateProj::Keyed { inner } => inner.as_mut().poll(cx),
-        }
+        self.project().state.poll(cx)
     }
 }
 

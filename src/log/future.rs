@@ -6,9 +6,8 @@ use std::task::{Context, Poll};
 use pin_project_lite::pin_project;
 use reqwest::Response;
 
+use crate::boxed::{BoxResponseFuture, InlineOrBoxed};
 use crate::error::{BoxError, Error};
-
-use crate::boxed::BoxResponseFuture as Boxed;
 
 pin_project! {
     /// The future returned by [`Log`](super::Log).
@@ -19,47 +18,33 @@ pin_project! {
     #[must_use = "futures do nothing unless polled"]
     pub struct ResponseFuture<F> {
         #[pin]
-        state: State<F>,
-    }
-}
-
-pin_project! {
-    #[project = StateProj]
-    enum State<F> {
-        Quiet {
-            #[pin]
-            inner: F,
-        },
-        Logged {
-            inner: Boxed,
-        },
+        state: InlineOrBoxed<F>,
     }
 }
 
 impl<F> ResponseFuture<F> {
     pub(crate) fn quiet(inner: F) -> Self {
         Self {
-            state: State::Quiet { inner },
+            state: InlineOrBoxed::Inline { inner },
         }
     }
 
-    pub(crate) fn logged(inner: Boxed) -> Self {
+    pub(crate) fn logged(inner: BoxResponseFuture) -> Self {
         Self {
-            state: State::Logged { inner },
+            state: InlineOrBoxed::Boxed { inner },
         }
     }
 
     #[cfg(test)]
     pub(crate) fn is_quiet(&self) -> bool {
-        matches!(self.state, State::Quiet { .. })
+        self.state.is_inline()
     }
 }
 
 impl<F> fmt::Debug for ResponseFuture<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let logged = matches!(self.state, State::Logged { .. });
         f.debug_struct("ResponseFuture")
-            .field("logged", &logged)
+            .field("logged", &!self.state.is_inline())
             .finish_non_exhaustive()
     }
 }
@@ -72,11 +57,6 @@ where
     type Output = Result<Response, Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().state.project() {
-            StateProj::Quiet { inner } => inner
-                .poll(cx)
-                .map(|result| result.map_err(|e| Error::from_inner(e.into()))),
-            StateProj::Logged { inner } => inner.as_mut().poll(cx),
-        }
+        self.project().state.poll(cx)
     }
 }
