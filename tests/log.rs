@@ -261,20 +261,6 @@ fn keyed_post(url: &str) -> reqwest::Request {
     request
 }
 
-async fn mount(server: &MockServer, first: ResponseTemplate, times: u64, then: ResponseTemplate) {
-    Mock::given(path("/orders"))
-        .respond_with(first)
-        .up_to_n_times(times)
-        .with_priority(1)
-        .mount(server)
-        .await;
-    Mock::given(path("/orders"))
-        .respond_with(then)
-        .with_priority(2)
-        .mount(server)
-        .await;
-}
-
 // ---------------------------------------------------------------------------------------
 // Spans and events.
 
@@ -298,7 +284,7 @@ async fn a_call_that_fails_after_two_retries_is_described_by_its_spans_and_event
     let (subscriber, capture, buffer) = subscriber();
     let _guard = common::capture_on_this_thread(subscriber);
     let server = MockServer::start().await;
-    mount(
+    common::respond(
         &server,
         ResponseTemplate::new(503),
         3,
@@ -409,7 +395,7 @@ async fn a_call_that_succeeds_after_a_retry_logs_success_at_debug() {
     let (subscriber, capture, _buffer) = subscriber();
     let _guard = common::capture_on_this_thread(subscriber);
     let server = MockServer::start().await;
-    mount(
+    common::respond(
         &server,
         ResponseTemplate::new(503),
         1,
@@ -455,7 +441,7 @@ async fn a_401_is_an_error_that_asks_for_a_human_and_runs_the_permanent_hook() {
     let (subscriber, capture, _buffer) = subscriber();
     let _guard = common::capture_on_this_thread(subscriber);
     let server = MockServer::start().await;
-    mount(
+    common::respond(
         &server,
         ResponseTemplate::new(401),
         1,
@@ -733,7 +719,7 @@ async fn bodies_are_not_logged_by_default() {
     let (subscriber, capture, buffer) = subscriber();
     let _guard = common::capture_on_this_thread(subscriber);
     let server = MockServer::start().await;
-    mount(
+    common::respond(
         &server,
         ResponseTemplate::new(400).set_body_string(r#"{"error": "sku-unknown-17"}"#),
         1,
@@ -834,7 +820,7 @@ async fn a_captured_success_body_is_handed_back_whole() {
     let (subscriber, capture, _buffer) = subscriber();
     let _guard = common::capture_on_this_thread(subscriber);
     let server = MockServer::start().await;
-    mount(
+    common::respond(
         &server,
         ResponseTemplate::new(503),
         1,
@@ -912,7 +898,7 @@ fn log_config_is_read_from_text_and_invalid_values_are_typed_errors() {
 #[tokio::test]
 async fn the_library_installs_no_global_subscriber() {
     let server = MockServer::start().await;
-    mount(
+    common::respond(
         &server,
         ResponseTemplate::new(500),
         1,

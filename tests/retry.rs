@@ -47,20 +47,6 @@ async fn call(
 }
 
 /// Mounts `first` for the first `times` requests, then `then`.
-async fn respond(server: &MockServer, first: ResponseTemplate, times: u64, then: ResponseTemplate) {
-    Mock::given(path("/orders"))
-        .respond_with(first)
-        .up_to_n_times(times)
-        .with_priority(1)
-        .mount(server)
-        .await;
-    Mock::given(path("/orders"))
-        .respond_with(then)
-        .with_priority(2)
-        .mount(server)
-        .await;
-}
-
 #[tokio::test(start_paused = true)]
 async fn get_503_503_200_succeeds_on_the_third_attempt_within_jitter_bounds() {
     // (jitter, lowest and highest allowed gap before retry 1 and retry 2)
@@ -72,7 +58,7 @@ async fn get_503_503_200_succeeds_on_the_third_attempt_within_jitter_bounds() {
     ];
     for (jitter, bounds) in cases {
         let server = MockServer::start().await;
-        respond(
+        common::respond(
             &server,
             ResponseTemplate::new(503),
             2,
@@ -149,7 +135,7 @@ async fn post_without_key_is_sent_once_and_the_error_says_why() {
 #[tokio::test(start_paused = true)]
 async fn post_with_idempotency_key_is_retried_with_the_same_key() {
     let server = MockServer::start().await;
-    respond(
+    common::respond(
         &server,
         ResponseTemplate::new(503),
         2,
@@ -201,7 +187,7 @@ async fn post_to_a_closed_port_is_retried_because_nothing_was_sent() {
 #[tokio::test(start_paused = true)]
 async fn retry_after_seconds_is_honoured() {
     let server = MockServer::start().await;
-    respond(
+    common::respond(
         &server,
         ResponseTemplate::new(429).insert_header("retry-after", "2"),
         1,
@@ -225,7 +211,7 @@ async fn retry_after_seconds_is_honoured() {
 async fn retry_after_http_date_is_honoured() {
     let server = MockServer::start().await;
     let date = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(5));
-    respond(
+    common::respond(
         &server,
         ResponseTemplate::new(503).insert_header("retry-after", date.as_str()),
         1,
@@ -492,7 +478,7 @@ async fn budget_bounds_a_full_outage_at_10_calls_per_second() {
 #[tokio::test(start_paused = true)]
 async fn a_first_attempt_success_reports_one_attempt() {
     let server = MockServer::start().await;
-    respond(
+    common::respond(
         &server,
         ResponseTemplate::new(200),
         1,

@@ -110,3 +110,25 @@ pub fn capture_on_this_thread(
     SECOND.get_or_init(|| tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default()));
     tracing::subscriber::set_default(subscriber)
 }
+
+/// Answers `/orders` with `first` for the first `times` requests, then with `then`.
+pub async fn respond(
+    server: &wiremock::MockServer,
+    first: wiremock::ResponseTemplate,
+    times: u64,
+    then: wiremock::ResponseTemplate,
+) {
+    use wiremock::Mock;
+    use wiremock::matchers::path;
+    Mock::given(path("/orders"))
+        .respond_with(first)
+        .up_to_n_times(times)
+        .with_priority(1)
+        .mount(server)
+        .await;
+    Mock::given(path("/orders"))
+        .respond_with(then)
+        .with_priority(2)
+        .mount(server)
+        .await;
+}
