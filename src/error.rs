@@ -81,7 +81,14 @@ pub enum Error {
 
     /// The transport failed and no retry layer was in the stack to take the decision.
     #[error("transport error")]
-    Transport(#[source] BoxError),
+    #[non_exhaustive]
+    Transport {
+        /// What failed.
+        #[source]
+        source: BoxError,
+        /// The call's idempotency key, to replay it with.
+        idempotency_key: Option<IdempotencyKey>,
+    },
 
     /// The call failed on every attempt allowed by the retry configuration.
     #[error("{failure}")]
@@ -100,12 +107,15 @@ pub enum Error {
          the request was not sent",
         .key.as_deref().unwrap_or("a custom key")
     )]
+    #[non_exhaustive]
     RateLimited {
         /// How long until a permit may be free, at least.
         retry_after: Duration,
         /// The limiter's key when it may be shown (an origin: scheme, host and port);
         /// `None` for a custom key, which may be a secret.
         key: Option<String>,
+        /// The call's idempotency key, to replay it with.
+        idempotency_key: Option<IdempotencyKey>,
     },
 
     /// The call failed and was not retried, for the reason in `why`.
@@ -146,7 +156,7 @@ impl Error {
             Self::RetriesExhausted { failure, .. } | Self::NotRetried { failure, .. } => {
                 Some(failure.classification)
             }
-            Self::Transport(_) => None,
+            Self::Transport { .. } => None,
         }
     }
 
@@ -180,6 +190,12 @@ impl Error {
             Self::IdempotencyKeyInFlight { key, .. } | Self::Ledger { key, .. } => Some(key),
             Self::Timeout {
                 idempotency_key, ..
+            }
+            | Self::Transport {
+                idempotency_key, ..
+            }
+            | Self::RateLimited {
+                idempotency_key, ..
             } => idempotency_key.as_ref().map(IdempotencyKey::as_str),
             _ => self
                 .failure()
@@ -194,6 +210,12 @@ impl Error {
                 failure.idempotency_key = Some(key.clone());
             }
             Self::Timeout {
+                idempotency_key, ..
+            }
+            | Self::Transport {
+                idempotency_key, ..
+            }
+            | Self::RateLimited {
                 idempotency_key, ..
             } => *idempotency_key = Some(key.clone()),
             _ => {}
@@ -422,12 +444,20 @@ pub enum ConfigError {
 }
 
 impl Error {
+    /// A transport error without a key yet (the idempotency layer adds it).
+    pub(crate) fn transport(source: BoxError) -> Self {
+        Self::Transport {
+            source,
+            idempotency_key: None,
+        }
+    }
+
     /// Wraps an inner service's error: a steadfast error passes through unchanged, any other
     /// becomes [`Error::Transport`] (with reqwest's URL stripped).
     pub(crate) fn from_inner(error: BoxError) -> Self {
         match error.downcast::<Self>() {
             Ok(own) => *own,
-            Err(other) => Self::Transport(without_url(other)),
+            Err(other) => Self::transport(without_url(other)),
         }
     }
 }
@@ -456,6 +486,7 @@ mod tests {
         let error = Error::RateLimited {
             retry_after: Duration::from_secs(2),
             key: Some("https://api.example.com:443".to_owned()),
+            idempotency_key: None,
         };
         let classification = error.classification().expect("classified");
         assert_eq!(
@@ -474,6 +505,7 @@ mod tests {
         let custom = Error::RateLimited {
             retry_after: Duration::from_secs(2),
             key: None,
+            idempotency_key: None,
         };
         assert!(custom.to_string().contains("a custom key"), "{custom}");
     }

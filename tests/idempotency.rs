@@ -339,3 +339,82 @@ async fn a_call_cut_by_the_deadline_still_names_its_key() {
     assert!(matches!(error, Error::Timeout { .. }), "{error:?}");
     assert_eq!(error.idempotency_key(), Some("invoice-9"));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_call_refused_by_the_rate_limiter_still_names_its_key() {
+    use steadfast::rate_limit::{Quota, RateLimitConfig, RateLimitMode};
+
+    let server = ledger::invoices_api(Duration::ZERO).await;
+    let client = Client::builder()
+        .retry(RetryConfig::default().deadline(None))
+        .attempt_timeout(None)
+        .rate_limit(
+            RateLimitConfig::new(Quota::per_minute(1).burst(1)).mode(RateLimitMode::FailFast),
+        )
+        .build(http())
+        .expect("valid");
+
+    ledger::post(&client, &server, "invoice-1")
+        .await
+        .expect("the one permit");
+    let error = ledger::post(&client, &server, "invoice-2")
+        .await
+        .expect_err("no permit");
+
+    assert!(matches!(error, Error::RateLimited { .. }), "{error:?}");
+    assert_eq!(error.idempotency_key(), Some("invoice-2"));
+    assert_eq!(
+        ledger::seen(&server).await,
+        1,
+        "the refused call was not sent"
+    );
+}
+
+#[tokio::test]
+async fn a_keyed_call_whose_body_is_lost_names_its_key_and_stays_completed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    // A server that says 201 with a 100-byte body, sends 10 bytes and hangs up.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let server = tokio::spawn(async move {
+        let mut accepted = 0;
+        while let Ok((mut socket, _)) = listener.accept().await {
+            accepted += 1;
+            let mut buf = [0u8; 4096];
+            let _ = socket.read(&mut buf).await;
+            let _ = socket
+                .write_all(b"HTTP/1.1 201 Created\r\ncontent-length: 100\r\n\r\n0123456789")
+                .await;
+            drop(socket);
+            if accepted == 2 {
+                break;
+            }
+        }
+        accepted
+    });
+    let client = Client::builder().build(http()).expect("valid");
+    let url = format!("http://{addr}/payments");
+
+    let error = client
+        .post(&url)
+        .idempotency_key("payment-5")
+        .send()
+        .await
+        .expect_err("the body never arrives");
+    assert!(matches!(error, Error::Transport { .. }), "{error:?}");
+    assert_eq!(error.idempotency_key(), Some("payment-5"));
+
+    // The server acted (201): a repeat must not reach it again.
+    let repeat = client
+        .post(&url)
+        .idempotency_key("payment-5")
+        .send()
+        .await
+        .expect("answered from the ledger");
+    assert_eq!(repeat.status(), 201);
+    assert!(Replayed::is(&repeat));
+    server.abort();
+}

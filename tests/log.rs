@@ -959,7 +959,7 @@ async fn a_success_body_that_cannot_be_read_for_the_log_fails_the_call_and_is_lo
         .await
         .expect_err("the body is cut short");
 
-    assert!(matches!(error, Error::Transport(_)), "{error:?}");
+    assert!(matches!(error, Error::Transport { .. }), "{error:?}");
     let gave_up = capture.events("gave up");
     assert_eq!(gave_up.len(), 1, "{}", capture.dump());
     assert!(capture.events("call succeeded").is_empty());

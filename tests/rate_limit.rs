@@ -630,7 +630,10 @@ async fn a_wait_beyond_max_wait_fails_typed_and_is_never_sent() {
         .expect_err("no permit within max_wait");
 
     assert_eq!(Instant::now(), start, "failed at once, without waiting");
-    let Error::RateLimited { retry_after, key } = &error else {
+    let Error::RateLimited {
+        retry_after, key, ..
+    } = &error
+    else {
         panic!("expected RateLimited, unwrapped by retry; got {error:?}");
     };
     assert!(

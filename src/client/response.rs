@@ -57,7 +57,7 @@ impl ResponseExt for reqwest::Response {
         let body = self
             .bytes()
             .await
-            .map_err(|e| Error::Transport(Box::new(e.without_url())))?;
+            .map_err(|e| Error::transport(Box::new(e.without_url())))?;
         Ok(monitor.decode::<T>(body)?)
     }
 }

@@ -224,7 +224,7 @@ async fn settle(
             match read_error {
                 None => with_key(Ok(response), key),
                 // The server acted (2xx) but the body was lost: the key stays completed.
-                Some(e) => with_key(Err(Error::Transport(Box::new(e.without_url()))), key),
+                Some(e) => with_key(Err(Error::transport(Box::new(e.without_url()))), key),
             }
         }
         Err(error) => {

@@ -95,7 +95,7 @@ impl Call {
                 // The caller would have met the same error reading the body: the call failed.
                 Err(e) => {
                     return Err(self
-                        .failed(Error::Transport(without_url(Box::new(e))))
+                        .failed(Error::transport(without_url(Box::new(e))))
                         .await);
                 }
             }

@@ -101,6 +101,7 @@ where
             StateProj::Refused { retry_after, key } => Poll::Ready(Err(Error::RateLimited {
                 retry_after: *retry_after,
                 key: key.clone(),
+                idempotency_key: None,
             })),
         }
     }

@@ -317,6 +317,7 @@ impl RateLimiter {
         Error::RateLimited {
             retry_after,
             key: name.as_public_str().map(str::to_owned),
+            idempotency_key: None,
         }
     }
 
@@ -573,6 +574,7 @@ mod tests {
         let Err(Error::RateLimited {
             retry_after,
             key: shown,
+            ..
         }) = third
         else {
             panic!("expected RateLimited, got {third:?}");

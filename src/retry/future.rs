@@ -404,7 +404,7 @@ where
         (spare, host) = self::spare(&next);
         progress.attempts += 1;
         if let Err(e) = poll_fn(|cx| inner.poll_ready(cx)).await {
-            return Err(Error::Transport(without_url(e.into())));
+            return Err(Error::transport(without_url(e.into())));
         }
         let (span, attempt) = start_attempt(&mut inner, &policy, next, progress.attempts - 1);
         let (next_outcome, next_classification) = finish_attempt(&policy, &span, attempt.await);

@@ -51,7 +51,7 @@ where
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner
             .poll_ready(cx)
-            .map_err(|e| Error::Transport(without_url(e.into())))
+            .map_err(|e| Error::transport(without_url(e.into())))
     }
 
     fn call(&mut self, request: Request) -> Self::Future {
