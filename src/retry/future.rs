@@ -79,6 +79,7 @@ where
 {
     /// Sends the first attempt on `ready`, a service that is ready; `inner` is a clone for
     /// the attempts that may follow.
+    #[inline]
     pub(crate) fn new(ready: &mut S, inner: S, policy: Arc<Policy>, request: Request) -> Self {
         let start = Instant::now();
         let method = request.method().clone();
@@ -286,7 +287,7 @@ fn decide(policy: &Policy, a: &Attempted) -> Decision {
 /// A copy of `request` for the next attempt, and, when it cannot be copied, its host for
 /// the error (the URL is gone once sent).
 fn spare(request: &Request) -> (Option<Request>, Option<String>) {
-    let spare = request.try_clone();
+    let spare = super::spare::try_clone(request);
     let host = spare
         .is_none()
         .then(|| request.url().host_str().map(str::to_owned))
@@ -419,6 +420,7 @@ where
 }
 
 /// Sends one attempt in its own span, a child of the log layer's call span.
+#[inline]
 fn start_attempt<S>(
     inner: &mut S,
     policy: &Policy,

@@ -48,6 +48,7 @@ mod layer;
 pub(crate) mod policy;
 mod retry_after;
 mod service;
+mod spare;
 
 pub use backoff::{Backoff, Jitter};
 pub use budget::{BudgetConfig, RetryBudget};
