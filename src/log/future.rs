@@ -23,6 +23,7 @@ pin_project! {
 }
 
 impl<F> ResponseFuture<F> {
+    #[inline]
     pub(crate) fn quiet(inner: F) -> Self {
         Self {
             state: InlineOrBoxed::Inline { inner },

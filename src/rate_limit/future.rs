@@ -59,6 +59,7 @@ impl Observer {
 }
 
 impl<F> ResponseFuture<F> {
+    #[inline]
     pub(crate) fn sending(future: F, observer: Option<Observer>) -> Self {
         Self {
             state: State::Sending { future, observer },
