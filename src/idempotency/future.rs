@@ -2,66 +2,120 @@ use std::fmt;
 use std::future::{Future, poll_fn};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use pin_project_lite::pin_project;
-use reqwest::header::HeaderValue;
 use reqwest::{Request, Response, ResponseBuilderExt, Url};
 use tokio::time::Instant;
 use tower_service::Service;
 
 use super::layer::Settings;
-use super::store::{LeaseToken, Reservation, StoredResponse};
+use super::store::{
+    IdempotencyStore, LeaseToken, LedgerKey, Reservation, StoreError, StoreFuture, StoredResponse,
+};
 use super::{CompleteOn, IdempotencyKey, InFlight, LedgerDown, Replayed};
-use crate::boxed::InlineOrBoxed;
+use crate::boxed::BoxResponseFuture;
 use crate::classify::{Outcome, Verdict};
 use crate::error::{BoxError, Error, Failure, NotRetried};
 
 pin_project! {
     /// The future returned by [`Idempotency`](super::Idempotency).
     ///
-    /// A request that needs no key (a GET without one) runs the inner future in place;
-    /// only a keyed call, which may wait on the ledger and reads the response body, is
-    /// boxed.
+    /// The inner call runs in place: for a request that needs no key, for a keyed call
+    /// without a ledger, and for a keyed call whose ledger answered at once (the memory
+    /// ledger always does). Reading a recorded call's body, and waiting on a ledger that
+    /// does I/O or on a key in flight elsewhere, is boxed.
     #[must_use = "futures do nothing unless polled"]
     pub struct ResponseFuture<F> {
         #[pin]
-        state: InlineOrBoxed<F>,
+        state: State<F>,
     }
 }
 
+pin_project! {
+    #[project = StateProj]
+    enum State<F> {
+        Sending {
+            #[pin]
+            inner: F,
+            // `None` for a request that needs no key.
+            keyed: Option<Keyed>,
+        },
+        Boxed {
+            future: BoxResponseFuture,
+        },
+        Ready {
+            result: Option<Result<Response, Error>>,
+        },
+    }
+}
+
+/// A keyed call in flight.
+pub(crate) struct Keyed {
+    key: IdempotencyKey,
+    /// The reservation the call holds, when a ledger records it.
+    lease: Option<Lease>,
+}
+
+/// A reservation: what recording or freeing the key after the call needs.
+struct Lease {
+    /// Their store is the ledger (a lease exists only where there is one).
+    settings: Arc<Settings>,
+    entry: LedgerKey,
+    token: LeaseToken,
+}
+
 impl<F> ResponseFuture<F> {
+    /// The inner call, with nothing to do after it.
+    #[inline]
     pub(crate) fn passthrough(inner: F) -> Self {
+        Self::sending(inner, None)
+    }
+
+    #[inline]
+    fn sending(inner: F, keyed: Option<Keyed>) -> Self {
         Self {
-            state: InlineOrBoxed::Inline { inner },
+            state: State::Sending { inner, keyed },
         }
     }
 
-    pub(crate) fn keyed<S>(inner: S, settings: Arc<Settings>, request: Request) -> Self
-    where
-        S: Service<Request, Response = Response> + Send + 'static,
-        S::Error: Into<BoxError>,
-        S::Future: Send,
-    {
+    fn boxed(future: BoxResponseFuture) -> Self {
         Self {
-            state: InlineOrBoxed::Boxed {
-                inner: Box::pin(run(inner, settings, request)),
+            state: State::Boxed { future },
+        }
+    }
+
+    fn ready(result: Result<Response, Error>) -> Self {
+        Self {
+            state: State::Ready {
+                result: Some(result),
             },
         }
     }
 
     #[cfg(test)]
     pub(crate) fn is_passthrough(&self) -> bool {
-        self.state.is_inline()
+        matches!(self.state, State::Sending { keyed: None, .. })
+    }
+
+    #[cfg(test)]
+    pub(crate) fn is_boxed(&self) -> bool {
+        matches!(self.state, State::Boxed { .. })
     }
 }
 
 impl<F> fmt::Debug for ResponseFuture<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match &self.state {
+            State::Sending { keyed: None, .. } => "passthrough",
+            State::Sending { keyed: Some(_), .. } => "sending",
+            State::Boxed { .. } => "boxed",
+            State::Ready { .. } => "ready",
+        };
         f.debug_struct("ResponseFuture")
-            .field("keyed", &!self.state.is_inline())
+            .field("state", &state)
             .finish_non_exhaustive()
     }
 }
@@ -73,77 +127,132 @@ where
 {
     type Output = Result<Response, Error>;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.project().state.poll(cx)
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut future = match self.as_mut().project().state.project() {
+            StateProj::Sending { inner, keyed } => {
+                let result =
+                    ready!(inner.poll(cx)).map_err(|e| Error::from_inner(e.into()));
+                let Some(Keyed { key, lease }) = keyed.take() else {
+                    return Poll::Ready(result);
+                };
+                let Some(lease) = lease else {
+                    return Poll::Ready(with_key(result, &key));
+                };
+                match lease.settle(key, result) {
+                    Settled::Now(result) => return Poll::Ready(result),
+                    Settled::Later(future) => future,
+                }
+            }
+            StateProj::Boxed { future } => return future.as_mut().poll(cx),
+            StateProj::Ready { result } => {
+                return Poll::Ready(
+                    result
+                        .take()
+                        .expect("idempotency future polled after completion"),
+                );
+            }
+        };
+        let polled = future.as_mut().poll(cx);
+        // The inner future is done: its space goes to the rest of the call.
+        self.project().state.set(State::Boxed { future });
+        polled
     }
 }
 
-/// Whether `request` is the layer's business: it carries a key, or its method gets one.
-pub(crate) fn needs_key(settings: &Settings, request: &Request) -> bool {
-    request.headers().contains_key(&settings.header) || settings.methods.contains(request.method())
-}
-
-async fn send<S>(inner: &mut S, request: Request) -> Result<Response, Error>
-where
-    S: Service<Request, Response = Response>,
-    S::Error: Into<BoxError>,
-{
-    poll_fn(|cx| inner.poll_ready(cx))
-        .await
-        .map_err(|e| Error::from_inner(e.into()))?;
-    inner
-        .call(request)
-        .await
-        .map_err(|e| Error::from_inner(e.into()))
-}
-
-async fn run<S>(
-    mut inner: S,
-    settings: Arc<Settings>,
+/// Starts a call on `inner`, a ready service. A request with neither a key nor a method
+/// that gets one passes through; a keyed call whose ledger must be waited on takes the
+/// ready service into its boxed future and leaves a clone in its place.
+pub(crate) fn call<S>(
+    inner: &mut S,
+    settings: &Arc<Settings>,
     mut request: Request,
-) -> Result<Response, Error>
+) -> ResponseFuture<S::Future>
 where
-    S: Service<Request, Response = Response>,
+    S: Service<Request, Response = Response> + Clone + Send + 'static,
     S::Error: Into<BoxError>,
+    S::Future: Send,
 {
     let key = match request.headers().get(&settings.header) {
-        Some(value) => match value.to_str() {
-            Ok(text) => settings.format.decode(text),
-            Err(e) => return Err(Error::InvalidRequest(Box::new(e))),
-        },
-        None if settings.methods.contains(request.method()) => {
-            let key = settings.maker.make_key();
-            let value = settings
-                .format
-                .encode(&key)
-                .and_then(|v| HeaderValue::try_from(v).ok())
-                .ok_or_else(|| {
-                    Error::InvalidRequest("idempotency key is not printable ASCII".into())
-                })?;
-            request.headers_mut().insert(settings.header.clone(), value);
-            key
+        Some(value) => value
+            .to_str()
+            .map(|text| IdempotencyKey::new(&settings.format.decode(text)))
+            .map_err(|e| Error::InvalidRequest(Box::new(e))),
+        None if settings.methods.contains(request.method()) => fresh_key(settings, &mut request),
+        None => return ResponseFuture::passthrough(inner.call(request)),
+    };
+    let key = match key {
+        Ok(key) => key,
+        Err(error) => return ResponseFuture::ready(Err(error)),
+    };
+    let span = tracing::Span::current();
+    if !span.is_disabled() {
+        span.record("steadfast.idempotency_key", key.as_str());
+    }
+    let Some(store) = &settings.store else {
+        let keyed = Keyed { key, lease: None };
+        return ResponseFuture::sending(inner.call(request), Some(keyed));
+    };
+    let entry = LedgerKey::new(key.as_str(), request.method(), request.url());
+    let reserved = match store.reserve(&entry, settings.lease).now() {
+        Ok(answer) => reserved(settings, &key, answer),
+        // The ledger does I/O: the ready service goes into the boxed call.
+        Err(pending) => {
+            let ready = take_ready(inner);
+            let call = SlowCall {
+                settings: Arc::clone(settings),
+                key,
+                entry,
+            };
+            return ResponseFuture::boxed(Box::pin(call.run(ready, request, pending)));
         }
-        // Neither a key nor a method that needs one: nothing to do (`call` passes such
-        // requests through without coming here).
-        None => return send(&mut inner, request).await,
     };
-    let key = IdempotencyKey::new(&key);
-    tracing::Span::current().record("steadfast.idempotency_key", key.as_str());
-    let Some(store) = settings.store.clone() else {
-        return with_key(send(&mut inner, request).await, &key);
-    };
-    let ledger_key = ledger_key(&request, key.as_str());
+    match reserved {
+        Ok(Reserved::Token(token)) => {
+            let lease = Lease {
+                settings: Arc::clone(settings),
+                entry,
+                token,
+            };
+            let keyed = Keyed {
+                key,
+                lease: Some(lease),
+            };
+            ResponseFuture::sending(inner.call(request), Some(keyed))
+        }
+        Ok(Reserved::Unprotected) => {
+            let keyed = Keyed { key, lease: None };
+            ResponseFuture::sending(inner.call(request), Some(keyed))
+        }
+        Ok(Reserved::Replay(stored)) => {
+            ResponseFuture::ready(replay(settings, &stored, &request, &key))
+        }
+        Ok(Reserved::Wait) => {
+            let ready = take_ready(inner);
+            let call = SlowCall {
+                settings: Arc::clone(settings),
+                key,
+                entry,
+            };
+            ResponseFuture::boxed(Box::pin(call.wait_then_run(ready, request)))
+        }
+        Err(error) => ResponseFuture::ready(Err(error)),
+    }
+}
 
-    let token = match reserve(&*store, &settings, &ledger_key, &key).await? {
-        Reserved::Token(token) => Some(token),
-        Reserved::Replay(stored) => return replay(&settings, &stored, &request, &key),
-        Reserved::Unprotected => None,
-    };
-    let result = send(&mut inner, request).await;
-    let Some(token) = token else {
-        return with_key(result, &key);
-    };
-    settle(&settings, &*store, &ledger_key, &token, &key, result).await
+/// The ready service, for a boxed call; a clone takes its place.
+fn take_ready<S: Clone>(inner: &mut S) -> S {
+    let clone = inner.clone();
+    std::mem::replace(inner, clone)
+}
+
+/// A fresh key, written into the request's header.
+fn fresh_key(settings: &Settings, request: &mut Request) -> Result<IdempotencyKey, Error> {
+    let (key, value) = settings
+        .maker
+        .make(settings.format)
+        .ok_or_else(|| Error::InvalidRequest("idempotency key is not printable ASCII".into()))?;
+    request.headers_mut().insert(settings.header.clone(), value);
+    Ok(key)
 }
 
 enum Reserved {
@@ -151,104 +260,254 @@ enum Reserved {
     Replay(StoredResponse),
     /// The ledger is down and the configuration says to send anyway.
     Unprotected,
+    /// Another call holds the key: wait for it.
+    Wait,
 }
 
-async fn reserve(
-    store: &dyn super::IdempotencyStore,
+/// What the configuration does with a reservation's answer.
+fn reserved(
     settings: &Settings,
-    ledger_key: &str,
     key: &IdempotencyKey,
+    answer: Result<Reservation, StoreError>,
 ) -> Result<Reserved, Error> {
-    let started = Instant::now();
-    let mut pause = Duration::from_millis(10);
-    loop {
-        match store.reserve(ledger_key, settings.lease).await {
-            Ok(Reservation::Reserved(token)) => return Ok(Reserved::Token(token)),
-            Ok(Reservation::Completed(stored)) => return Ok(Reserved::Replay(stored)),
-            Ok(Reservation::InFlight) => {
-                let waited = started.elapsed();
-                let gave_up = match settings.in_flight {
-                    InFlight::Fail => true,
-                    InFlight::Wait { max } => waited >= max,
-                };
-                if gave_up {
-                    return Err(Error::IdempotencyKeyInFlight {
-                        key: key.to_string(),
-                        waited,
-                    });
-                }
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(Duration::from_millis(250));
-            }
-            Err(source) => {
-                if settings.ledger_down == LedgerDown::FailOpen {
-                    tracing::warn!(
-                        steadfast.idempotency_key = %key,
-                        error = %source,
-                        "idempotency ledger unavailable; sending without its protection"
-                    );
-                    return Ok(Reserved::Unprotected);
-                }
-                return Err(Error::Ledger {
-                    key: key.to_string(),
-                    source,
+    match answer {
+        Ok(Reservation::Reserved(token)) => Ok(Reserved::Token(token)),
+        Ok(Reservation::Completed(stored)) => Ok(Reserved::Replay(stored)),
+        Ok(Reservation::InFlight) if settings.in_flight == InFlight::Fail => {
+            Err(Error::IdempotencyKeyInFlight {
+                key: key.to_string(),
+                waited: Duration::ZERO,
+            })
+        }
+        Ok(Reservation::InFlight) => Ok(Reserved::Wait),
+        Err(source) if settings.ledger_down == LedgerDown::FailOpen => {
+            tracing::warn!(
+                steadfast.idempotency_key = %key,
+                error = %source,
+                "idempotency ledger unavailable; sending without its protection"
+            );
+            Ok(Reserved::Unprotected)
+        }
+        Err(source) => Err(Error::Ledger {
+            key: key.to_string(),
+            source,
+        }),
+    }
+}
+
+/// A keyed call that must wait: on a ledger that does I/O, or on another holder of its key.
+struct SlowCall {
+    /// Their store is the ledger.
+    settings: Arc<Settings>,
+    key: IdempotencyKey,
+    entry: LedgerKey,
+}
+
+impl SlowCall {
+    async fn run<S>(
+        self,
+        inner: S,
+        request: Request,
+        first: StoreFuture<Reservation>,
+    ) -> Result<Response, Error>
+    where
+        S: Service<Request, Response = Response>,
+        S::Error: Into<BoxError>,
+    {
+        let answer = first.await;
+        match reserved(&self.settings, &self.key, answer) {
+            Ok(Reserved::Wait) => self.wait_then_run(inner, request).await,
+            other => self.send(inner, request, other).await,
+        }
+    }
+
+    /// Waits, with backoff, until the other holder of the key finishes or the wait ends.
+    async fn wait_then_run<S>(self, inner: S, request: Request) -> Result<Response, Error>
+    where
+        S: Service<Request, Response = Response>,
+        S::Error: Into<BoxError>,
+    {
+        let started = Instant::now();
+        let mut pause = Duration::from_millis(10);
+        let max = match self.settings.in_flight {
+            InFlight::Wait { max } => max,
+            InFlight::Fail => Duration::ZERO,
+        };
+        loop {
+            let waited = started.elapsed();
+            if waited >= max {
+                return Err(Error::IdempotencyKeyInFlight {
+                    key: self.key.to_string(),
+                    waited,
                 });
             }
+            tokio::time::sleep(pause.min(max.saturating_sub(waited))).await;
+            pause = (pause * 2).min(Duration::from_millis(250));
+            let Some(store) = &self.settings.store else {
+                return self.send(inner, request, Ok(Reserved::Unprotected)).await;
+            };
+            let answer = store.reserve(&self.entry, self.settings.lease).await;
+            match reserved(&self.settings, &self.key, answer) {
+                Ok(Reserved::Wait) => {}
+                other => return self.send(inner, request, other).await,
+            }
+        }
+    }
+
+    async fn send<S>(
+        self,
+        mut inner: S,
+        request: Request,
+        reserved: Result<Reserved, Error>,
+    ) -> Result<Response, Error>
+    where
+        S: Service<Request, Response = Response>,
+        S::Error: Into<BoxError>,
+    {
+        let Self {
+            settings,
+            key,
+            entry,
+        } = self;
+        let lease = match reserved? {
+            Reserved::Token(token) => Some(Lease {
+                settings,
+                entry,
+                token,
+            }),
+            Reserved::Replay(stored) => return replay(&settings, &stored, &request, &key),
+            Reserved::Unprotected => None,
+            Reserved::Wait => unreachable!("callers wait before sending"),
+        };
+        let result = async {
+            poll_fn(|cx| inner.poll_ready(cx))
+                .await
+                .map_err(|e| Error::from_inner(e.into()))?;
+            inner
+                .call(request)
+                .await
+                .map_err(|e| Error::from_inner(e.into()))
+        }
+        .await;
+        match lease {
+            None => with_key(result, &key),
+            Some(lease) => match lease.settle(key, result) {
+                Settled::Now(result) => result,
+                Settled::Later(future) => future.await,
+            },
         }
     }
 }
 
-/// Records the outcome: completes the key after a success (or a permanent failure, when so
-/// configured), frees it otherwise so a later call may try again.
-async fn settle(
-    settings: &Settings,
-    store: &dyn super::IdempotencyStore,
-    ledger_key: &str,
-    token: &LeaseToken,
-    key: &IdempotencyKey,
-    result: Result<Response, Error>,
-) -> Result<Response, Error> {
-    match result {
-        Ok(response) => {
-            let verdict = settings
-                .classifier
-                .classify(Outcome::Response(&response))
-                .verdict();
-            if verdict != Verdict::Success {
-                // A stack without a retry layer can pass failures through as responses.
-                release(store, ledger_key, token, key).await;
-                return with_key(Ok(response), key);
-            }
-            let (response, stored, read_error) = buffer(response, settings.max_body_bytes).await;
-            complete(settings, store, ledger_key, token, key, &stored).await;
-            match read_error {
-                None => with_key(Ok(response), key),
-                // The server acted (2xx) but the body was lost: the key stays completed.
-                Some(e) => with_key(Err(Error::transport(Box::new(e.without_url()))), key),
-            }
-        }
-        Err(error) => {
-            let permanent = settings.complete_on == CompleteOn::SuccessOrPermanent
-                && error
-                    .failure()
-                    .is_some_and(|f| f.verdict() == Verdict::Permanent);
-            let kept = if permanent {
-                error.take_response()
-            } else {
-                None
-            };
-            match kept {
-                Some(response) => {
-                    let (response, stored, _) = buffer(response, settings.max_body_bytes).await;
-                    complete(settings, store, ledger_key, token, key, &stored).await;
-                    if let Some(failure) = error.failure() {
-                        failure.put_response(response);
-                    }
+/// A call's end: known now, or after the boxed rest (reading the body, a ledger's I/O).
+enum Settled {
+    Now(Result<Response, Error>),
+    Later(BoxResponseFuture),
+}
+
+impl Lease {
+    /// Records the outcome: completes the key after a success (or a permanent failure, when
+    /// so configured), frees it otherwise so a later call may try again.
+    fn settle(self, key: IdempotencyKey, result: Result<Response, Error>) -> Settled {
+        match result {
+            Ok(response) => {
+                let verdict = self
+                    .settings
+                    .classifier
+                    .classify(Outcome::Response(&response))
+                    .verdict();
+                if verdict == Verdict::Success {
+                    return Settled::Later(Box::pin(self.record(key, response)));
                 }
-                None => release(store, ledger_key, token, key).await,
+                // A stack without a retry layer can pass failures through as responses.
+                self.release(key, Ok(response))
             }
-            with_key(Err(error), key)
+            Err(error) => {
+                let permanent = self.settings.complete_on == CompleteOn::SuccessOrPermanent
+                    && error
+                        .failure()
+                        .is_some_and(|f| f.verdict() == Verdict::Permanent);
+                match permanent.then(|| error.take_response()).flatten() {
+                    Some(response) => {
+                        Settled::Later(Box::pin(self.record_failure(key, error, response)))
+                    }
+                    None => self.release(key, Err(error)),
+                }
+            }
         }
+    }
+
+    async fn record(self, key: IdempotencyKey, response: Response) -> Result<Response, Error> {
+        let (response, stored, read_error) =
+            buffer(response, self.settings.max_body_bytes).await;
+        self.complete(stored, &key).await;
+        match read_error {
+            None => with_key(Ok(response), &key),
+            // The server acted (2xx) but the body was lost: the key stays completed.
+            Some(e) => with_key(Err(Error::transport(Box::new(e.without_url()))), &key),
+        }
+    }
+
+    async fn record_failure(
+        self,
+        key: IdempotencyKey,
+        error: Error,
+        response: Response,
+    ) -> Result<Response, Error> {
+        let (response, stored, _) = buffer(response, self.settings.max_body_bytes).await;
+        self.complete(stored, &key).await;
+        if let Some(failure) = error.failure() {
+            failure.put_response(response);
+        }
+        with_key(Err(error), &key)
+    }
+
+    fn store(&self) -> Option<&dyn IdempotencyStore> {
+        self.settings.store.as_deref()
+    }
+
+    async fn complete(&self, stored: StoredResponse, key: &IdempotencyKey) {
+        let Some(store) = self.store() else { return };
+        let done = store.complete(&self.entry, &self.token, stored, self.settings.ttl);
+        match done.await {
+            Ok(true) => {}
+            Ok(false) => tracing::warn!(
+                steadfast.idempotency_key = %key,
+                "idempotency lease expired before the call finished; the key was not recorded"
+            ),
+            Err(e) => tracing::warn!(
+                steadfast.idempotency_key = %key,
+                error = %e,
+                "could not record a completed idempotency key; a repeat would reach the server"
+            ),
+        }
+    }
+
+    /// Frees the key; at once when the ledger answers at once.
+    fn release(self, key: IdempotencyKey, result: Result<Response, Error>) -> Settled {
+        let Some(store) = self.store() else {
+            return Settled::Now(with_key(result, &key));
+        };
+        match store.release(&self.entry, &self.token).now() {
+            Ok(released) => {
+                warn_unreleased(released, &key);
+                Settled::Now(with_key(result, &key))
+            }
+            Err(pending) => Settled::Later(Box::pin(async move {
+                warn_unreleased(pending.await, &key);
+                with_key(result, &key)
+            })),
+        }
+    }
+}
+
+fn warn_unreleased(released: Result<(), StoreError>, key: &IdempotencyKey) {
+    if let Err(e) = released {
+        tracing::warn!(
+            steadfast.idempotency_key = %key,
+            error = %e,
+            "could not free an idempotency key; it stays reserved until its lease ends"
+        );
     }
 }
 
@@ -258,84 +517,67 @@ async fn buffer(
     mut response: Response,
     max_body_bytes: usize,
 ) -> (Response, StoredResponse, Option<reqwest::Error>) {
-    let status = response.status();
-    let version = response.version();
-    // Reading the body needs neither the headers nor the URL: take them, not copies.
-    let headers = std::mem::take(response.headers_mut());
-    let url = response.url().clone();
-    let extensions = std::mem::take(response.extensions_mut());
-    let (body, error) = match response.bytes().await {
+    let (body, error) = match read_body(&mut response).await {
         Ok(body) => (Some(body), None),
         Err(e) => (None, Some(e)),
     };
-    // A copy, not a view: a body read off the network may share the connection's read
-    // buffer, which a view kept in the ledger would keep alive for the TTL.
-    let kept = body
-        .as_ref()
-        .filter(|b| b.len() <= max_body_bytes)
-        .map(|b| Bytes::copy_from_slice(b));
-    let stored = StoredResponse::new(status, &headers, kept);
-    let mut rebuilt = rebuild(status, version, headers, body.unwrap_or_default(), url);
-    *rebuilt.extensions_mut() = extensions;
+    // The snapshot copies what it keeps (see `StoredResponse::new`).
+    let kept = body.as_deref().filter(|b| b.len() <= max_body_bytes);
+    let stored = StoredResponse::new(response.status(), response.headers(), kept);
+    let status = response.status();
+    let version = response.version();
+    let headers = std::mem::take(response.headers_mut());
+    let extensions = std::mem::take(response.extensions_mut());
+    let url = response.url().clone();
+    let rebuilt = rebuild(
+        status,
+        version,
+        headers,
+        extensions,
+        body.unwrap_or_default(),
+        url,
+    );
     (rebuilt, stored, error)
 }
 
+/// The whole body, read in place: one chunk (the common case) is kept as it came.
+async fn read_body(response: &mut Response) -> Result<Bytes, reqwest::Error> {
+    let Some(first) = response.chunk().await? else {
+        return Ok(Bytes::new());
+    };
+    let Some(second) = response.chunk().await? else {
+        return Ok(first);
+    };
+    let mut body = BytesMut::with_capacity(first.len() + second.len());
+    body.extend_from_slice(&first);
+    body.extend_from_slice(&second);
+    while let Some(chunk) = response.chunk().await? {
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+/// A response with `body`, as reqwest builds one: the URL travels in the extensions, which
+/// are the response's own (so that adding the idempotency key later allocates no map).
 fn rebuild(
     status: reqwest::StatusCode,
     version: reqwest::Version,
     headers: reqwest::header::HeaderMap,
+    extensions: http::Extensions,
     body: Bytes,
     url: Url,
 ) -> Response {
-    let mut response = http::Response::builder()
-        .status(status)
-        .version(version)
+    let mut builder = http::Response::builder().status(status).version(version);
+    if let Some(own) = builder.extensions_mut() {
+        *own = extensions;
+    }
+    let mut response = builder
         .url(url)
         .body(body)
         // Only an invalid status or version can fail, and both come from a real response.
         .unwrap_or_else(|_| http::Response::new(Bytes::new()));
     *response.headers_mut() = headers;
     Response::from(response)
-}
-
-async fn complete(
-    settings: &Settings,
-    store: &dyn super::IdempotencyStore,
-    ledger_key: &str,
-    token: &LeaseToken,
-    key: &IdempotencyKey,
-    stored: &StoredResponse,
-) {
-    match store
-        .complete(ledger_key, token, stored, settings.ttl)
-        .await
-    {
-        Ok(true) => {}
-        Ok(false) => tracing::warn!(
-            steadfast.idempotency_key = %key,
-            "idempotency lease expired before the call finished; the key was not recorded"
-        ),
-        Err(e) => tracing::warn!(
-            steadfast.idempotency_key = %key,
-            error = %e,
-            "could not record a completed idempotency key; a repeat would reach the server"
-        ),
-    }
-}
-
-async fn release(
-    store: &dyn super::IdempotencyStore,
-    ledger_key: &str,
-    token: &LeaseToken,
-    key: &IdempotencyKey,
-) {
-    if let Err(e) = store.release(ledger_key, token).await {
-        tracing::warn!(
-            steadfast.idempotency_key = %key,
-            error = %e,
-            "could not free an idempotency key; it stays reserved until its lease ends"
-        );
-    }
 }
 
 /// The stored outcome of an earlier call with the same key, without any network I/O.
@@ -346,12 +588,12 @@ fn replay(
     key: &IdempotencyKey,
 ) -> Result<Response, Error> {
     let url = request.url();
-    let body = stored.body().cloned().unwrap_or_default();
     let mut response = rebuild(
         stored.status(),
         reqwest::Version::HTTP_11,
-        stored.headers().clone(),
-        body,
+        stored.to_headers(),
+        http::Extensions::new(),
+        stored.body().unwrap_or_default(),
         url.clone(),
     );
     response.extensions_mut().insert(Replayed);
@@ -397,97 +639,9 @@ fn with_key(result: Result<Response, Error>, key: &IdempotencyKey) -> Result<Res
     }
 }
 
-/// The ledger entry's name: the caller's key, scoped to the method and the URL without its
-/// query, so that one business key used for two operations cannot replay the wrong one.
-fn ledger_key(request: &Request, key: &str) -> String {
-    let url = request.url();
-    let mut hash = Fnv64::default();
-    hash.write(request.method().as_str().as_bytes());
-    hash.write(b" ");
-    hash.write(url.scheme().as_bytes());
-    hash.write(url.host_str().unwrap_or_default().as_bytes());
-    hash.write(&url.port_or_known_default().unwrap_or(0).to_be_bytes());
-    hash.write(url.path().as_bytes());
-    let mut name = String::with_capacity(key.len() + 17);
-    name.push_str(key);
-    name.push(':');
-    push_hex16(&mut name, hash.0);
-    name
-}
-
-/// Writes `n` as 16 lowercase hex digits, as `{:016x}` does, without the formatter.
-fn push_hex16(out: &mut String, n: u64) {
-    for shift in (0..16).rev() {
-        let nibble = u32::try_from((n >> (shift * 4)) & 0xf).unwrap_or(0);
-        out.push(char::from_digit(nibble, 16).unwrap_or('0'));
-    }
-}
-
-/// FNV-1a, 64 bits: specified, so every instance of an integration names entries alike.
-struct Fnv64(u64);
-
-impl Default for Fnv64 {
-    fn default() -> Self {
-        Self(0xcbf2_9ce4_8422_2325)
-    }
-}
-
-impl Fnv64 {
-    fn write(&mut self, bytes: &[u8]) {
-        for byte in bytes {
-            self.0 ^= u64::from(*byte);
-            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ledger_keys_are_the_key_and_the_hash_in_sixteen_hex_digits() {
-        let request = |method: reqwest::Method, url: &str| {
-            Request::new(method, url.parse().expect("valid url"))
-        };
-        let cases = [
-            request(
-                reqwest::Method::POST,
-                "https://api.example.com/invoices?x=1",
-            ),
-            request(reqwest::Method::PATCH, "http://127.0.0.1:9/"),
-            request(reqwest::Method::POST, "https://a.example/"),
-        ];
-        for request in &cases {
-            let url = request.url();
-            let mut hash = Fnv64::default();
-            hash.write(request.method().as_str().as_bytes());
-            hash.write(b" ");
-            hash.write(url.scheme().as_bytes());
-            hash.write(url.host_str().unwrap_or_default().as_bytes());
-            hash.write(&url.port_or_known_default().unwrap_or(0).to_be_bytes());
-            hash.write(url.path().as_bytes());
-            assert_eq!(
-                ledger_key(request, "order-42"),
-                format!("order-42:{:016x}", hash.0)
-            );
-        }
-        // The query is not part of it; the method is.
-        assert_eq!(
-            ledger_key(&cases[0], "k"),
-            ledger_key(
-                &request(reqwest::Method::POST, "https://api.example.com/invoices"),
-                "k"
-            )
-        );
-        assert_ne!(
-            ledger_key(&cases[0], "k"),
-            ledger_key(
-                &request(reqwest::Method::PATCH, "https://api.example.com/invoices"),
-                "k"
-            )
-        );
-    }
 
     #[tokio::test]
     async fn the_ledger_keeps_a_copy_of_the_body_and_the_caller_gets_it_whole() {
@@ -497,19 +651,55 @@ mod tests {
         assert!(error.is_none());
         let kept = stored.body().expect("under the cap");
         assert_eq!(&kept[..], br#"{"id":"inv_1"}"#);
-        assert_ne!(kept.as_ptr(), read.as_ptr(), "a copy, not a view");
+        assert!(
+            !read.as_ptr_range().contains(&kept.as_ptr()),
+            "a copy, not a view"
+        );
         assert_eq!(
             &response.bytes().await.expect("body")[..],
             br#"{"id":"inv_1"}"#
         );
     }
 
-    #[test]
-    fn hex_digits_match_the_formatter() {
-        for n in [0, 0xabc, 0x0123_4567_89ab_cdef, u64::MAX] {
-            let mut out = String::new();
-            push_hex16(&mut out, n);
-            assert_eq!(out, format!("{n:016x}"));
-        }
+    #[tokio::test]
+    async fn a_body_in_many_chunks_is_read_whole_and_the_rest_kept() {
+        let chunks = ["{\"id\":", "\"inv_1\"", "}"].map(Ok::<_, std::io::Error>);
+        let body = reqwest::Body::wrap_stream(futures_util::stream::iter(chunks));
+        let mut original = http::Response::builder()
+            .status(201)
+            .url("http://127.0.0.1:9/invoices".parse().expect("valid url"))
+            .header("x-invoice", "inv_1")
+            .body(body)
+            .expect("valid response");
+        original.extensions_mut().insert(Replayed);
+        let (response, stored, error) = buffer(Response::from(original), 1024).await;
+        assert!(error.is_none());
+        assert_eq!(stored.body().as_deref(), Some(&br#"{"id":"inv_1"}"#[..]));
+        assert_eq!(stored.to_headers()["x-invoice"], "inv_1");
+        assert_eq!(response.status(), 201);
+        assert_eq!(response.url().as_str(), "http://127.0.0.1:9/invoices");
+        assert_eq!(response.headers()["x-invoice"], "inv_1");
+        assert!(Replayed::is(&response), "extensions are kept");
+        assert_eq!(response.text().await.expect("body"), r#"{"id":"inv_1"}"#);
+    }
+
+    #[tokio::test]
+    async fn a_body_that_fails_half_way_is_an_error_and_kept_as_none() {
+        let chunks = [
+            Ok("{\"id\":"),
+            Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset")),
+        ];
+        let body = reqwest::Body::wrap_stream(futures_util::stream::iter(chunks));
+        let (_, stored, error) = buffer(Response::from(http::Response::new(body)), 1024).await;
+        assert!(error.is_some());
+        assert_eq!(stored.body(), None);
+    }
+
+    #[tokio::test]
+    async fn a_body_over_the_cap_is_returned_but_not_kept() {
+        let response = Response::from(http::Response::new("0123456789"));
+        let (response, stored, _) = buffer(response, 9).await;
+        assert_eq!(stored.body(), None);
+        assert_eq!(response.text().await.expect("body"), "0123456789");
     }
 }

@@ -1,6 +1,9 @@
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
+use bytes::Bytes;
+use reqwest::header::HeaderValue;
 use serde::{Deserialize, Serialize};
 
 /// Makes a fresh idempotency key for a logical call.
@@ -61,12 +64,77 @@ pub enum KeyGenerator {
     UuidV7,
 }
 
-impl KeyGenerator {
-    pub(crate) fn into_maker(self) -> Arc<dyn MakeIdempotencyKey> {
+/// How the layer makes fresh keys: the built-in UUIDs are written straight into the
+/// key's one allocation, shared by the header and the ledger; other makers give a `String`.
+#[derive(Clone)]
+pub(crate) enum KeyMaker {
+    Builtin(KeyGenerator),
+    Custom(Arc<dyn MakeIdempotencyKey>),
+}
+
+impl KeyMaker {
+    /// A fresh key and its header value; `None` when a custom maker's key is not printable
+    /// ASCII.
+    pub(crate) fn make(&self, format: KeyFormat) -> Option<(IdempotencyKey, HeaderValue)> {
+        let key = match self {
+            Self::Builtin(generator) => {
+                let uuid = match generator {
+                    KeyGenerator::UuidV4 => uuid::Uuid::new_v4(),
+                    KeyGenerator::UuidV7 => uuid::Uuid::now_v7(),
+                };
+                let mut text = Inline::default();
+                let len = uuid.hyphenated().encode_lower(&mut text.bytes).len();
+                text.len = len;
+                IdempotencyKey(Bytes::from_owner(text))
+            }
+            Self::Custom(maker) => {
+                let key = maker.make_key();
+                if !is_printable_ascii(&key) {
+                    return None;
+                }
+                IdempotencyKey::new(&key)
+            }
+        };
+        let value = match format {
+            // The header shares the key's memory.
+            KeyFormat::Plain => HeaderValue::from_maybe_shared(key.0.clone()).ok()?,
+            KeyFormat::SfString => HeaderValue::try_from(format.encode(key.as_str())?).ok()?,
+        };
+        Some((key, value))
+    }
+}
+
+impl fmt::Debug for KeyMaker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::UuidV4 => Arc::new(UuidV4Keys),
-            Self::UuidV7 => Arc::new(UuidV7Keys),
+            Self::Builtin(generator) => generator.fmt(f),
+            Self::Custom(_) => f.write_str("Custom(..)"),
         }
+    }
+}
+
+fn is_printable_ascii(key: &str) -> bool {
+    !key.is_empty() && key.bytes().all(|b| (0x20..0x7f).contains(&b))
+}
+
+/// A short key's text, kept in the same allocation as the reference count that shares it.
+struct Inline {
+    len: usize,
+    bytes: [u8; 64],
+}
+
+impl Default for Inline {
+    fn default() -> Self {
+        Self {
+            len: 0,
+            bytes: [0; 64],
+        }
+    }
+}
+
+impl AsRef<[u8]> for Inline {
+    fn as_ref(&self) -> &[u8] {
+        &self.bytes[..self.len]
     }
 }
 
@@ -85,7 +153,7 @@ pub enum KeyFormat {
 impl KeyFormat {
     /// The header value for `key`; `None` when `key` is not printable ASCII.
     pub(crate) fn encode(self, key: &str) -> Option<String> {
-        if key.is_empty() || !key.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        if !is_printable_ascii(key) {
             return None;
         }
         Some(match self {
@@ -106,10 +174,10 @@ impl KeyFormat {
     }
 
     /// The key inside a header value written by a caller: an sf-string is unquoted.
-    pub(crate) fn decode(self, value: &str) -> String {
+    pub(crate) fn decode(self, value: &str) -> Cow<'_, str> {
         let quoted = value.len() >= 2 && value.starts_with('"') && value.ends_with('"');
         if self == Self::Plain || !quoted {
-            return value.to_owned();
+            return Cow::Borrowed(value);
         }
         let mut out = String::with_capacity(value.len());
         let mut escaped = false;
@@ -121,7 +189,7 @@ impl KeyFormat {
             escaped = false;
             out.push(c);
         }
-        out
+        Cow::Owned(out)
     }
 }
 
@@ -139,11 +207,28 @@ impl KeyFormat {
 /// # }
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash)]
-pub struct IdempotencyKey(Arc<str>);
+pub struct IdempotencyKey(
+    /// Printable ASCII, checked where keys are made; clones share one allocation.
+    Bytes,
+);
 
 impl IdempotencyKey {
+    /// A key from text the caller checked is printable ASCII.
     pub(crate) fn new(key: &str) -> Self {
-        Self(Arc::from(key))
+        let bytes = key.as_bytes();
+        if bytes.len() <= 64 {
+            let mut text = Inline::default();
+            text.bytes[..bytes.len()].copy_from_slice(bytes);
+            text.len = bytes.len();
+            return Self(Bytes::from_owner(text));
+        }
+        Self(Bytes::from_owner(bytes.to_vec()))
+    }
+
+    /// The key's bytes, sharing its memory.
+    #[cfg(test)]
+    pub(crate) fn as_shared(&self) -> &Bytes {
+        &self.0
     }
 
     /// The key of a response, when the call had one.
@@ -155,19 +240,19 @@ impl IdempotencyKey {
     /// The key as text.
     #[must_use]
     pub fn as_str(&self) -> &str {
-        &self.0
+        std::str::from_utf8(&self.0).unwrap_or_default()
     }
 }
 
 impl fmt::Display for IdempotencyKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
 impl fmt::Debug for IdempotencyKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "IdempotencyKey({:?})", &*self.0)
+        write!(f, "IdempotencyKey({:?})", self.as_str())
     }
 }
 
@@ -210,11 +295,43 @@ mod tests {
     }
 
     #[test]
+    fn built_in_keys_are_uuids_shared_with_their_header() {
+        for (generator, version) in [(KeyGenerator::UuidV4, 4), (KeyGenerator::UuidV7, 7)] {
+            let maker = KeyMaker::Builtin(generator);
+            let (key, value) = maker.make(KeyFormat::Plain).expect("a key");
+            let uuid = uuid::Uuid::parse_str(key.as_str()).expect("a uuid");
+            assert_eq!(uuid.get_version_num(), version);
+            assert_eq!(key.as_str(), uuid.hyphenated().to_string());
+            assert_eq!(value.as_bytes(), key.as_str().as_bytes());
+            assert_eq!(
+                value.as_bytes().as_ptr(),
+                key.as_shared().as_ptr(),
+                "one allocation for both"
+            );
+            assert_ne!(maker.make(KeyFormat::Plain).expect("a key").0, key);
+
+            let (key, value) = maker.make(KeyFormat::SfString).expect("a key");
+            assert_eq!(value.to_str().expect("ascii"), format!("\"{key}\""));
+        }
+    }
+
+    #[test]
+    fn custom_keys_must_be_printable_ascii() {
+        let maker = KeyMaker::Custom(Arc::new(|| "billing-sync-1".to_owned()));
+        let (key, value) = maker.make(KeyFormat::Plain).expect("a key");
+        assert_eq!((key.as_str(), value.to_str().ok()), ("billing-sync-1", Some("billing-sync-1")));
+        for bad in ["", "naïve", "tab\there"] {
+            let maker = KeyMaker::Custom(Arc::new(move || bad.to_owned()));
+            assert!(maker.make(KeyFormat::Plain).is_none(), "{bad:?}");
+        }
+        let long = "k".repeat(200);
+        assert_eq!(IdempotencyKey::new(&long).as_str(), long);
+    }
+
+    #[test]
     fn generators_make_distinct_keys() {
-        for maker in [
-            KeyGenerator::UuidV4.into_maker(),
-            KeyGenerator::UuidV7.into_maker(),
-        ] {
+        let makers: [Arc<dyn MakeIdempotencyKey>; 2] = [Arc::new(UuidV4Keys), Arc::new(UuidV7Keys)];
+        for maker in makers {
             let a = maker.make_key();
             assert_ne!(a, maker.make_key());
             assert!(KeyFormat::Plain.encode(&a).is_some());

@@ -7,6 +7,7 @@ use tower_layer::Layer;
 
 use super::Idempotency;
 use super::store::{IdempotencyStore, MemoryStore};
+use super::key::KeyMaker;
 use super::{CompleteOn, IdempotencyConfig, InFlight, KeyFormat, LedgerDown, MakeIdempotencyKey};
 use crate::classify::{Classify, DefaultClassifier, SharedClassifier};
 use crate::error::ConfigError;
@@ -33,7 +34,7 @@ pub(crate) struct Settings {
     pub(crate) methods: Vec<Method>,
     pub(crate) header: HeaderName,
     pub(crate) format: KeyFormat,
-    pub(crate) maker: Arc<dyn MakeIdempotencyKey>,
+    pub(crate) maker: KeyMaker,
     pub(crate) store: Option<Arc<dyn IdempotencyStore>>,
     pub(crate) ttl: Duration,
     pub(crate) lease: Duration,
@@ -97,7 +98,7 @@ impl IdempotencyLayer {
                 methods,
                 header,
                 format: config.format,
-                maker: config.generator.into_maker(),
+                maker: KeyMaker::Builtin(config.generator),
                 store: Some(Arc::new(MemoryStore::new())),
                 ttl: config.ttl,
                 lease: config.lease,
@@ -147,7 +148,7 @@ impl IdempotencyLayer {
     /// Makes fresh keys with a generator shared with other layers.
     #[must_use]
     pub fn shared_key_maker(mut self, maker: Arc<dyn MakeIdempotencyKey>) -> Self {
-        Arc::make_mut(&mut self.settings).maker = maker;
+        Arc::make_mut(&mut self.settings).maker = KeyMaker::Custom(maker);
         self
     }
 

@@ -5,7 +5,7 @@ use reqwest::{Request, Response};
 use tower_service::Service;
 
 use super::ResponseFuture;
-use super::future::needs_key;
+use super::future;
 use super::layer::Settings;
 use crate::error::{BoxError, Error};
 
@@ -54,15 +54,9 @@ where
             .map_err(|e| Error::from_inner(e.into()))
     }
 
+    #[inline]
     fn call(&mut self, request: Request) -> Self::Future {
-        // Neither a key nor a method that needs one: the inner call, unboxed.
-        if !needs_key(&self.settings, &request) {
-            return ResponseFuture::passthrough(self.inner.call(request));
-        }
-        // The ready service goes into the future; this one keeps a fresh clone.
-        let clone = self.inner.clone();
-        let inner = std::mem::replace(&mut self.inner, clone);
-        ResponseFuture::keyed(inner, Arc::clone(&self.settings), request)
+        future::call(&mut self.inner, &self.settings, request)
     }
 }
 
@@ -98,6 +92,7 @@ mod tests {
 
         let post = service.call(request(reqwest::Method::POST));
         assert!(!post.is_passthrough());
+        assert!(!post.is_boxed(), "the memory ledger answers in place: {post:?}");
         assert!(IdempotencyKey::of(&post.await.expect("ok")).is_some());
 
         let mut keyed = request(reqwest::Method::GET);

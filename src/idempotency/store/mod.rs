@@ -4,24 +4,67 @@
 //! [`StoredResponse`] after a success, and releases it after a failure so a later call may
 //! try again. [`MemoryStore`] serves one process (the default); `RedisStore` (feature
 //! `redis`) lets many instances of one integration share one ledger.
+//!
+//! # Writing a store
+//!
+//! Operations return a [`StoreFuture`]: [`StoreFuture::ready`] for a store that answers
+//! at once (as [`MemoryStore`] does: such calls cost no allocation), or
+//! [`StoreFuture::new`] around an `async` block for one that does I/O. The future owns what
+//! it needs (`'static`), so clone the connection handle into it.
+//!
+//! ```
+//! use std::time::Duration;
+//! use steadfast::idempotency::store::{
+//!     IdempotencyStore, LeaseToken, LedgerKey, MemoryStore, Reservation, StoreFuture,
+//!     StoredResponse,
+//! };
+//!
+//! /// A ledger that counts reservations, around the memory one.
+//! #[derive(Clone, Default)]
+//! struct Counted {
+//!     inner: MemoryStore,
+//!     reserved: std::sync::Arc<std::sync::atomic::AtomicU64>,
+//! }
+//!
+//! impl IdempotencyStore for Counted {
+//!     fn reserve(&self, key: &LedgerKey, lease: Duration) -> StoreFuture<Reservation> {
+//!         self.reserved.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+//!         self.inner.reserve(key, lease)
+//!     }
+//!     fn complete(
+//!         &self,
+//!         key: &LedgerKey,
+//!         token: &LeaseToken,
+//!         response: StoredResponse,
+//!         ttl: Duration,
+//!     ) -> StoreFuture<bool> {
+//!         self.inner.complete(key, token, response, ttl)
+//!     }
+//!     fn release(&self, key: &LedgerKey, token: &LeaseToken) -> StoreFuture<()> {
+//!         // An I/O-bound store would do its work in an async block.
+//!         let inner = self.inner.clone();
+//!         let (key, token) = (key.clone(), token.clone());
+//!         StoreFuture::new(async move { inner.release(&key, &token).await })
+//!     }
+//! }
+//! # let _ = Counted::default();
+//! ```
 
-use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::time::Duration;
 
+mod future;
+mod key;
 mod memory;
 #[cfg(feature = "redis")]
 mod redis;
 mod snapshot;
 
+pub use future::StoreFuture;
+pub use key::{LeaseToken, LedgerKey};
 pub use memory::MemoryStore;
 #[cfg(feature = "redis")]
 pub use redis::{RedisStore, RedisStoreConfig};
 pub use snapshot::StoredResponse;
-
-/// A boxed future returned by store operations, so that stores can be trait objects.
-pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
 
 /// What a reservation found.
 #[non_exhaustive]
@@ -35,57 +78,28 @@ pub enum Reservation {
     Completed(StoredResponse),
 }
 
-/// Proof of holding a reservation: only the holder may complete or release it.
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub struct LeaseToken(pub(crate) String);
-
-impl LeaseToken {
-    /// A new random token.
-    #[must_use]
-    pub fn new() -> Self {
-        Self(uuid::Uuid::new_v4().simple().to_string())
-    }
-
-    /// The token as text, for stores that persist it.
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl Default for LeaseToken {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl fmt::Debug for LeaseToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("LeaseToken(..)")
-    }
-}
-
 /// A ledger of idempotency keys, shared by every clone of a client.
 ///
 /// Implementations must make `reserve` atomic: of many concurrent callers with one key, at
 /// most one gets [`Reservation::Reserved`]. A reservation is a lease: if its holder never
 /// completes or releases it (a crash), it expires after `lease` and the key is free again.
+/// See the [module docs](self) for an example.
 pub trait IdempotencyStore: Send + Sync + 'static {
     /// Reserves `key` for `lease`, or reports who has it.
-    fn reserve<'a>(&'a self, key: &'a str, lease: Duration) -> StoreFuture<'a, Reservation>;
+    fn reserve(&self, key: &LedgerKey, lease: Duration) -> StoreFuture<Reservation>;
 
     /// Records the finished call's response under `key` for `ttl`, if `token` still holds
     /// the reservation. Returns whether it did.
-    fn complete<'a>(
-        &'a self,
-        key: &'a str,
-        token: &'a LeaseToken,
-        response: &'a StoredResponse,
+    fn complete(
+        &self,
+        key: &LedgerKey,
+        token: &LeaseToken,
+        response: StoredResponse,
         ttl: Duration,
-    ) -> StoreFuture<'a, bool>;
+    ) -> StoreFuture<bool>;
 
     /// Frees `key` after a failure, if `token` still holds the reservation.
-    fn release<'a>(&'a self, key: &'a str, token: &'a LeaseToken) -> StoreFuture<'a, ()>;
+    fn release(&self, key: &LedgerKey, token: &LeaseToken) -> StoreFuture<()>;
 }
 
 /// A ledger could not be read or written.

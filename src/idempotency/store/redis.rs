@@ -6,7 +6,9 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Client, Script};
 use serde::{Deserialize, Serialize};
 
-use super::{IdempotencyStore, LeaseToken, Reservation, StoreError, StoreFuture, StoredResponse};
+use super::{
+    IdempotencyStore, LeaseToken, LedgerKey, Reservation, StoreError, StoreFuture, StoredResponse,
+};
 
 /// Settings of a [`RedisStore`].
 ///
@@ -200,7 +202,7 @@ impl RedisStore {
         }
     }
 
-    fn key(&self, key: &str) -> String {
+    fn key(&self, key: &LedgerKey) -> String {
         format!("{}{key}", self.prefix)
     }
 }
@@ -217,14 +219,17 @@ fn holder(token: &LeaseToken) -> Vec<u8> {
 }
 
 impl IdempotencyStore for RedisStore {
-    fn reserve<'a>(&'a self, key: &'a str, lease: Duration) -> StoreFuture<'a, Reservation> {
-        Box::pin(async move {
+    fn reserve(&self, key: &LedgerKey, lease: Duration) -> StoreFuture<Reservation> {
+        let (key, mut connection, scripts) = (
+            self.key(key),
+            self.connection.clone(),
+            Arc::clone(&self.scripts),
+        );
+        StoreFuture::new(async move {
             let token = LeaseToken::new();
-            let mut connection = self.connection.clone();
-            let current: Option<Vec<u8>> = self
-                .scripts
+            let current: Option<Vec<u8>> = scripts
                 .reserve
-                .key(self.key(key))
+                .key(key)
                 .arg(holder(&token))
                 .arg(millis(lease))
                 .invoke_async(&mut connection)
@@ -241,21 +246,24 @@ impl IdempotencyStore for RedisStore {
         })
     }
 
-    fn complete<'a>(
-        &'a self,
-        key: &'a str,
-        token: &'a LeaseToken,
-        response: &'a StoredResponse,
+    fn complete(
+        &self,
+        key: &LedgerKey,
+        token: &LeaseToken,
+        response: StoredResponse,
         ttl: Duration,
-    ) -> StoreFuture<'a, bool> {
-        Box::pin(async move {
-            let mut connection = self.connection.clone();
-            let value = [DONE, &response.to_bytes()].concat();
-            let done: i64 = self
-                .scripts
+    ) -> StoreFuture<bool> {
+        let (key, mut connection, scripts) = (
+            self.key(key),
+            self.connection.clone(),
+            Arc::clone(&self.scripts),
+        );
+        let (holder, value) = (holder(token), [DONE, response.as_bytes()].concat());
+        StoreFuture::new(async move {
+            let done: i64 = scripts
                 .complete
-                .key(self.key(key))
-                .arg(holder(token))
+                .key(key)
+                .arg(holder)
                 .arg(value)
                 .arg(millis(ttl))
                 .invoke_async(&mut connection)
@@ -265,14 +273,18 @@ impl IdempotencyStore for RedisStore {
         })
     }
 
-    fn release<'a>(&'a self, key: &'a str, token: &'a LeaseToken) -> StoreFuture<'a, ()> {
-        Box::pin(async move {
-            let mut connection = self.connection.clone();
-            let _: i64 = self
-                .scripts
+    fn release(&self, key: &LedgerKey, token: &LeaseToken) -> StoreFuture<()> {
+        let (key, mut connection, scripts) = (
+            self.key(key),
+            self.connection.clone(),
+            Arc::clone(&self.scripts),
+        );
+        let holder = holder(token);
+        StoreFuture::new(async move {
+            let _: i64 = scripts
                 .release
-                .key(self.key(key))
-                .arg(holder(token))
+                .key(key)
+                .arg(holder)
                 .invoke_async(&mut connection)
                 .await
                 .map_err(unavailable)?;

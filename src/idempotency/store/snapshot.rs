@@ -1,54 +1,110 @@
-use std::sync::Arc;
-
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
-use serde::{Deserialize, Serialize};
 
 use super::StoreError;
 
 /// A finished call's response as the ledger keeps it: status, headers and body up to a cap.
 ///
 /// Hop-by-hop headers and credentials (`Set-Cookie`, `Authorization`…) are never stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// The snapshot is one allocation: its [encoding](Self::as_bytes), which holds the headers
+/// and the body. Cloning it is a reference count; a ledger that keeps thousands of them
+/// keeps one block each.
+///
+/// # Example
+///
+/// ```
+/// use reqwest::StatusCode;
+/// use reqwest::header::{HeaderMap, HeaderValue};
+/// use steadfast::idempotency::store::StoredResponse;
+///
+/// let mut headers = HeaderMap::new();
+/// headers.insert("content-type", HeaderValue::from_static("application/json"));
+/// headers.insert("set-cookie", HeaderValue::from_static("session=abc"));
+/// let stored = StoredResponse::new(StatusCode::CREATED, &headers, Some(br#"{"id":"inv_1"}"#));
+///
+/// assert_eq!(stored.status(), StatusCode::CREATED);
+/// assert!(stored.to_headers().get("set-cookie").is_none(), "credentials are not kept");
+/// let decoded = StoredResponse::from_bytes(stored.as_bytes())?;
+/// assert_eq!(decoded, stored);
+/// # Ok::<(), steadfast::idempotency::store::StoreError>(())
+/// ```
+#[derive(Clone, PartialEq, Eq)]
 pub struct StoredResponse {
     status: StatusCode,
-    // Shared: a ledger clones the snapshot when it keeps it and when it hands it back.
-    headers: Arc<HeaderMap>,
-    body: Option<Bytes>,
+    /// The whole encoding (see [`as_bytes`](Self::as_bytes)).
+    encoded: Bytes,
+    /// Where the body starts in `encoded`; `None` when no body was kept.
+    body_start: Option<usize>,
 }
 
-/// Headers that describe one connection or carry credentials: never replayed.
-const NOT_STORED: &[&str] = &[
-    "connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "set-cookie",
-    "authorization",
-    "cookie",
-    "content-length",
-];
+/// Whether a header is kept: those that describe one connection or carry credentials are
+/// never replayed.
+fn stored(name: &HeaderName) -> bool {
+    !matches!(
+        name.as_str(),
+        "connection"
+            | "keep-alive"
+            | "proxy-authenticate"
+            | "proxy-authorization"
+            | "te"
+            | "trailer"
+            | "transfer-encoding"
+            | "upgrade"
+            | "set-cookie"
+            | "authorization"
+            | "cookie"
+            | "content-length"
+    )
+}
+
+/// The first byte of every encoding: the layout below, version 1.
+const VERSION: u8 = 1;
+/// Version, status (2 bytes), flags, header count (2 bytes).
+const FIXED: usize = 6;
+/// Flag: a body follows the headers.
+const HAS_BODY: u8 = 1;
 
 impl StoredResponse {
     /// A snapshot of a response: `body` is `None` when it was above the cap or unreadable.
+    ///
+    /// Headers and body are copied: a response read off the network is a view of the
+    /// connection's read buffer, which a view kept in a ledger for hours would keep alive.
+    /// Headers whose value is longer than 64 KiB are dropped.
     #[must_use]
-    pub fn new(status: StatusCode, headers: &HeaderMap, body: Option<Bytes>) -> Self {
-        let headers = Arc::new(
+    pub fn new(status: StatusCode, headers: &HeaderMap, body: Option<&[u8]>) -> Self {
+        let kept = || {
             headers
                 .iter()
-                .filter(|(name, _)| !NOT_STORED.contains(&name.as_str()))
-                .map(|(name, value)| (name.clone(), owned(value)))
-                .collect(),
-        );
+                .filter(|(name, value)| stored(name) && u16::try_from(value.len()).is_ok())
+        };
+        let (count, header_bytes) = kept().fold((0usize, 0usize), |(n, bytes), (name, value)| {
+            (n + 1, bytes + 4 + name.as_str().len() + value.len())
+        });
+        let count = u16::try_from(count).unwrap_or(u16::MAX);
+        let body_len = body.map_or(0, <[u8]>::len);
+        let mut out = Vec::with_capacity(FIXED + header_bytes + body_len);
+        out.push(VERSION);
+        out.extend_from_slice(&status.as_u16().to_be_bytes());
+        out.push(if body.is_some() { HAS_BODY } else { 0 });
+        out.extend_from_slice(&count.to_be_bytes());
+        for (name, value) in kept().take(usize::from(count)) {
+            // Names are at most 64 KiB by construction (http's own limit), values by the
+            // filter above.
+            for field in [name.as_str().as_bytes(), value.as_bytes()] {
+                out.extend_from_slice(&u16::try_from(field.len()).unwrap_or(u16::MAX).to_be_bytes());
+                out.extend_from_slice(field);
+            }
+        }
+        let head = out.len();
+        if let Some(body) = body {
+            out.extend_from_slice(body);
+        }
         Self {
             status,
-            headers,
-            body,
+            encoded: Bytes::from(out),
+            body_start: body.map(|_| head),
         }
     }
 
@@ -58,168 +114,260 @@ impl StoredResponse {
         self.status
     }
 
-    /// The stored headers.
+    /// The stored headers, as a new map.
     #[must_use]
-    pub fn headers(&self) -> &HeaderMap {
-        &self.headers
+    pub fn to_headers(&self) -> HeaderMap {
+        let mut headers = HeaderMap::with_capacity(self.header_count());
+        for (name, value) in self.header_fields() {
+            // Both were checked when the snapshot was made or decoded.
+            if let (Ok(name), Ok(value)) = (
+                HeaderName::from_bytes(name),
+                HeaderValue::from_maybe_shared(value),
+            ) {
+                headers.append(name, value);
+            }
+        }
+        headers
     }
 
     /// The stored body; `None` when it was larger than the cap (or could not be read), in
-    /// which case only status and headers were kept.
+    /// which case only status and headers were kept. It shares the snapshot's memory.
     #[must_use]
-    pub fn body(&self) -> Option<&Bytes> {
-        self.body.as_ref()
+    pub fn body(&self) -> Option<Bytes> {
+        self.body_start.map(|start| self.encoded.slice(start..))
     }
 
-    /// Encodes the snapshot as bytes: a JSON head line, then the raw body.
+    /// The snapshot's encoding, for stores that persist it: a version byte, the status, the
+    /// headers as length-prefixed names and values, then the raw body.
     #[must_use]
-    pub fn to_bytes(&self) -> Vec<u8> {
-        let head = Head {
-            status: self.status.as_u16(),
-            headers: self
-                .headers
-                .iter()
-                .map(|(n, v)| (n.as_str().to_owned(), v.as_bytes().to_vec()))
-                .collect(),
-            has_body: self.body.is_some(),
-        };
-        // serde_json never writes a raw newline, so the first one ends the head.
-        let mut out = serde_json::to_vec(&head).unwrap_or_default();
-        out.push(b'\n');
-        if let Some(body) = &self.body {
-            out.extend_from_slice(body);
-        }
-        out
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.encoded
     }
 
-    /// Decodes what [`to_bytes`](Self::to_bytes) wrote.
+    /// Decodes what [`as_bytes`](Self::as_bytes) returned.
     ///
     /// # Errors
     ///
     /// [`StoreError::Corrupt`] when the bytes are not a snapshot.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, StoreError> {
-        let split = bytes
-            .iter()
-            .position(|b| *b == b'\n')
-            .ok_or(StoreError::Corrupt("no head line"))?;
-        let head: Head = serde_json::from_slice(&bytes[..split])
-            .map_err(|_| StoreError::Corrupt("unreadable head"))?;
-        let status =
-            StatusCode::from_u16(head.status).map_err(|_| StoreError::Corrupt("bad status"))?;
-        let mut headers = HeaderMap::new();
-        for (name, value) in head.headers {
-            let name = HeaderName::try_from(name).map_err(|_| StoreError::Corrupt("bad header"))?;
-            let value =
-                HeaderValue::from_bytes(&value).map_err(|_| StoreError::Corrupt("bad header"))?;
-            headers.append(name, value);
+        let corrupt = StoreError::Corrupt;
+        let [version, s1, s2, flags, c1, c2, ..] = *bytes else {
+            return Err(corrupt("truncated head"));
+        };
+        if version != VERSION {
+            return Err(corrupt("unknown snapshot version"));
         }
-        let body = head
-            .has_body
-            .then(|| Bytes::copy_from_slice(&bytes[split + 1..]));
+        let status = StatusCode::from_u16(u16::from_be_bytes([s1, s2]))
+            .map_err(|_| corrupt("bad status"))?;
+        let mut at = FIXED;
+        for _ in 0..u16::from_be_bytes([c1, c2]) {
+            let name = field(bytes, &mut at).ok_or(corrupt("truncated header"))?;
+            let value = field(bytes, &mut at).ok_or(corrupt("truncated header"))?;
+            HeaderName::from_bytes(name).map_err(|_| corrupt("bad header name"))?;
+            HeaderValue::from_bytes(value).map_err(|_| corrupt("bad header value"))?;
+        }
+        let body_start = match flags {
+            0 if at == bytes.len() => None,
+            0 => return Err(corrupt("bytes after the headers")),
+            HAS_BODY => Some(at),
+            _ => return Err(corrupt("unknown flags")),
+        };
         Ok(Self {
             status,
-            headers: Arc::new(headers),
-            body,
+            encoded: Bytes::copy_from_slice(bytes),
+            body_start,
         })
     }
 
     /// The same snapshot without its body.
     #[must_use]
     pub(crate) fn without_body(&self) -> Self {
+        let Some(start) = self.body_start else {
+            return self.clone();
+        };
+        let mut head = BytesMut::from(&self.encoded[..start]);
+        head[3] &= !HAS_BODY;
         Self {
             status: self.status,
-            headers: Arc::clone(&self.headers),
-            body: None,
+            encoded: head.freeze(),
+            body_start: None,
         }
     }
 
     /// The size the snapshot takes in a ledger, roughly.
     #[must_use]
     pub fn weight(&self) -> usize {
-        let headers: usize = self
-            .headers
-            .iter()
-            .map(|(n, v)| n.as_str().len() + v.len())
-            .sum();
-        64 + headers + self.body.as_ref().map_or(0, Bytes::len)
+        64 + self.encoded.len()
+    }
+
+    fn header_count(&self) -> usize {
+        self.encoded
+            .get(4..FIXED)
+            .map_or(0, |c| usize::from(u16::from_be_bytes([c[0], c[1]])))
+    }
+
+    /// The stored (name, value) pairs, as slices of the encoding.
+    fn header_fields(&self) -> impl Iterator<Item = (&[u8], Bytes)> + '_ {
+        let mut at = FIXED;
+        (0..self.header_count()).map_while(move |_| {
+            let name = field(&self.encoded, &mut at)?;
+            let start = at;
+            let value = field(&self.encoded, &mut at)?;
+            Some((name, self.encoded.slice(start + 2..start + 2 + value.len())))
+        })
     }
 }
 
-/// A copy of `value` in its own allocation. A value parsed off the network is a view into
-/// the connection's read buffer: kept in a ledger for hours, it would keep that whole
-/// buffer (kilobytes) alive for a few bytes of header.
-fn owned(value: &HeaderValue) -> HeaderValue {
-    let mut copy = HeaderValue::from_maybe_shared(Bytes::copy_from_slice(value.as_bytes()))
-        .unwrap_or_else(|_| value.clone());
-    copy.set_sensitive(value.is_sensitive());
-    copy
+/// Reads a length-prefixed field at `*at` and moves past it; `None` when truncated.
+fn field<'a>(bytes: &'a [u8], at: &mut usize) -> Option<&'a [u8]> {
+    let len = bytes.get(*at..*at + 2)?;
+    let len = usize::from(u16::from_be_bytes([len[0], len[1]]));
+    let value = bytes.get(*at + 2..*at + 2 + len)?;
+    *at += 2 + len;
+    Some(value)
 }
 
-#[derive(Serialize, Deserialize)]
-struct Head {
-    status: u16,
-    headers: Vec<(String, Vec<u8>)>,
-    has_body: bool,
+impl std::fmt::Debug for StoredResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Header values and bodies may carry personal data: names and sizes only.
+        f.debug_struct("StoredResponse")
+            .field("status", &self.status)
+            .field("headers", &self.header_count())
+            .field("body_bytes", &self.body_start.map(|s| self.encoded.len() - s))
+            .finish()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn round_trips_and_drops_credentials() {
+    fn headers() -> HeaderMap {
         let mut headers = HeaderMap::new();
         headers.insert("content-type", HeaderValue::from_static("application/json"));
         headers.insert("set-cookie", HeaderValue::from_static("session=abc"));
         headers.insert("connection", HeaderValue::from_static("keep-alive"));
         headers.append("x-request-id", HeaderValue::from_static("r1"));
-        let body = Bytes::from_static(b"{\"id\":\"inv_1\"}\n\x00\xff");
-        let stored = StoredResponse::new(StatusCode::CREATED, &headers, Some(body.clone()));
+        headers.append("x-request-id", HeaderValue::from_static("r2"));
+        headers
+    }
 
-        assert!(stored.headers().get("set-cookie").is_none());
-        assert!(stored.headers().get("connection").is_none());
-        let back = StoredResponse::from_bytes(&stored.to_bytes()).expect("decodes");
+    #[test]
+    fn round_trips_and_drops_credentials() {
+        let body = b"{\"id\":\"inv_1\"}\n\x00\xff";
+        let stored = StoredResponse::new(StatusCode::CREATED, &headers(), Some(body));
+
+        let kept = stored.to_headers();
+        assert!(kept.get("set-cookie").is_none());
+        assert!(kept.get("connection").is_none());
+        assert_eq!(kept["content-type"], "application/json");
+        let ids: Vec<_> = kept.get_all("x-request-id").iter().collect();
+        assert_eq!(ids, ["r1", "r2"], "repeated fields keep their order");
+        let back = StoredResponse::from_bytes(stored.as_bytes()).expect("decodes");
         assert_eq!(back, stored);
-        assert_eq!(back.body(), Some(&body));
+        assert_eq!(back.body().as_deref(), Some(&body[..]));
+        assert_eq!(back.to_headers(), kept);
 
-        let without = StoredResponse::new(StatusCode::OK, &headers, None);
+        let without = StoredResponse::new(StatusCode::OK, &headers(), None);
+        let back = StoredResponse::from_bytes(without.as_bytes()).expect("decodes");
+        assert_eq!(back.body(), None);
+        assert_eq!(back.to_headers(), kept);
         assert_eq!(
-            StoredResponse::from_bytes(&without.to_bytes())
-                .expect("decodes")
-                .body(),
-            None
+            stored.without_body(),
+            StoredResponse::new(StatusCode::CREATED, &headers(), None)
         );
     }
 
     #[test]
-    fn values_are_copied_out_of_the_buffer_they_were_parsed_from() {
+    fn connection_and_credential_headers_are_never_kept() {
+        for name in [
+            "connection",
+            "keep-alive",
+            "proxy-authenticate",
+            "proxy-authorization",
+            "te",
+            "trailer",
+            "transfer-encoding",
+            "upgrade",
+            "set-cookie",
+            "authorization",
+            "cookie",
+            "content-length",
+        ] {
+            let mut headers = HeaderMap::new();
+            headers.insert(
+                HeaderName::from_static(name),
+                HeaderValue::from_static("fake"),
+            );
+            headers.insert("x-kept", HeaderValue::from_static("yes"));
+            let kept = StoredResponse::new(StatusCode::OK, &headers, None).to_headers();
+            assert!(kept.get(name).is_none(), "{name} was kept");
+            assert_eq!(kept["x-kept"], "yes");
+        }
+    }
+
+    #[test]
+    fn an_empty_body_is_not_a_missing_one() {
+        let stored = StoredResponse::new(StatusCode::NO_CONTENT, &HeaderMap::new(), Some(b""));
+        let back = StoredResponse::from_bytes(stored.as_bytes()).expect("decodes");
+        assert_eq!(back.body().as_deref(), Some(&b""[..]));
+    }
+
+    #[test]
+    fn the_snapshot_is_a_copy_of_what_it_was_made_from() {
         // A value parsed off the network is a view of the connection's read buffer.
         let buffer =
             Bytes::from(b"application/json; charset=utf-8 and more of the buffer".to_vec());
         let mut headers = HeaderMap::new();
-        let mut value = HeaderValue::from_maybe_shared(buffer.slice(..31)).expect("valid");
-        value.set_sensitive(true);
+        let value = HeaderValue::from_maybe_shared(buffer.slice(..31)).expect("valid");
         headers.insert("content-type", value);
-        let stored = StoredResponse::new(StatusCode::OK, &headers, None);
-        let kept = stored.headers().get("content-type").expect("kept");
-        assert_eq!(kept, "application/json; charset=utf-8");
-        assert!(kept.is_sensitive());
-        assert_ne!(
-            kept.as_bytes().as_ptr(),
-            buffer.as_ptr(),
-            "a copy, not a view"
+        let stored = StoredResponse::new(StatusCode::OK, &headers, Some(&buffer[..14]));
+        let range = buffer.as_ptr_range();
+        assert!(!range.contains(&stored.as_bytes().as_ptr()), "a copy, not a view");
+        assert_eq!(
+            stored.to_headers()["content-type"],
+            "application/json; charset=utf-8"
         );
+        assert_eq!(stored.body().as_deref(), Some(&b"application/js"[..]));
+        assert_eq!(stored.weight(), 64 + stored.as_bytes().len());
+    }
+
+    #[test]
+    fn debug_shows_no_values() {
+        let stored = StoredResponse::new(StatusCode::OK, &headers(), Some(b"secret body"));
+        let shown = format!("{stored:?}");
+        assert!(!shown.contains("secret") && !shown.contains("r1"), "{shown}");
+        assert!(shown.contains("body_bytes: Some(11)"), "{shown}");
     }
 
     #[test]
     fn garbage_is_a_typed_error() {
+        let good = StoredResponse::new(StatusCode::OK, &headers(), None);
+        let truncated = &good.as_bytes()[..good.as_bytes().len() - 1];
+        let mut trailing = good.as_bytes().to_vec();
+        trailing.push(b'x');
         for bytes in [
             &b""[..],
-            b"no newline",
-            b"{}\n",
-            b"{\"status\":99,\"headers\":[],\"has_body\":false}\n",
+            b"\x01\x00",
+            b"\x02\x00\xc8\x00\x00\x00",
+            b"\x01\x00\x63\x00\x00\x00",
+            b"\x01\x00\xc8\x04\x00\x00",
+            b"\x01\x00\xc8\x00\x00\x01\x00\x02a",
+            b"\x01\x00\xc8\x00\x00\x01\x00\x02a b\x00\x00",
+            truncated,
+            &trailing,
         ] {
-            assert!(StoredResponse::from_bytes(bytes).is_err(), "{bytes:?}");
+            assert!(
+                matches!(StoredResponse::from_bytes(bytes), Err(StoreError::Corrupt(_))),
+                "{bytes:?}"
+            );
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn decoding_never_panics(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..64)) {
+            let _ = StoredResponse::from_bytes(&bytes);
         }
     }
 }
