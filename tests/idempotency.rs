@@ -5,9 +5,12 @@ mod common;
 use std::time::Duration;
 
 use common::{http, ledger};
-use steadfast::idempotency::store::MemoryStore;
+use steadfast::idempotency::store::{
+    IdempotencyStore, LeaseToken, LedgerKey, MemoryStore, Reservation, StoreError, StoreFuture,
+    StoredResponse,
+};
 use steadfast::idempotency::{
-    CompleteOn, IdempotencyConfig, InFlight, KeyFormat, KeyGenerator, Replayed,
+    CompleteOn, IdempotencyConfig, IdempotencyKey, InFlight, KeyFormat, KeyGenerator, Replayed,
 };
 use steadfast::retry::RetryConfig;
 use steadfast::{Client, Error, NotRetried};
@@ -296,6 +299,77 @@ async fn permanent_failures_are_replayed_when_configured() {
     assert!(
         replayed.to_string().contains("replayed from the ledger"),
         "{replayed}"
+    );
+}
+
+/// A ledger that is always down.
+struct Down;
+
+impl IdempotencyStore for Down {
+    fn reserve(&self, _: &LedgerKey, _: Duration) -> StoreFuture<Reservation> {
+        StoreFuture::ready(Err(StoreError::Unavailable("the ledger is down".into())))
+    }
+    fn complete(
+        &self,
+        _: &LedgerKey,
+        _: &LeaseToken,
+        _: StoredResponse,
+        _: Duration,
+    ) -> StoreFuture<bool> {
+        StoreFuture::ready(Err(StoreError::Unavailable("the ledger is down".into())))
+    }
+    fn release(&self, _: &LedgerKey, _: &LeaseToken) -> StoreFuture<()> {
+        StoreFuture::ready(Err(StoreError::Unavailable("the ledger is down".into())))
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn generated_keys_are_sent_but_not_recorded_and_named_keys_are() {
+    let server = ledger::invoices_api(Duration::ZERO).await;
+    let store = MemoryStore::new();
+    let client = paused_client(IdempotencyConfig::default(), store.clone());
+    let url = format!("{}/invoices", server.uri());
+
+    for _ in 0..3 {
+        let response = client.post(&url).send().await.expect("created");
+        assert!(IdempotencyKey::of(&response).is_some());
+        assert!(!Replayed::is(&response));
+    }
+    assert_eq!(ledger::seen(&server).await, 3);
+    assert_eq!(store.len(), 0, "no other call can carry a generated key");
+
+    ledger::post(&client, &server, "invoice-7")
+        .await
+        .expect("created");
+    assert_eq!(store.len(), 1, "a named key is recorded");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_ledger_that_is_down_stops_named_keys_only() {
+    let server = ledger::invoices_api(Duration::ZERO).await;
+    let client = Client::builder()
+        .retry(RetryConfig::default().deadline(None))
+        .attempt_timeout(None)
+        .idempotency_store(Down)
+        .build(http())
+        .expect("valid config");
+
+    let generated = client
+        .post(format!("{}/invoices", server.uri()))
+        .send()
+        .await
+        .expect("a generated key needs no ledger");
+    assert_eq!(generated.status(), 201);
+
+    let named = ledger::post(&client, &server, "invoice-8")
+        .await
+        .expect_err("fails closed");
+    assert!(matches!(named, Error::Ledger { .. }), "{named:?}");
+    assert_eq!(named.idempotency_key(), Some("invoice-8"));
+    assert_eq!(
+        ledger::seen(&server).await,
+        1,
+        "the named call was not sent"
     );
 }
 

@@ -130,8 +130,7 @@ where
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut future = match self.as_mut().project().state.project() {
             StateProj::Sending { inner, keyed } => {
-                let result =
-                    ready!(inner.poll(cx)).map_err(|e| Error::from_inner(e.into()));
+                let result = ready!(inner.poll(cx)).map_err(|e| Error::from_inner(e.into()));
                 let Some(Keyed { key, lease }) = keyed.take() else {
                     return Poll::Ready(result);
                 };
@@ -172,12 +171,17 @@ where
     S::Error: Into<BoxError>,
     S::Future: Send,
 {
-    let key = match request.headers().get(&settings.header) {
-        Some(value) => value
-            .to_str()
-            .map(|text| IdempotencyKey::new(&settings.format.decode(text)))
-            .map_err(|e| Error::InvalidRequest(Box::new(e))),
-        None if settings.methods.contains(request.method()) => fresh_key(settings, &mut request),
+    let (key, named) = match request.headers().get(&settings.header) {
+        Some(value) => (
+            value
+                .to_str()
+                .map(|text| IdempotencyKey::new(&settings.format.decode(text)))
+                .map_err(|e| Error::InvalidRequest(Box::new(e))),
+            true,
+        ),
+        None if settings.methods.contains(request.method()) => {
+            (fresh_key(settings, &mut request), false)
+        }
         None => return ResponseFuture::passthrough(inner.call(request)),
     };
     let key = match key {
@@ -188,7 +192,10 @@ where
     if !span.is_disabled() {
         span.record("steadfast.idempotency_key", key.as_str());
     }
-    let Some(store) = &settings.store else {
+    // A key made here belongs to this call alone: no other call can present it, so the
+    // ledger has nothing to answer for it, and recording it would only evict the entries
+    // of keys that can repeat.
+    let Some(store) = settings.store.as_ref().filter(|_| named) else {
         let keyed = Keyed { key, lease: None };
         return ResponseFuture::sending(inner.call(request), Some(keyed));
     };
@@ -438,8 +445,7 @@ impl Lease {
     }
 
     async fn record(self, key: IdempotencyKey, response: Response) -> Result<Response, Error> {
-        let (response, stored, read_error) =
-            buffer(response, self.settings.max_body_bytes).await;
+        let (response, stored, read_error) = buffer(response, self.settings.max_body_bytes).await;
         self.complete(stored, &key).await;
         match read_error {
             None => with_key(Ok(response), &key),
@@ -687,7 +693,10 @@ mod tests {
     async fn a_body_that_fails_half_way_is_an_error_and_kept_as_none() {
         let chunks = [
             Ok("{\"id\":"),
-            Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset")),
+            Err(std::io::Error::new(
+                std::io::ErrorKind::ConnectionReset,
+                "reset",
+            )),
         ];
         let body = reqwest::Body::wrap_stream(futures_util::stream::iter(chunks));
         let (_, stored, error) = buffer(Response::from(http::Response::new(body)), 1024).await;

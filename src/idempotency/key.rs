@@ -319,7 +319,10 @@ mod tests {
     fn custom_keys_must_be_printable_ascii() {
         let maker = KeyMaker::Custom(Arc::new(|| "billing-sync-1".to_owned()));
         let (key, value) = maker.make(KeyFormat::Plain).expect("a key");
-        assert_eq!((key.as_str(), value.to_str().ok()), ("billing-sync-1", Some("billing-sync-1")));
+        assert_eq!(
+            (key.as_str(), value.to_str().ok()),
+            ("billing-sync-1", Some("billing-sync-1"))
+        );
         for bad in ["", "naïve", "tab\there"] {
             let maker = KeyMaker::Custom(Arc::new(move || bad.to_owned()));
             assert!(maker.make(KeyFormat::Plain).is_none(), "{bad:?}");

@@ -6,8 +6,8 @@ use reqwest::header::HeaderName;
 use tower_layer::Layer;
 
 use super::Idempotency;
-use super::store::{IdempotencyStore, MemoryStore};
 use super::key::KeyMaker;
+use super::store::{IdempotencyStore, MemoryStore};
 use super::{CompleteOn, IdempotencyConfig, InFlight, KeyFormat, LedgerDown, MakeIdempotencyKey};
 use crate::classify::{Classify, DefaultClassifier, SharedClassifier};
 use crate::error::ConfigError;

@@ -5,11 +5,17 @@
 //! unless the caller set one. The key is made once per logical call, outside retry, so all
 //! attempts carry the same key — and the retry layer retries a POST only when it has one.
 //!
-//! Keys are also remembered: after a success the ledger ([`store::IdempotencyStore`]) keeps
-//! the response under the key for a TTL, and a later call with the same key gets that
-//! response back without any network I/O, marked [`Replayed`]. This protects APIs that
-//! do not support idempotency keys themselves. A key still in flight elsewhere makes the
-//! call wait (bounded) or fail with a typed error.
+//! Keys the caller names are also remembered: after a success the ledger
+//! ([`store::IdempotencyStore`]) keeps the response under the key for a TTL, and a later
+//! call with the same key gets that response back without any network I/O, marked
+//! [`Replayed`]. This protects APIs that do not support idempotency keys themselves. A key
+//! still in flight elsewhere makes the call wait (bounded) or fail with a typed error.
+//!
+//! A key the layer generates is sent on every attempt, so that the server can tell a retry
+//! from a new operation, but it is not recorded: it belongs to one call, no other call can
+//! present it, and entries for it would only push out the ones that can repeat. A call
+//! replayed from an error with its key ([`Error::idempotency_key`](crate::Error::idempotency_key))
+//! names that key, and is recorded from then on.
 //!
 //! ```
 //! use steadfast::idempotency::{IdempotencyConfig, IdempotencyLayer};
@@ -41,8 +47,9 @@
 //!
 //! # Bodies
 //!
-//! A call whose key is recorded has its response body read into memory before it is
-//! returned (it is stored up to `max_body_bytes`). A call cancelled mid-flight keeps its
+//! A call whose key is recorded (a named key, with a ledger) has its response body read
+//! into memory before it is returned (it is stored up to `max_body_bytes`); other calls'
+//! bodies stream as reqwest gives them. A call cancelled mid-flight keeps its
 //! key reserved until the lease ends: its outcome is unknown, so a repeat must not go out
 //! at once.
 

@@ -92,7 +92,10 @@ mod tests {
 
         let post = service.call(request(reqwest::Method::POST));
         assert!(!post.is_passthrough());
-        assert!(!post.is_boxed(), "the memory ledger answers in place: {post:?}");
+        assert!(
+            !post.is_boxed(),
+            "the memory ledger answers in place: {post:?}"
+        );
         assert!(IdempotencyKey::of(&post.await.expect("ok")).is_some());
 
         let mut keyed = request(reqwest::Method::GET);

@@ -93,7 +93,9 @@ mod tests {
         let mut service = Timeout::new(pending, Some(Duration::from_secs(5)));
         let started = tokio::time::Instant::now();
         let error = service.call(()).await.expect_err("times out");
-        assert!(matches!(error, Error::Timeout { elapsed, .. } if elapsed == Duration::from_secs(5)));
+        assert!(
+            matches!(error, Error::Timeout { elapsed, .. } if elapsed == Duration::from_secs(5))
+        );
         assert_eq!(started.elapsed(), Duration::from_secs(5));
     }
 }

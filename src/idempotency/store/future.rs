@@ -85,7 +85,10 @@ mod tests {
 
     #[tokio::test]
     async fn ready_answers_are_read_without_polling_and_boxed_ones_by_polling() {
-        assert_eq!(StoreFuture::ready(Ok(7)).now().expect("ready").expect("ok"), 7);
+        assert_eq!(
+            StoreFuture::ready(Ok(7)).now().expect("ready").expect("ok"),
+            7
+        );
 
         let boxed = StoreFuture::new(async { Ok(8) });
         let boxed = boxed.now().expect_err("a boxed future must be polled");

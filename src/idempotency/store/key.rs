@@ -198,7 +198,10 @@ mod tests {
             hash.write(url.path().as_bytes());
             let key = LedgerKey::new("order-42", method, &url);
             assert_eq!(key.to_string(), format!("order-42:{:016x}", hash.0));
-            assert_eq!(format!("{key:?}"), format!("LedgerKey(order-42:{:016x})", hash.0));
+            assert_eq!(
+                format!("{key:?}"),
+                format!("LedgerKey(order-42:{:016x})", hash.0)
+            );
         }
         // A value computed independently (Python), so that instances and versions agree.
         let known = LedgerKey::new("k", &Method::POST, &url("https://api.example.com/invoices"));
@@ -214,7 +217,10 @@ mod tests {
             key(&Method::POST, &url("https://api.example.com/invoices?x=1")),
             key(&Method::POST, &invoices)
         );
-        assert_ne!(key(&Method::POST, &invoices), key(&Method::PATCH, &invoices));
+        assert_ne!(
+            key(&Method::POST, &invoices),
+            key(&Method::PATCH, &invoices)
+        );
         assert_ne!(
             key(&Method::POST, &invoices),
             LedgerKey::new("j", &Method::POST, &invoices)

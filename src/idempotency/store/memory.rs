@@ -188,7 +188,10 @@ impl Inner {
     fn evict_oldest(&mut self) -> bool {
         while let Some((seq, hash)) = self.completed.pop_front() {
             // Sequence numbers are unique: the record's own entry, or a stale record.
-            if let Ok(found) = self.entries.find_entry(hash, |slot| slot.entry.is_done(seq)) {
+            if let Ok(found) = self
+                .entries
+                .find_entry(hash, |slot| slot.entry.is_done(seq))
+            {
                 self.bytes -= found.get().entry.weight();
                 found.remove();
                 return true;
@@ -324,7 +327,10 @@ mod tests {
     }
 
     async fn reserve(store: &MemoryStore, name: &str) -> Reservation {
-        store.reserve(&key(name), MIN).await.expect("memory never fails")
+        store
+            .reserve(&key(name), MIN)
+            .await
+            .expect("memory never fails")
     }
 
     async fn complete(store: &MemoryStore, name: &str, body: &str) {
@@ -383,10 +389,7 @@ mod tests {
             store.complete(&key("k"), &token, ok("x"), MIN).now(),
             Ok(Ok(true))
         ));
-        assert!(matches!(
-            store.release(&key("k"), &token).now(),
-            Ok(Ok(()))
-        ));
+        assert!(matches!(store.release(&key("k"), &token).now(), Ok(Ok(()))));
     }
 
     #[tokio::test(start_paused = true)]

@@ -93,7 +93,9 @@ impl StoredResponse {
             // Names are at most 64 KiB by construction (http's own limit), values by the
             // filter above.
             for field in [name.as_str().as_bytes(), value.as_bytes()] {
-                out.extend_from_slice(&u16::try_from(field.len()).unwrap_or(u16::MAX).to_be_bytes());
+                out.extend_from_slice(
+                    &u16::try_from(field.len()).unwrap_or(u16::MAX).to_be_bytes(),
+                );
                 out.extend_from_slice(field);
             }
         }
@@ -233,7 +235,10 @@ impl std::fmt::Debug for StoredResponse {
         f.debug_struct("StoredResponse")
             .field("status", &self.status)
             .field("headers", &self.header_count())
-            .field("body_bytes", &self.body_start.map(|s| self.encoded.len() - s))
+            .field(
+                "body_bytes",
+                &self.body_start.map(|s| self.encoded.len() - s),
+            )
             .finish()
     }
 }
@@ -323,7 +328,10 @@ mod tests {
         headers.insert("content-type", value);
         let stored = StoredResponse::new(StatusCode::OK, &headers, Some(&buffer[..14]));
         let range = buffer.as_ptr_range();
-        assert!(!range.contains(&stored.as_bytes().as_ptr()), "a copy, not a view");
+        assert!(
+            !range.contains(&stored.as_bytes().as_ptr()),
+            "a copy, not a view"
+        );
         assert_eq!(
             stored.to_headers()["content-type"],
             "application/json; charset=utf-8"
@@ -336,7 +344,10 @@ mod tests {
     fn debug_shows_no_values() {
         let stored = StoredResponse::new(StatusCode::OK, &headers(), Some(b"secret body"));
         let shown = format!("{stored:?}");
-        assert!(!shown.contains("secret") && !shown.contains("r1"), "{shown}");
+        assert!(
+            !shown.contains("secret") && !shown.contains("r1"),
+            "{shown}"
+        );
         assert!(shown.contains("body_bytes: Some(11)"), "{shown}");
     }
 
@@ -358,7 +369,10 @@ mod tests {
             &trailing,
         ] {
             assert!(
-                matches!(StoredResponse::from_bytes(bytes), Err(StoreError::Corrupt(_))),
+                matches!(
+                    StoredResponse::from_bytes(bytes),
+                    Err(StoreError::Corrupt(_))
+                ),
                 "{bytes:?}"
             );
         }
