@@ -8,19 +8,19 @@
 //! - bare reqwest;
 //! - steadfast: `Client::builder()` defaults (retry with budget, idempotency keys and the
 //!   in-memory ledger, deadline and attempt timeouts, logging with no subscriber) and a
-//!   rate limit whose quota never binds; and the same with `idempotency(None)`;
+//!   rate limit whose quota never binds; the same with `idempotency(None)`; and, for POST,
+//!   the defaults with a key named per call (`order-<n>`), which the ledger records;
 //! - reqwest-middleware with reqwest-tracing and reqwest-retry (3 retries, exponential
 //!   100 ms to 10 s, full jitter).
 //!
-//! Sequential: one call at a time on a current-thread runtime (time per call).
+//! Sequential: one call at a time on a current-thread runtime (time per call, and the
+//! client thread's CPU time per call, which a wait for the server thread does not blur).
 //! 64 concurrent: 64 tasks on a 2-worker runtime share the calls (wall time per call, so
 //! throughput is its inverse).
 //!
 //! After criterion's groups, the bench prints the ratios to bare reqwest from interleaved
 //! rounds: each round measures every contender once, in a rotating order, and the table
-//! shows the median of the per-round ratios. A machine shared with other work drifts over
-//! seconds, which moves criterion's one-contender-at-a-time figures; contenders measured
-//! side by side within a fraction of a second drift together.
+//! shows the median of the per-round ratios (see `support::interleaved`).
 //!
 //! Run with: `cargo bench --bench overhead`
 
@@ -79,7 +79,7 @@ fn loopback(c: &mut Criterion) {
         group.sample_size(30);
         // Fresh clients per runtime: a pooled connection is driven by the runtime that
         // opened it, so a client must not move between runtimes.
-        for (name, contender) in &Contender::all() {
+        for (name, contender) in &Contender::all(&method) {
             group.bench_function(*name, |b| {
                 b.to_async(&sequential)
                     .iter(|| async { black_box(contender.call(&method, &url).await) });
@@ -91,7 +91,7 @@ fn loopback(c: &mut Criterion) {
         group.warm_up_time(Duration::from_secs(1));
         group.measurement_time(Duration::from_secs(3));
         group.sample_size(20);
-        for (name, contender) in &Contender::all() {
+        for (name, contender) in &Contender::all(&method) {
             group.bench_function(*name, |b| {
                 b.iter_custom(|iters| {
                     parallel.block_on(concurrent(contender, &method, &url, iters))
@@ -102,51 +102,32 @@ fn loopback(c: &mut Criterion) {
     }
 }
 
-/// Interleaved rounds for the ratio table.
-const ROUNDS: usize = 25;
-const SEQUENTIAL_CALLS: u32 = 600;
-const CONCURRENT_CALLS: u64 = 64 * 30;
+/// Interleaved rounds for the ratio table, each long enough (about 0.15 s) that a
+/// scheduling hiccup is a small part of it.
+const ROUNDS: usize = 41;
+const SEQUENTIAL_CALLS: u32 = 2_000;
+const CONCURRENT_CALLS: u64 = TASKS * 150;
 
-/// Time per call of `calls` sequential calls.
-async fn sequential_round(contender: &Contender, method: &Method, url: &str, calls: u32) -> f64 {
-    let start = Instant::now();
+/// Wall time and the client thread's CPU time per call, over `calls` sequential calls
+/// (the runtime is current-thread: all of the client's work is on this thread).
+async fn sequential_round(
+    contender: &Contender,
+    method: &Method,
+    url: &str,
+    calls: u32,
+) -> [f64; 2] {
+    let (start, cpu) = (Instant::now(), support::thread_cpu());
     for _ in 0..calls {
         black_box(contender.call(method, url).await);
     }
-    start.elapsed().as_secs_f64() / f64::from(calls)
-}
-
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
-}
-
-/// Each contender's median time and the median over rounds of its ratio to the first
-/// contender (bare reqwest) in the same round.
-fn ratios(names: &[&str], mut measure: impl FnMut(usize) -> f64) -> Vec<(String, f64, f64)> {
-    let n = names.len();
-    let mut times = vec![Vec::with_capacity(ROUNDS); n];
-    // One round to warm every contender up, not counted.
-    for i in 0..n {
-        measure(i);
-    }
-    for round in 0..ROUNDS {
-        for k in 0..n {
-            let i = (round + k) % n;
-            times[i].push(measure(i));
+    let wall = start.elapsed().as_secs_f64() / f64::from(calls);
+    let cpu = match (cpu, support::thread_cpu()) {
+        (Some(before), Some(after)) => {
+            after.saturating_sub(before).as_secs_f64() / f64::from(calls)
         }
-    }
-    (0..n)
-        .map(|i| {
-            let mut per_round: Vec<f64> = (0..ROUNDS).map(|r| times[i][r] / times[0][r]).collect();
-            let mut own = times[i].clone();
-            (
-                names[i].to_owned(),
-                median(&mut per_round),
-                median(&mut own),
-            )
-        })
-        .collect()
+        _ => f64::NAN,
+    };
+    [wall, cpu]
 }
 
 fn ratio_table() {
@@ -154,16 +135,18 @@ fn ratio_table() {
     let url = format!("http://{addr}/orders");
     println!();
     println!(
-        "Ratios to bare reqwest, median of {ROUNDS} interleaved rounds \
-         ({} cores; sequential: time per call, lower is better; \
-         {TASKS} concurrent: throughput, higher is better)",
+        "Ratios to bare reqwest over {ROUNDS} interleaved rounds of {SEQUENTIAL_CALLS} sequential \
+         and {CONCURRENT_CALLS} concurrent calls ({} cores): the median, [the interquartile \
+         range]; per call in brackets. Sequential: time and client CPU, lower is better; \
+         {TASKS} concurrent: throughput, higher is better.",
         std::thread::available_parallelism().map_or(0, std::num::NonZero::get)
     );
     for method in [Method::GET, Method::POST] {
+        // Fresh clients per runtime: a pooled connection is driven by the runtime that
+        // opened it, so a client must not move between runtimes.
         let sequential = support::current_thread();
-        let contenders = Contender::all();
-        let names: Vec<&str> = contenders.iter().map(|(name, _)| *name).collect();
-        let seq = ratios(&names, |i| {
+        let contenders = Contender::all(&method);
+        let seq = support::interleaved(contenders.len(), ROUNDS, |i| {
             sequential.block_on(sequential_round(
                 &contenders[i].1,
                 &method,
@@ -172,8 +155,8 @@ fn ratio_table() {
             ))
         });
         let parallel = support::multi_thread(2);
-        let contenders = Contender::all();
-        let par = ratios(&names, |i| {
+        let contenders = Contender::all(&method);
+        let par = support::interleaved(contenders.len(), ROUNDS, |i| {
             let elapsed = parallel.block_on(concurrent(
                 &contenders[i].1,
                 &method,
@@ -182,18 +165,29 @@ fn ratio_table() {
             ));
             #[allow(clippy::cast_precision_loss)]
             let per_call = elapsed.as_secs_f64() / CONCURRENT_CALLS as f64;
-            per_call
+            [per_call]
         });
-        for ((name, seq_ratio, seq_time), (_, par_ratio, par_time)) in seq.iter().zip(&par) {
+        for (i, (name, _)) in contenders.iter().enumerate() {
+            let time = support::per_round(&seq, i, 0, |c, b| c[0] / b[0]);
+            let cpu = support::per_round(&seq, i, 0, |c, b| c[1] / b[1]);
+            let throughput = support::per_round(&par, i, 0, |c, b| b[0] / c[0]);
             println!(
-                "  {method:4} {name:38} sequential {seq_ratio:5.3}x ({:6.1} us/call)   \
-                 {TASKS} concurrent throughput {:5.3}x ({:5.1} us/call)",
-                seq_time * 1e6,
-                1.0 / par_ratio,
-                par_time * 1e6,
+                "  {method:4} {name:38} sequential {} time ({:5.1} us), {} client CPU \
+                 ({:4.1} us)   {TASKS} concurrent {} throughput ({:4.1} us)",
+                ratio(time),
+                support::median(seq[i].iter().map(|f| f[0] * 1e6)),
+                ratio(cpu),
+                support::median(seq[i].iter().map(|f| f[1] * 1e6)),
+                ratio(throughput),
+                support::median(par[i].iter().map(|f| f[0] * 1e6)),
             );
         }
     }
+}
+
+/// A median ratio with its interquartile range over rounds: `1.021x [1.008, 1.035]`.
+fn ratio([low, median, high]: [f64; 3]) -> String {
+    format!("{median:5.3}x [{low:5.3}, {high:5.3}]")
 }
 
 fn main() {

@@ -7,7 +7,8 @@
 //! ```
 //!
 //! Subtract a run of 0 calls (setup alone) and divide by the calls. Stacks: `bare`,
-//! `steadfast`, `steadfast-no-ledger`, `steadfast-no-idempotency`, `rm-chain`, `rm`, and
+//! `steadfast`, `steadfast-named` (a key named per call, which the ledger records),
+//! `steadfast-no-idempotency`, `rm-chain`, `rm`, and
 //! single layers over the bare service: `log`, `idempotency`, `timeout`, `retry`,
 //! `rate-limit`. Without arguments (as `cargo bench` runs it) it makes 1,000 calls through
 //! every stack and prints the time per call.
@@ -26,15 +27,15 @@ use steadfast::rate_limit::{RateLimitLayer, RateLimiter};
 use steadfast::retry::RetryLayer;
 use steadfast::timeout::TimeoutLayer;
 use support::{
-    Contender, Ledger, http, in_memory, in_memory_url, middleware_in_memory, request,
-    steadfast_stack,
+    Contender, Ledger, http, in_memory, in_memory_url, middleware_in_memory, named_request,
+    request, steadfast_stack,
 };
 use tower::{Layer, Service, ServiceExt as _};
 
 const STACKS: &[&str] = &[
     "bare",
     "steadfast",
-    "steadfast-no-ledger",
+    "steadfast-named",
     "steadfast-no-idempotency",
     "rm-chain",
     "rm",
@@ -71,13 +72,17 @@ async fn run(stack: &str, method: &Method, calls: u64) {
         "steadfast" => {
             tower_calls(steadfast_stack(in_memory(), Ledger::Memory), method, calls).await;
         }
-        "steadfast-no-ledger" => {
-            tower_calls(
-                steadfast_stack(in_memory(), Ledger::KeysOnly),
-                method,
-                calls,
-            )
-            .await;
+        "steadfast-named" => {
+            let service = steadfast_stack(in_memory(), Ledger::Memory);
+            let url = in_memory_url();
+            for n in 0..calls {
+                let response = service
+                    .clone()
+                    .oneshot(named_request(method, &url, n))
+                    .await
+                    .expect("in-memory calls succeed");
+                black_box(response);
+            }
         }
         "steadfast-no-idempotency" => {
             tower_calls(steadfast_stack(in_memory(), Ledger::Off), method, calls).await;

@@ -7,6 +7,8 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -100,12 +102,19 @@ pub fn in_memory()
 /// How the idempotency layer of a steadfast stack is set up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ledger {
-    /// The default: keys for POST and PATCH, and the in-memory ledger.
+    /// The default: keys for POST and PATCH, and the in-memory ledger for named keys.
     Memory,
-    /// Keys, but no ledger.
-    KeysOnly,
     /// No keys and no ledger (the client's `idempotency(None)`).
     Off,
+}
+
+/// A request with a key named by the caller, unique to `n` (`order-<n>`): the ledger
+/// records every such call, as a job that names its keys after its records makes them.
+pub fn named_request(method: &Method, url: &Url, n: u64) -> Request {
+    let mut request = request(method, url);
+    let key = HeaderValue::try_from(format!("order-{n}")).expect("ascii");
+    request.headers_mut().insert("idempotency-key", key);
+    request
 }
 
 /// The `Client`'s default stack, layer for layer as `ClientBuilder::build` assembles it,
@@ -124,9 +133,6 @@ where
     let retry = RetryConfig::default();
     let idempotency = match ledger {
         Ledger::Memory => IdempotencyLayer::new(&IdempotencyConfig::default()).expect("valid"),
-        Ledger::KeysOnly => IdempotencyLayer::new(&IdempotencyConfig::default())
-            .expect("valid")
-            .without_ledger(),
         Ledger::Off => IdempotencyLayer::new(&IdempotencyConfig::default().methods(Vec::new()))
             .expect("valid")
             .without_ledger(),
@@ -199,29 +205,39 @@ pub fn middleware_in_memory(stack: bool) -> ClientWithMiddleware {
 pub enum Contender {
     Bare(reqwest::Client),
     Steadfast(steadfast::Client),
+    /// Steadfast with a key named per call, so that the ledger records each one.
+    SteadfastNamed(steadfast::Client, Arc<AtomicU64>),
     Middleware(reqwest_middleware::ClientWithMiddleware),
 }
 
 impl Contender {
-    pub fn all() -> Vec<(&'static str, Self)> {
-        let steadfast = steadfast::Client::builder()
-            .rate_limit(free_quota())
-            .build(http())
-            .expect("valid config");
+    /// The contenders for `method`, bare reqwest first; named keys are for POST only.
+    pub fn all(method: &Method) -> Vec<(&'static str, Self)> {
+        let steadfast = || {
+            steadfast::Client::builder()
+                .rate_limit(free_quota())
+                .build(http())
+                .expect("valid config")
+        };
         let no_idempotency = steadfast::Client::builder()
             .rate_limit(free_quota())
             .idempotency(None)
             .build(http())
             .expect("valid config");
-        vec![
+        let mut all = vec![
             ("bare reqwest", Self::Bare(http())),
-            ("steadfast", Self::Steadfast(steadfast)),
+            ("steadfast", Self::Steadfast(steadfast())),
             ("steadfast, no idempotency", Self::Steadfast(no_idempotency)),
-            (
-                "reqwest-middleware + retry + tracing",
-                Self::Middleware(middleware_client(http())),
-            ),
-        ]
+        ];
+        if *method == Method::POST {
+            let named = Self::SteadfastNamed(steadfast(), Arc::new(AtomicU64::new(0)));
+            all.push(("steadfast, named keys (ledger)", named));
+        }
+        all.push((
+            "reqwest-middleware + retry + tracing",
+            Self::Middleware(middleware_client(http())),
+        ));
+        all
     }
 
     /// One call as a user writes it with this contender's API, body read to the end.
@@ -235,10 +251,14 @@ impl Contender {
                 }
                 builder.send().await.expect("bare call")
             }
-            Self::Steadfast(client) => {
+            Self::Steadfast(client) | Self::SteadfastNamed(client, _) => {
                 let mut builder = client.request(method.clone(), url);
                 if post {
                     builder = builder.header(CONTENT_TYPE, "application/json").body(BODY);
+                }
+                if let Self::SteadfastNamed(_, next) = self {
+                    let n = next.fetch_add(1, Ordering::Relaxed);
+                    builder = builder.idempotency_key(&format!("order-{n}"));
                 }
                 builder.send().await.expect("steadfast call")
             }
@@ -308,4 +328,74 @@ async fn answer(
         .headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     Ok(response)
+}
+
+// ---------------------------------------------------------------------------------------
+// Interleaved rounds, for the ratio tables
+// ---------------------------------------------------------------------------------------
+
+/// Measures every contender once per round, in an order that rotates from round to round,
+/// after one warm-up round that is not kept. `measure(i)` returns contender `i`'s figures
+/// for one round (wall time per call, say). Returns `figures[contender][round]`.
+///
+/// A machine shared with other work drifts over seconds, which moves figures taken one
+/// contender after another; contenders measured side by side within a fraction of a
+/// second drift together, so per-round ratios and differences stay put.
+pub fn interleaved<const N: usize>(
+    contenders: usize,
+    rounds: usize,
+    mut measure: impl FnMut(usize) -> [f64; N],
+) -> Vec<Vec<[f64; N]>> {
+    for i in 0..contenders {
+        measure(i);
+    }
+    let mut figures = vec![Vec::with_capacity(rounds); contenders];
+    for round in 0..rounds {
+        for k in 0..contenders {
+            let i = (round + k) % contenders;
+            figures[i].push(measure(i));
+        }
+    }
+    figures
+}
+
+/// The median of `values` (the upper one of an even count).
+pub fn median(values: impl IntoIterator<Item = f64>) -> f64 {
+    quartiles(values)[1]
+}
+
+/// The first quartile, the median and the third quartile of `values`.
+pub fn quartiles(values: impl IntoIterator<Item = f64>) -> [f64; 3] {
+    let mut values: Vec<f64> = values.into_iter().collect();
+    values.sort_by(f64::total_cmp);
+    let at = |q: usize| {
+        values
+            .get(values.len() * q / 4)
+            .copied()
+            .unwrap_or(f64::NAN)
+    };
+    [at(1), at(2), at(3)]
+}
+
+/// The quartiles over rounds of `f(contender's figure, baseline's figure)`.
+pub fn per_round<const N: usize>(
+    figures: &[Vec<[f64; N]>],
+    contender: usize,
+    baseline: usize,
+    f: impl Fn([f64; N], [f64; N]) -> f64,
+) -> [f64; 3] {
+    quartiles(
+        figures[contender]
+            .iter()
+            .zip(&figures[baseline])
+            .map(|(c, b)| f(*c, *b)),
+    )
+}
+
+/// CPU time the calling thread has run, from the scheduler's own account (Linux;
+/// nanoseconds). `None` where `/proc` does not say.
+pub fn thread_cpu() -> Option<Duration> {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let nanos = text.split_whitespace().next()?.parse().ok()?;
+    Some(Duration::from_nanos(nanos))
 }
