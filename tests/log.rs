@@ -34,6 +34,8 @@ struct SpanRec {
     name: &'static str,
     parent: Option<usize>,
     fields: BTreeMap<String, String>,
+    /// How many times each field was given a value (a text formatter shows each one).
+    times: BTreeMap<String, usize>,
 }
 
 #[derive(Debug, Clone)]
@@ -68,6 +70,15 @@ impl Visit for Fields<'_> {
     }
 }
 
+/// Counts the values given to each field.
+struct Times<'a>(&'a mut BTreeMap<String, usize>);
+
+impl Visit for Times<'_> {
+    fn record_debug(&mut self, field: &Field, _: &dyn Debug) {
+        *self.0.entry(field.name().to_owned()).or_default() += 1;
+    }
+}
+
 impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Capture {
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
         let mut captured = self.0.lock().expect("not poisoned");
@@ -75,12 +86,14 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Capture {
             .span(id)
             .and_then(|span| span.parent())
             .and_then(|parent| captured.live.get(&parent.id().into_u64()).copied());
-        let mut fields = BTreeMap::new();
+        let (mut fields, mut times) = (BTreeMap::new(), BTreeMap::new());
         attrs.record(&mut Fields(&mut fields));
+        attrs.record(&mut Times(&mut times));
         captured.spans.push(SpanRec {
             name: attrs.metadata().name(),
             parent,
             fields,
+            times,
         });
         let index = captured.spans.len() - 1;
         captured.live.insert(id.into_u64(), index);
@@ -89,7 +102,9 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Capture {
     fn on_record(&self, id: &Id, values: &Record<'_>, _: Context<'_, S>) {
         let mut captured = self.0.lock().expect("not poisoned");
         let index = captured.live[&id.into_u64()];
-        values.record(&mut Fields(&mut captured.spans[index].fields));
+        let span = &mut captured.spans[index];
+        values.record(&mut Fields(&mut span.fields));
+        values.record(&mut Times(&mut span.times));
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
@@ -320,6 +335,11 @@ async fn a_call_that_fails_after_two_retries_is_described_by_its_spans_and_event
     assert_eq!(field(f, "server.port"), port.to_string());
     assert_eq!(field(f, "url.full"), url);
     assert_eq!(field(f, "steadfast.idempotency_key"), "order-42");
+    assert_eq!(
+        call.times.get("steadfast.idempotency_key"),
+        Some(&1),
+        "a caller's key is on the span once"
+    );
     assert_eq!(field(f, "http.response.status_code"), "503");
     assert_eq!(field(f, "error.type"), "503");
     assert_eq!(field(f, "http.request.resend_count"), "2");
@@ -1009,6 +1029,13 @@ async fn the_client_logs_generated_keys_and_ledger_replays() {
         field(&calls[2].1.fields, "steadfast.idempotency_key"),
         "invoice-7"
     );
+    for (_, call) in &calls {
+        assert_eq!(
+            call.times.get("steadfast.idempotency_key"),
+            Some(&1),
+            "each key is on its call span once: {call:?}"
+        );
+    }
     let replayed = capture.events("replayed from the ledger");
     assert_eq!(replayed.len(), 1);
     assert_eq!(

@@ -188,8 +188,10 @@ where
         Ok(key) => key,
         Err(error) => return ResponseFuture::ready(Err(error)),
     };
+    // The log layer's span already shows a key the request carried; a fresh one it learns
+    // here (recorded twice, a text formatter would print it twice).
     let span = tracing::Span::current();
-    if !span.is_disabled() {
+    if !named && !span.is_disabled() {
         span.record("steadfast.idempotency_key", key.as_str());
     }
     // A key made here belongs to this call alone: no other call can present it, so the
