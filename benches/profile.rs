@@ -56,10 +56,19 @@ where
     S::Error: std::fmt::Debug,
 {
     let url = in_memory_url();
-    for _ in 0..calls {
+    tower_calls_with(service, calls, |_| request(method, &url)).await;
+}
+
+/// Calls `service` with `make(n)` for the n-th call.
+async fn tower_calls_with<S>(service: S, calls: u64, make: impl Fn(u64) -> Request)
+where
+    S: Service<Request, Response = Response> + Clone,
+    S::Error: std::fmt::Debug,
+{
+    for n in 0..calls {
         let response = service
             .clone()
-            .oneshot(request(method, &url))
+            .oneshot(make(n))
             .await
             .expect("in-memory calls succeed");
         black_box(response);
@@ -73,16 +82,9 @@ async fn run(stack: &str, method: &Method, calls: u64) {
             tower_calls(steadfast_stack(in_memory(), Ledger::Memory), method, calls).await;
         }
         "steadfast-named" => {
-            let service = steadfast_stack(in_memory(), Ledger::Memory);
             let url = in_memory_url();
-            for n in 0..calls {
-                let response = service
-                    .clone()
-                    .oneshot(named_request(method, &url, n))
-                    .await
-                    .expect("in-memory calls succeed");
-                black_box(response);
-            }
+            let service = steadfast_stack(in_memory(), Ledger::Memory);
+            tower_calls_with(service, calls, |n| named_request(method, &url, n)).await;
         }
         "steadfast-no-idempotency" => {
             tower_calls(steadfast_stack(in_memory(), Ledger::Off), method, calls).await;

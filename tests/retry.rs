@@ -167,6 +167,41 @@ async fn post_with_idempotency_key_is_retried_with_the_same_key() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn every_attempt_sends_the_whole_request_again() {
+    // Small bodies are copied for the next attempt, larger ones shared: both must arrive
+    // whole, with the headers, on every attempt.
+    for size in [0, 100, 4_096] {
+        let server = MockServer::start().await;
+        common::respond(
+            &server,
+            ResponseTemplate::new(503),
+            2,
+            ResponseTemplate::new(200),
+        )
+        .await;
+        let (mut service, _) = stack(&config());
+        let body: Vec<u8> = (0..size)
+            .map(|n| u8::try_from(n % 251).expect("small"))
+            .collect();
+        let mut put = request(reqwest::Method::PUT, &format!("{}/orders", server.uri()));
+        put.headers_mut()
+            .insert("x-tenant", "acme".parse().expect("valid value"));
+        *put.body_mut() = Some(reqwest::Body::from(body.clone()));
+
+        let response = call(&mut service, put).await.expect("retried to success");
+
+        assert_eq!(response.status(), 200);
+        let seen = server.received_requests().await.expect("recording");
+        assert_eq!(seen.len(), 3, "size {size}");
+        for attempt in &seen {
+            assert_eq!(attempt.method.as_str(), "PUT");
+            assert_eq!(attempt.body, body, "size {size}");
+            assert_eq!(attempt.headers["x-tenant"], "acme");
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
 async fn post_to_a_closed_port_is_retried_because_nothing_was_sent() {
     let (mut service, recorder) = stack(&config().max_retries(2));
     let url = format!("http://127.0.0.1:{}/orders", closed_port());

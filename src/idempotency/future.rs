@@ -61,7 +61,7 @@ pub(crate) struct Keyed {
 
 /// A reservation: what recording or freeing the key after the call needs.
 struct Lease {
-    /// Their store is the ledger (a lease exists only where there is one).
+    store: Arc<dyn IdempotencyStore>,
     settings: Arc<Settings>,
     entry: LedgerKey,
     token: LeaseToken,
@@ -131,13 +131,10 @@ where
         let mut future = match self.as_mut().project().state.project() {
             StateProj::Sending { inner, keyed } => {
                 let result = ready!(inner.poll(cx)).map_err(|e| Error::from_inner(e.into()));
-                let Some(Keyed { key, lease }) = keyed.take() else {
+                let Some(keyed) = keyed.take() else {
                     return Poll::Ready(result);
                 };
-                let Some(lease) = lease else {
-                    return Poll::Ready(with_key(result, &key));
-                };
-                match lease.settle(key, result) {
+                match keyed.settle(result) {
                     Settled::Now(result) => return Poll::Ready(result),
                     Settled::Later(future) => future,
                 }
@@ -201,50 +198,27 @@ where
         let keyed = Keyed { key, lease: None };
         return ResponseFuture::sending(inner.call(request), Some(keyed));
     };
-    let entry = LedgerKey::new(key.as_str(), request.method(), request.url());
-    let reserved = match store.reserve(&entry, settings.lease).now() {
-        Ok(answer) => reserved(settings, &key, answer),
+    let call = Reserving {
+        store: Arc::clone(store),
+        settings: Arc::clone(settings),
+        entry: LedgerKey::new(key.as_str(), request.method(), request.url()),
+        key,
+    };
+    let answer = match call.store.reserve(&call.entry, settings.lease).now() {
+        Ok(answer) => answer,
         // The ledger does I/O: the ready service goes into the boxed call.
         Err(pending) => {
             let ready = take_ready(inner);
-            let call = SlowCall {
-                settings: Arc::clone(settings),
-                key,
-                entry,
-            };
             return ResponseFuture::boxed(Box::pin(call.run(ready, request, pending)));
         }
     };
-    match reserved {
-        Ok(Reserved::Token(token)) => {
-            let lease = Lease {
-                settings: Arc::clone(settings),
-                entry,
-                token,
-            };
-            let keyed = Keyed {
-                key,
-                lease: Some(lease),
-            };
-            ResponseFuture::sending(inner.call(request), Some(keyed))
-        }
-        Ok(Reserved::Unprotected) => {
-            let keyed = Keyed { key, lease: None };
-            ResponseFuture::sending(inner.call(request), Some(keyed))
-        }
-        Ok(Reserved::Replay(stored)) => {
-            ResponseFuture::ready(replay(settings, &stored, &request, &key))
-        }
-        Ok(Reserved::Wait) => {
+    match call.next(answer, &request) {
+        Next::Send(keyed) => ResponseFuture::sending(inner.call(request), Some(keyed)),
+        Next::Done(result) => ResponseFuture::ready(result),
+        Next::Wait(call) => {
             let ready = take_ready(inner);
-            let call = SlowCall {
-                settings: Arc::clone(settings),
-                key,
-                entry,
-            };
             ResponseFuture::boxed(Box::pin(call.wait_then_run(ready, request)))
         }
-        Err(error) => ResponseFuture::ready(Err(error)),
     }
 }
 
@@ -264,55 +238,76 @@ fn fresh_key(settings: &Settings, request: &mut Request) -> Result<IdempotencyKe
     Ok(key)
 }
 
-enum Reserved {
-    Token(LeaseToken),
-    Replay(StoredResponse),
-    /// The ledger is down and the configuration says to send anyway.
-    Unprotected,
-    /// Another call holds the key: wait for it.
-    Wait,
-}
-
-/// What the configuration does with a reservation's answer.
-fn reserved(
-    settings: &Settings,
-    key: &IdempotencyKey,
-    answer: Result<Reservation, StoreError>,
-) -> Result<Reserved, Error> {
-    match answer {
-        Ok(Reservation::Reserved(token)) => Ok(Reserved::Token(token)),
-        Ok(Reservation::Completed(stored)) => Ok(Reserved::Replay(stored)),
-        Ok(Reservation::InFlight) if settings.in_flight == InFlight::Fail => {
-            Err(Error::IdempotencyKeyInFlight {
-                key: key.to_string(),
-                waited: Duration::ZERO,
-            })
-        }
-        Ok(Reservation::InFlight) => Ok(Reserved::Wait),
-        Err(source) if settings.ledger_down == LedgerDown::FailOpen => {
-            tracing::warn!(
-                steadfast.idempotency_key = %key,
-                error = %source,
-                "idempotency ledger unavailable; sending without its protection"
-            );
-            Ok(Reserved::Unprotected)
-        }
-        Err(source) => Err(Error::Ledger {
-            key: key.to_string(),
-            source,
-        }),
-    }
-}
-
-/// A keyed call that must wait: on a ledger that does I/O, or on another holder of its key.
-struct SlowCall {
-    /// Their store is the ledger.
+/// A keyed call with a ledger, before its key is reserved.
+struct Reserving {
+    store: Arc<dyn IdempotencyStore>,
     settings: Arc<Settings>,
     key: IdempotencyKey,
     entry: LedgerKey,
 }
 
-impl SlowCall {
+/// What a reservation's answer leaves to do.
+enum Next {
+    /// Send the request; settle the lease, if one is held, with the outcome.
+    Send(Keyed),
+    /// The call's end, without sending: a replay, or an error.
+    Done(Result<Response, Error>),
+    /// Another call holds the key: wait for it.
+    Wait(Reserving),
+}
+
+impl Reserving {
+    /// What the configuration does with a reservation's answer.
+    fn next(self, answer: Result<Reservation, StoreError>, request: &Request) -> Next {
+        let Self {
+            store,
+            settings,
+            key,
+            entry,
+        } = self;
+        let lease = match answer {
+            Ok(Reservation::Reserved(token)) => Some(Lease {
+                store,
+                settings,
+                entry,
+                token,
+            }),
+            Ok(Reservation::Completed(stored)) => {
+                return Next::Done(replay(&settings, &stored, request, &key));
+            }
+            Ok(Reservation::InFlight) if settings.in_flight == InFlight::Fail => {
+                return Next::Done(Err(Error::IdempotencyKeyInFlight {
+                    key: key.to_string(),
+                    waited: Duration::ZERO,
+                }));
+            }
+            Ok(Reservation::InFlight) => {
+                return Next::Wait(Self {
+                    store,
+                    settings,
+                    key,
+                    entry,
+                });
+            }
+            Err(source) if settings.ledger_down == LedgerDown::FailOpen => {
+                tracing::warn!(
+                    steadfast.idempotency_key = %key,
+                    error = %source,
+                    "idempotency ledger unavailable; sending without its protection"
+                );
+                None
+            }
+            Err(source) => {
+                return Next::Done(Err(Error::Ledger {
+                    key: key.to_string(),
+                    source,
+                }));
+            }
+        };
+        Next::Send(Keyed { key, lease })
+    }
+
+    /// The call after a reservation the ledger answers later.
     async fn run<S>(
         self,
         inner: S,
@@ -324,14 +319,15 @@ impl SlowCall {
         S::Error: Into<BoxError>,
     {
         let answer = first.await;
-        match reserved(&self.settings, &self.key, answer) {
-            Ok(Reserved::Wait) => self.wait_then_run(inner, request).await,
-            other => self.send(inner, request, other).await,
+        match self.next(answer, &request) {
+            Next::Send(keyed) => send(inner, request, keyed).await,
+            Next::Done(result) => result,
+            Next::Wait(call) => call.wait_then_run(inner, request).await,
         }
     }
 
     /// Waits, with backoff, until the other holder of the key finishes or the wait ends.
-    async fn wait_then_run<S>(self, inner: S, request: Request) -> Result<Response, Error>
+    async fn wait_then_run<S>(mut self, inner: S, request: Request) -> Result<Response, Error>
     where
         S: Service<Request, Response = Response>,
         S::Error: Into<BoxError>,
@@ -352,59 +348,35 @@ impl SlowCall {
             }
             tokio::time::sleep(pause.min(max.saturating_sub(waited))).await;
             pause = (pause * 2).min(Duration::from_millis(250));
-            let Some(store) = &self.settings.store else {
-                return self.send(inner, request, Ok(Reserved::Unprotected)).await;
-            };
-            let answer = store.reserve(&self.entry, self.settings.lease).await;
-            match reserved(&self.settings, &self.key, answer) {
-                Ok(Reserved::Wait) => {}
-                other => return self.send(inner, request, other).await,
+            let answer = self.store.reserve(&self.entry, self.settings.lease).await;
+            match self.next(answer, &request) {
+                Next::Send(keyed) => return send(inner, request, keyed).await,
+                Next::Done(result) => return result,
+                Next::Wait(call) => self = call,
             }
         }
     }
+}
 
-    async fn send<S>(
-        self,
-        mut inner: S,
-        request: Request,
-        reserved: Result<Reserved, Error>,
-    ) -> Result<Response, Error>
-    where
-        S: Service<Request, Response = Response>,
-        S::Error: Into<BoxError>,
-    {
-        let Self {
-            settings,
-            key,
-            entry,
-        } = self;
-        let lease = match reserved? {
-            Reserved::Token(token) => Some(Lease {
-                settings,
-                entry,
-                token,
-            }),
-            Reserved::Replay(stored) => return replay(&settings, &stored, &request, &key),
-            Reserved::Unprotected => None,
-            Reserved::Wait => unreachable!("callers wait before sending"),
-        };
-        let result = async {
-            poll_fn(|cx| inner.poll_ready(cx))
-                .await
-                .map_err(|e| Error::from_inner(e.into()))?;
-            inner
-                .call(request)
-                .await
-                .map_err(|e| Error::from_inner(e.into()))
-        }
-        .await;
-        match lease {
-            None => with_key(result, &key),
-            Some(lease) => match lease.settle(key, result) {
-                Settled::Now(result) => result,
-                Settled::Later(future) => future.await,
-            },
-        }
+/// Sends a keyed call on a service that is not known to be ready, then settles its lease.
+async fn send<S>(mut inner: S, request: Request, keyed: Keyed) -> Result<Response, Error>
+where
+    S: Service<Request, Response = Response>,
+    S::Error: Into<BoxError>,
+{
+    let result = async {
+        poll_fn(|cx| inner.poll_ready(cx))
+            .await
+            .map_err(|e| Error::from_inner(e.into()))?;
+        inner
+            .call(request)
+            .await
+            .map_err(|e| Error::from_inner(e.into()))
+    }
+    .await;
+    match keyed.settle(result) {
+        Settled::Now(result) => result,
+        Settled::Later(future) => future.await,
     }
 }
 
@@ -412,6 +384,16 @@ impl SlowCall {
 enum Settled {
     Now(Result<Response, Error>),
     Later(BoxResponseFuture),
+}
+
+impl Keyed {
+    /// The call's end: its key on the outcome, and the lease settled when one is held.
+    fn settle(self, result: Result<Response, Error>) -> Settled {
+        match self.lease {
+            None => Settled::Now(with_key(result, &self.key)),
+            Some(lease) => lease.settle(self.key, result),
+        }
+    }
 }
 
 impl Lease {
@@ -470,13 +452,10 @@ impl Lease {
         with_key(Err(error), &key)
     }
 
-    fn store(&self) -> Option<&dyn IdempotencyStore> {
-        self.settings.store.as_deref()
-    }
-
     async fn complete(&self, stored: StoredResponse, key: &IdempotencyKey) {
-        let Some(store) = self.store() else { return };
-        let done = store.complete(&self.entry, &self.token, stored, self.settings.ttl);
+        let done = self
+            .store
+            .complete(&self.entry, &self.token, stored, self.settings.ttl);
         match done.await {
             Ok(true) => {}
             Ok(false) => tracing::warn!(
@@ -493,10 +472,7 @@ impl Lease {
 
     /// Frees the key; at once when the ledger answers at once.
     fn release(self, key: IdempotencyKey, result: Result<Response, Error>) -> Settled {
-        let Some(store) = self.store() else {
-            return Settled::Now(with_key(result, &key));
-        };
-        match store.release(&self.entry, &self.token).now() {
+        match self.store.release(&self.entry, &self.token).now() {
             Ok(released) => {
                 warn_unreleased(released, &key);
                 Settled::Now(with_key(result, &key))
@@ -530,10 +506,9 @@ async fn buffer(
         Err(e) => (None, Some(e)),
     };
     // The snapshot copies what it keeps (see `StoredResponse::new`).
+    let (status, version) = (response.status(), response.version());
     let kept = body.as_deref().filter(|b| b.len() <= max_body_bytes);
-    let stored = StoredResponse::new(response.status(), response.headers(), kept);
-    let status = response.status();
-    let version = response.version();
+    let stored = StoredResponse::new(status, response.headers(), kept);
     let headers = std::mem::take(response.headers_mut());
     let extensions = std::mem::take(response.extensions_mut());
     let url = response.url().clone();

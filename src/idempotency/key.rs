@@ -82,10 +82,7 @@ impl KeyMaker {
                     KeyGenerator::UuidV4 => uuid::Uuid::new_v4(),
                     KeyGenerator::UuidV7 => uuid::Uuid::now_v7(),
                 };
-                let mut text = Inline::default();
-                let len = uuid.hyphenated().encode_lower(&mut text.bytes).len();
-                text.len = len;
-                IdempotencyKey(Bytes::from_owner(text))
+                IdempotencyKey::new(uuid.hyphenated().encode_lower(&mut [0; 36]))
             }
             Self::Custom(maker) => {
                 let key = maker.make_key();

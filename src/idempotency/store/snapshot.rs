@@ -213,9 +213,8 @@ impl StoredResponse {
         let mut at = FIXED;
         (0..self.header_count()).map_while(move |_| {
             let name = field(&self.encoded, &mut at)?;
-            let start = at;
             let value = field(&self.encoded, &mut at)?;
-            Some((name, self.encoded.slice(start + 2..start + 2 + value.len())))
+            Some((name, self.encoded.slice_ref(value)))
         })
     }
 }
