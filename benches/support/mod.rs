@@ -84,11 +84,27 @@ pub fn in_memory_url() -> Url {
     "http://127.0.0.1:8080/orders".parse().expect("valid url")
 }
 
+/// The connection's addresses, as hyper-util's `HttpInfo` (which cannot be built outside
+/// it) puts them on every response that reqwest reads from a TCP connection.
+#[derive(Clone, Copy)]
+struct ConnectionInfo {
+    remote: SocketAddr,
+    local: SocketAddr,
+}
+
+/// The response of the in-memory transport, shaped like reqwest's: it carries the
+/// connection's addresses in its extensions, so that the extension map a real transport
+/// allocates is not charged to the layers that add entries to it.
 fn ok_response() -> Response {
     let mut response = http::Response::new(Bytes::from_static(JSON));
     response
         .headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    let addr = SocketAddr::from(([127, 0, 0, 1], 8080));
+    response.extensions_mut().insert(ConnectionInfo {
+        remote: addr,
+        local: addr,
+    });
     Response::from(response)
 }
 

@@ -54,7 +54,7 @@ impl Default for IdempotencyConfig {
     fn default() -> Self {
         Self {
             methods: vec!["POST".to_owned(), "PATCH".to_owned()],
-            header: "idempotency-key".to_owned(),
+            header: super::DEFAULT_HEADER.to_owned(),
             format: KeyFormat::Plain,
             generator: KeyGenerator::UuidV4,
             ttl: Duration::from_secs(24 * 3600),

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use pin_project_lite::pin_project;
+use reqwest::header::{Entry, HeaderValue, VacantEntry};
 use reqwest::{Request, Response, ResponseBuilderExt, Url};
 use tokio::time::Instant;
 use tower_service::Service;
@@ -130,10 +131,15 @@ where
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut future = match self.as_mut().project().state.project() {
             StateProj::Sending { inner, keyed } => {
-                let result = ready!(inner.poll(cx)).map_err(|e| Error::from_inner(e.into()));
+                let mut result = ready!(inner.poll(cx)).map_err(|e| Error::from_inner(e.into()));
                 let Some(keyed) = keyed.take() else {
                     return Poll::Ready(result);
                 };
+                // Without a lease, the key goes on the outcome where it lies.
+                if keyed.lease.is_none() {
+                    put_key(&mut result, &keyed.key);
+                    return Poll::Ready(result);
+                }
                 match keyed.settle(result) {
                     Settled::Now(result) => return Poll::Ready(result),
                     Settled::Later(future) => future,
@@ -168,18 +174,17 @@ where
     S::Error: Into<BoxError>,
     S::Future: Send,
 {
-    let (key, named) = match request.headers().get(&settings.header) {
-        Some(value) => (
-            value
-                .to_str()
-                .map(|text| IdempotencyKey::new(&settings.format.decode(text)))
-                .map_err(|e| Error::InvalidRequest(Box::new(e))),
-            true,
-        ),
-        None if settings.methods.contains(request.method()) => {
-            (fresh_key(settings, &mut request), false)
+    // A method that gets a key looks its header up once, to read it or to fill it in.
+    let (key, named) = if settings.methods.contains(request.method()) {
+        match request.headers_mut().entry(&settings.header) {
+            Entry::Occupied(named) => (named_key(settings, named.get()), true),
+            Entry::Vacant(slot) => (fresh_key(settings, slot), false),
         }
-        None => return ResponseFuture::passthrough(inner.call(request)),
+    } else {
+        match request.headers().get(&settings.header) {
+            Some(value) => (named_key(settings, value), true),
+            None => return ResponseFuture::passthrough(inner.call(request)),
+        }
     };
     let key = match key {
         Ok(key) => key,
@@ -228,13 +233,24 @@ fn take_ready<S: Clone>(inner: &mut S) -> S {
     std::mem::replace(inner, clone)
 }
 
-/// A fresh key, written into the request's header.
-fn fresh_key(settings: &Settings, request: &mut Request) -> Result<IdempotencyKey, Error> {
+/// The key a request names in its header.
+fn named_key(settings: &Settings, value: &HeaderValue) -> Result<IdempotencyKey, Error> {
+    value
+        .to_str()
+        .map(|text| IdempotencyKey::new(&settings.format.decode(text)))
+        .map_err(|e| Error::InvalidRequest(Box::new(e)))
+}
+
+/// A fresh key, written into the request's empty header slot.
+fn fresh_key(
+    settings: &Settings,
+    slot: VacantEntry<'_, HeaderValue>,
+) -> Result<IdempotencyKey, Error> {
     let (key, value) = settings
         .maker
         .make(settings.format)
         .ok_or_else(|| Error::InvalidRequest("idempotency key is not printable ASCII".into()))?;
-    request.headers_mut().insert(settings.header.clone(), value);
+    slot.insert(value);
     Ok(key)
 }
 
@@ -609,16 +625,19 @@ fn replay(
     )
 }
 
-fn with_key(result: Result<Response, Error>, key: &IdempotencyKey) -> Result<Response, Error> {
+/// `result` with the call's key on it.
+fn with_key(mut result: Result<Response, Error>, key: &IdempotencyKey) -> Result<Response, Error> {
+    put_key(&mut result, key);
+    result
+}
+
+/// Puts the call's key on its response, or on its error.
+fn put_key(result: &mut Result<Response, Error>, key: &IdempotencyKey) {
     match result {
-        Ok(mut response) => {
+        Ok(response) => {
             response.extensions_mut().insert(key.clone());
-            Ok(response)
         }
-        Err(mut error) => {
-            error.set_idempotency_key(key);
-            Err(error)
-        }
+        Err(error) => error.set_idempotency_key(key),
     }
 }
 

@@ -68,11 +68,10 @@ impl IdempotencyLayer {
     ///
     /// [`ConfigError`] when the header name or a method is invalid, or a duration is zero.
     pub fn new(config: &IdempotencyConfig) -> Result<Self, ConfigError> {
-        let header =
-            HeaderName::try_from(config.header.as_str()).map_err(|_| ConfigError::HeaderName {
-                name: "idempotency.header",
-                value: config.header.clone(),
-            })?;
+        let header = super::header_name(&config.header).map_err(|_| ConfigError::HeaderName {
+            name: "idempotency.header",
+            value: config.header.clone(),
+        })?;
         let methods = config
             .methods
             .iter()

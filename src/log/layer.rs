@@ -89,7 +89,7 @@ impl LogLayer {
             shared: Arc::new(Shared {
                 redactor: Redactor::new(&config.redact)?,
                 bodies: config.bodies.clone(),
-                idempotency_header: HeaderName::from_static("idempotency-key"),
+                idempotency_header: HeaderName::from_static(crate::idempotency::DEFAULT_HEADER),
                 classifier: Arc::new(DefaultClassifier::new()),
                 hooks: Hooks::default(),
             }),

@@ -75,7 +75,7 @@ impl Default for RetryConfig {
             deadline: Some(Duration::from_secs(120)),
             max_retry_after: Duration::from_secs(60),
             budget: Some(BudgetConfig::default()),
-            idempotency_header: "idempotency-key".to_owned(),
+            idempotency_header: crate::idempotency::DEFAULT_HEADER.to_owned(),
         }
     }
 }
@@ -166,12 +166,10 @@ impl std::fmt::Debug for Policy {
 
 impl Policy {
     pub(crate) fn new(config: &RetryConfig) -> Result<Self, ConfigError> {
-        let idempotency_header =
-            HeaderName::try_from(config.idempotency_header.as_str()).map_err(|_| {
-                ConfigError::HeaderName {
-                    name: "retry.idempotency_header",
-                    value: config.idempotency_header.clone(),
-                }
+        let idempotency_header = crate::idempotency::header_name(&config.idempotency_header)
+            .map_err(|_| ConfigError::HeaderName {
+                name: "retry.idempotency_header",
+                value: config.idempotency_header.clone(),
             })?;
         if config.deadline.is_some_and(|d| d.is_zero()) {
             return Err(ConfigError::ZeroDuration {
