@@ -70,12 +70,12 @@ struct Lease {
 
 impl<F> ResponseFuture<F> {
     /// The inner call, with nothing to do after it.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn passthrough(inner: F) -> Self {
         Self::sending(inner, None)
     }
 
-    #[inline]
+    #[inline(always)]
     fn sending(inner: F, keyed: Option<Keyed>) -> Self {
         Self {
             state: State::Sending { inner, keyed },

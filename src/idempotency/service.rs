@@ -54,7 +54,7 @@ where
             .map_err(|e| Error::from_inner(e.into()))
     }
 
-    #[inline]
+    #[inline(always)]
     fn call(&mut self, request: Request) -> Self::Future {
         future::call(&mut self.inner, &self.settings, request)
     }

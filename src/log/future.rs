@@ -23,7 +23,7 @@ pin_project! {
 }
 
 impl<F> ResponseFuture<F> {
-    #[inline]
+    #[inline(always)]
     pub(crate) fn quiet(inner: F) -> Self {
         Self {
             state: InlineOrBoxed::Inline { inner },

@@ -60,6 +60,7 @@ where
             .map_err(|e| Error::from_inner(e.into()))
     }
 
+    #[inline(always)]
     fn call(&mut self, mut request: Request) -> Self::Future {
         let span = call_span(&request, &self.shared);
         // Nothing listens and nobody is to be called back: no allocation, no formatting.

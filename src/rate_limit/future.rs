@@ -59,7 +59,7 @@ impl Observer {
 }
 
 impl<F> ResponseFuture<F> {
-    #[inline]
+    #[inline(always)]
     pub(crate) fn sending(future: F, observer: Option<Observer>) -> Self {
         Self {
             state: State::Sending { future, observer },

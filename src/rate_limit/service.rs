@@ -73,7 +73,7 @@ where
             .map_err(|e| Error::from_inner(e.into()))
     }
 
-    #[inline]
+    #[inline(always)]
     fn call(&mut self, request: Request) -> Self::Future {
         let Some(limiter) = &self.limiter else {
             return ResponseFuture::sending(self.inner.call(request), None);

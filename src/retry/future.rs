@@ -79,7 +79,7 @@ where
 {
     /// Sends the first attempt on `ready`, a service that is ready; `inner` is a clone for
     /// the attempts that may follow.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn new(ready: &mut S, inner: S, policy: Arc<Policy>, request: Request) -> Self {
         let start = Instant::now();
         let method = request.method().clone();
@@ -420,7 +420,7 @@ where
 }
 
 /// Sends one attempt in its own span, a child of the log layer's call span.
-#[inline]
+#[inline(always)]
 fn start_attempt<S>(
     inner: &mut S,
     policy: &Policy,

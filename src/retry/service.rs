@@ -54,7 +54,7 @@ where
             .map_err(|e| Error::transport(without_url(e.into())))
     }
 
-    #[inline]
+    #[inline(always)]
     fn call(&mut self, request: Request) -> Self::Future {
         // The first attempt goes out on this ready service; the future keeps a clone for
         // any retry, and makes it ready first.

@@ -26,7 +26,7 @@ pin_project! {
 }
 
 impl<F> ResponseFuture<F> {
-    #[inline]
+    #[inline(always)]
     pub(crate) fn new(inner: F, limit: Option<Duration>) -> Self {
         Self {
             inner,

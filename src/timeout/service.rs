@@ -50,7 +50,7 @@ where
             .map_err(|e| Error::from_inner(e.into()))
     }
 
-    #[inline]
+    #[inline(always)]
     fn call(&mut self, request: R) -> Self::Future {
         ResponseFuture::new(self.inner.call(request), self.limit)
     }
