@@ -192,9 +192,12 @@ where
     };
     // The log layer's span already shows a key the request carried; a fresh one it learns
     // here (recorded twice, a text formatter would print it twice).
-    let span = tracing::Span::current();
-    if !named && !span.is_disabled() {
-        span.record("steadfast.idempotency_key", key.as_str());
+    // Without a subscriber there is no span to look up.
+    if !named && tracing::dispatcher::has_been_set() {
+        let span = tracing::Span::current();
+        if !span.is_disabled() {
+            span.record("steadfast.idempotency_key", key.as_str());
+        }
     }
     // A key made here belongs to this call alone: no other call can present it, so the
     // ledger has nothing to answer for it, and recording it would only evict the entries
