@@ -8,7 +8,7 @@
 //!
 //! Subtract a run of 0 calls (setup alone) and divide by the calls. Stacks: `bare`,
 //! `steadfast`, `steadfast-named` (a key named per call, which the ledger records),
-//! `steadfast-no-idempotency`, `rm-chain`, `rm`, and
+//! `steadfast-no-idempotency`, `rm-chain`, `rm`, `rm-keys` (with `support::Keys`), and
 //! single layers over the bare service: `log`, `idempotency`, `timeout`, `retry`,
 //! `rate-limit`. Without arguments (as `cargo bench` runs it) it makes 1,000 calls through
 //! every stack and prints the time per call.
@@ -39,6 +39,7 @@ const STACKS: &[&str] = &[
     "steadfast-no-idempotency",
     "rm-chain",
     "rm",
+    "rm-keys",
     "log",
     "idempotency",
     "timeout",
@@ -48,6 +49,7 @@ const STACKS: &[&str] = &[
     "loopback-steadfast",
     "loopback-steadfast-no-idempotency",
     "loopback-rm",
+    "loopback-rm-keys",
 ];
 
 async fn tower_calls<S>(service: S, method: &Method, calls: u64)
@@ -89,8 +91,8 @@ async fn run(stack: &str, method: &Method, calls: u64) {
         "steadfast-no-idempotency" => {
             tower_calls(steadfast_stack(in_memory(), Ledger::Off), method, calls).await;
         }
-        "rm-chain" | "rm" => {
-            let client = middleware_in_memory(stack == "rm");
+        "rm-chain" | "rm" | "rm-keys" => {
+            let client = middleware_in_memory(stack != "rm-chain", stack == "rm-keys");
             let url = in_memory_url();
             for _ in 0..calls {
                 let response = client
@@ -131,8 +133,8 @@ async fn run(stack: &str, method: &Method, calls: u64) {
                 .expect("valid");
             loopback(&Contender::Steadfast(client), method, calls).await;
         }
-        "loopback-rm" => {
-            let client = support::middleware_client(http());
+        "loopback-rm" | "loopback-rm-keys" => {
+            let client = support::middleware_client(http(), stack == "loopback-rm-keys");
             loopback(&Contender::Middleware(client), method, calls).await;
         }
         other => panic!("unknown stack {other:?}; one of {STACKS:?}"),

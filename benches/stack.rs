@@ -8,11 +8,13 @@
 //!   idempotency; and, for POST, with a key named per call (`order-<n>`, made as a caller
 //!   makes it), which the ledger records, evicting its oldest entry once full;
 //! - reqwest-middleware: reqwest-tracing + reqwest-retry in front of a last middleware
-//!   that answers in memory, and that last middleware alone (the chain's own floor).
+//!   that answers in memory, and that last middleware alone (the chain's own floor); for
+//!   POST, also with a middleware that adds an idempotency key as steadfast does, so that
+//!   both stacks send the same request.
 //!
 //! After criterion's groups, the bench prints each contender's overhead over the bare
 //! service from interleaved rounds (see `support::interleaved`), and that overhead as a
-//! multiple of reqwest-middleware's.
+//! multiple of reqwest-middleware's (for POST, also of reqwest-middleware's with keys).
 //!
 //! Run with: `cargo bench --bench stack`
 
@@ -64,8 +66,14 @@ where
     })
 }
 
-fn middleware_calls<'a>(runtime: &'a Runtime, method: &Method, stack: bool) -> Calls<'a> {
-    let (method, url, client) = (method.clone(), in_memory_url(), middleware_in_memory(stack));
+fn middleware_calls<'a>(
+    runtime: &'a Runtime,
+    method: &Method,
+    stack: bool,
+    keys: bool,
+) -> Calls<'a> {
+    let (method, url) = (method.clone(), in_memory_url());
+    let client = middleware_in_memory(stack, keys);
     Box::new(move |iters| {
         runtime.block_on(async {
             let start = Instant::now();
@@ -114,14 +122,20 @@ fn contenders<'a>(runtime: &'a Runtime, method: &Method) -> Vec<(&'static str, C
     }
     all.push((
         "reqwest-middleware chain alone",
-        middleware_calls(runtime, method, false),
+        middleware_calls(runtime, method, false, false),
     ));
-    all.push((
-        "reqwest-middleware + retry + tracing",
-        middleware_calls(runtime, method, true),
-    ));
+    all.push((MIDDLEWARE, middleware_calls(runtime, method, true, false)));
+    if *method == Method::POST {
+        all.push((WITH_KEYS, middleware_calls(runtime, method, true, true)));
+    }
     all
 }
+
+/// The reqwest-middleware stack the overheads are compared with.
+const MIDDLEWARE: &str = "reqwest-middleware + retry + tracing";
+/// The same with a middleware that adds idempotency keys (`support::Keys`), so that a POST
+/// sends the same request through both stacks.
+const WITH_KEYS: &str = "reqwest-middleware, + keys";
 
 fn criterion_groups(c: &mut Criterion, runtime: &Runtime) {
     for method in [Method::GET, Method::POST] {
@@ -152,15 +166,22 @@ fn overhead_table(runtime: &Runtime) {
             let per_call = contenders[i].1(CALLS).as_secs_f64() * 1e9 / CALLS as f64;
             [per_call]
         });
-        let middleware = contenders.len() - 1;
-        let [_, baseline, _] = support::per_round(&figures, middleware, 0, |c, b| c[0] - b[0]);
+        let overhead_of = |name: &str| {
+            let i = contenders.iter().position(|(n, _)| *n == name)?;
+            Some(support::per_round(&figures, i, 0, |c, b| c[0] - b[0])[1])
+        };
+        let middleware = overhead_of(MIDDLEWARE).expect("a contender");
+        let with_keys = overhead_of(WITH_KEYS);
         for (i, (name, _)) in contenders.iter().enumerate() {
             let [low, overhead, high] = support::per_round(&figures, i, 0, |c, b| c[0] - b[0]);
+            let keys = with_keys.map_or(String::new(), |k| {
+                format!(", {:4.2}x with keys'", overhead / k)
+            });
             println!(
                 "  {method:4} {name:38} {:5.0} ns/call, overhead {overhead:5.0} ns \
-                 [{low:5.0}, {high:5.0}], {:4.2}x reqwest-middleware + retry + tracing's",
+                 [{low:5.0}, {high:5.0}], {:4.2}x reqwest-middleware's{keys}",
                 support::median(figures[i].iter().map(|f| f[0])),
-                overhead / baseline,
+                overhead / middleware,
             );
         }
     }

@@ -15,7 +15,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt as _, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
-use reqwest::header::{CONTENT_TYPE, HeaderValue};
+use reqwest::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 use reqwest::{Method, Request, Response, Url};
 use reqwest_middleware::{ClientBuilder, ClientWithMiddleware, Middleware, Next};
 use reqwest_retry::RetryTransientMiddleware;
@@ -171,18 +171,48 @@ where
 /// Retry as close to steadfast's defaults as reqwest-retry allows: 3 retries, exponential
 /// from 100 ms capped at 10 s, full jitter. It has no budget, no `Retry-After`, no deadline,
 /// no idempotency rule (it retries POSTs too); reqwest-tracing adds its span per call.
-pub fn middleware_builder(http: reqwest::Client) -> ClientBuilder {
+///
+/// With `keys`, [`Keys`] sits between tracing and retry, so that every attempt of a call
+/// sends one key, as steadfast's do.
+pub fn middleware_builder(http: reqwest::Client, keys: bool) -> ClientBuilder {
     let policy = ExponentialBackoff::builder()
         .retry_bounds(Duration::from_millis(100), Duration::from_secs(10))
         .jitter(reqwest_retry::Jitter::Full)
         .build_with_max_retries(3);
-    ClientBuilder::new(http)
-        .with(TracingMiddleware::default())
-        .with(RetryTransientMiddleware::new_with_policy(policy))
+    let builder = ClientBuilder::new(http).with(TracingMiddleware::default());
+    let builder = if keys { builder.with(Keys) } else { builder };
+    builder.with(RetryTransientMiddleware::new_with_policy(policy))
 }
 
-pub fn middleware_client(http: reqwest::Client) -> ClientWithMiddleware {
-    middleware_builder(http).build()
+pub fn middleware_client(http: reqwest::Client, keys: bool) -> ClientWithMiddleware {
+    middleware_builder(http, keys).build()
+}
+
+/// What a reqwest-middleware user writes to send idempotency keys, which none of its
+/// published middleware does: a random UUID v4 in `idempotency-key` on every POST and
+/// PATCH that has none, as steadfast's default. It keeps no ledger. With it, a POST sends
+/// the same bytes through both stacks.
+pub struct Keys;
+
+#[async_trait::async_trait]
+impl Middleware for Keys {
+    async fn handle(
+        &self,
+        mut request: Request,
+        extensions: &mut http::Extensions,
+        next: Next<'_>,
+    ) -> reqwest_middleware::Result<Response> {
+        const KEY: HeaderName = HeaderName::from_static("idempotency-key");
+        if matches!(*request.method(), Method::POST | Method::PATCH) {
+            if let http::header::Entry::Vacant(slot) = request.headers_mut().entry(KEY) {
+                // Written on the stack, copied once into the header: no formatting.
+                let mut text = [0; 36];
+                let key = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut text);
+                slot.insert(HeaderValue::from_str(key).expect("a UUID is a header value"));
+            }
+        }
+        next.run(request, extensions).await
+    }
 }
 
 /// The last middleware of an in-memory reqwest-middleware chain: answers like
@@ -203,9 +233,9 @@ impl Middleware for InMemory {
 
 /// reqwest-middleware's chain over [`InMemory`]; `stack` false leaves only [`InMemory`],
 /// the chain's own bare cost.
-pub fn middleware_in_memory(stack: bool) -> ClientWithMiddleware {
+pub fn middleware_in_memory(stack: bool, keys: bool) -> ClientWithMiddleware {
     let builder = if stack {
-        middleware_builder(http())
+        middleware_builder(http(), keys)
     } else {
         ClientBuilder::new(http())
     };
@@ -251,8 +281,12 @@ impl Contender {
         }
         all.push((
             "reqwest-middleware + retry + tracing",
-            Self::Middleware(middleware_client(http())),
+            Self::Middleware(middleware_client(http(), false)),
         ));
+        if *method == Method::POST {
+            let keys = Self::Middleware(middleware_client(http(), true));
+            all.push(("reqwest-middleware, + keys", keys));
+        }
         all
     }
 
