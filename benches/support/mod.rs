@@ -203,13 +203,13 @@ impl Middleware for Keys {
         next: Next<'_>,
     ) -> reqwest_middleware::Result<Response> {
         const KEY: HeaderName = HeaderName::from_static("idempotency-key");
-        if matches!(*request.method(), Method::POST | Method::PATCH) {
-            if let http::header::Entry::Vacant(slot) = request.headers_mut().entry(KEY) {
-                // Written on the stack, copied once into the header: no formatting.
-                let mut text = [0; 36];
-                let key = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut text);
-                slot.insert(HeaderValue::from_str(key).expect("a UUID is a header value"));
-            }
+        if matches!(*request.method(), Method::POST | Method::PATCH)
+            && let http::header::Entry::Vacant(slot) = request.headers_mut().entry(KEY)
+        {
+            // Written on the stack, copied once into the header: no formatting.
+            let mut text = [0; 36];
+            let key = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut text);
+            slot.insert(HeaderValue::from_str(key).expect("a UUID is a header value"));
         }
         next.run(request, extensions).await
     }
