@@ -1,23 +1,30 @@
-//! Runs a fixed number of in-memory calls through one stack, for callgrind: instruction
-//! and allocation counts are repeatable where wall time is not.
+//! Runs a fixed number of calls through one stack, for callgrind: instruction and
+//! allocation counts are repeatable where wall time is not.
 //!
 //! ```text
 //! cargo bench --no-run --bench profile
 //! valgrind --tool=callgrind target/release/deps/profile-* steadfast POST 10000
 //! ```
 //!
-//! Subtract a run of 0 calls (setup alone) and divide by the calls. Stacks: `bare`,
-//! `steadfast`, `steadfast-named` (a key named per call, which the ledger records),
-//! `steadfast-no-idempotency`, `rm-chain`, `rm`, `rm-keys` (with `support::Keys`), and
-//! single layers over the bare service: `log`, `idempotency`, `timeout`, `retry`,
-//! `rate-limit`. Without arguments (as `cargo bench` runs it) it makes 1,000 calls through
-//! every stack and prints the time per call.
+//! Subtract a run of 0 calls (setup alone) and divide by the calls.
+//!
+//! - In memory: `bare`, `steadfast`, `steadfast-named` (a key named per call, which the
+//!   ledger records), `steadfast-no-idempotency`, `rm-chain`, `rm`, `rm-keys` (with
+//!   `support::Keys`), and single layers over the bare service: `log`, `idempotency`,
+//!   `timeout`, `retry`, `rate-limit`.
+//! - Over loopback: `loopback-bare`, `loopback-steadfast`,
+//!   `loopback-steadfast-no-idempotency`, `loopback-rm` and `loopback-rm-keys`, one call at
+//!   a time, or shared by 64 tasks on the one thread with a `concurrent-` prefix.
+//!
+//! Without arguments (as `cargo bench` runs it) it makes 1,000 calls through every stack
+//! and prints the time per call.
 
 #![allow(missing_docs)]
 
 mod support;
 
 use std::hint::black_box;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use reqwest::{Method, Request, Response};
@@ -146,10 +153,33 @@ async fn run(stack: &str, method: &Method, calls: u64) {
 async fn loopback(contender: &Contender, method: &Method, calls: u64) {
     let addr = SERVER.get_or_init(support::start_server);
     let url = format!("http://{addr}/orders");
-    for _ in 0..=calls {
-        black_box(contender.call(method, &url).await);
+    black_box(contender.call(method, &url).await);
+    if !CONCURRENT.load(Ordering::Relaxed) {
+        for _ in 0..calls {
+            black_box(contender.call(method, &url).await);
+        }
+        return;
+    }
+    // The calls shared by 64 tasks on this one thread, as `overhead` runs them.
+    const TASKS: u64 = 64;
+    let tasks: Vec<_> = (0..TASKS)
+        .map(|task| {
+            let (contender, method, url) = (contender.clone(), method.clone(), url.clone());
+            let mine = calls / TASKS + u64::from(task < calls % TASKS);
+            tokio::spawn(async move {
+                for _ in 0..mine {
+                    black_box(contender.call(&method, &url).await);
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("no panic");
     }
 }
+
+/// Set by a `concurrent-` prefix on a loopback stack's name.
+static CONCURRENT: AtomicBool = AtomicBool::new(false);
 
 static SERVER: std::sync::OnceLock<std::net::SocketAddr> = std::sync::OnceLock::new();
 
@@ -160,6 +190,13 @@ fn main() {
         .collect();
     let runtime = support::current_thread();
     if let [stack, method, calls] = args.as_slice() {
+        let stack = match stack.strip_prefix("concurrent-") {
+            Some(loopback) => {
+                CONCURRENT.store(true, Ordering::Relaxed);
+                loopback
+            }
+            None => stack,
+        };
         let method: Method = method.parse().expect("a method");
         let calls: u64 = calls.parse().expect("a number of calls");
         runtime.block_on(run(stack, &method, calls));

@@ -431,7 +431,12 @@ where
     S: Service<Request>,
 {
     let span = crate::log::fields::attempt_span(&request, &policy.idempotency_header, resend_count);
-    let sent = span.in_scope(|| inner.call(request));
+    // Entered for the call alone, as `in_scope` does, without moving the request into a
+    // closure first.
+    let sent = {
+        let _entered = span.enter();
+        inner.call(request)
+    };
     let attempt = tracing::Instrument::instrument(sent, span.clone());
     (span, attempt)
 }
