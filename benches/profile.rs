@@ -160,8 +160,7 @@ async fn loopback(contender: &Contender, method: &Method, calls: u64) {
         }
         return;
     }
-    // The calls shared by 64 tasks on this one thread, as `overhead` runs them.
-    const TASKS: u64 = 64;
+    // The calls shared by TASKS tasks on this one thread, as `overhead` runs them.
     let tasks: Vec<_> = (0..TASKS)
         .map(|task| {
             let (contender, method, url) = (contender.clone(), method.clone(), url.clone());
@@ -177,6 +176,9 @@ async fn loopback(contender: &Contender, method: &Method, calls: u64) {
         task.await.expect("no panic");
     }
 }
+
+/// The tasks that share a `concurrent-` run's calls, as in `overhead`.
+const TASKS: u64 = 64;
 
 /// Set by a `concurrent-` prefix on a loopback stack's name.
 static CONCURRENT: AtomicBool = AtomicBool::new(false);

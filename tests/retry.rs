@@ -463,6 +463,60 @@ async fn an_empty_budget_stops_retries_with_a_typed_error() {
     );
 }
 
+#[tokio::test(start_paused = true)]
+async fn first_attempt_successes_earn_retries_in_the_budget() {
+    let server = MockServer::start().await;
+    Mock::given(path("/ok"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    Mock::given(path("/down"))
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&server)
+        .await;
+    // No floor: every retry must be earned, half a retry per success.
+    let budget = BudgetConfig::default().min_per_second(0.0).retry_ratio(0.5);
+    let (mut service, recorder) = stack(&config().max_retries(10).budget(Some(budget)));
+
+    let down = format!("{}/down", server.uri());
+    let error = call(&mut service, request(reqwest::Method::GET, &down))
+        .await
+        .expect_err("always 503");
+    assert!(
+        matches!(
+            error,
+            Error::NotRetried {
+                why: NotRetried::BudgetExhausted,
+                ..
+            }
+        ),
+        "nothing earned yet: {error:?}"
+    );
+    assert_eq!(recorder.count(), 1);
+
+    let ok = format!("{}/ok", server.uri());
+    for _ in 0..4 {
+        call(&mut service, request(reqwest::Method::GET, &ok))
+            .await
+            .expect("200 at once");
+    }
+    let error = call(&mut service, request(reqwest::Method::GET, &down))
+        .await
+        .expect_err("always 503");
+    // Four successes earned two retries: three attempts, then the budget is empty.
+    assert_eq!(recorder.count(), 1 + 4 + 3);
+    assert!(
+        matches!(
+            error,
+            Error::NotRetried {
+                why: NotRetried::BudgetExhausted,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+}
+
 /// Runs a total outage: `rate` calls per second for 60 s of paused time, every attempt
 /// answered 503. Returns (calls, attempts the server saw).
 async fn outage(rate: u32) -> (usize, usize) {

@@ -123,6 +123,22 @@ where
             StateProj::First { attempt, call } => {
                 let outcome = ready!(attempt.poll(cx));
                 let call = call.as_mut().expect("polled after completion");
+                // The common end, a first attempt that succeeded: its response is handed on
+                // where it lies, not moved through the general path's steps.
+                if let Ok(response) = &outcome {
+                    let policy = &call.policy;
+                    let classification = policy.classifier.classify(Outcome::Response(response));
+                    if classification.verdict() == Verdict::Success {
+                        let status = Some(response.status());
+                        crate::log::fields::record_outcome(&call.span, status, classification);
+                        if let Some(budget) = &policy.budget {
+                            budget.deposit();
+                        }
+                        // The attempt's future and span go now, as the old state does.
+                        self.project().state.set(State::Done);
+                        return Poll::Ready(outcome.map_err(|e| Error::from_inner(e.into())));
+                    }
+                }
                 let (outcome, classification) = finish_attempt(&call.policy, &call.span, outcome);
                 match settle(&call.policy, &mut call.progress, outcome, classification) {
                     Settled::Done(result) => {
