@@ -48,13 +48,16 @@ pin_project! {
 pub(crate) struct Observer {
     pub(crate) limiter: RateLimiter,
     pub(crate) key: Arc<KeyState>,
-    pub(crate) name: RateLimitKey,
 }
 
 impl Observer {
     pub(crate) fn observe(&self, response: &Response) {
-        self.limiter
-            .observe(&self.key, &self.name, response.status(), response.headers());
+        self.limiter.observe(
+            &self.key,
+            &self.key.name,
+            response.status(),
+            response.headers(),
+        );
     }
 }
 

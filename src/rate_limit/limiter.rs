@@ -164,25 +164,23 @@ impl RateLimiter {
             .shared
             .keys
             .entry(MapKey(key.clone()))
-            .or_insert_with(|| Arc::new(KeyState::new(quota, self.shared.clock)));
+            .or_insert_with(|| Arc::new(KeyState::new(key.clone(), quota, self.shared.clock)));
         Arc::clone(&entry)
     }
 
     /// The key `request` draws from and its shared state. An origin key already seen is
     /// found without allocating: its text is built on the stack and the key is cloned from
     /// the map.
-    pub(crate) fn lookup(&self, request: &Request) -> (RateLimitKey, Arc<KeyState>) {
+    pub(crate) fn lookup(&self, request: &Request) -> Arc<KeyState> {
         if self.shared.key_fn.is_none() {
             let mut buffer = [0; INLINE];
             if let Some(text) = origin_inline(request.url(), &mut buffer)
                 && let Some(found) = self.shared.keys.get(text)
             {
-                return (found.key().0.clone(), Arc::clone(found.value()));
+                return Arc::clone(found.value());
             }
         }
-        let name = self.key_of(request);
-        let key = self.entry(&name);
-        (name, key)
+        self.entry(&self.key_of(request))
     }
 
     fn quota_of(&self, key: &RateLimitKey) -> governor::Quota {
@@ -457,12 +455,12 @@ mod tests {
         let request = |url: &str| Request::new(reqwest::Method::GET, url.parse().expect("url"));
         // The first lookup of an origin makes its entry, the next ones find it.
         for _ in 0..2 {
-            let (name, key) = limiter.lookup(&request("https://api.example.com/orders?page=2"));
-            assert_eq!(name, origin("https://api.example.com/"));
-            assert!(Arc::ptr_eq(&key, &limiter.entry(&name)));
+            let key = limiter.lookup(&request("https://api.example.com/orders?page=2"));
+            assert_eq!(key.name, origin("https://api.example.com/"));
+            assert!(Arc::ptr_eq(&key, &limiter.entry(&key.name)));
         }
-        let (other, key) = limiter.lookup(&request("http://api.example.com/"));
-        assert_eq!(other.as_public_str(), Some("http://api.example.com:80"));
+        let key = limiter.lookup(&request("http://api.example.com/"));
+        assert_eq!(key.name.as_public_str(), Some("http://api.example.com:80"));
         assert!(!Arc::ptr_eq(
             &key,
             &limiter.entry(&origin("https://api.example.com/"))

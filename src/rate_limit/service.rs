@@ -78,19 +78,18 @@ where
         let Some(limiter) = &self.limiter else {
             return ResponseFuture::sending(self.inner.call(request), None);
         };
-        let (name, key) = limiter.lookup(&request);
+        let key = limiter.lookup(&request);
         match limiter.admit(&key) {
             Admission::Go => {
                 let observer = Observer {
                     limiter: limiter.clone(),
                     key,
-                    name,
                 };
                 ResponseFuture::sending(self.inner.call(request), Some(observer))
             }
             Admission::Refuse(retry_after) => {
-                limiter.log_refusal(&name, retry_after);
-                ResponseFuture::refused(retry_after, &name)
+                limiter.log_refusal(&key.name, retry_after);
+                ResponseFuture::refused(retry_after, &key.name)
             }
             Admission::Wait => {
                 // The ready service goes into the future; this one keeps a fresh clone.
@@ -98,12 +97,12 @@ where
                 let mut inner = std::mem::replace(&mut self.inner, clone);
                 let limiter = limiter.clone();
                 ResponseFuture::waiting(Box::pin(async move {
-                    limiter.wait_for_permit(&key, &name).await?;
+                    limiter.wait_for_permit(&key, &key.name).await?;
                     let response = inner
                         .call(request)
                         .await
                         .map_err(|e| Error::from_inner(e.into()))?;
-                    limiter.observe(&key, &name, response.status(), response.headers());
+                    limiter.observe(&key, &key.name, response.status(), response.headers());
                     Ok(response)
                 }))
             }

@@ -6,6 +6,7 @@ use governor::nanos::Nanos;
 use governor::state::{InMemoryState, NotKeyed};
 use tokio::time::Instant;
 
+use super::RateLimitKey;
 use super::clock::TokioClock;
 
 /// A direct (single-key) governor limiter on the tokio clock.
@@ -47,6 +48,8 @@ pub struct RateLimitState {
 ///
 /// Lock-free except for `queue`, which only waiting calls take.
 pub(crate) struct KeyState {
+    /// The key this state belongs to, for logs and errors.
+    pub(crate) name: RateLimitKey,
     pub(crate) gcra: Gcra,
     pub(crate) interval: Duration,
     pub(crate) burst: u32,
@@ -66,8 +69,9 @@ pub(crate) struct KeyState {
 }
 
 impl KeyState {
-    pub(crate) fn new(quota: governor::Quota, clock: TokioClock) -> Self {
+    pub(crate) fn new(name: RateLimitKey, quota: governor::Quota, clock: TokioClock) -> Self {
         Self {
+            name,
             gcra: governor::RateLimiter::direct_with_clock(quota, clock),
             interval: quota.replenish_interval(),
             burst: quota.burst_size().get(),
@@ -180,7 +184,7 @@ mod tests {
     fn state(per_second: u32, burst: u32) -> KeyState {
         let quota = governor::Quota::per_second(NonZeroU32::new(per_second).expect("non-zero"))
             .allow_burst(NonZeroU32::new(burst).expect("non-zero"));
-        KeyState::new(quota, TokioClock::new())
+        KeyState::new(RateLimitKey::custom("test"), quota, TokioClock::new())
     }
 
     #[test]
@@ -220,6 +224,7 @@ mod tests {
     async fn snapshots_say_what_is_known() {
         let clock = TokioClock::new();
         let key = KeyState::new(
+            RateLimitKey::custom("test"),
             governor::Quota::per_second(NonZeroU32::new(1).expect("non-zero")),
             clock,
         );
