@@ -517,6 +517,44 @@ async fn first_attempt_successes_earn_retries_in_the_budget() {
     );
 }
 
+#[tokio::test(start_paused = true)]
+async fn the_classifier_sees_each_attempt_once() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use steadfast::classify::{Classify, DefaultClassifier, Outcome};
+
+    let server = MockServer::start().await;
+    common::respond(
+        &server,
+        ResponseTemplate::new(503),
+        2,
+        ResponseTemplate::new(200),
+    )
+    .await;
+    let seen = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&seen);
+    let default = DefaultClassifier::new();
+    let classifier = move |outcome: Outcome<'_>| {
+        counted.fetch_add(1, Ordering::Relaxed);
+        default.classify(outcome)
+    };
+    let service = ServiceBuilder::new()
+        .layer(
+            RetryLayer::new(&config())
+                .expect("valid")
+                .classifier(classifier),
+        )
+        .service(http());
+
+    let url = format!("{}/orders", server.uri());
+    let response = service
+        .oneshot(request(reqwest::Method::GET, &url))
+        .await
+        .expect("third attempt succeeds");
+    assert_eq!(response.status(), 200);
+    assert_eq!(seen.load(Ordering::Relaxed), 3, "503, 503, 200: once each");
+}
+
 /// Runs a total outage: `rate` calls per second for 60 s of paused time, every attempt
 /// answered 503. Returns (calls, attempts the server saw).
 async fn outage(rate: u32) -> (usize, usize) {

@@ -123,26 +123,33 @@ where
             StateProj::First { attempt, call } => {
                 let outcome = ready!(attempt.poll(cx));
                 let call = call.as_mut().expect("polled after completion");
-                // The common end, a first attempt that succeeded: its response is handed on
-                // where it lies, not moved through the general path's steps.
-                if let Ok(response) = &outcome {
-                    let policy = &call.policy;
-                    let classification = policy.classifier.classify(Outcome::Response(response));
-                    if classification.verdict() == Verdict::Success {
-                        let status = Some(response.status());
-                        crate::log::fields::record_outcome(&call.span, status, classification);
-                        if let Some(budget) = &policy.budget {
-                            budget.deposit();
-                        }
-                        // The attempt's future and span go now, as the old state does.
-                        self.project().state.set(State::Done);
-                        return Poll::Ready(outcome.map_err(|e| Error::from_inner(e.into())));
+                // A response is classified once, here. The common end, a first attempt
+                // that succeeded, hands its response on where it lies instead of moving it
+                // through the general path's steps.
+                let known = match &outcome {
+                    Ok(response) => {
+                        Some(call.policy.classifier.classify(Outcome::Response(response)))
                     }
+                    Err(_) => None,
+                };
+                if let (Some(classification), Ok(response)) = (known, &outcome)
+                    && classification.verdict() == Verdict::Success
+                {
+                    let status = Some(response.status());
+                    crate::log::fields::record_outcome(&call.span, status, classification);
+                    if let Some(budget) = &call.policy.budget {
+                        budget.deposit();
+                    }
+                    // Dropping the state ends the attempt's future and span now.
+                    self.project().state.set(State::Done);
+                    // `Ok`, converted without a copy of the response on its way.
+                    return Poll::Ready(outcome.map_err(|e| Error::from_inner(e.into())));
                 }
-                let (outcome, classification) = finish_attempt(&call.policy, &call.span, outcome);
+                let (outcome, classification) =
+                    finish_attempt(&call.policy, &call.span, outcome, known);
                 match settle(&call.policy, &mut call.progress, outcome, classification) {
                     Settled::Done(result) => {
-                        // The attempt's future and span go now, as the old state does.
+                        // Dropping the state ends the attempt's future and span now.
                         self.project().state.set(State::Done);
                         return Poll::Ready(result);
                     }
@@ -424,7 +431,8 @@ where
             return Err(Error::transport(without_url(e.into())));
         }
         let (span, attempt) = start_attempt(&mut inner, &policy, next, progress.attempts - 1);
-        let (next_outcome, next_classification) = finish_attempt(&policy, &span, attempt.await);
+        let (next_outcome, next_classification) =
+            finish_attempt(&policy, &span, attempt.await, None);
         match settle(&policy, &mut progress, next_outcome, next_classification) {
             Settled::Done(result) => return result,
             Settled::Failed(failed) => {
@@ -457,21 +465,23 @@ where
     (span, attempt)
 }
 
-/// Classifies an attempt's outcome and records it on the attempt's span, which the caller
-/// drops before any backoff sleep: its duration is the attempt's.
+/// Classifies an attempt's outcome, unless its classification is `known`, and records it on
+/// the attempt's span, which the caller drops before any backoff sleep: its duration is the
+/// attempt's.
 fn finish_attempt<E>(
     policy: &Policy,
     span: &Span,
     outcome: Result<Response, E>,
+    known: Option<Classification>,
 ) -> (Result<Response, BoxError>, Classification)
 where
     E: Into<BoxError>,
 {
     let outcome = outcome.map_err(|e| without_url(e.into()));
-    let classification = match &outcome {
+    let classification = known.unwrap_or_else(|| match &outcome {
         Ok(response) => policy.classifier.classify(Outcome::Response(response)),
         Err(error) => policy.classifier.classify(Outcome::Error(error.as_ref())),
-    };
+    });
     let status = outcome.as_ref().ok().map(Response::status);
     crate::log::fields::record_outcome(span, status, classification);
     (outcome, classification)
