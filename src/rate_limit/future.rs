@@ -52,12 +52,8 @@ pub(crate) struct Observer {
 
 impl Observer {
     pub(crate) fn observe(&self, response: &Response) {
-        self.limiter.observe(
-            &self.key,
-            &self.key.name,
-            response.status(),
-            response.headers(),
-        );
+        self.limiter
+            .observe(&self.key, response.status(), response.headers());
     }
 }
 

@@ -215,11 +215,8 @@ impl RateLimiter {
     }
 
     /// The slow path: waits in line for a permit, up to `max_wait`.
-    pub(crate) async fn wait_for_permit(
-        &self,
-        key: &KeyState,
-        name: &RateLimitKey,
-    ) -> Result<(), Error> {
+    pub(crate) async fn wait_for_permit(&self, key: &KeyState) -> Result<(), Error> {
+        let name = &key.name;
         let deadline = Instant::now()
             .checked_add(self.shared.max_wait)
             .unwrap_or_else(far_future);
@@ -258,14 +255,14 @@ impl RateLimiter {
             // by our own quota is the normal case and stays at DEBUG.
             if paused {
                 tracing::warn!(
-                    rate_limit.key = %name,
+                    rate_limit.key = %key.name,
                     wait_ms = millis(until - now),
                     reason = "paused by the server",
                     "waited for the rate limit"
                 );
             } else {
                 tracing::debug!(
-                    rate_limit.key = %name,
+                    rate_limit.key = %key.name,
                     wait_ms = millis(until - now),
                     reason = "quota",
                     "waited for the rate limit"
@@ -277,13 +274,7 @@ impl RateLimiter {
 
     /// Reads what a response says about the key's quota: records it, and pauses every
     /// call on the key when the server says the quota is spent.
-    pub(crate) fn observe(
-        &self,
-        key: &KeyState,
-        name: &RateLimitKey,
-        status: StatusCode,
-        headers: &HeaderMap,
-    ) {
+    pub(crate) fn observe(&self, key: &KeyState, status: StatusCode, headers: &HeaderMap) {
         // Without a rate-limit field there is nothing to record, and no wall clock to read.
         let seen = if headers::any_present(headers) {
             RateLimitHeaders::parse(headers, SystemTime::now())
@@ -301,7 +292,7 @@ impl RateLimiter {
         let until = self.shared.clock.now_nanos().saturating_add(nanos);
         if key.pause_until(until) {
             tracing::info!(
-                rate_limit.key = %name,
+                rate_limit.key = %key.name,
                 http.response.status_code = status.as_u16(),
                 pause_ms = millis(pause),
                 "the server asked to slow down: every call on this key waits"
@@ -474,7 +465,6 @@ mod tests {
         let key = limiter.entry(&name);
         limiter.observe(
             &key,
-            &name,
             StatusCode::TOO_MANY_REQUESTS,
             &headers(&[("retry-after", "2"), ("x-ratelimit-remaining", "0")]),
         );
@@ -498,7 +488,6 @@ mod tests {
         let key = limiter.entry(&name);
         limiter.observe(
             &key,
-            &name,
             StatusCode::TOO_MANY_REQUESTS,
             &headers(&[("retry-after", "2"), ("ratelimit", "\"q\";r=0;t=2")]),
         );
@@ -516,15 +505,10 @@ mod tests {
         let start = Instant::now();
         let mut tasks = Vec::new();
         for i in 0..5_u64 {
-            let (limiter, key, name, served) = (
-                limiter.clone(),
-                Arc::clone(&key),
-                name.clone(),
-                Arc::clone(&served),
-            );
+            let (limiter, key, served) = (limiter.clone(), Arc::clone(&key), Arc::clone(&served));
             tasks.push(tokio::spawn(async move {
                 limiter
-                    .wait_for_permit(&key, &name)
+                    .wait_for_permit(&key)
                     .await
                     .expect("within max_wait");
                 served
@@ -557,17 +541,17 @@ mod tests {
         assert!(matches!(limiter.admit(&key), Admission::Go));
         // Two waiters fit in 250 ms (at 100 and 200 ms); the third would need 300 ms.
         let first = tokio::spawn({
-            let (limiter, key, name) = (limiter.clone(), Arc::clone(&key), name.clone());
-            async move { limiter.wait_for_permit(&key, &name).await }
+            let (limiter, key) = (limiter.clone(), Arc::clone(&key));
+            async move { limiter.wait_for_permit(&key).await }
         });
         tokio::task::yield_now().await;
         let second = tokio::spawn({
-            let (limiter, key, name) = (limiter.clone(), Arc::clone(&key), name.clone());
-            async move { limiter.wait_for_permit(&key, &name).await }
+            let (limiter, key) = (limiter.clone(), Arc::clone(&key));
+            async move { limiter.wait_for_permit(&key).await }
         });
         tokio::task::yield_now().await;
         let start = Instant::now();
-        let third = limiter.wait_for_permit(&key, &name).await;
+        let third = limiter.wait_for_permit(&key).await;
         assert_eq!(Instant::now(), start, "refused without waiting");
         let Err(Error::RateLimited {
             retry_after,
@@ -595,13 +579,12 @@ mod tests {
             let key = limiter.entry(&name);
             limiter.observe(
                 &key,
-                &name,
                 StatusCode::TOO_MANY_REQUESTS,
                 &headers(&[("retry-after", "1")]),
             );
             let start = Instant::now();
             limiter
-                .wait_for_permit(&key, &name)
+                .wait_for_permit(&key)
                 .await
                 .expect("within max_wait");
             resumed.push(Instant::now() - start);

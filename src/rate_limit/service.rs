@@ -97,12 +97,12 @@ where
                 let mut inner = std::mem::replace(&mut self.inner, clone);
                 let limiter = limiter.clone();
                 ResponseFuture::waiting(Box::pin(async move {
-                    limiter.wait_for_permit(&key, &key.name).await?;
+                    limiter.wait_for_permit(&key).await?;
                     let response = inner
                         .call(request)
                         .await
                         .map_err(|e| Error::from_inner(e.into()))?;
-                    limiter.observe(&key, &key.name, response.status(), response.headers());
+                    limiter.observe(&key, response.status(), response.headers());
                     Ok(response)
                 }))
             }
