@@ -21,7 +21,11 @@ pub(crate) fn try_clone(request: &Request) -> Option<Request> {
         Some(_) => return request.try_clone(),
     };
     let mut copy = Request::new(request.method().clone(), request.url().clone());
-    *copy.headers_mut() = request.headers().clone();
+    // A request without headers (reqwest adds a client's defaults when it sends) keeps the
+    // new request's empty map.
+    if !request.headers().is_empty() {
+        *copy.headers_mut() = request.headers().clone();
+    }
     *copy.version_mut() = request.version();
     if let Some(timeout) = request.timeout() {
         *copy.timeout_mut() = Some(*timeout);
