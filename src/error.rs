@@ -204,10 +204,10 @@ impl Error {
         }
     }
 
-    pub(crate) fn set_idempotency_key(&mut self, key: &IdempotencyKey) {
+    pub(crate) fn set_idempotency_key(&mut self, key: IdempotencyKey) {
         match self {
             Self::RetriesExhausted { failure, .. } | Self::NotRetried { failure, .. } => {
-                failure.idempotency_key = Some(key.clone());
+                failure.idempotency_key = Some(key);
             }
             Self::Timeout {
                 idempotency_key, ..
@@ -217,7 +217,7 @@ impl Error {
             }
             | Self::RateLimited {
                 idempotency_key, ..
-            } => *idempotency_key = Some(key.clone()),
+            } => *idempotency_key = Some(key),
             _ => {}
         }
     }

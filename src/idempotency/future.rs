@@ -137,7 +137,7 @@ where
                 };
                 // Without a lease, the key goes on the outcome where it lies.
                 if keyed.lease.is_none() {
-                    put_key(&mut result, &keyed.key);
+                    put_key(&mut result, keyed.key);
                     return Poll::Ready(result);
                 }
                 match keyed.settle(result) {
@@ -409,7 +409,7 @@ impl Keyed {
     /// The call's end: its key on the outcome, and the lease settled when one is held.
     fn settle(self, result: Result<Response, Error>) -> Settled {
         match self.lease {
-            None => Settled::Now(with_key(result, &self.key)),
+            None => Settled::Now(with_key(result, self.key)),
             Some(lease) => lease.settle(self.key, result),
         }
     }
@@ -451,9 +451,9 @@ impl Lease {
         let (response, stored, read_error) = buffer(response, self.settings.max_body_bytes).await;
         self.complete(stored, &key).await;
         match read_error {
-            None => with_key(Ok(response), &key),
+            None => with_key(Ok(response), key),
             // The server acted (2xx) but the body was lost: the key stays completed.
-            Some(e) => with_key(Err(Error::transport(Box::new(e.without_url()))), &key),
+            Some(e) => with_key(Err(Error::transport(Box::new(e.without_url()))), key),
         }
     }
 
@@ -468,7 +468,7 @@ impl Lease {
         if let Some(failure) = error.failure() {
             failure.put_response(response);
         }
-        with_key(Err(error), &key)
+        with_key(Err(error), key)
     }
 
     async fn complete(&self, stored: StoredResponse, key: &IdempotencyKey) {
@@ -494,11 +494,11 @@ impl Lease {
         match self.store.release(&self.entry, &self.token).now() {
             Ok(released) => {
                 warn_unreleased(released, &key);
-                Settled::Now(with_key(result, &key))
+                Settled::Now(with_key(result, key))
             }
             Err(pending) => Settled::Later(Box::pin(async move {
                 warn_unreleased(pending.await, &key);
-                with_key(result, &key)
+                with_key(result, key)
             })),
         }
     }
@@ -606,7 +606,7 @@ fn replay(
         "replayed from the ledger"
     );
     if classification.verdict() == Verdict::Success {
-        return with_key(Ok(response), key);
+        return with_key(Ok(response), key.clone());
     }
     let failure = Failure {
         method: request.method().clone(),
@@ -624,21 +624,21 @@ fn replay(
             failure: Box::new(failure),
             source: None,
         }),
-        key,
+        key.clone(),
     )
 }
 
 /// `result` with the call's key on it.
-fn with_key(mut result: Result<Response, Error>, key: &IdempotencyKey) -> Result<Response, Error> {
+fn with_key(mut result: Result<Response, Error>, key: IdempotencyKey) -> Result<Response, Error> {
     put_key(&mut result, key);
     result
 }
 
 /// Puts the call's key on its response, or on its error.
-fn put_key(result: &mut Result<Response, Error>, key: &IdempotencyKey) {
+fn put_key(result: &mut Result<Response, Error>, key: IdempotencyKey) {
     match result {
         Ok(response) => {
-            response.extensions_mut().insert(key.clone());
+            response.extensions_mut().insert(key);
         }
         Err(error) => error.set_idempotency_key(key),
     }
