@@ -8,8 +8,8 @@ use std::time::Duration;
 use pin_project_lite::pin_project;
 use reqwest::Response;
 
+use super::RateLimitKey;
 use super::state::KeyState;
-use super::{RateLimitKey, RateLimiter};
 use crate::error::{BoxError, Error};
 
 use crate::boxed::BoxResponseFuture as Boxed;
@@ -46,14 +46,12 @@ pin_project! {
 
 /// Hands a response's headers to the limiter, for the key the request drew from.
 pub(crate) struct Observer {
-    pub(crate) limiter: RateLimiter,
     pub(crate) key: Arc<KeyState>,
 }
 
 impl Observer {
     pub(crate) fn observe(&self, response: &Response) {
-        self.limiter
-            .observe(&self.key, response.status(), response.headers());
+        self.key.observe(response.status(), response.headers());
     }
 }
 

@@ -2,16 +2,14 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use dashmap::DashMap;
-use reqwest::header::HeaderMap;
-use reqwest::{Request, StatusCode};
+use reqwest::Request;
 use tokio::time::Instant;
 
 use super::clock::TokioClock;
 use super::config::Field;
-use super::headers::{self, RateLimitHeaders};
 use super::key::{INLINE, MapKey, origin_inline};
 use super::state::{Counted, KeyState};
 use super::{RateLimitConfig, RateLimitKey, RateLimitMode, RateLimitState};
@@ -164,7 +162,11 @@ impl RateLimiter {
             .shared
             .keys
             .entry(MapKey(key.clone()))
-            .or_insert_with(|| Arc::new(KeyState::new(key.clone(), quota, self.shared.clock)));
+            .or_insert_with(|| {
+                let state = KeyState::new(key.clone(), quota, self.shared.clock);
+                let shared = &self.shared;
+                Arc::new(state.adapting(shared.adaptive, shared.pause_without_hint))
+            });
         Arc::clone(&entry)
     }
 
@@ -272,34 +274,6 @@ impl RateLimiter {
         }
     }
 
-    /// Reads what a response says about the key's quota: records it, and pauses every
-    /// call on the key when the server says the quota is spent.
-    pub(crate) fn observe(&self, key: &KeyState, status: StatusCode, headers: &HeaderMap) {
-        // Without a rate-limit field there is nothing to record, and no wall clock to read.
-        let seen = if headers::any_present(headers) {
-            RateLimitHeaders::parse(headers, SystemTime::now())
-        } else {
-            RateLimitHeaders::default()
-        };
-        key.record(seen.remaining, seen.limit);
-        if !self.shared.adaptive {
-            return;
-        }
-        let Some(pause) = seen.pause(status, self.shared.pause_without_hint) else {
-            return;
-        };
-        let nanos = u64::try_from(pause.as_nanos()).unwrap_or(u64::MAX);
-        let until = self.shared.clock.now_nanos().saturating_add(nanos);
-        if key.pause_until(until) {
-            tracing::info!(
-                rate_limit.key = %key.name,
-                http.response.status_code = status.as_u16(),
-                pause_ms = millis(pause),
-                "the server asked to slow down: every call on this key waits"
-            );
-        }
-    }
-
     /// The error of a call refused without being sent.
     fn refuse(&self, name: &RateLimitKey, retry_after: Duration) -> Error {
         self.log_refusal(name, retry_after);
@@ -352,7 +326,8 @@ fn far_future() -> Instant {
 mod tests {
     use std::sync::Mutex;
 
-    use reqwest::header::HeaderValue;
+    use reqwest::StatusCode;
+    use reqwest::header::{HeaderMap, HeaderValue};
 
     use super::*;
     use crate::rate_limit::Quota;
@@ -463,8 +438,7 @@ mod tests {
         let limiter = limiter(RateLimitConfig::new(Quota::per_second(100)));
         let name = origin("https://api.example.com/");
         let key = limiter.entry(&name);
-        limiter.observe(
-            &key,
+        key.observe(
             StatusCode::TOO_MANY_REQUESTS,
             &headers(&[("retry-after", "2"), ("x-ratelimit-remaining", "0")]),
         );
@@ -486,8 +460,7 @@ mod tests {
         let limiter = limiter(RateLimitConfig::new(Quota::per_second(100)).adaptive(false));
         let name = origin("https://api.example.com/");
         let key = limiter.entry(&name);
-        limiter.observe(
-            &key,
+        key.observe(
             StatusCode::TOO_MANY_REQUESTS,
             &headers(&[("retry-after", "2"), ("ratelimit", "\"q\";r=0;t=2")]),
         );
@@ -577,8 +550,7 @@ mod tests {
                     .expect("valid config");
             let name = origin("https://api.example.com/");
             let key = limiter.entry(&name);
-            limiter.observe(
-                &key,
+            key.observe(
                 StatusCode::TOO_MANY_REQUESTS,
                 &headers(&[("retry-after", "1")]),
             );

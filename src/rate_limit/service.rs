@@ -81,10 +81,7 @@ where
         let key = limiter.lookup(&request);
         match limiter.admit(&key) {
             Admission::Go => {
-                let observer = Observer {
-                    limiter: limiter.clone(),
-                    key,
-                };
+                let observer = Observer { key };
                 ResponseFuture::sending(self.inner.call(request), Some(observer))
             }
             Admission::Refuse(retry_after) => {
@@ -102,7 +99,7 @@ where
                         .call(request)
                         .await
                         .map_err(|e| Error::from_inner(e.into()))?;
-                    limiter.observe(&key, response.status(), response.headers());
+                    key.observe(response.status(), response.headers());
                     Ok(response)
                 }))
             }

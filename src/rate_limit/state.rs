@@ -1,13 +1,17 @@
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use governor::middleware::NoOpMiddleware;
 use governor::nanos::Nanos;
 use governor::state::{InMemoryState, NotKeyed};
 use tokio::time::Instant;
 
+use reqwest::StatusCode;
+use reqwest::header::HeaderMap;
+
 use super::RateLimitKey;
 use super::clock::TokioClock;
+use super::headers::{self, RateLimitHeaders};
 
 /// A direct (single-key) governor limiter on the tokio clock.
 pub(crate) type Gcra =
@@ -66,6 +70,11 @@ pub(crate) struct KeyState {
     /// Waiting calls line up here, first come first served, so that only the head sleeps
     /// on a timer and every other waiter wakes once, when its turn comes.
     pub(crate) queue: tokio::sync::Mutex<()>,
+    /// The limiter's settings for reading responses, copied here so that a call in flight
+    /// holds the key's state alone.
+    adaptive: bool,
+    pause_without_hint: Duration,
+    clock: TokioClock,
 }
 
 impl KeyState {
@@ -81,6 +90,45 @@ impl KeyState {
             limit: AtomicU64::new(UNKNOWN),
             waiting: AtomicUsize::new(0),
             queue: tokio::sync::Mutex::new(()),
+            adaptive: false,
+            pause_without_hint: Duration::ZERO,
+            clock,
+        }
+    }
+
+    /// Pauses the key when a response says its quota is spent (`adaptive`), for
+    /// `pause_without_hint` when a 429 says not for how long.
+    pub(crate) fn adapting(mut self, adaptive: bool, pause_without_hint: Duration) -> Self {
+        self.adaptive = adaptive;
+        self.pause_without_hint = pause_without_hint;
+        self
+    }
+
+    /// Reads what a response says about the key's quota: records it, and pauses every
+    /// call on the key when the server says the quota is spent.
+    pub(crate) fn observe(&self, status: StatusCode, headers: &HeaderMap) {
+        // Without a rate-limit field there is nothing to record, and no wall clock to read.
+        let seen = if headers::any_present(headers) {
+            RateLimitHeaders::parse(headers, SystemTime::now())
+        } else {
+            RateLimitHeaders::default()
+        };
+        self.record(seen.remaining, seen.limit);
+        if !self.adaptive {
+            return;
+        }
+        let Some(pause) = seen.pause(status, self.pause_without_hint) else {
+            return;
+        };
+        let nanos = u64::try_from(pause.as_nanos()).unwrap_or(u64::MAX);
+        let until = self.clock.now_nanos().saturating_add(nanos);
+        if self.pause_until(until) {
+            tracing::info!(
+                rate_limit.key = %self.name,
+                http.response.status_code = status.as_u16(),
+                pause_ms = u64::try_from(pause.as_millis()).unwrap_or(u64::MAX),
+                "the server asked to slow down: every call on this key waits"
+            );
         }
     }
 
