@@ -35,37 +35,13 @@ use std::time::{Duration, Instant};
 
 use criterion::Criterion;
 use reqwest::Method;
-use support::Contender;
+use support::{Contender, TASKS};
 
-const TASKS: u64 = 64;
-
-/// Runs about `iters` calls spread over `TASKS` tasks and returns the wall time.
+/// Makes `iters` calls spread over `TASKS` tasks and returns the wall time.
 async fn concurrent(contender: &Contender, method: &Method, url: &str, iters: u64) -> Duration {
-    let per_task = iters.div_ceil(TASKS);
     let start = Instant::now();
-    let tasks: Vec<_> = (0..TASKS)
-        .map(|_| {
-            let (contender, method, url) = (contender.clone(), method.clone(), url.to_owned());
-            tokio::spawn(async move {
-                for _ in 0..per_task {
-                    black_box(contender.call(&method, &url).await);
-                }
-            })
-        })
-        .collect();
-    for task in tasks {
-        task.await.expect("no panic");
-    }
-    // Criterion divides by `iters`; the tasks made `per_task * TASKS` calls.
-    #[allow(
-        clippy::cast_precision_loss,
-        clippy::cast_possible_truncation,
-        clippy::cast_sign_loss
-    )]
-    let scaled = start
-        .elapsed()
-        .mul_f64(iters as f64 / (per_task * TASKS) as f64);
-    scaled
+    support::spread(contender, method, url, iters).await;
+    start.elapsed()
 }
 
 fn loopback(c: &mut Criterion) {

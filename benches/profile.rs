@@ -148,37 +148,22 @@ async fn run(stack: &str, method: &Method, calls: u64) {
     }
 }
 
-/// Sequential calls through `contender` to the loopback server; the first call, which
-/// opens the connection, is made even for 0 calls so that a 0-call run measures setup.
+/// Calls through `contender` to the loopback server, one at a time or, with the
+/// `concurrent-` prefix, shared by `support::TASKS` tasks on this one thread, as `overhead`
+/// runs them. The first call, which opens the connection, is made even for 0 calls so that
+/// a 0-call run measures setup.
 async fn loopback(contender: &Contender, method: &Method, calls: u64) {
     let addr = SERVER.get_or_init(support::start_server);
     let url = format!("http://{addr}/orders");
     black_box(contender.call(method, &url).await);
-    if !CONCURRENT.load(Ordering::Relaxed) {
+    if CONCURRENT.load(Ordering::Relaxed) {
+        support::spread(contender, method, &url, calls).await;
+    } else {
         for _ in 0..calls {
             black_box(contender.call(method, &url).await);
         }
-        return;
-    }
-    // The calls shared by TASKS tasks on this one thread, as `overhead` runs them.
-    let tasks: Vec<_> = (0..TASKS)
-        .map(|task| {
-            let (contender, method, url) = (contender.clone(), method.clone(), url.clone());
-            let mine = calls / TASKS + u64::from(task < calls % TASKS);
-            tokio::spawn(async move {
-                for _ in 0..mine {
-                    black_box(contender.call(&method, &url).await);
-                }
-            })
-        })
-        .collect();
-    for task in tasks {
-        task.await.expect("no panic");
     }
 }
-
-/// The tasks that share a `concurrent-` run's calls, as in `overhead`.
-const TASKS: u64 = 64;
 
 /// Set by a `concurrent-` prefix on a loopback stack's name.
 static CONCURRENT: AtomicBool = AtomicBool::new(false);

@@ -325,6 +325,28 @@ impl Contender {
     }
 }
 
+/// The tasks that share the calls of a concurrent run.
+pub const TASKS: u64 = 64;
+
+/// Makes `calls` calls through `contender`, shared by [`TASKS`] tasks on the current
+/// runtime, and waits for all of them.
+pub async fn spread(contender: &Contender, method: &Method, url: &str, calls: u64) {
+    let tasks: Vec<_> = (0..TASKS)
+        .map(|task| {
+            let (contender, method, url) = (contender.clone(), method.clone(), url.to_owned());
+            let mine = calls / TASKS + u64::from(task < calls % TASKS);
+            tokio::spawn(async move {
+                for _ in 0..mine {
+                    std::hint::black_box(contender.call(&method, &url).await);
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("no panic");
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // The loopback server
 // ---------------------------------------------------------------------------------------

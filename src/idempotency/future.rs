@@ -135,12 +135,12 @@ where
                 let Some(keyed) = keyed.take() else {
                     return Poll::Ready(result);
                 };
-                // Without a lease, the key goes on the outcome where it lies.
-                if keyed.lease.is_none() {
+                let Some(lease) = keyed.lease else {
+                    // The key goes on the outcome where it lies.
                     put_key(&mut result, keyed.key);
                     return Poll::Ready(result);
-                }
-                match keyed.settle(result) {
+                };
+                match lease.settle(keyed.key, result) {
                     Settled::Now(result) => return Poll::Ready(result),
                     Settled::Later(future) => future,
                 }
@@ -393,7 +393,10 @@ where
             .map_err(|e| Error::from_inner(e.into()))
     }
     .await;
-    match keyed.settle(result) {
+    let Some(lease) = keyed.lease else {
+        return with_key(result, keyed.key);
+    };
+    match lease.settle(keyed.key, result) {
         Settled::Now(result) => result,
         Settled::Later(future) => future.await,
     }
@@ -403,16 +406,6 @@ where
 enum Settled {
     Now(Result<Response, Error>),
     Later(BoxResponseFuture),
-}
-
-impl Keyed {
-    /// The call's end: its key on the outcome, and the lease settled when one is held.
-    fn settle(self, result: Result<Response, Error>) -> Settled {
-        match self.lease {
-            None => Settled::Now(with_key(result, self.key)),
-            Some(lease) => lease.settle(self.key, result),
-        }
-    }
 }
 
 impl Lease {
