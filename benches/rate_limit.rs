@@ -10,9 +10,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use reqwest::header::HeaderMap;
-use steadfast::rate_limit::{
-    Quota, RateLimitConfig, RateLimitHeaders, RateLimitKey, RateLimitLayer, RateLimiter,
-};
+use steadfast::hints::RateLimitHeaders;
+use steadfast::rate_limit::{Quota, RateLimitConfig, RateLimitKey, RateLimitLayer, RateLimiter};
 use tower::{Service, ServiceBuilder, ServiceExt, service_fn};
 
 const TASKS: u64 = 64;

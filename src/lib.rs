@@ -65,6 +65,7 @@ mod boxed;
 pub mod classify;
 mod client;
 mod error;
+pub mod hints;
 pub mod idempotency;
 pub mod log;
 pub mod mapper;

@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 
 use super::{Classification, Classify, Outcome, Reason, Verdict};
-use crate::rate_limit::RateLimitHeaders;
+use crate::hints::RateLimitHeaders;
 
 type ResponseRule = Arc<dyn Fn(&reqwest::Response) -> Option<Classification> + Send + Sync>;
 type ErrorRule = Arc<dyn Fn(&(dyn StdError + 'static)) -> Option<Classification> + Send + Sync>;
@@ -26,10 +26,12 @@ type ErrorRule = Arc<dyn Fn(&(dyn StdError + 'static)) -> Option<Classification>
 /// | timeout, reset, connection closed early, other send errors | `Transient` |
 /// | invalid request, redirect loop, body decode error, unknown error | `Permanent` |
 ///
-/// Rate-limit signals are a parseable `Retry-After`, or a quota reported spent by the IETF
-/// `RateLimit` field, `RateLimit-Remaining` or `X-RateLimit-Remaining` (read by
+/// Rate-limit signals are a valid `Retry-After` (however long), or a quota reported spent by
+/// the IETF `RateLimit` field, `RateLimit-Remaining` or `X-RateLimit-Remaining` (read by
 /// [`RateLimitHeaders`], the parser the rate limiter uses). The `retry_after` of a throttled
-/// verdict is `Retry-After` when present, else the quota's reset.
+/// verdict is the wait `Retry-After` names when present, else the quota's reset; a wait
+/// too long for the system clock is `Duration::MAX`. It is not bounded here: the retry
+/// layer checks it against `max_retry_after`.
 ///
 /// Errors are recognised by walking the `source()` chain and downcasting (`reqwest::Error`,
 /// `hyper::Error`, `std::io::Error`, this crate's [`Error`](crate::Error)), never by
@@ -182,7 +184,11 @@ fn classify_one(
 fn rate_limit_hint(headers: &HeaderMap) -> (bool, Option<Duration>) {
     let seen = RateLimitHeaders::parse(headers, SystemTime::now());
     let signal = seen.retry_after.is_some() || seen.is_spent();
-    (signal, seen.retry_after.or(seen.reset))
+    let wait = seen.retry_after.or(seen.reset);
+    (
+        signal,
+        wait.map(|hint| hint.requested().unwrap_or(Duration::MAX)),
+    )
 }
 
 impl Classify for DefaultClassifier {
@@ -366,6 +372,25 @@ mod tests {
                 Verdict::Permanent,
             ),
             (503, &[("retry-after", "garbage")], Verdict::Transient),
+            (503, &[("retry-after", "-5")], Verdict::Transient),
+            // A long wait is a signal too, carried whole: the retry layer bounds it.
+            (
+                503,
+                &[("retry-after", "999999999")],
+                throttled(Some(999_999_999)),
+            ),
+            (
+                429,
+                &[("retry-after", "1e9")],
+                throttled(Some(1_000_000_000)),
+            ),
+            (
+                429,
+                &[("retry-after", "1e400")],
+                Verdict::Throttled {
+                    retry_after: Some(std::time::Duration::MAX),
+                },
+            ),
             (429, &[("retry-after", "2")], throttled(Some(2))),
             (429, &[("retry-after", "soon")], throttled(None)),
         ];

@@ -211,6 +211,13 @@ pub struct RateLimitConfig {
     /// The pause after a 429 that names no time (no `Retry-After`, no reset). Default 1 s.
     #[serde(default = "defaults::pause_without_hint", with = "humantime_serde")]
     pub pause_without_hint: Duration,
+    /// The longest a server's hint pauses a key (`Retry-After`, a `RateLimit` or
+    /// `X-RateLimit-Reset` reset, `pause_without_hint`). A longer hint pauses the key for
+    /// this long only, logged at WARN once per key and pause: a server's
+    /// `Retry-After: 86400` must not stop every call for a day. Must not be zero (turn
+    /// `adaptive` off instead). Default 60 s, the retry layer's `max_retry_after`.
+    #[serde(default = "defaults::max_pause", with = "humantime_serde")]
+    pub max_pause: Duration,
 }
 
 mod defaults {
@@ -231,6 +238,10 @@ mod defaults {
     pub(super) fn pause_without_hint() -> Duration {
         Duration::from_secs(1)
     }
+
+    pub(super) fn max_pause() -> Duration {
+        Duration::from_secs(60)
+    }
 }
 
 impl RateLimitConfig {
@@ -245,6 +256,7 @@ impl RateLimitConfig {
             jitter: defaults::jitter(),
             adaptive: defaults::adaptive(),
             pause_without_hint: defaults::pause_without_hint(),
+            max_pause: defaults::max_pause(),
         }
     }
 
@@ -298,8 +310,20 @@ impl RateLimitConfig {
         self
     }
 
-    /// Checks every quota, so that a bad one fails at build time.
+    /// Sets the longest a server's hint pauses a key. Default 60 s.
+    #[must_use]
+    pub fn max_pause(mut self, max_pause: Duration) -> Self {
+        self.max_pause = max_pause;
+        self
+    }
+
+    /// Checks every quota and duration, so that a bad one fails at build time.
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        if self.max_pause.is_zero() {
+            return Err(ConfigError::ZeroDuration {
+                name: "rate_limit.max_pause",
+            });
+        }
         self.quota.to_governor(Field::Quota)?;
         for quota in self.hosts.values() {
             quota.to_governor(Field::Hosts)?;
@@ -365,7 +389,8 @@ mod tests {
         assert_eq!(config, RateLimitConfig::new(Quota::per_second(5)));
         let config: RateLimitConfig = serde_json::from_str(
             r#"{ "quota": { "rate": 5, "per": "1m", "burst": 2 }, "mode": "fail_fast",
-                 "jitter": "0s", "adaptive": false, "pause_without_hint": "250ms" }"#,
+                 "jitter": "0s", "adaptive": false, "pause_without_hint": "250ms",
+                 "max_pause": "5m" }"#,
         )
         .expect("valid");
         assert_eq!(config.quota, Quota::per_minute(5).burst(2));
@@ -373,6 +398,20 @@ mod tests {
         assert_eq!(config.jitter, Duration::ZERO);
         assert!(!config.adaptive);
         assert_eq!(config.pause_without_hint, Duration::from_millis(250));
+        assert_eq!(config.max_pause, Duration::from_secs(300));
+        let default = RateLimitConfig::new(Quota::per_second(5));
+        assert_eq!(default.max_pause, Duration::from_secs(60));
+        assert_eq!(
+            default.max_pause,
+            crate::retry::RetryConfig::default().max_retry_after,
+            "one default for both bounds"
+        );
+        assert_eq!(
+            default.max_pause(Duration::ZERO).validate(),
+            Err(ConfigError::ZeroDuration {
+                name: "rate_limit.max_pause"
+            })
+        );
     }
 
     #[test]

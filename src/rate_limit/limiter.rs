@@ -63,6 +63,7 @@ struct Shared {
     jitter: Duration,
     adaptive: bool,
     pause_without_hint: Duration,
+    max_pause: Duration,
     clock: TokioClock,
 }
 
@@ -117,6 +118,7 @@ impl RateLimiter {
                 jitter: config.jitter,
                 adaptive: config.adaptive,
                 pause_without_hint: config.pause_without_hint,
+                max_pause: config.max_pause,
                 clock: TokioClock::new(),
             }),
         })
@@ -165,7 +167,11 @@ impl RateLimiter {
             .or_insert_with(|| {
                 let state = KeyState::new(key.clone(), quota, self.shared.clock);
                 let shared = &self.shared;
-                Arc::new(state.adapting(shared.adaptive, shared.pause_without_hint))
+                Arc::new(state.adapting(
+                    shared.adaptive,
+                    shared.pause_without_hint,
+                    shared.max_pause,
+                ))
             });
         Arc::clone(&entry)
     }

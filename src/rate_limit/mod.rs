@@ -39,12 +39,18 @@
 //!
 //! # Adapting to the server
 //!
-//! Every response's headers are read ([`RateLimitHeaders`]): `Retry-After`, the IETF
-//! `RateLimit` and `RateLimit-Policy` fields, `RateLimit-Limit / -Remaining / -Reset` and
-//! `X-RateLimit-Limit / -Remaining / -Reset`. A 429, or a spent quota with a reset, pauses
-//! every call on the key until the server's time (`Retry-After` first), plus a little
-//! jitter so that they do not all fire at once. Malformed headers are ignored.
+//! Every response's headers are read ([`hints::RateLimitHeaders`](crate::hints::RateLimitHeaders)):
+//! `Retry-After`, the IETF `RateLimit` and `RateLimit-Policy` fields,
+//! `RateLimit-Limit / -Remaining / -Reset` and `X-RateLimit-Limit / -Remaining / -Reset`.
+//! A 429, a 503 with `Retry-After`, or a spent quota with a reset, pauses every call on the
+//! key until the server's time (`Retry-After` first), plus a little jitter so that they do
+//! not all fire at once. Malformed headers are ignored. A 500, 502 or 504 never pauses the
+//! key, whatever its `Retry-After`: the retry layer honours that for its own call.
 //! [`RateLimiter::state`] shows what is known of a key.
+//!
+//! A pause is never longer than [`RateLimitConfig::max_pause`] (60 s by default): one
+//! `Retry-After: 86400` must not stop every call to an origin for a day. A longer hint
+//! pauses the key for the cap and is logged at WARN, once per key and pause.
 //!
 //! # Ordering
 //!
@@ -65,16 +71,15 @@
 mod clock;
 mod config;
 mod future;
-mod headers;
 mod key;
 mod layer;
 mod limiter;
+mod pause;
 mod service;
 mod state;
 
 pub use config::{Quota, RateLimitConfig, RateLimitMode};
 pub use future::ResponseFuture;
-pub use headers::RateLimitHeaders;
 pub use key::RateLimitKey;
 pub use layer::RateLimitLayer;
 pub use limiter::RateLimiter;

@@ -11,7 +11,7 @@ use reqwest::header::HeaderMap;
 
 use super::RateLimitKey;
 use super::clock::TokioClock;
-use super::headers::{self, RateLimitHeaders};
+use crate::hints::{self, RateLimitHeaders};
 
 /// A direct (single-key) governor limiter on the tokio clock.
 pub(crate) type Gcra =
@@ -63,6 +63,9 @@ pub(crate) struct KeyState {
     /// Clock nanoseconds before which the bucket is known to be empty: the latest
     /// "not until" governor answered. Lets a newcomer see how long the line ahead needs.
     empty_until: AtomicU64,
+    /// Clock nanoseconds until which a pause cut to `max_pause` has been logged: a capped
+    /// hint arriving before then belongs to the same pause and is not logged again.
+    capped_logged_until: AtomicU64,
     remaining: AtomicU64,
     limit: AtomicU64,
     /// Calls in the slow path (queued or waiting as the queue's head).
@@ -74,6 +77,7 @@ pub(crate) struct KeyState {
     /// holds the key's state alone.
     adaptive: bool,
     pause_without_hint: Duration,
+    max_pause: Duration,
     clock: TokioClock,
 }
 
@@ -86,21 +90,30 @@ impl KeyState {
             burst: quota.burst_size().get(),
             paused_until: AtomicU64::new(0),
             empty_until: AtomicU64::new(0),
+            capped_logged_until: AtomicU64::new(0),
             remaining: AtomicU64::new(UNKNOWN),
             limit: AtomicU64::new(UNKNOWN),
             waiting: AtomicUsize::new(0),
             queue: tokio::sync::Mutex::new(()),
             adaptive: false,
             pause_without_hint: Duration::ZERO,
+            max_pause: Duration::ZERO,
             clock,
         }
     }
 
     /// Pauses the key when a response says its quota is spent (`adaptive`), for
-    /// `pause_without_hint` when a 429 says not for how long.
-    pub(crate) fn adapting(mut self, adaptive: bool, pause_without_hint: Duration) -> Self {
+    /// `pause_without_hint` when a 429 says not for how long, and never longer than
+    /// `max_pause`.
+    pub(crate) fn adapting(
+        mut self,
+        adaptive: bool,
+        pause_without_hint: Duration,
+        max_pause: Duration,
+    ) -> Self {
         self.adaptive = adaptive;
         self.pause_without_hint = pause_without_hint;
+        self.max_pause = max_pause;
         self
     }
 
@@ -108,7 +121,7 @@ impl KeyState {
     /// call on the key when the server says the quota is spent.
     pub(crate) fn observe(&self, status: StatusCode, headers: &HeaderMap) {
         // Without a rate-limit field there is nothing to record, and no wall clock to read.
-        let seen = if headers::any_present(headers) {
+        let seen = if hints::any_present(headers) {
             RateLimitHeaders::parse(headers, SystemTime::now())
         } else {
             RateLimitHeaders::default()
@@ -117,18 +130,47 @@ impl KeyState {
         if !self.adaptive {
             return;
         }
-        let Some(pause) = seen.pause(status, self.pause_without_hint) else {
+        let Some(hint) =
+            super::pause::server_pause(&seen, status, self.pause_without_hint, self.max_pause)
+        else {
             return;
         };
-        let nanos = u64::try_from(pause.as_nanos()).unwrap_or(u64::MAX);
-        let until = self.clock.now_nanos().saturating_add(nanos);
-        if self.pause_until(until) {
+        let pause = hint.capped(self.max_pause);
+        let now = self.clock.now_nanos();
+        let until = now.saturating_add(u64::try_from(pause.as_nanos()).unwrap_or(u64::MAX));
+        let extended = self.pause_until(until);
+        if hint.is_too_long() {
+            if self.first_capped_in_pause(now, until) {
+                tracing::warn!(
+                    rate_limit.key = %self.name,
+                    http.response.status_code = status.as_u16(),
+                    requested_ms = hint.requested().map(millis),
+                    pause_ms = millis(pause),
+                    "the server asked for a pause longer than max_pause: every call on this \
+                     key waits for max_pause only"
+                );
+            }
+        } else if extended {
+            self.extend_capped_log(now, until);
             tracing::info!(
                 rate_limit.key = %self.name,
                 http.response.status_code = status.as_u16(),
                 pause_ms = u64::try_from(pause.as_millis()).unwrap_or(u64::MAX),
                 "the server asked to slow down: every call on this key waits"
             );
+        }
+    }
+
+    /// Whether a pause cut to `max_pause`, from `now` to `until`, starts a pause not yet
+    /// logged; it extends the logged one either way.
+    fn first_capped_in_pause(&self, now: u64, until: u64) -> bool {
+        self.capped_logged_until.fetch_max(until, Ordering::AcqRel) <= now
+    }
+
+    /// Keeps a logged capped pause logged while a shorter hint extends the same pause.
+    fn extend_capped_log(&self, now: u64, until: u64) {
+        if self.capped_logged_until.load(Ordering::Acquire) > now {
+            self.capped_logged_until.fetch_max(until, Ordering::AcqRel);
         }
     }
 
@@ -204,6 +246,10 @@ impl KeyState {
             waiting: self.waiting.load(Ordering::Relaxed),
         }
     }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// Decrements a counter when dropped, so that a cancelled wait is never counted.

@@ -46,7 +46,6 @@ mod budget;
 mod future;
 mod layer;
 pub(crate) mod policy;
-mod retry_after;
 mod service;
 mod spare;
 
@@ -55,5 +54,4 @@ pub use budget::{BudgetConfig, RetryBudget};
 pub use future::{ResponseFuture, RetryStats};
 pub use layer::RetryLayer;
 pub use policy::RetryConfig;
-pub use retry_after::{parse_retry_after, retry_after};
 pub use service::Retry;
