@@ -246,7 +246,9 @@ pub enum NotRetried {
     BudgetExhausted,
     /// The next attempt could not start before the total deadline.
     Deadline,
-    /// The server asked for a longer wait than the configured `max_retry_after`.
+    /// The server asked for a longer wait than the configured `max_retry_after` (or than a
+    /// day, [`hints::MAX_HINT`](crate::hints::MAX_HINT)); `retry_at` holds the server's
+    /// time when it can be represented.
     RetryAfterTooLong,
 }
 

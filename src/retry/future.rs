@@ -16,6 +16,7 @@ use super::policy::{Policy, is_idempotent};
 use crate::boxed::BoxResponseFuture;
 use crate::classify::{Classification, Outcome, Verdict};
 use crate::error::{BoxError, Error, Failure, NotRetried, without_url};
+use crate::hints::{self, Hint};
 
 pin_project! {
     /// The future returned by [`Retry`](super::Retry): all attempts of one logical call.
@@ -258,6 +259,8 @@ enum Decision {
 /// What the rules need to know about the call so far.
 struct Attempted {
     classification: Classification,
+    /// How long the server asked to wait, if it did ([`server_hint`]).
+    hint: Option<Hint>,
     attempts: u32,
     safe: bool,
     replayable: bool,
@@ -269,14 +272,11 @@ struct Attempted {
 /// The retry rules, in the order the crate documents them.
 fn decide(policy: &Policy, a: &Attempted) -> Decision {
     let verdict = a.classification.verdict();
-    let hint = match verdict {
-        Verdict::Throttled { retry_after } => retry_after,
-        _ => None,
-    };
-    let give_up = |why| Decision::GiveUp {
-        why,
-        retry_at: hint.map(|h| a.now + h),
-    };
+    let hint = a.hint.map(|h| h.bounded(policy.max_retry_after));
+    let retry_at = hint
+        .and_then(Hint::requested)
+        .and_then(|h| a.now.checked_add(h));
+    let give_up = |why| Decision::GiveUp { why, retry_at };
     if !verdict.is_retryable() {
         return give_up(Some(NotRetried::Permanent));
     }
@@ -289,11 +289,13 @@ fn decide(policy: &Policy, a: &Attempted) -> Decision {
     if !a.replayable {
         return give_up(Some(NotRetried::BodyNotReplayable));
     }
-    if hint.is_some_and(|h| h > policy.max_retry_after) {
+    if hint.is_some_and(Hint::is_too_long) {
         return give_up(Some(NotRetried::RetryAfterTooLong));
     }
     let backoff = policy.backoff.delay(a.attempts - 1, a.previous_delay);
-    let delay = hint.map_or(backoff, |h| h.max(backoff));
+    let delay = hint
+        .and_then(Hint::delay)
+        .map_or(backoff, |h| h.max(backoff));
     if policy.deadline.is_some_and(|d| a.now + delay > a.start + d) {
         return Decision::GiveUp {
             why: Some(NotRetried::Deadline),
@@ -305,6 +307,22 @@ fn decide(policy: &Policy, a: &Attempted) -> Decision {
         return give_up(Some(NotRetried::BudgetExhausted));
     }
     Decision::Retry(delay)
+}
+
+/// How long the server asked to wait after a retryable failure: the throttled verdict's own
+/// wait, else the response's `Retry-After` on any status (a 500, 502 or 504 may name one
+/// too). Read only here, after a failure: a success is never parsed.
+fn server_hint(
+    classification: Classification,
+    outcome: &Result<Response, BoxError>,
+) -> Option<Hint> {
+    match classification.verdict() {
+        Verdict::Throttled {
+            retry_after: Some(wait),
+        } => Some(Hint::new(wait)),
+        verdict if verdict.is_retryable() => hints::retry_after(outcome.as_ref().ok()?.headers()),
+        _ => None,
+    }
 }
 
 /// A copy of `request` for the next attempt, and, when it cannot be copied, its host for
@@ -372,6 +390,7 @@ where
     loop {
         let attempted = Attempted {
             classification,
+            hint: server_hint(classification, &outcome),
             attempts: progress.attempts,
             safe: progress.safe,
             replayable: spare.is_some(),

@@ -13,8 +13,12 @@
 //!    deadline. If it would not, the call fails at once with `retry_at`, without sleeping.
 //!
 //! The delay for retry `n` caps the exponential term first and jitters second:
-//! full jitter `U(0, min(max_delay, base_delay · 2^n))` by default. A server hint
-//! (`Retry-After`) wins when longer: `delay = max(backoff, hint)`.
+//! full jitter `U(0, min(max_delay, base_delay · 2^n))` by default. A server hint wins when
+//! longer: `delay = max(backoff, hint)`. The hint is a throttled verdict's `retry_after`,
+//! else a `Retry-After` on any retryable response (a 500, 502 or 504 too), read through
+//! [`hints`](crate::hints). A hint beyond [`RetryConfig::max_retry_after`] ends the call at
+//! once with [`NotRetried::RetryAfterTooLong`](crate::NotRetried::RetryAfterTooLong) and
+//! the server's time in `retry_at`, rather than sleeping that long or retrying at once.
 //!
 //! ```
 //! use std::time::Duration;
