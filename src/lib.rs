@@ -4,7 +4,8 @@
 //! retry that charged a customer twice. steadfast classifies every outcome once
 //! ([`classify`]), retries what is safe to retry with capped, jittered backoff that honours
 //! `Retry-After` and a retry budget ([`retry`]), keeps every attempt inside the API's quota
-//! and slows all callers down when the server says so ([`rate_limit`]), bounds attempts and
+//! and slows all callers down when the server says so ([`rate_limit`]) — both reading the
+//! server's hints through one bounded parser ([`hints`]) — bounds attempts and
 //! calls in time ([`timeout`]), gives every POST one idempotency key for all its attempts,
 //! with a ledger that answers repeated keys without touching the network ([`idempotency`]),
 //! and logs every call and decision with secrets masked ([`log`]). The

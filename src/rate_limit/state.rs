@@ -155,7 +155,7 @@ impl KeyState {
             tracing::info!(
                 rate_limit.key = %self.name,
                 http.response.status_code = status.as_u16(),
-                pause_ms = u64::try_from(pause.as_millis()).unwrap_or(u64::MAX),
+                pause_ms = millis(pause),
                 "the server asked to slow down: every call on this key waits"
             );
         }
@@ -312,6 +312,24 @@ mod tests {
         );
         assert_eq!(key.pause_left(1_000), Some(Duration::from_micros(4)));
         assert_eq!(key.pause_left(5_000), None);
+    }
+
+    #[test]
+    fn a_capped_pause_is_logged_once_while_it_lasts() {
+        const S: u64 = 1_000_000_000;
+        let key = state(10, 1);
+        assert!(key.first_capped_in_pause(0, 60 * S));
+        assert!(!key.first_capped_in_pause(30 * S, 90 * S), "the same pause");
+        // A shorter hint extends the same pause: still logged.
+        key.extend_capped_log(80 * S, 110 * S);
+        assert!(!key.first_capped_in_pause(100 * S, 160 * S));
+        assert!(
+            key.first_capped_in_pause(160 * S, 220 * S),
+            "the pause had ended"
+        );
+        // A hint after the logged pause ended starts nothing logged.
+        key.extend_capped_log(300 * S, 400 * S);
+        assert!(key.first_capped_in_pause(350 * S, 410 * S));
     }
 
     #[tokio::test(start_paused = true)]
