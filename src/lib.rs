@@ -61,6 +61,7 @@
 //! steadfast turns on no TLS backend of reqwest: your own `reqwest`
 //! dependency chooses it (reqwest's default is rustls).
 
+mod body;
 mod boxed;
 pub mod classify;
 mod client;

@@ -24,10 +24,13 @@
 //! service pass through: a steadfast [`Error`](crate::Error) unchanged, any other as
 //! [`Error::Transport`](crate::Error::Transport).
 
+mod body;
+mod deadline;
 mod future;
 mod layer;
 mod service;
 
+pub use deadline::{Deadline, DeadlineFuture, DeadlineLayer};
 pub use future::ResponseFuture;
 pub use layer::TimeoutLayer;
 pub use service::Timeout;
