@@ -123,8 +123,8 @@ async fn run(stack: &str, method: &Method, calls: u64) {
             tower_calls(layer.layer(in_memory()), method, calls).await;
         }
         "deadline" | "deadline-without-body" => {
-            let layer = DeadlineLayer::new(Some(Duration::from_secs(120)))
-                .covers_body(stack == "deadline");
+            let layer =
+                DeadlineLayer::new(Some(Duration::from_secs(120))).covers_body(stack == "deadline");
             tower_calls(layer.layer(in_memory()), method, calls).await;
         }
         "retry" => tower_calls(RetryLayer::default().layer(in_memory()), method, calls).await,

@@ -109,12 +109,14 @@ async fn serve(mut socket: TcpStream, status: u16, body: Body, written: &AtomicU
     if socket.write_all(head.as_bytes()).await.is_err() {
         return;
     }
-    let chunk = [b'x'; 64 * 1024];
+    let chunk = vec![b'x'; 64 * 1024];
     let mut sent = 0;
     while sent < len {
         let n = match body {
             Body::Dribble { .. } => 1,
-            Body::Huge { .. } => chunk.len().min(usize::try_from(len - sent).unwrap_or(usize::MAX)),
+            Body::Huge { .. } => chunk
+                .len()
+                .min(usize::try_from(len - sent).unwrap_or(usize::MAX)),
         };
         // A closed connection ends the write: the client has stopped reading.
         if socket.write_all(&chunk[..n]).await.is_err() {
@@ -131,8 +133,11 @@ async fn serve(mut socket: TcpStream, status: u16, body: Body, written: &AtomicU
 // ---------------------------------------------------------------------------------------
 // Events, as a log pipeline would get them.
 
+/// An event's message and fields.
+type Recorded = (String, BTreeMap<String, String>);
+
 #[derive(Clone, Default)]
-struct Events(Arc<Mutex<Vec<(String, BTreeMap<String, String>)>>>);
+struct Events(Arc<Mutex<Vec<Recorded>>>);
 
 struct Fields<'a>(&'a mut BTreeMap<String, String>);
 
@@ -227,7 +232,10 @@ async fn a_dribbling_500_with_capture_on_ends_at_the_deadline() {
     assert_eq!(error.status().map(|s| s.as_u16()), Some(500), "{error}");
     let gave_up = events.only("gave up");
     let shown = &gave_up["http.response.body"];
-    assert!(shown.ends_with("<the body was not read in time>"), "{shown}");
+    assert!(
+        shown.ends_with("<the body was not read in time>"),
+        "{shown}"
+    );
     assert!(shown.starts_with('x'), "{shown}");
     assert_eq!(gave_up["http.response.body.size"], "1000");
     // What was read for the log is still the caller's, ahead of what follows.
@@ -248,7 +256,10 @@ async fn a_dribbling_200_with_capture_on_returns_at_the_deadline_and_its_body_ti
     assert!(start.elapsed() <= DEADLINE, "{:?}", start.elapsed());
     let succeeded = events.only("call succeeded");
     let shown = &succeeded["http.response.body"];
-    assert!(shown.ends_with("<the body was not read in time>"), "{shown}");
+    assert!(
+        shown.ends_with("<the body was not read in time>"),
+        "{shown}"
+    );
     let error = response.bytes().await.expect_err("past the deadline");
     assert!(error.is_timeout(), "{error:?}");
     assert_eq!(steadfast_timeout_in(&error), Some(DEADLINE), "{error:?}");
@@ -269,11 +280,17 @@ async fn the_log_read_stops_at_its_own_read_timeout_and_the_caller_gets_every_by
 
     assert!(returned <= Duration::from_secs(2), "{returned:?}");
     let shown = &events.only("call succeeded")["http.response.body"];
-    assert!(shown.ends_with("<the body was not read in time>"), "{shown}");
+    assert!(
+        shown.ends_with("<the body was not read in time>"),
+        "{shown}"
+    );
     assert!(shown.starts_with("xxx"), "{shown}");
     assert_eq!(body.len(), 30);
     assert!(body.iter().all(|&b| b == b'x'));
-    assert!(start.elapsed() > DEADLINE, "the deadline did not bound this read");
+    assert!(
+        start.elapsed() > DEADLINE,
+        "the deadline did not bound this read"
+    );
 }
 
 #[tokio::test]
@@ -285,7 +302,11 @@ async fn a_1_gib_500_with_capture_on_reads_no_more_than_the_cap() {
 
     let error = client.get(server.url()).send().await.expect_err("a 500");
 
-    assert!(real.elapsed() < std::time::Duration::from_secs(3), "{:?}", real.elapsed());
+    assert!(
+        real.elapsed() < std::time::Duration::from_secs(3),
+        "{:?}",
+        real.elapsed()
+    );
     let gave_up = events.only("gave up");
     let shown = &gave_up["http.response.body"];
     assert!(shown.len() <= 1024 + '…'.len_utf8(), "{}", shown.len());
@@ -312,7 +333,11 @@ async fn the_callers_read_of_a_dribbling_200_times_out_at_the_deadline() {
     let start = Instant::now();
 
     let response = client.get(server.url()).send().await.expect("a 200");
-    assert!(start.elapsed() < Duration::from_secs(1), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        start.elapsed()
+    );
     let error = response.bytes().await.expect_err("past the deadline");
 
     let elapsed = start.elapsed();
@@ -376,7 +401,10 @@ async fn a_decode_error_names_the_field_and_hides_its_value() {
 
     assert!(matches!(error, Error::Decode(_)), "{error:?}");
     let shown = error.to_string();
-    assert!(shown.starts_with("response body could not be decoded: "), "{shown}");
+    assert!(
+        shown.starts_with("response body could not be decoded: "),
+        "{shown}"
+    );
     assert!(shown.contains("`id`: invalid, expected u64"), "{shown}");
     assert!(!shown.contains("hunter2"), "{shown}");
 }

@@ -989,7 +989,10 @@ async fn a_success_body_that_cannot_be_read_for_the_log_is_logged_and_the_caller
         field(&succeeded[0].fields, "http.response.body"),
         "<the body could not be read>"
     );
-    assert_eq!(field(&succeeded[0].fields, "http.response.body.size"), "100");
+    assert_eq!(
+        field(&succeeded[0].fields, "http.response.body.size"),
+        "100"
+    );
 }
 
 #[tokio::test(start_paused = true)]

@@ -165,3 +165,74 @@ where
         })))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+    use std::time::Duration;
+
+    use bytes::Bytes;
+    use tower::ServiceExt as _;
+
+    use super::*;
+
+    const LIMIT: Duration = Duration::from_secs(5);
+
+    fn request() -> Request {
+        let url = "http://127.0.0.1:9/orders".parse().expect("valid url");
+        Request::new(reqwest::Method::GET, url)
+    }
+
+    /// Answers after `delay` with headers and a body that never comes.
+    fn stalled(delay: Duration) -> impl Service<Request, Response = Response, Error = Infallible> {
+        tower::service_fn(move |_: Request| async move {
+            tokio::time::sleep(delay).await;
+            let body =
+                Body::wrap_stream(futures_util::stream::pending::<Result<Bytes, Infallible>>());
+            Ok::<_, Infallible>(Response::from(http::Response::new(body)))
+        })
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_body_has_what_is_left_of_the_deadline() {
+        let service = DeadlineLayer::new(Some(LIMIT)).layer(stalled(Duration::from_secs(2)));
+        let start = Instant::now();
+        let response = service.oneshot(request()).await.expect("headers in time");
+        assert_eq!(start.elapsed(), Duration::from_secs(2));
+
+        let error = response.bytes().await.expect_err("the body never comes");
+        assert_eq!(start.elapsed(), LIMIT);
+        assert!(error.is_timeout(), "{error:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_body_left_out_is_not_bounded() {
+        let layer = DeadlineLayer::new(Some(LIMIT)).covers_body(false);
+        let response = layer
+            .layer(stalled(Duration::ZERO))
+            .oneshot(request())
+            .await
+            .expect("headers in time");
+        let read = tokio::time::timeout(LIMIT * 10, response.bytes()).await;
+        assert!(read.is_err(), "still waiting for the body");
+    }
+
+    #[test]
+    fn a_body_already_whole_is_read_without_a_timer() {
+        use futures_util::FutureExt as _;
+        // Outside any runtime: making a tokio timer here would panic.
+        let whole = tower::service_fn(|_: Request| {
+            std::future::ready(Ok::<_, Infallible>(Response::from(http::Response::new(
+                "done",
+            ))))
+        });
+        let response = DeadlineLayer::new(Some(LIMIT))
+            .layer(whole)
+            .oneshot(request())
+            .now_or_never()
+            .expect("ready at once")
+            .expect("a response");
+        let text = response.text().now_or_never().expect("whole at once");
+        assert_eq!(text.expect("whole"), "done");
+    }
+}
