@@ -149,3 +149,24 @@ impl BodyCapture {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_timeout_is_text_and_must_not_be_zero() {
+        let bodies: BodyCapture =
+            serde_json::from_str(r#"{ "response": true, "read_timeout": "250ms" }"#)
+                .expect("valid");
+        assert_eq!(bodies.read_timeout, Duration::from_millis(250));
+        assert_eq!(BodyCapture::default().read_timeout, Duration::from_secs(10));
+        let zero = BodyCapture::default().read_timeout(Duration::ZERO);
+        assert!(matches!(
+            zero.validate(),
+            Err(ConfigError::ZeroDuration {
+                name: "log.bodies.read_timeout"
+            })
+        ));
+    }
+}
