@@ -7,12 +7,16 @@ use reqwest::{Body, Response, ResponseBuilderExt as _};
 pub(crate) fn split(response: Response) -> (http::response::Parts, Body) {
     // reqwest keeps the URL beside the `http` response, and only its builder extension can
     // put it back in.
+    // The URL goes into the response's own extension map (which reqwest's responses have
+    // already): no second map to build and merge.
     let url = response.url().clone();
     let (mut parts, body) = http::Response::from(response).into_parts();
-    if let Ok(carrier) = http::Response::builder().url(url).body(()) {
-        let mut extensions = carrier.into_parts().0.extensions;
-        extensions.extend(std::mem::take(&mut parts.extensions));
-        parts.extensions = extensions;
+    let mut carrier = http::Response::builder();
+    if let Some(extensions) = carrier.extensions_mut() {
+        *extensions = std::mem::take(&mut parts.extensions);
+    }
+    if let Ok(carrier) = carrier.url(url).body(()) {
+        parts.extensions = carrier.into_parts().0.extensions;
     }
     (parts, body)
 }
