@@ -11,9 +11,10 @@
 //! - In memory: `bare`, `steadfast`, `steadfast-named` (a key named per call, which the
 //!   ledger records), `steadfast-no-idempotency`, `rm-chain`, `rm`, `rm-keys` (with
 //!   `support::Keys`), and single layers over the bare service: `log`, `idempotency`,
-//!   `timeout`, `retry`, `rate-limit`.
+//!   `timeout`, `deadline`, `deadline-without-body`, `retry`, `rate-limit`.
 //! - Over loopback: `loopback-bare`, `loopback-steadfast`,
-//!   `loopback-steadfast-no-idempotency`, `loopback-rm` and `loopback-rm-keys`, one call at
+//!   `loopback-steadfast-no-idempotency`, `loopback-steadfast-deadline-without-body`,
+//!   `loopback-rm` and `loopback-rm-keys`, one call at
 //!   a time, or shared by 64 tasks on the one thread with a `concurrent-` prefix.
 //!
 //! Without arguments (as `cargo bench` runs it) it makes 1,000 calls through every stack
@@ -32,7 +33,7 @@ use steadfast::idempotency::{IdempotencyConfig, IdempotencyLayer};
 use steadfast::log::LogLayer;
 use steadfast::rate_limit::{RateLimitLayer, RateLimiter};
 use steadfast::retry::RetryLayer;
-use steadfast::timeout::TimeoutLayer;
+use steadfast::timeout::{DeadlineLayer, TimeoutLayer};
 use support::{
     Contender, Ledger, http, in_memory, in_memory_url, middleware_in_memory, named_request,
     request, steadfast_stack,
@@ -50,11 +51,14 @@ const STACKS: &[&str] = &[
     "log",
     "idempotency",
     "timeout",
+    "deadline",
+    "deadline-without-body",
     "retry",
     "rate-limit",
     "loopback-bare",
     "loopback-steadfast",
     "loopback-steadfast-no-idempotency",
+    "loopback-steadfast-deadline-without-body",
     "loopback-rm",
     "loopback-rm-keys",
 ];
@@ -118,6 +122,11 @@ async fn run(stack: &str, method: &Method, calls: u64) {
             let layer = TimeoutLayer::new(Some(Duration::from_secs(30)));
             tower_calls(layer.layer(in_memory()), method, calls).await;
         }
+        "deadline" | "deadline-without-body" => {
+            let layer =
+                DeadlineLayer::new(Some(Duration::from_secs(120))).covers_body(stack == "deadline");
+            tower_calls(layer.layer(in_memory()), method, calls).await;
+        }
         "retry" => tower_calls(RetryLayer::default().layer(in_memory()), method, calls).await,
         "rate-limit" => {
             let limiter = RateLimiter::new(&support::free_quota()).expect("valid");
@@ -128,6 +137,14 @@ async fn run(stack: &str, method: &Method, calls: u64) {
         "loopback-steadfast" => {
             let client = steadfast::Client::builder()
                 .rate_limit(support::free_quota())
+                .build(http())
+                .expect("valid");
+            loopback(&Contender::Steadfast(client), method, calls).await;
+        }
+        "loopback-steadfast-deadline-without-body" => {
+            let client = steadfast::Client::builder()
+                .rate_limit(support::free_quota())
+                .deadline_covers_body(false)
                 .build(http())
                 .expect("valid");
             loopback(&Contender::Steadfast(client), method, calls).await;

@@ -56,8 +56,9 @@ pub enum Error {
         idempotency_key: Option<IdempotencyKey>,
     },
 
-    /// A response body could not be decoded into the expected type.
-    #[error("response body could not be decoded")]
+    /// A response body could not be decoded into the expected type. The message names the
+    /// first problem (position, or path and what was wrong) and shows no value from the body.
+    #[error("response body could not be decoded: {}", .0.summary())]
     Decode(#[from] crate::mapper::DecodeError),
 
     /// Another call holds this idempotency key and did not finish in time; nothing was sent.

@@ -32,7 +32,7 @@
 //! |---|---|---|---|
 //! | 1 | [`log::Log`] | call | one span per call; attempts are child spans |
 //! | 2 | [`idempotency::Idempotency`] | call | one key per call, so every attempt carries it; the ledger sees final outcomes |
-//! | 3 | total deadline ([`timeout::Timeout`]) | call | bounds attempts and waits together |
+//! | 3 | total deadline ([`timeout::Deadline`]) | call | bounds attempts, waits and the caller's read of the body together |
 //! | 4 | [`retry::Retry`] with budget and `Retry-After` | call → attempts | replays a clone of the request |
 //! | 5 | [`rate_limit::RateLimit`] (per key, GCRA) | attempt | every attempt takes a permit, retries included |
 //! | 6 | attempt timeout ([`timeout::Timeout`]) | attempt | a hung attempt becomes a transient failure |
@@ -62,6 +62,7 @@
 //! steadfast turns on no TLS backend of reqwest: your own `reqwest`
 //! dependency chooses it (reqwest's default is rustls).
 
+mod body;
 mod boxed;
 pub mod classify;
 mod client;

@@ -25,7 +25,7 @@ use steadfast::idempotency::{IdempotencyConfig, IdempotencyLayer};
 use steadfast::log::LogLayer;
 use steadfast::rate_limit::{Quota, RateLimitConfig, RateLimitLayer, RateLimiter};
 use steadfast::retry::{RetryConfig, RetryLayer};
-use steadfast::timeout::TimeoutLayer;
+use steadfast::timeout::{DeadlineLayer, TimeoutLayer};
 use tower::{Service, ServiceBuilder, service_fn};
 
 /// The body of every POST: a small JSON document, as an API client sends.
@@ -157,7 +157,7 @@ where
     ServiceBuilder::new()
         .layer(LogLayer::default())
         .layer(idempotency)
-        .layer(TimeoutLayer::new(retry.deadline))
+        .layer(DeadlineLayer::new(retry.deadline))
         .layer(RetryLayer::new(&retry).expect("valid"))
         .layer(RateLimitLayer::from_limiter(limiter))
         .layer(TimeoutLayer::new(Some(Duration::from_secs(30))))

@@ -13,7 +13,7 @@ use crate::log::{FailedCall, Hooks, LogConfig, LogLayer};
 use crate::rate_limit::{RateLimit, RateLimitConfig, RateLimiter};
 use crate::retry::policy::Policy;
 use crate::retry::{RetryBudget, RetryConfig, RetryLayer};
-use crate::timeout::TimeoutLayer;
+use crate::timeout::{DeadlineLayer, TimeoutLayer};
 
 /// Builds a [`Client`]: the whole stack from one configuration.
 ///
@@ -62,6 +62,14 @@ impl ClientBuilder {
     /// Sets the retry rules. Default [`RetryConfig::default`].
     pub fn retry(mut self, retry: RetryConfig) -> Self {
         self.config.retry = retry;
+        self
+    }
+
+    /// Sets whether the call's deadline (`retry.deadline`) also bounds the caller's read of
+    /// a successful response's body; see [`ClientConfig::deadline_covers_body`]. Default
+    /// `true`.
+    pub fn deadline_covers_body(mut self, covers: bool) -> Self {
+        self.config.deadline_covers_body = covers;
         self
     }
 
@@ -191,6 +199,7 @@ impl ClientBuilder {
             (None, None) => None,
         };
         let log = LogLayer::new(&config.log)?
+            .call_deadline(config.retry.deadline)
             .idempotency_header(idempotency.header().clone())
             .hooks(log_hooks)
             .shared_classifier(classifier);
@@ -200,7 +209,9 @@ impl ClientBuilder {
             Some(limiter) => RateLimit::new(attempt, limiter.clone()),
             None => RateLimit::unlimited(attempt),
         };
-        let call = TimeoutLayer::new(config.retry.deadline).layer(retry.layer(rate_limited));
+        let call = DeadlineLayer::new(config.retry.deadline)
+            .covers_body(config.deadline_covers_body)
+            .layer(retry.layer(rate_limited));
         let key_header = (idempotency.header().clone(), idempotency.format());
         Ok(Client::from_parts(
             http,

@@ -31,9 +31,15 @@ use crate::retry::RetryConfig;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ClientConfig {
-    /// Retry rules; `retry.deadline` also bounds the whole call. Default
+    /// Retry rules; `retry.deadline` also bounds the whole call (and, with
+    /// [`deadline_covers_body`](Self::deadline_covers_body), the read of its body). Default
     /// [`RetryConfig::default`].
     pub retry: RetryConfig,
+    /// Whether `retry.deadline` also bounds the caller's read of a successful response's
+    /// body, as reqwest's own `timeout` does: a body still arriving at the deadline fails
+    /// with a timeout error (see [`Deadline`](crate::timeout::Deadline)). It costs a few
+    /// allocations per call. Default `true`.
+    pub deadline_covers_body: bool,
     /// The limit of each attempt; a hung attempt becomes a transient failure. Default 30 s.
     #[serde(with = "humantime_serde")]
     pub attempt_timeout: Option<Duration>,
@@ -53,6 +59,7 @@ impl Default for ClientConfig {
     fn default() -> Self {
         Self {
             retry: RetryConfig::default(),
+            deadline_covers_body: true,
             attempt_timeout: Some(Duration::from_secs(30)),
             idempotency: Some(IdempotencyConfig::default()),
             log: LogConfig::default(),
@@ -66,6 +73,14 @@ impl ClientConfig {
     #[must_use]
     pub fn retry(mut self, retry: RetryConfig) -> Self {
         self.retry = retry;
+        self
+    }
+
+    /// Sets whether the call's deadline also bounds the caller's read of a successful
+    /// response's body. Default `true`.
+    #[must_use]
+    pub fn deadline_covers_body(mut self, covers: bool) -> Self {
+        self.deadline_covers_body = covers;
         self
     }
 

@@ -13,10 +13,10 @@ use crate::idempotency::{Idempotency, KeyFormat};
 use crate::log::Log;
 use crate::rate_limit::{RateLimit, RateLimitKey, RateLimitState, RateLimiter};
 use crate::retry::{Retry, RetryBudget};
-use crate::timeout::Timeout;
+use crate::timeout::{Deadline, Timeout};
 
 /// The stack in its documented order, outermost first.
-type Stack = Log<Idempotency<Timeout<Retry<RateLimit<Timeout<reqwest::Client>>>>>>;
+type Stack = Log<Idempotency<Deadline<Retry<RateLimit<Timeout<reqwest::Client>>>>>>;
 
 /// A reqwest-like HTTP client whose every call goes through the resilience stack.
 ///

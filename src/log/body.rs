@@ -1,17 +1,31 @@
 //! Taking bodies for the log without taking them from the caller.
 
-use reqwest::{Body, Request, Response, ResponseBuilderExt as _};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http_body::{Body as HttpBody, Frame, SizeHint};
+use http_body_util::BodyExt as _;
+use reqwest::{Body, Request, Response};
+use tokio::time::Instant;
 
 use super::redact::Redactor;
+use crate::body::{join, split};
 
 /// Request bodies longer than this are copied only up to the display cap: the redactor
 /// would not parse them as JSON anyway.
 const MAX_COPIED: usize = 1 << 20;
 
-/// A body as a log line shows it: redacted and capped, with its full length.
+/// What a log line shows of a body whose start was not read in time.
+const LATE: &str = "<the body was not read in time>";
+
+/// What a log line shows of a body that failed while it was read.
+const FAILED: &str = "<the body could not be read>";
+
+/// A body as a log line shows it: redacted and capped, with its full length when known.
 pub(crate) struct Shown {
     pub(crate) text: String,
-    pub(crate) len: usize,
+    pub(crate) len: Option<u64>,
 }
 
 /// A copy of (the start of) a request body, kept until the call ends.
@@ -38,31 +52,191 @@ impl Captured {
     pub(crate) fn show(&self, redactor: &Redactor, max_bytes: usize) -> Shown {
         Shown {
             text: redactor.body(&self.bytes, max_bytes),
-            len: self.len,
+            len: u64::try_from(self.len).ok(),
         }
     }
 }
 
-/// Reads a response's body for the log and rebuilds an equivalent response around the
-/// bytes: same status, version, headers, extensions, URL and body.
+/// Reads the start of a response's body for the log: at most `max_bytes` and one byte
+/// more (to know it was cut), and only until `until`. The response handed back is the
+/// same response whose body is what was read followed by the rest, unread: the caller
+/// reads the whole body, or meets the error the read met, exactly as without the log.
 pub(crate) async fn read_back(
     response: Response,
     redactor: &Redactor,
     max_bytes: usize,
-) -> Result<(Response, Shown), reqwest::Error> {
-    let url = response.url().clone();
-    let (mut parts, body) = http::Response::from(response).into_parts();
-    let bytes = Response::from(http::Response::new(body)).bytes().await?;
-    // reqwest keeps the URL beside the `http` response, not in it: put it back.
-    if let Ok(carrier) = http::Response::builder().url(url).body(()) {
-        parts.extensions.extend(carrier.into_parts().0.extensions);
-    }
-    let shown = Shown {
-        text: redactor.body(&bytes, max_bytes),
-        len: bytes.len(),
+    until: Instant,
+) -> (Response, Shown) {
+    let declared = response.content_length();
+    let (parts, mut body) = split(response);
+    let mut head: Vec<Bytes> = Vec::new();
+    let mut read = 0_usize;
+    let outcome = tokio::time::timeout_at(until, async {
+        while read <= max_bytes {
+            match body.frame().await {
+                None => return Ok(true),
+                // Trailers are not shown, and `bytes()` drops them as well.
+                Some(Ok(frame)) => {
+                    if let Ok(data) = frame.into_data()
+                        && !data.is_empty()
+                    {
+                        read += data.len();
+                        head.push(data);
+                    }
+                }
+                Some(Err(e)) => return Err(e),
+            }
+        }
+        Ok(false)
+    })
+    .await;
+    let prefix = contiguous(&head, max_bytes.saturating_add(1));
+    let (text, tail) = match outcome {
+        Ok(Ok(true)) => {
+            let text = redactor.body(&prefix, max_bytes);
+            let shown = Shown {
+                text,
+                len: u64::try_from(read).ok(),
+            };
+            // Whole: hand it back buffered, as `bytes()` would have left it.
+            let whole = if head.len() == 1 {
+                head.pop().unwrap_or_default()
+            } else {
+                prefix
+            };
+            return (join(parts, Body::from(whole)), shown);
+        }
+        Ok(Ok(false)) => (redactor.body(&prefix, max_bytes), Tail::Rest(body)),
+        Ok(Err(e)) if e.is_timeout() => (late(redactor, &prefix, max_bytes), Tail::Error(e)),
+        Ok(Err(e)) => (FAILED.to_owned(), Tail::Error(e)),
+        Err(_elapsed) => (late(redactor, &prefix, max_bytes), Tail::Rest(body)),
     };
-    Ok((
-        Response::from(http::Response::from_parts(parts, bytes)),
-        shown,
-    ))
+    let rebuilt = Prefixed {
+        head: head.into_iter(),
+        tail: Some(tail),
+    };
+    (
+        join(parts, Body::wrap(rebuilt)),
+        Shown {
+            text,
+            len: declared,
+        },
+    )
+}
+
+/// The text of a body that was not read in time: what came, and that the rest did not.
+fn late(redactor: &Redactor, prefix: &[u8], max_bytes: usize) -> String {
+    if prefix.is_empty() {
+        return LATE.to_owned();
+    }
+    format!("{} {LATE}", redactor.body(prefix, max_bytes))
+}
+
+/// The first `limit` bytes of `chunks` in one piece (no copy for a single chunk).
+fn contiguous(chunks: &[Bytes], limit: usize) -> Bytes {
+    match chunks {
+        [] => Bytes::new(),
+        [one] => one.slice(..one.len().min(limit)),
+        many => {
+            let mut out = Vec::with_capacity(limit.min(many.iter().map(Bytes::len).sum()));
+            for chunk in many {
+                let room = limit - out.len();
+                if room == 0 {
+                    break;
+                }
+                out.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            }
+            Bytes::from(out)
+        }
+    }
+}
+
+/// What follows the bytes read for the log.
+enum Tail {
+    /// The body, not read further.
+    Rest(Body),
+    /// The error the read met, for the caller to meet too.
+    Error(reqwest::Error),
+}
+
+/// A body made of the chunks already read, then its tail.
+struct Prefixed {
+    head: std::vec::IntoIter<Bytes>,
+    tail: Option<Tail>,
+}
+
+impl HttpBody for Prefixed {
+    type Data = Bytes;
+    type Error = reqwest::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, reqwest::Error>>> {
+        let this = self.get_mut();
+        if let Some(chunk) = this.head.next() {
+            return Poll::Ready(Some(Ok(Frame::data(chunk))));
+        }
+        if let Some(Tail::Rest(body)) = &mut this.tail {
+            return Pin::new(body).poll_frame(cx);
+        }
+        Poll::Ready(match this.tail.take() {
+            Some(Tail::Error(e)) => Some(Err(e)),
+            _ => None,
+        })
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.head.len() == 0
+            && match &self.tail {
+                None => true,
+                Some(Tail::Rest(body)) => body.is_end_stream(),
+                Some(Tail::Error(_)) => false,
+            }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        let head: u64 = self.head.as_slice().iter().map(|c| c.len() as u64).sum();
+        let rest = match &self.tail {
+            Some(Tail::Rest(body)) => body.size_hint(),
+            _ => SizeHint::with_exact(0),
+        };
+        let mut hint = SizeHint::new();
+        hint.set_lower(rest.lower().saturating_add(head));
+        if let Some(upper) = rest.upper() {
+            hint.set_upper(upper.saturating_add(head));
+        }
+        hint
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contiguous_takes_at_most_the_limit() {
+        let chunks = [Bytes::from("abc"), Bytes::from("def"), Bytes::from("gh")];
+        let table: [(&[Bytes], usize, &str); 5] = [
+            (&[], 4, ""),
+            (&chunks[..1], 2, "ab"),
+            (&chunks[..1], 9, "abc"),
+            (&chunks, 4, "abcd"),
+            (&chunks, 100, "abcdefgh"),
+        ];
+        for (chunks, limit, expected) in table {
+            assert_eq!(contiguous(chunks, limit), expected.as_bytes(), "{limit}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_prefixed_body_yields_the_head_then_the_rest() {
+        let body = Prefixed {
+            head: vec![Bytes::from("ab"), Bytes::from("c")].into_iter(),
+            tail: Some(Tail::Rest(Body::from("def"))),
+        };
+        assert_eq!(body.size_hint().exact(), Some(6));
+        let bytes = body.collect().await.expect("body").to_bytes();
+        assert_eq!(bytes, "abcdef");
+    }
 }

@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use reqwest::{Method, Request, Response, StatusCode, Url};
 use tokio::time::Instant;
@@ -12,7 +13,7 @@ use super::fields::{ErrorType, TARGET, idempotency_key, record_outcome};
 use super::hook::FailedCall;
 use super::layer::Shared;
 use crate::classify::{Classification, Outcome, Verdict};
-use crate::error::{BoxError, Error, Failure, without_url};
+use crate::error::{BoxError, Error, Failure};
 use crate::retry::RetryStats;
 
 /// What the `gave up` event says when a human must act.
@@ -90,15 +91,10 @@ impl Call {
         let bodies = &self.shared.bodies;
         let capture = level_enabled && (!success || bodies.on_success);
         let (response, response_body) = if capture && bodies.response {
-            match read_back(response, &self.shared.redactor, bodies.max_bytes).await {
-                Ok((response, shown)) => (response, Some(shown)),
-                // The caller would have met the same error reading the body: the call failed.
-                Err(e) => {
-                    return Err(self
-                        .failed(Error::transport(without_url(Box::new(e))))
-                        .await);
-                }
-            }
+            let until = self.body_deadline();
+            let (response, shown) =
+                read_back(response, &self.shared.redactor, bodies.max_bytes, until).await;
+            (response, Some(shown))
         } else {
             (response, None)
         };
@@ -118,9 +114,9 @@ impl Call {
                     "http.request.resend_count" = attempts - 1,
                     "steadfast.duration_ms" = self.duration_ms(),
                     "http.request.body" = request_body.as_ref().map(|b| b.text.as_str()),
-                    "http.request.body.size" = request_body.as_ref().map(|b| b.len),
+                    "http.request.body.size" = request_body.as_ref().and_then(|b| b.len),
                     "http.response.body" = response_body.as_ref().map(|b| b.text.as_str()),
-                    "http.response.body.size" = response_body.as_ref().map(|b| b.len),
+                    "http.response.body.size" = response_body.as_ref().and_then(|b| b.len),
                 },
                 "call succeeded"
             );
@@ -152,18 +148,11 @@ impl Call {
             && let Some(failure) = failure
             && let Some(response) = failure.take_response()
         {
-            match read_back(response, &self.shared.redactor, bodies.max_bytes).await {
-                Ok((response, shown)) => {
-                    failure.put_response(response);
-                    response_body = Some(shown);
-                }
-                Err(_) => {
-                    response_body = Some(Shown {
-                        text: "<the body could not be read>".to_owned(),
-                        len: 0,
-                    });
-                }
-            }
+            let until = self.body_deadline();
+            let (response, shown) =
+                read_back(response, &self.shared.redactor, bodies.max_bytes, until).await;
+            failure.put_response(response);
+            response_body = Some(shown);
         }
         if tracing::enabled!(target: TARGET, Level::TRACE)
             && let Some(headers) = failure.and_then(Failure::headers)
@@ -233,9 +222,9 @@ impl Call {
                     hint = attention.then_some(NEEDS_ATTENTION),
                     error = ending.error.map(display),
                     "http.request.body" = request_body.as_ref().map(|b| b.text.as_str()),
-                    "http.request.body.size" = request_body.as_ref().map(|b| b.len),
+                    "http.request.body.size" = request_body.as_ref().and_then(|b| b.len),
                     "http.response.body" = ending.response_body.as_ref().map(|b| b.text.as_str()),
-                    "http.response.body.size" = ending.response_body.as_ref().map(|b| b.len),
+                    "http.response.body.size" = ending.response_body.as_ref().and_then(|b| b.len),
                 },
                 "gave up"
             );
@@ -258,6 +247,18 @@ impl Call {
     fn request_body(&self) -> Option<Shown> {
         let captured = self.request_body.as_ref()?;
         Some(captured.show(&self.shared.redactor, self.shared.bodies.max_bytes))
+    }
+
+    /// Until when a response body is read for the log: `read_timeout` from now, and never
+    /// past the call's deadline.
+    fn body_deadline(&self) -> Instant {
+        // Far enough to mean "never", near enough not to overflow an `Instant`.
+        const NEVER: Duration = Duration::from_secs(60 * 60 * 24 * 365);
+        let read = Instant::now() + self.shared.bodies.read_timeout.min(NEVER);
+        match self.shared.call_deadline {
+            Some(deadline) => read.min(self.start + deadline.min(NEVER)),
+            None => read,
+        }
     }
 
     fn duration_ms(&self) -> f64 {

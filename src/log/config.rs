@@ -1,3 +1,5 @@
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
 
 use super::redact::RedactConfig;
@@ -53,12 +55,17 @@ impl LogConfig {
 /// Off by default. When on, bodies go into the `gave up` event of failed calls, and with
 /// [`on_success`](Self::on_success) into the `call succeeded` event too.
 ///
-/// # Cost
+/// # Cost and bounds
 ///
-/// A buffered request body is copied (up to 1 MiB) when the call starts. A response body is
-/// read whole before the call returns, then handed to the caller unchanged (status,
-/// headers, extensions, URL and bytes): a huge or slow response is buffered in memory. A
-/// streaming request body is not captured.
+/// A buffered request body is copied (up to 1 MiB) when the call starts; a streaming request
+/// body is not captured. Of a response body, the log layer reads at most
+/// [`max_bytes`](Self::max_bytes) and one byte more (to know the body goes on), and only
+/// for [`read_timeout`](Self::read_timeout) and never past the call's deadline (see
+/// [`LogLayer::call_deadline`](super::LogLayer::call_deadline)): a huge body is not
+/// buffered and a slow one does not hold the call, whose log line then says the body was
+/// not read in time. The caller gets the same response (status, headers, extensions, URL)
+/// with its whole body: the bytes read for the log, then the rest as it arrives, or the
+/// error the read met.
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -71,6 +78,10 @@ pub struct BodyCapture {
     pub on_success: bool,
     /// The most bytes of a body shown in a log line. Default 4096.
     pub max_bytes: usize,
+    /// The longest the layer waits for the start of a response body it shows, from when the
+    /// response arrives. Default 10 s.
+    #[serde(with = "humantime_serde")]
+    pub read_timeout: Duration,
 }
 
 impl Default for BodyCapture {
@@ -80,6 +91,7 @@ impl Default for BodyCapture {
             response: false,
             on_success: false,
             max_bytes: 4096,
+            read_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -113,7 +125,20 @@ impl BodyCapture {
         self
     }
 
+    /// Sets the longest wait for the start of a response body to show, from when the
+    /// response arrives. Default 10 s.
+    #[must_use]
+    pub fn read_timeout(mut self, read_timeout: Duration) -> Self {
+        self.read_timeout = read_timeout;
+        self
+    }
+
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        if self.read_timeout.is_zero() {
+            return Err(ConfigError::ZeroDuration {
+                name: "log.bodies.read_timeout",
+            });
+        }
         if self.max_bytes == 0 {
             return Err(ConfigError::OutOfRange {
                 name: "log.bodies.max_bytes",
@@ -122,5 +147,26 @@ impl BodyCapture {
             });
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_timeout_is_text_and_must_not_be_zero() {
+        let bodies: BodyCapture =
+            serde_json::from_str(r#"{ "response": true, "read_timeout": "250ms" }"#)
+                .expect("valid");
+        assert_eq!(bodies.read_timeout, Duration::from_millis(250));
+        assert_eq!(BodyCapture::default().read_timeout, Duration::from_secs(10));
+        let zero = BodyCapture::default().read_timeout(Duration::ZERO);
+        assert!(matches!(
+            zero.validate(),
+            Err(ConfigError::ZeroDuration {
+                name: "log.bodies.read_timeout"
+            })
+        ));
     }
 }

@@ -1,5 +1,6 @@
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use reqwest::header::HeaderName;
 use tower_layer::Layer;
@@ -53,6 +54,7 @@ pub struct LogLayer {
 pub(crate) struct Shared {
     pub(crate) redactor: Redactor,
     pub(crate) bodies: BodyCapture,
+    pub(crate) call_deadline: Option<Duration>,
     pub(crate) idempotency_header: HeaderName,
     pub(crate) classifier: SharedClassifier,
     pub(crate) hooks: Hooks,
@@ -63,6 +65,7 @@ impl fmt::Debug for Shared {
         f.debug_struct("Shared")
             .field("redactor", &self.redactor)
             .field("bodies", &self.bodies)
+            .field("call_deadline", &self.call_deadline)
             .field("idempotency_header", &self.idempotency_header)
             .field("hooks", &self.hooks)
             .finish_non_exhaustive()
@@ -89,6 +92,7 @@ impl LogLayer {
             shared: Arc::new(Shared {
                 redactor: Redactor::new(&config.redact)?,
                 bodies: config.bodies.clone(),
+                call_deadline: None,
                 idempotency_header: HeaderName::from_static(crate::idempotency::DEFAULT_HEADER),
                 classifier: Arc::new(DefaultClassifier::new()),
                 hooks: Hooks::default(),
@@ -112,6 +116,16 @@ impl LogLayer {
     #[must_use]
     pub fn on_permanent(self, hook: impl Fn(&FailedCall<'_>) + Send + Sync + 'static) -> Self {
         self.map(|shared| shared.hooks.on_permanent = Some(Hook::new(hook)))
+    }
+
+    /// Tells the layer the deadline of the calls below it (a
+    /// [`Deadline`](crate::timeout::Deadline) layer's limit), counted from when a call
+    /// starts: a response body read for a log line is not waited for past it, even if
+    /// [`BodyCapture::read_timeout`] is longer. The [`Client`](crate::Client) sets it to
+    /// `retry.deadline`. Default `None`: only `read_timeout` bounds the read.
+    #[must_use]
+    pub fn call_deadline(self, deadline: Option<Duration>) -> Self {
+        self.map(|shared| shared.call_deadline = deadline)
     }
 
     /// Reads the idempotency key from this header. Default `Idempotency-Key`.

@@ -93,6 +93,14 @@
 //! Off by default; see [`BodyCapture`]. When on, bodies are redacted
 //! ([`redact::Redactor::body`]), capped (4 KiB by default) and, unless
 //! [`BodyCapture::on_success`] is set, logged for failed calls only.
+//!
+//! A response body is read only as far as the cap (and one byte more, to know it was
+//! cut), and only for [`BodyCapture::read_timeout`] and never past the call's deadline
+//! ([`LogLayer::call_deadline`]): a huge body is not buffered, and a slow one is logged as
+//! `<the body was not read in time>` (after what did arrive) while the call returns. The
+//! caller still reads the whole body: what the log read, then the rest.
+//! `http.response.body.size` is the whole body's length when it is known (read to its end,
+//! or declared by `Content-Length`).
 
 mod body;
 mod call;

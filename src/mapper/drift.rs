@@ -55,6 +55,7 @@
 //! decoding starts.
 
 use std::collections::HashSet;
+use std::fmt;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -104,6 +105,37 @@ pub enum DecodeError {
         /// Where and how the body differs (serde stops at the first problem).
         problem: FieldError,
     },
+}
+
+impl DecodeError {
+    /// The problem in one line without any value from the body, for
+    /// [`Error::Decode`](crate::Error::Decode): the position of a syntax error, or the type,
+    /// path and kind of the first field problem.
+    pub(crate) fn summary(&self) -> Summary<'_> {
+        Summary(self)
+    }
+}
+
+/// A [`DecodeError`] in one line without values; see [`DecodeError::summary`].
+pub(crate) struct Summary<'a>(&'a DecodeError);
+
+impl fmt::Display for Summary<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            // serde_json's own message may quote the input; its position does not.
+            DecodeError::Syntax { source } => write!(
+                f,
+                "body is not valid json (line {}, column {})",
+                source.line(),
+                source.column()
+            ),
+            DecodeError::Shape { type_name, problem } => write!(
+                f,
+                "json does not match `{type_name}`: {}",
+                problem.without_value()
+            ),
+        }
+    }
 }
 
 /// Decodes a JSON body into `T` and reports drift.
@@ -378,6 +410,27 @@ mod tests {
         assert_eq!(problem.path(), "id");
         assert_eq!(problem.kind(), &FieldErrorKind::invalid("u64"));
         assert!(error.to_string().contains("`id`"), "{error}");
+    }
+
+    #[test]
+    fn the_crate_error_names_the_problem_without_values() {
+        let table = [
+            (
+                "{\n  \"id\": 1,\n}",
+                "response body could not be decoded: body is not valid json (line 3, column 1)",
+            ),
+            (
+                r#"{"id": "ord-77", "lines": []}"#,
+                "`id`: invalid, expected u64",
+            ),
+            (r#"{"lines": []}"#, "`id`: missing"),
+        ];
+        for (body, expected) in table {
+            let error = crate::Error::from(decode_with_drift::<Order>(body).expect_err("bad"));
+            let shown = error.to_string();
+            assert!(shown.ends_with(expected), "{shown}");
+            assert!(!shown.contains("ord-77"), "{shown}");
+        }
     }
 
     #[test]

@@ -160,14 +160,31 @@ impl FieldError {
     }
 }
 
-impl fmt::Display for FieldError {
+impl FieldError {
+    /// Where and what, without the value: for messages that reach logs whatever the field
+    /// (`` `id`: invalid, expected u64 ``).
+    pub(crate) fn without_value(&self) -> WithoutValue<'_> {
+        WithoutValue(self)
+    }
+}
+
+/// A [`FieldError`] shown without its value; see [`FieldError::without_value`].
+pub(crate) struct WithoutValue<'a>(&'a FieldError);
+
+impl fmt::Display for WithoutValue<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let path = if self.path.is_empty() {
+        let path = if self.0.path.is_empty() {
             "$"
         } else {
-            &self.path
+            &self.0.path
         };
-        write!(f, "`{path}`: {}", self.kind)?;
+        write!(f, "`{path}`: {}", self.0.kind)
+    }
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.without_value())?;
         if let Some(value) = &self.value {
             write!(f, " (got {value})")?;
         }
@@ -298,6 +315,23 @@ mod tests {
         ];
         for (error, expected) in table {
             assert_eq!(error.to_string(), expected);
+        }
+    }
+
+    #[test]
+    fn without_value_keeps_path_and_kind_only() {
+        let table = [
+            (
+                FieldError::new("amount", FieldErrorKind::invalid("f64")).with_value(&json!("x")),
+                "`amount`: invalid, expected f64",
+            ),
+            (
+                FieldError::new("", FieldErrorKind::Null).with_value(&json!(null)),
+                "`$`: null",
+            ),
+        ];
+        for (error, expected) in table {
+            assert_eq!(error.without_value().to_string(), expected);
         }
     }
 

@@ -4,7 +4,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use pin_project_lite::pin_project;
-use tokio::time::{Sleep, sleep};
+use tokio::time::{Instant, Sleep, sleep};
 
 use crate::error::{BoxError, Error};
 
@@ -33,6 +33,18 @@ impl<F> ResponseFuture<F> {
             sleep: None,
             limit,
         }
+    }
+}
+
+impl<F> ResponseFuture<F> {
+    /// The limit this future applies.
+    pub(crate) fn limit(&self) -> Option<Duration> {
+        self.limit
+    }
+
+    /// When the limit runs out, once the timer has started.
+    pub(crate) fn expires_at(&self) -> Option<Instant> {
+        self.sleep.as_ref().map(Sleep::deadline)
     }
 }
 
