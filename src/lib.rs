@@ -44,7 +44,7 @@
 //!
 //! Every call is a `tracing` span with OpenTelemetry field names and every attempt a child
 //! span; retries, throttling and failures are events; URLs, headers and bodies go through
-//! [`log::redact`] first ([`log`] lists the spans, events and fields). steadfast never
+//! [`redact`] first ([`log`] lists the spans, events and fields). steadfast never
 //! installs a subscriber: with none installed, logging costs next to nothing.
 //!
 //! # Errors
@@ -69,6 +69,7 @@ pub mod idempotency;
 pub mod log;
 pub mod mapper;
 pub mod rate_limit;
+pub mod redact;
 pub mod retry;
 pub mod timeout;
 

@@ -2,7 +2,7 @@
 
 use reqwest::{Body, Request, Response, ResponseBuilderExt as _};
 
-use super::redact::Redactor;
+use crate::redact::Redactor;
 
 /// Request bodies longer than this are copied only up to the display cap: the redactor
 /// would not parse them as JSON anyway.

@@ -1,7 +1,7 @@
 use serde::{Deserialize, Serialize};
 
-use super::redact::RedactConfig;
 use crate::error::ConfigError;
+use crate::redact::RedactConfig;
 
 /// Settings of the log layer; every field has a default.
 ///
@@ -9,7 +9,7 @@ use crate::error::ConfigError;
 ///
 /// ```
 /// use steadfast::log::{BodyCapture, LogConfig};
-/// use steadfast::log::redact::RedactConfig;
+/// use steadfast::redact::RedactConfig;
 ///
 /// let config = LogConfig::default()
 ///     .redact(RedactConfig::default().header("X-Partner-Pin"))
