@@ -97,6 +97,8 @@ mod json;
 mod names;
 mod path;
 mod process;
+#[cfg(test)]
+mod properties;
 mod redactor;
 mod text;
 mod url;

@@ -39,7 +39,11 @@ impl Redactor {
             Err(e) if e.error_len().is_none() => {
                 std::str::from_utf8(&body[..e.valid_up_to()]).unwrap_or_default()
             }
-            Err(_) => return format!("<{} bytes, not UTF-8>", body.len()),
+            Err(_) => {
+                let mut out = format!("<{} bytes, not UTF-8>", body.len());
+                truncate_bytes(&mut out, max_bytes);
+                return out;
+            }
         };
         if parsed && let Ok(value) = serde_json::from_str::<Value>(text) {
             let mut out = self.json().preview_with(&value, max_bytes, self);
