@@ -81,6 +81,8 @@ impl Secrets {
             "e_form_card",
             "c_token",
             "c_password",
+            "c_object",
+            "c_escaped_name",
             "g_token",
             "g_password",
             // Mapper errors.
@@ -235,7 +237,7 @@ async fn mount(server: &MockServer, s: &Secrets) {
     });
     let ok = with_url_headers(ResponseTemplate::new(200).set_body_json(&ok_body), s);
     let error_page = format!(
-        "<html><body><h1>500</h1><pre>login failed: password={}\nCookie: a=1; sid={}\n\
+        "<html><body><h1>500</h1><pre>login failed: password={}\nCookie: a=1; visitor={}\n\
          Authorization: Digest username=\"ada\", response=\"{}\"\n\
          form: user[password]={}&card[number]={}</pre></body></html>",
         s.get("e_password"),
@@ -245,8 +247,10 @@ async fn mount(server: &MockServer, s: &Secrets) {
         s.get("e_form_card"),
     );
     let cut_json = format!(
-        r#"{{"error":"unauthorized","token":"{}","detail":{{"password":"{}"#,
+        r#"{{"error":"unauthorized","token":"{}","credentials":{{"login":"{}"}},"pass\u0077ord":"{}","detail":{{"password":"{}"#,
         s.get("c_token"),
+        s.get("c_object"),
+        s.get("c_escaped_name"),
         s.get("c_password")
     );
     let big_json = json!({
