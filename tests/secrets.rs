@@ -7,6 +7,7 @@
 
 mod common;
 
+use std::fmt::Write as _;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -191,7 +192,10 @@ fn with_url_headers(template: ResponseTemplate, s: &Secrets) -> ResponseTemplate
     template
         .insert_header(
             "location",
-            format!("https://h.example/cb?access_token={}&n=1", s.get("r_location")),
+            format!(
+                "https://h.example/cb?access_token={}&n=1",
+                s.get("r_location")
+            ),
         )
         .insert_header(
             "content-location",
@@ -502,17 +506,17 @@ fn context(text: &str, secret: &str) -> String {
 /// The secrets were really sent: the test plants them where a server sees them.
 async fn assert_sent(server: &MockServer, s: &Secrets) {
     let received = server.received_requests().await.expect("recording");
-    let sent: String = received
-        .iter()
-        .map(|r| {
-            format!(
-                "{} {:?} {}",
-                r.url,
-                r.headers,
-                String::from_utf8_lossy(&r.body)
-            )
-        })
-        .collect();
+    let mut sent = String::new();
+    for r in &received {
+        writeln!(
+            sent,
+            "{} {:?} {}",
+            r.url,
+            r.headers,
+            String::from_utf8_lossy(&r.body)
+        )
+        .expect("a string never fails");
+    }
     for (place, secret) in &s.0 {
         let response_side = ["r_", "j_", "e_", "c_", "g_", "m_", "u_"]
             .iter()
@@ -557,7 +561,13 @@ async fn no_secret_reaches_logs_errors_hooks_or_mappers_with_bodies_captured() {
     ] {
         assert!(logs.contains(expected), "{expected} missing from the logs");
     }
-    for expected in ["on_give_up", "on_permanent", "timed out", "`iban`", "[redacted]"] {
+    for expected in [
+        "on_give_up",
+        "on_permanent",
+        "timed out",
+        "`iban`",
+        "[redacted]",
+    ] {
         assert!(shown.contains(expected), "{expected} missing:\n{shown}");
     }
 }

@@ -126,12 +126,15 @@ fn ends_with_ignore_case(s: &str, suffix: &str) -> bool {
 
 /// Writes `path` with every segment that a template in `templates` marks as secret
 /// replaced by its prefix, `mask` and its suffix.
-pub(crate) fn write_path<'t>(
+pub(crate) fn write_path<'t, I>(
     f: &mut dyn fmt::Write,
     path: &str,
-    templates: impl Iterator<Item = &'t PathTemplate> + Clone,
+    templates: &I,
     mask: &str,
-) -> fmt::Result {
+) -> fmt::Result
+where
+    I: Iterator<Item = &'t PathTemplate> + Clone,
+{
     if !templates.clone().any(|t| t.matches(path)) {
         return f.write_str(path);
     }
@@ -173,7 +176,7 @@ mod tests {
             .map(|t| PathTemplate::parse(t).expect("valid template"))
             .collect();
         let mut out = String::new();
-        write_path(&mut out, path, templates.iter(), "REDACTED").expect("a string never fails");
+        write_path(&mut out, path, &templates.iter(), "REDACTED").expect("a string never fails");
         out
     }
 

@@ -168,8 +168,13 @@ impl Redactor {
     #[must_use]
     pub fn is_sensitive_path(&self, path: &str) -> bool {
         let mut shown = String::new();
-        super::path::write_path(&mut shown, path, self.path_templates(), super::URL_REDACTED)
-            .is_ok()
+        super::path::write_path(
+            &mut shown,
+            path,
+            &self.path_templates(),
+            super::URL_REDACTED,
+        )
+        .is_ok()
             && shown != path
     }
 

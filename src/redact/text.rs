@@ -66,7 +66,7 @@ impl Redactor {
     /// A value runs to its closing quote, to its closing bracket when it is an object or
     /// an array, to the line end after a listed header name (`Cookie: a=1; sid=…`,
     /// `Authorization: Digest …, response="…"`), and otherwise to the next `&`, `,`, `;`,
-    /// bracket, quote or line end.
+    /// `<`, closing bracket, quote or line end.
     ///
     /// ```
     /// use steadfast::redact::Redactor;
@@ -261,7 +261,7 @@ fn value_after_key(bytes: &[u8], mut i: usize, to_line_end: bool) -> Option<(usi
         b'{' | b'[' => Some((i, matching_close(bytes, i))),
         _ => {
             let from = i;
-            while i < bytes.len() && !b"&,;}]\"'\r\n".contains(&bytes[i]) {
+            while i < bytes.len() && !b"&,;}]\"'<\r\n".contains(&bytes[i]) {
                 i += 1;
             }
             Some((from, i))
@@ -404,6 +404,7 @@ mod tests {
                 "private_key=k1&privateKey=k2&aws_secret_access_key=k3&pwd=p&pin=1&otp=2&cvc=3&pan=4&jwt=5&session_id=6&passphrase=7",
                 "private_key=[redacted]&privateKey=[redacted]&aws_secret_access_key=[redacted]&pwd=[redacted]&pin=[redacted]&otp=[redacted]&cvc=[redacted]&pan=[redacted]&jwt=[redacted]&session_id=[redacted]&passphrase=[redacted]",
             ),
+            ("<td>pin=1234</td>", "<td>pin=[redacted]</td>"),
             ("[", "["),
             ("a[b", "a[b"),
             ("%", "%"),

@@ -55,7 +55,7 @@ impl Redactor {
         path: &str,
         query: Option<&str>,
     ) -> fmt::Result {
-        write_path(f, path, self.path_templates(), URL_REDACTED)?;
+        write_path(f, path, &self.path_templates(), URL_REDACTED)?;
         let Some(query) = query else {
             return Ok(());
         };
@@ -90,19 +90,14 @@ impl Redactor {
                 None => (reference, None),
             };
             self.write_path_and_query(&mut out, path, query).is_ok()
+        } else if let Ok(url) = Url::parse(text) {
+            use fmt::Write as _;
+            write!(out, "{}", self.url(&url)).is_ok()
         } else {
-            match Url::parse(text) {
-                Ok(url) => {
-                    use fmt::Write as _;
-                    write!(out, "{}", self.url(&url)).is_ok()
-                }
-                // Not parseable, yet it starts like a URL: it may hold anything.
-                Err(_) => {
-                    let scheme = text.split_once("://").map_or("", |(s, _)| s);
-                    out = format!("{scheme}://{URL_REDACTED}");
-                    true
-                }
-            }
+            // Not parseable, yet it starts like a URL: it may hold anything.
+            let scheme = text.split_once("://").map_or("", |(s, _)| s);
+            out = format!("{scheme}://{URL_REDACTED}");
+            true
         };
         if written && out != text {
             Cow::Owned(out)
