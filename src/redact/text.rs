@@ -420,10 +420,10 @@ mod tests {
     #[test]
     fn configured_header_names_run_to_the_line_end() {
         let redactor =
-            Redactor::new(&RedactConfig::default().header("X-Partner-Pin")).expect("valid");
+            Redactor::new(&RedactConfig::default().header("X-Partner-Ref")).expect("valid");
         assert_eq!(
-            redactor.text("X-Partner-Pin: 12, 34\nok: 1"),
-            "X-Partner-Pin: [redacted]\nok: 1"
+            redactor.text("X-Partner-Ref: 12, 34\nok: 1"),
+            "X-Partner-Ref: [redacted]\nok: 1"
         );
     }
 
