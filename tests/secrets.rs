@@ -43,6 +43,7 @@ impl Secrets {
             "q_signature",
             "q_access_token",
             "q_configured",
+            "q_redirect_uri",
             // Path templates: defaults and a configured one.
             "p_telegram",
             "p_slack",
@@ -305,7 +306,8 @@ async fn mount(server: &MockServer, s: &Secrets) {
 fn query(s: &Secrets) -> String {
     format!(
         "auth={}&code={}&jwt={}&sessionid={}&token%5B%5D={}&user%5Bpassword%5D={}&a=1;token={}\
-         &key={}&signature={}&access_token={}&partner_ref={}&page=2",
+         &key={}&signature={}&access_token={}&partner_ref={}\
+         &redirect_uri=https%3A%2F%2Fh.example%2Fcb%3Faccess_token%3D{}&page=2",
         s.get("q_auth"),
         s.get("q_code"),
         s.get("q_jwt"),
@@ -317,6 +319,7 @@ fn query(s: &Secrets) -> String {
         s.get("q_signature"),
         s.get("q_access_token"),
         s.get("q_configured"),
+        s.get("q_redirect_uri"),
     )
 }
 

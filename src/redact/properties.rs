@@ -202,7 +202,7 @@ proptest! {
     fn a_planted_secret_never_survives_in_urls(
         name in sensitive_name(),
         secret in secret(),
-        form in 0u8..8,
+        form in 0u8..9,
     ) {
         let name = name.to_ascii_lowercase();
         let text = match form {
@@ -213,6 +213,7 @@ proptest! {
             4 => format!("https://h/bot{secret}/sendMessage"),
             5 => format!("https://h/services/T0/B0/{secret}"),
             6 => format!("https://h/basic-auth/ada/{secret}"),
+            7 => format!("https://h/p?redirect_uri=https%3A%2F%2Fh%2Fcb%3F{name}%3D{secret}"),
             _ => format!("https://h/p?x=1#{name}={secret}"),
         };
         let url = Url::parse(&text).expect("a valid URL");

@@ -65,7 +65,10 @@ impl Redactor {
             let end = rest.find(['&', ';']).unwrap_or(rest.len());
             let pair = &rest[..end];
             match pair.split_once('=') {
-                Some((name, _)) if self.is_sensitive_query_param(&decode(name)) => {
+                Some((name, value))
+                    if self.is_sensitive_query_param(&decode(name))
+                        || self.is_secret_bearing_url(value) =>
+                {
                     write!(f, "{name}={URL_REDACTED}")?;
                 }
                 _ => f.write_str(pair)?,
@@ -76,6 +79,20 @@ impl Redactor {
             f.write_str(&rest[end..=end])?;
             rest = &rest[end + 1..];
         }
+    }
+
+    /// Whether a query value is a URL (`redirect_uri=https%3A%2F%2F…`) that itself holds
+    /// something to mask: such a value is masked whole, since showing it decoded would
+    /// change what the URL says.
+    fn is_secret_bearing_url(&self, value: &str) -> bool {
+        let encoded = value
+            .as_bytes()
+            .windows(9)
+            .any(|w| w.eq_ignore_ascii_case(b"%3A%2F%2F"));
+        if !encoded && !value.contains("://") {
+            return false;
+        }
+        matches!(self.text(&decode(value)), Cow::Owned(_))
     }
 
     /// A URL found in free text, redacted; relative references (`/path?query`) too.
@@ -247,6 +264,18 @@ mod tests {
             (
                 "http://[::1]:9/o?token=t",
                 "http://[::1]:9/o?token=REDACTED",
+            ),
+            (
+                "http://h/o?redirect_uri=https%3A%2F%2Fh%2Fcb%3Faccess_token%3Dt&n=1",
+                "http://h/o?redirect_uri=REDACTED&n=1",
+            ),
+            (
+                "http://h/o?next=https://h/cb?page=2&n=1",
+                "http://h/o?next=https://h/cb?page=2&n=1",
+            ),
+            (
+                "http://h/o?next=https%3a%2f%2fu%3Ap%40h%2F",
+                "http://h/o?next=REDACTED",
             ),
             ("data:text/plain,s3cr3t", "data:REDACTED"),
             // Path templates: the defaults and a configured one.
