@@ -7,7 +7,7 @@
 //! and slows all callers down when the server says so ([`rate_limit`]), bounds attempts and
 //! calls in time ([`timeout`]), gives every POST one idempotency key for all its attempts,
 //! with a ledger that answers repeated keys without touching the network ([`idempotency`]),
-//! and logs every call and decision with secrets masked ([`log`]). The
+//! and logs every call and decision with secrets masked ([`log`], [`redact`]). The
 //! [`Client`] facade builds the whole stack from one configuration, and
 //! the [`mapper`] keeps every data transformation between two systems in one place,
 //! reporting every bad field at once and the upstream's schema drift.

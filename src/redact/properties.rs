@@ -112,7 +112,7 @@ fn json_value() -> impl Strategy<Value = Value> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(512))]
+    #![proptest_config(ProptestConfig::with_cases(256))]
 
     #[test]
     fn never_panics_on_any_text_or_bytes(text in "\\PC*", bytes in proptest::collection::vec(any::<u8>(), 0..256), cap in 0usize..300) {
