@@ -226,6 +226,11 @@ impl Error {
     /// Takes the last response out of the error, to read its headers and body.
     ///
     /// Returns `None` when the call did not end on a response, or when it was taken before.
+    ///
+    /// The response is the server's, unredacted: its headers may carry cookies or tokens,
+    /// and `reqwest::Response`'s own `Debug` prints the full URL (query and userinfo
+    /// included) and every header value. Log it through [`Redactor`](crate::redact::Redactor) (`url`, `headers`,
+    /// `body`), never with `{:?}`.
     #[must_use]
     pub fn take_response(&self) -> Option<reqwest::Response> {
         self.failure().and_then(Failure::take_response)
@@ -337,6 +342,11 @@ impl Failure {
     }
 
     /// Takes the last response, to read its body. Returns `None` the second time.
+    ///
+    /// The response is the server's, unredacted: its headers may carry cookies or tokens,
+    /// and `reqwest::Response`'s own `Debug` prints the full URL (query and userinfo
+    /// included) and every header value. Log it through [`Redactor`](crate::redact::Redactor) (`url`, `headers`,
+    /// `body`), never with `{:?}`.
     #[must_use]
     pub fn take_response(&self) -> Option<reqwest::Response> {
         self.lock().take()

@@ -8,7 +8,7 @@
 //! server's hints through one bounded parser ([`hints`]) — bounds attempts and
 //! calls in time ([`timeout`]), gives every POST one idempotency key for all its attempts,
 //! with a ledger that answers repeated keys without touching the network ([`idempotency`]),
-//! and logs every call and decision with secrets masked ([`log`]). The
+//! and logs every call and decision with secrets masked ([`log`], [`redact`]). The
 //! [`Client`] facade builds the whole stack from one configuration, and
 //! the [`mapper`] keeps every data transformation between two systems in one place,
 //! reporting every bad field at once and the upstream's schema drift.
@@ -45,7 +45,7 @@
 //!
 //! Every call is a `tracing` span with OpenTelemetry field names and every attempt a child
 //! span; retries, throttling and failures are events; URLs, headers and bodies go through
-//! [`log::redact`] first ([`log`] lists the spans, events and fields). steadfast never
+//! [`redact`] first ([`log`] lists the spans, events and fields). steadfast never
 //! installs a subscriber: with none installed, logging costs next to nothing.
 //!
 //! # Errors
@@ -72,6 +72,7 @@ pub mod idempotency;
 pub mod log;
 pub mod mapper;
 pub mod rate_limit;
+pub mod redact;
 pub mod retry;
 pub mod timeout;
 

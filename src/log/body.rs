@@ -9,8 +9,8 @@ use http_body_util::BodyExt as _;
 use reqwest::{Body, Request, Response};
 use tokio::time::Instant;
 
-use super::redact::Redactor;
 use crate::body::{join, split};
+use crate::redact::Redactor;
 
 /// Request bodies longer than this are copied only up to the display cap: the redactor
 /// would not parse them as JSON anyway.

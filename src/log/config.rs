@@ -2,8 +2,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::redact::RedactConfig;
 use crate::error::ConfigError;
+use crate::redact::RedactConfig;
 
 /// Settings of the log layer; every field has a default.
 ///
@@ -11,7 +11,7 @@ use crate::error::ConfigError;
 ///
 /// ```
 /// use steadfast::log::{BodyCapture, LogConfig};
-/// use steadfast::log::redact::RedactConfig;
+/// use steadfast::redact::RedactConfig;
 ///
 /// let config = LogConfig::default()
 ///     .redact(RedactConfig::default().header("X-Partner-Pin"))

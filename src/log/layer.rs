@@ -6,10 +6,10 @@ use reqwest::header::HeaderName;
 use tower_layer::Layer;
 
 use super::hook::{FailedCall, Hook, Hooks};
-use super::redact::Redactor;
 use super::{BodyCapture, Log, LogConfig};
 use crate::classify::{Classify, DefaultClassifier, SharedClassifier};
 use crate::error::ConfigError;
+use crate::redact::Redactor;
 
 /// Applies [`Log`] to a service: a span per call, events for every decision, secrets masked.
 ///

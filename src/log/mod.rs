@@ -3,7 +3,7 @@
 //!
 //! ```
 //! use steadfast::log::{BodyCapture, LogConfig, LogLayer};
-//! use steadfast::log::redact::RedactConfig;
+//! use steadfast::redact::RedactConfig;
 //! use steadfast::retry::RetryLayer;
 //! use tower::ServiceBuilder;
 //!
@@ -84,14 +84,14 @@
 //!   `tracing::Span::current().record("steadfast.idempotency_key", key)` from its `call`
 //!   or future (keys are not secrets; the log layer reads a key the caller set itself).
 //! - **Secrets**: no URL, header value or body reaches a field except through
-//!   [`redact::Redactor`]; errors show the host only.
+//!   [`Redactor`](crate::redact::Redactor); errors show the host only.
 //! - **Cost**: with no subscriber, nothing is formatted or allocated: put formatting behind
 //!   `%`/`?` fields (evaluated only when enabled) or `tracing::enabled!`.
 //!
 //! # Body capture
 //!
 //! Off by default; see [`BodyCapture`]. When on, bodies are redacted
-//! ([`redact::Redactor::body`]), capped (4 KiB by default) and, unless
+//! ([`Redactor::body`](crate::redact::Redactor::body)), capped (4 KiB by default) and, unless
 //! [`BodyCapture::on_success`] is set, logged for failed calls only.
 //!
 //! A response body is read only as far as the cap (and one byte more, to know it was
@@ -109,7 +109,6 @@ pub(crate) mod fields;
 mod future;
 mod hook;
 mod layer;
-pub mod redact;
 mod service;
 
 pub use config::{BodyCapture, LogConfig};
@@ -118,3 +117,7 @@ pub use hook::FailedCall;
 pub(crate) use hook::{Hook, Hooks};
 pub use layer::LogLayer;
 pub use service::Log;
+
+/// The redactor moved to [`crate::redact`]; this path stays for code written before.
+#[doc(no_inline)]
+pub use crate::redact;

@@ -66,7 +66,7 @@ use serde_json::Value;
 use super::error::FieldError;
 use super::path;
 use super::value_de;
-use crate::log::redact::JsonRedactor;
+use crate::redact::JsonRedactor;
 
 /// Differences between a decoded body and the type it was decoded into.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -4,7 +4,7 @@ use std::fmt;
 
 use serde_json::Value;
 
-use crate::log::redact::{JsonRedactor, REDACTED};
+use crate::redact::{JsonRedactor, REDACTED};
 
 /// Longest preview of an offending value kept in a [`FieldError`], in characters.
 pub const MAX_VALUE_CHARS: usize = 64;

@@ -11,7 +11,7 @@ use super::path::{self, Segment};
 use super::text::Text;
 use super::traits::Mapper;
 use super::value_de;
-use crate::log::redact::JsonRedactor;
+use crate::redact::JsonRedactor;
 
 /// Reads fields of a JSON record and collects every problem instead of stopping at the
 /// first.

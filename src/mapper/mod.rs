@@ -60,7 +60,8 @@
 //!
 //! A [`MapError`] holds one [`FieldError`] per problem: the path (`items[2].sku`), the
 //! [`FieldErrorKind`] and a preview of the offending value. Values under a sensitive
-//! field name (see [`crate::log::redact`]) are shown as `[redacted]`; others are cut to
+//! field name (see [`crate::redact`]; JSON field names configured
+//! in a [`RedactConfig`](crate::redact::RedactConfig) anywhere in the process included) are shown as `[redacted]`; others are cut to
 //! [`MAX_VALUE_CHARS`] characters.
 //!
 //! # Logging

@@ -16,7 +16,7 @@ use serde_json::{Map, Number, Value};
 
 use super::error::{FieldError, FieldErrorKind};
 use super::path::{self, Segment};
-use crate::log::redact::JsonRedactor;
+use crate::redact::JsonRedactor;
 
 /// Decodes `value` into `T`; the error's path is relative to `value`.
 pub(crate) fn from_value<T: DeserializeOwned>(
