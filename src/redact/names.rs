@@ -60,6 +60,9 @@ pub const DEFAULT_SENSITIVE_QUERY_PARAMS: &[&str] = &[
     "jwt",
     "session",
     "sid",
+    // Session ids as Java and PHP servers accept them in a URL (`;jsessionid=…`).
+    "jsessionid",
+    "phpsessid",
 ];
 
 /// Returns `true` when `name` is one of the [default sensitive field names](DEFAULT_SENSITIVE_FIELDS)

@@ -81,17 +81,29 @@ impl Redactor {
     /// ```
     #[must_use]
     pub fn text<'t>(&self, text: &'t str) -> Cow<'t, str> {
+        self.scrub(text, true)
+    }
+
+    /// [`text`](Self::text), optionally without looking for URLs: a URL's own path is
+    /// scrubbed for names that way (`/x;jsessionid=…`, `//&password=…`), since the URL
+    /// redactor reads only its query as `name=value` pairs.
+    fn scrub<'t>(&self, text: &'t str, urls: bool) -> Cow<'t, str> {
         let bytes = text.as_bytes();
         let mut out: Option<String> = None;
         // Everything before `copied` is already in `out`.
         let mut copied = 0;
         let mut i = 0;
         while i < bytes.len() {
-            if let Some(end) = url_end(bytes, i) {
-                if let Cow::Owned(shown) = self.url_text(&text[i..end]) {
+            if let Some(end) = urls.then(|| url_end(bytes, i)).flatten() {
+                let shown = self.url_text(&text[i..end]);
+                // Up to the query, which the URL redactor has read already.
+                let query = shown.find(['?', '#']).unwrap_or(shown.len());
+                let path = self.scrub(&shown[..query], false);
+                if matches!(shown, Cow::Owned(_)) || matches!(path, Cow::Owned(_)) {
                     let out = out.get_or_insert_with(|| String::with_capacity(text.len()));
                     out.push_str(&text[copied..i]);
-                    out.push_str(&shown);
+                    out.push_str(&path);
+                    out.push_str(&shown[query..]);
                     copied = end;
                 }
                 i = end;
@@ -354,6 +366,16 @@ mod tests {
             ("token=", "token=[redacted]"),
             ("token", "token"),
             ("ünï password=é", "ünï password=[redacted]"),
+            // Names inside a URL's path, which the URL redactor does not read as pairs
+            // (found by the redact fuzz target).
+            (
+                "x:ws://reda//&password=s3cret",
+                "x:ws://reda//&password=[redacted]",
+            ),
+            (
+                "see https://h/app;jsessionid=s3cret?q=1",
+                "see https://h/app;jsessionid=[redacted]?q=1",
+            ),
             // What the probe of issue 13 found.
             ("Cookie: a=1; sid=s2; b=3\nX: y", "Cookie: [redacted]\nX: y"),
             ("cookie: [redacted]; sid=s2", "cookie: [redacted]"),
