@@ -71,9 +71,10 @@ pub mod mapper;
 pub mod rate_limit;
 pub mod retry;
 pub mod timeout;
+pub mod verify;
 
 pub use client::{Client, ClientBuilder, ClientConfig, RequestBuilder, ResponseExt};
-pub use error::{BoxError, ConfigError, Error, Failure, NotRetried};
+pub use error::{BoxError, ConfigError, Error, Failure, NotRetried, Unverified};
 
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
 use common::{Recorder, closed_port, http};
-use steadfast::classify::{Classify, DefaultClassifier, Outcome};
+use steadfast::classify::{Applied, Classify, DefaultClassifier, Outcome};
 use steadfast::retry::{BudgetConfig, Jitter, RetryConfig, RetryLayer};
 use steadfast::{Error, NotRetried};
 use tokio::time::Instant;
@@ -17,10 +17,14 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const MS: Duration = Duration::from_millis(1);
 
+/// No deadline unless a test is about it: on a paused clock tokio jumps to the next timer
+/// whenever the runtime waits on I/O, and the deadline is a timer running over every later
+/// attempt.
 fn config() -> RetryConfig {
     RetryConfig::default()
         .base_delay(100 * MS)
         .max_delay(1_000 * MS)
+        .deadline(None)
 }
 
 /// A retry stack over a recorder over reqwest.
@@ -102,18 +106,20 @@ async fn get_503_503_200_succeeds_on_the_third_attempt_within_jitter_bounds() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn post_without_key_is_sent_once_and_the_error_says_why() {
+async fn post_answered_500_is_sent_once_and_the_error_says_why() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(503))
+        .respond_with(ResponseTemplate::new(500))
         .mount(&server)
         .await;
     let (mut service, recorder) = stack(&config());
 
     let url = format!("{}/orders", server.uri());
-    let error = call(&mut service, request(reqwest::Method::POST, &url))
-        .await
-        .expect_err("503 is a failure");
+    let mut post = request(reqwest::Method::POST, &url);
+    // A key alone does not make a retry safe: most APIs ignore it.
+    post.headers_mut()
+        .insert("idempotency-key", "order-42".parse().expect("valid value"));
+    let error = call(&mut service, post).await.expect_err("500 is a failure");
 
     assert_eq!(recorder.count(), 1);
     assert!(
@@ -126,13 +132,41 @@ async fn post_without_key_is_sent_once_and_the_error_says_why() {
         ),
         "{error:?}"
     );
+    assert_eq!(error.outcome(), Applied::MaybeApplied);
     let message = error.to_string();
-    assert!(message.contains("not idempotent"), "{message}");
-    assert!(message.contains("idempotency key"), "{message}");
+    assert!(message.contains("server may have acted"), "{message}");
+    assert!(message.contains("verifier"), "{message}");
+    assert!(message.contains("server_dedupes"), "{message}");
+    assert!(message.contains("outcome unknown"), "{message}");
+    assert!(!message.contains("set one"), "{message}");
     assert_eq!(
         error.status(),
-        Some(reqwest::StatusCode::SERVICE_UNAVAILABLE)
+        Some(reqwest::StatusCode::INTERNAL_SERVER_ERROR)
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn post_without_key_is_retried_after_429_and_503() {
+    // Both are refusals before any work: safe to send again whatever the method.
+    for status in [429, 503] {
+        let server = MockServer::start().await;
+        common::respond(
+            &server,
+            ResponseTemplate::new(status),
+            1,
+            ResponseTemplate::new(201),
+        )
+        .await;
+        let (mut service, recorder) = stack(&config());
+
+        let url = format!("{}/orders", server.uri());
+        let response = call(&mut service, request(reqwest::Method::POST, &url))
+            .await
+            .expect("retried to success");
+
+        assert_eq!(response.status(), 201, "after {status}");
+        assert_eq!(recorder.count(), 2, "after {status}");
+    }
 }
 
 #[tokio::test(start_paused = true)]
@@ -218,7 +252,8 @@ async fn post_to_a_closed_port_is_retried_because_nothing_was_sent() {
         panic!("expected RetriesExhausted, got {error:?}");
     };
     assert_eq!(failure.attempts(), 3);
-    assert!(failure.classification().is_pre_processing());
+    assert_eq!(failure.classification().applied(), Applied::NotApplied);
+    assert_eq!(error.outcome(), Applied::NotApplied);
     assert!(source.is_some(), "the connect error is kept as the source");
 }
 

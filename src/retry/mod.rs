@@ -41,12 +41,15 @@
 //!
 //! Clones of the layer and of the service share one budget.
 
+mod attempts;
 mod backoff;
 mod budget;
 mod future;
+mod give_up;
 mod layer;
 pub(crate) mod policy;
 mod retry_after;
+mod rules;
 mod service;
 mod spare;
 

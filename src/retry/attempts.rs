@@ -1,0 +1,250 @@
+//! The slow path of a call whose first attempt failed: waits, verifications and further
+//! attempts, each bounded by the call's deadline.
+
+use std::future::poll_fn;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use reqwest::{Request, Response, Url};
+use tokio::time::{Instant, timeout_at};
+use tower_service::Service;
+
+use super::RetryStats;
+use super::future::{Progress, Settled, finish_attempt, settle, spare, start_attempt};
+use super::give_up::{Ending, fail};
+use super::policy::Policy;
+use super::rules::{Attempted, Decision, decide};
+use crate::classify::{Applied, Classification};
+use crate::error::{BoxError, Error, NotRetried, Unverified, without_url};
+use crate::verify::{Sender, Verification, Verified, VerifyRequest};
+
+/// What is left of the request after an attempt: a copy for the next one, or, for a body
+/// that cannot be copied, its URL and key for the error and the verifier.
+pub(super) struct Leftover {
+    pub(super) spare: Option<Request>,
+    pub(super) url: Option<Url>,
+    pub(super) key: Option<String>,
+}
+
+impl Leftover {
+    fn host(&self) -> Option<String> {
+        self.spare
+            .as_ref()
+            .map(Request::url)
+            .or(self.url.as_ref())
+            .and_then(Url::host_str)
+            .map(str::to_owned)
+    }
+}
+
+/// The rest of a call whose attempt failed: retries while the rules allow, else the error.
+pub(super) async fn after_failure<S>(
+    mut inner: S,
+    policy: Arc<Policy>,
+    mut progress: Progress,
+    mut left: Leftover,
+    mut outcome: Result<Response, BoxError>,
+    mut classification: Classification,
+) -> Result<Response, Error>
+where
+    S: Service<Request, Response = Response> + Clone + Send + 'static,
+    S::Error: Into<BoxError>,
+    S::Future: Send,
+{
+    let deadline_at = policy.deadline.map(|d| progress.start + d);
+    // The last status received, for an error after its response was let go.
+    let mut last_status;
+    loop {
+        let attempted = Attempted {
+            classification,
+            attempts: progress.attempts,
+            safe: progress.safe,
+            replayable: left.spare.is_some(),
+            previous_delay: progress.previous_delay,
+            start: progress.start,
+            now: Instant::now(),
+        };
+        let decision = decide(&policy, &attempted);
+        if !matches!(decision, Decision::Verify) {
+            progress.outcome = progress.outcome.or(classification.applied());
+        }
+        let next = match (decision, left.spare.take()) {
+            (Decision::Retry(delay), Some(request)) => {
+                tracing::warn!(
+                    {
+                        "http.request.method" = progress.method.as_str(),
+                        attempt = progress.attempts,
+                        delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                        "steadfast.verdict" = classification.verdict().as_str(),
+                        "steadfast.reason" = %classification.reason(),
+                        "error.type" = crate::log::fields::ErrorType::of(classification)
+                            .map(tracing::field::display),
+                    },
+                    "retry scheduled"
+                );
+                last_status = outcome.as_ref().ok().map(Response::status);
+                // Frees the connection before the wait.
+                drop(outcome);
+                tokio::time::sleep(delay).await;
+                progress.previous_delay = delay;
+                progress.waited += delay;
+                request
+            }
+            (Decision::Verify, spare) => {
+                left.spare = spare;
+                let sender = Sender::new(inner.clone());
+                let verified = verify(sender, &policy, &mut progress, &left, deadline_at).await;
+                let why = match verified {
+                    Ok(Verification::Applied(mut response)) => {
+                        if let Some(budget) = &policy.budget {
+                            budget.deposit();
+                        }
+                        response.extensions_mut().insert(Verified);
+                        response.extensions_mut().insert(RetryStats {
+                            attempts: progress.attempts,
+                            waited: progress.waited,
+                        });
+                        return Ok(response);
+                    }
+                    Ok(Verification::NotApplied) => {
+                        classification = classification.with_applied(Applied::NotApplied);
+                        continue;
+                    }
+                    Ok(_) => Unverified::Unknown,
+                    Err(why) => why,
+                };
+                progress.outcome = Applied::MaybeApplied;
+                let ending = Ending::Rules {
+                    why: Some(NotRetried::OutcomeUnknown(why)),
+                    retry_at: None,
+                };
+                return Err(fail(ending, classification, outcome, &progress, left.host()));
+            }
+            (Decision::GiveUp { why, retry_at }, spare) => {
+                left.spare = spare;
+                let ending = Ending::Rules { why, retry_at };
+                return Err(fail(ending, classification, outcome, &progress, left.host()));
+            }
+            // `decide` only retries replayable requests.
+            (Decision::Retry(_), None) => {
+                let ending = Ending::Rules {
+                    why: Some(NotRetried::BodyNotReplayable),
+                    retry_at: None,
+                };
+                return Err(fail(ending, classification, outcome, &progress, left.host()));
+            }
+        };
+        left = spare(&next);
+        progress.attempts += 1;
+        let attempt = send(&mut inner, &policy, next, progress.attempts - 1);
+        let finished = match deadline_at {
+            Some(at) => timeout_at(at, attempt).await.ok(),
+            None => Some(attempt.await),
+        };
+        let Some(finished) = finished else {
+            // Cut by the deadline: this attempt may have been written.
+            progress.outcome = Applied::MaybeApplied;
+            let deadline = policy.deadline.unwrap_or_default();
+            let ending = Ending::Deadline {
+                deadline,
+                status: last_status,
+            };
+            let cut = Err(Box::new(Error::Timeout {
+                elapsed: deadline,
+                idempotency_key: None,
+            }) as BoxError);
+            return Err(fail(ending, classification, cut, &progress, left.host()));
+        };
+        let (next_outcome, next_classification) = match finished {
+            Ok(finished) => finished,
+            Err(e) => return Err(e),
+        };
+        match settle(&policy, &mut progress, next_outcome, next_classification) {
+            Settled::Done(result) => return result,
+            Settled::Failed(failed) => {
+                outcome = failed;
+                classification = next_classification;
+            }
+        }
+    }
+}
+
+/// One more attempt: waits for the service to be ready, sends, classifies.
+async fn send<S>(
+    inner: &mut S,
+    policy: &Policy,
+    request: Request,
+    resend_count: u32,
+) -> Result<(Result<Response, BoxError>, Classification), Error>
+where
+    S: Service<Request, Response = Response>,
+    S::Error: Into<BoxError>,
+{
+    if let Err(e) = poll_fn(|cx| inner.poll_ready(cx)).await {
+        return Err(Error::transport(without_url(e.into())));
+    }
+    let (span, attempt) = start_attempt(inner, policy, request, resend_count);
+    Ok(finish_attempt(policy, &span, attempt.await, None))
+}
+
+/// Asks the verifier about the last attempt, within `verify_timeout` and the deadline.
+async fn verify(
+    sender: Sender,
+    policy: &Policy,
+    progress: &mut Progress,
+    left: &Leftover,
+    deadline_at: Option<Instant>,
+) -> Result<Verification, Unverified> {
+    let Some(verifier) = &policy.verifier else {
+        return Ok(Verification::Unknown);
+    };
+    if progress.verifications >= policy.max_verifications {
+        return Err(Unverified::OutOfTries);
+    }
+    let Some(request) = verify_request(policy, progress, left) else {
+        return Ok(Verification::Unknown);
+    };
+    progress.verifications += 1;
+    let limit = Instant::now() + policy.verify_timeout;
+    let until = deadline_at.map_or(limit, |d| d.min(limit));
+    let asked = verifier.verify(request, sender);
+    let answer = timeout_at(until, asked).await.map_err(|_| Unverified::TimedOut);
+    tracing::info!(
+        {
+            "http.request.method" = progress.method.as_str(),
+            attempt = progress.attempts,
+            verification = match &answer {
+                Ok(Verification::Applied(_)) => "applied",
+                Ok(Verification::NotApplied) => "not_applied",
+                Ok(_) => "unknown",
+                Err(_) => "timed_out",
+            },
+        },
+        "verified"
+    );
+    answer
+}
+
+/// What the verifier is told about the request: from its spare copy, or its URL alone.
+fn verify_request(policy: &Policy, progress: &Progress, left: &Leftover) -> Option<VerifyRequest> {
+    let Some(spare) = &left.spare else {
+        let url = left.url.clone()?;
+        let key = left.key.clone();
+        return Some(VerifyRequest::new(progress.method.clone(), url, key, None));
+    };
+    let key = spare
+        .headers()
+        .get(&policy.idempotency_header)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let body = spare
+        .body()
+        .and_then(reqwest::Body::as_bytes)
+        .map(Bytes::copy_from_slice);
+    Some(VerifyRequest::new(
+        progress.method.clone(),
+        spare.url().clone(),
+        key,
+        body,
+    ))
+}
