@@ -332,7 +332,7 @@ pub enum Unverified {
 impl fmt::Display for Unverified {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            Self::Unknown => "the verifier could not tell whether the server acted",
+            Self::Unknown => "the verifier could not tell",
             Self::TimedOut => "the verifier timed out",
             Self::OutOfTries => "the call used up its verifications (max_verifications)",
         })
@@ -357,7 +357,9 @@ impl fmt::Display for NotRetried {
             }
             Self::Deadline => "the next attempt would start after the total deadline",
             Self::RetryAfterTooLong => "the server asked for a wait longer than max_retry_after",
-            Self::OutcomeUnknown(why) => return write!(f, "the server may have acted and {why}"),
+            Self::OutcomeUnknown(why) => {
+                return write!(f, "the outcome could not be verified: {why}");
+            }
         })
     }
 }
@@ -504,7 +506,11 @@ impl Failure {
     /// The last attempt's ending: the attempt limit when it cut it, else the classification.
     fn write_last(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.timed_out_after {
-            Some(limit) => write!(f, "attempt timed out after {limit:?} ({})", self.classification),
+            Some(limit) => write!(
+                f,
+                "attempt timed out after {limit:?} ({})",
+                self.classification.verdict()
+            ),
             None => write!(f, "{}", self.classification),
         }
     }
@@ -517,7 +523,7 @@ impl fmt::Display for Failure {
         if let Some(deadline) = self.deadline {
             write!(
                 f,
-                ": deadline of {deadline:?} exceeded after {} attempt{plural}; last attempt: ",
+                ": deadline of {deadline:?} exceeded after {} attempt{plural}; last completed attempt: ",
                 self.attempts
             )?;
         } else if self.attempts == 0 {
