@@ -528,7 +528,9 @@ impl fmt::Display for Failure {
             )?;
         } else if self.attempts == 0 {
             // Only the idempotency ledger answers without an attempt.
-            f.write_str(" failed earlier with the same idempotency key (replayed from the ledger): ")?;
+            f.write_str(
+                " failed earlier with the same idempotency key (replayed from the ledger): ",
+            )?;
         } else {
             write!(f, " failed after {} attempt{plural}: ", self.attempts)?;
         }
@@ -673,5 +675,120 @@ mod tests {
             idempotency_key: None,
         };
         assert!(custom.to_string().contains("a custom key"), "{custom}");
+    }
+
+    fn failure(classification: Classification) -> Box<Failure> {
+        Box::new(Failure::new(
+            Method::POST,
+            Some("api.example.com".to_owned()),
+            2,
+            classification,
+            None,
+        ))
+    }
+
+    #[test]
+    fn every_error_says_its_outcome() {
+        let unknown = "outcome unknown: the server may have acted";
+        let not_applied = "not applied";
+        let cases: Vec<(Error, Applied, &str)> = vec![
+            (
+                Error::Config(ConfigError::ZeroDuration { name: "x" }),
+                Applied::NotApplied,
+                not_applied,
+            ),
+            (
+                Error::InvalidRequest("bad".into()),
+                Applied::NotApplied,
+                not_applied,
+            ),
+            (
+                Error::Timeout {
+                    elapsed: Duration::from_secs(2),
+                    idempotency_key: None,
+                },
+                Applied::MaybeApplied,
+                unknown,
+            ),
+            (
+                Error::IdempotencyKeyInFlight {
+                    key: "k".to_owned(),
+                    waited: Duration::from_secs(1),
+                },
+                Applied::NotApplied,
+                not_applied,
+            ),
+            (
+                Error::Transport {
+                    source: Box::new(std::io::Error::from(std::io::ErrorKind::ConnectionRefused)),
+                    idempotency_key: None,
+                },
+                Applied::NotApplied,
+                not_applied,
+            ),
+            (
+                Error::Transport {
+                    source: Box::new(std::io::Error::from(std::io::ErrorKind::ConnectionReset)),
+                    idempotency_key: None,
+                },
+                Applied::MaybeApplied,
+                unknown,
+            ),
+            (
+                Error::RetriesExhausted {
+                    failure: failure(Classification::transient(Reason::Status(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                    ))),
+                    source: None,
+                },
+                Applied::NotApplied,
+                not_applied,
+            ),
+            (
+                Error::NotRetried {
+                    why: NotRetried::OutcomeUnknown(Unverified::TimedOut),
+                    failure: failure(Classification::transient(Reason::Status(
+                        StatusCode::BAD_GATEWAY,
+                    ))),
+                    source: None,
+                },
+                Applied::MaybeApplied,
+                unknown,
+            ),
+        ];
+        for (error, outcome, text) in cases {
+            assert_eq!(error.outcome(), outcome, "{error:?}");
+            let shown = error.to_string();
+            assert!(shown.contains(text), "{shown}");
+        }
+    }
+
+    #[test]
+    fn the_deadline_names_itself_apart_from_an_attempt_limit() {
+        let mut cut = failure(Classification::transient(Reason::Status(
+            StatusCode::SERVICE_UNAVAILABLE,
+        )));
+        cut.deadline = Some(Duration::from_millis(3_500));
+        cut.attempts = 4;
+        cut.status = Some(StatusCode::SERVICE_UNAVAILABLE);
+        cut.outcome = Applied::MaybeApplied;
+        cut.idempotency_key = Some(IdempotencyKey::new("inv-42"));
+        let error = Error::DeadlineExceeded {
+            failure: cut,
+            source: None,
+        };
+        assert_eq!(
+            error.to_string(),
+            "POST api.example.com: deadline of 3.5s exceeded after 4 attempts; last completed \
+             attempt: transient (status 503 Service Unavailable); idempotency key inv-42; \
+             outcome unknown: the server may have acted"
+        );
+
+        let mut timed_out = failure(Classification::transient(Reason::Timeout));
+        timed_out.timed_out_after = Some(Duration::from_secs(2));
+        assert_eq!(
+            timed_out.to_string(),
+            "POST api.example.com failed after 2 attempts: attempt timed out after 2s (transient)"
+        );
     }
 }

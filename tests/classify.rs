@@ -134,7 +134,11 @@ async fn a_reset_connection_is_transient_and_maybe_applied() {
         "{:?}",
         c.reason()
     );
-    assert_eq!(c.applied(), Applied::MaybeApplied, "the server may have acted on it");
+    assert_eq!(
+        c.applied(),
+        Applied::MaybeApplied,
+        "the server may have acted on it"
+    );
 }
 
 #[tokio::test]
@@ -192,11 +196,9 @@ async fn a_response_head_too_large_is_permanent() {
         let (mut socket, _) = listener.accept().await.expect("accept");
         let mut buf = [0u8; 1024];
         let _ = socket.read(&mut buf).await;
-        let mut head = String::from("HTTP/1.1 200 OK\r\n");
-        for n in 0..200 {
-            head.push_str(&format!("x-filler-{n}: 1\r\n"));
-        }
-        head.push_str("content-length: 0\r\n\r\n");
+        // 200 headers: hyper accepts 100.
+        let fillers = "x-filler: 1\r\n".repeat(200);
+        let head = format!("HTTP/1.1 200 OK\r\n{fillers}content-length: 0\r\n\r\n");
         let _ = socket.write_all(head.as_bytes()).await;
     });
     let error = error_of(http().get(format!("http://{addr}/"))).await;

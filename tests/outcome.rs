@@ -76,7 +76,10 @@ async fn a_keyless_post_answered_503_is_retried() {
     assert_eq!(response.status(), 201);
     let seen = posts(&server).await;
     assert_eq!(seen.len(), 2, "a 503 is a refusal: nothing was done");
-    assert!(seen.iter().all(|r| !r.headers.contains_key("idempotency-key")));
+    assert!(
+        seen.iter()
+            .all(|r| !r.headers.contains_key("idempotency-key"))
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -184,11 +187,12 @@ fn lookup_verifier(
             let found = sender
                 .send(reqwest::Request::new(reqwest::Method::GET, url))
                 .await;
-            asked
-                .lookups
-                .lock()
-                .expect("not poisoned")
-                .push(found.as_ref().map(|r| r.status().as_u16()).map_err(ToString::to_string));
+            asked.lookups.lock().expect("not poisoned").push(
+                found
+                    .as_ref()
+                    .map(|r| r.status().as_u16())
+                    .map_err(ToString::to_string),
+            );
             match found {
                 Ok(found) if found.status() == 200 => Verification::Applied(found),
                 Ok(missing) if missing.status() == 404 => Verification::NotApplied,
@@ -234,7 +238,10 @@ async fn a_verifier_that_finds_nothing_lets_the_retry_go_on() {
     let requests = asked.requests.lock().expect("not poisoned");
     assert_eq!(requests[0].method, reqwest::Method::POST);
     assert_eq!(requests[0].idempotency_key.as_deref(), Some("inv-42"));
-    assert_eq!(requests[0].body.as_deref(), Some(&br#"{"amount":1999}"#[..]));
+    assert_eq!(
+        requests[0].body.as_deref(),
+        Some(&br#"{"amount":1999}"#[..])
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -280,7 +287,10 @@ async fn a_verifier_that_cannot_tell_ends_the_call_unknown() {
         "{error:?}"
     );
     assert_eq!(error.outcome(), Applied::MaybeApplied);
-    assert_eq!(error.status(), Some(reqwest::StatusCode::INTERNAL_SERVER_ERROR));
+    assert_eq!(
+        error.status(),
+        Some(reqwest::StatusCode::INTERNAL_SERVER_ERROR)
+    );
     assert_eq!(posts(&server).await.len(), 1);
     assert!(error.to_string().contains("could not tell"), "{error}");
 }
@@ -403,7 +413,9 @@ async fn a_refused_connection_is_not_applied() {
     assert_eq!(error.failure().map(steadfast::Failure::attempts), Some(3));
     assert_eq!(error.outcome(), Applied::NotApplied);
     assert!(
-        error.to_string().contains("not applied, safe to send again"),
+        error
+            .to_string()
+            .contains("not applied, safe to send again"),
         "{error}"
     );
 }
@@ -484,8 +496,15 @@ async fn the_deadline_error_tells_the_calls_history() {
     };
     assert_eq!(failure.attempts(), 4);
     assert_eq!(failure.deadline(), Some(deadline));
-    assert_eq!(failure.status(), Some(reqwest::StatusCode::SERVICE_UNAVAILABLE));
-    assert_eq!(error.outcome(), Applied::MaybeApplied, "the cut attempt was sent");
+    assert_eq!(
+        failure.status(),
+        Some(reqwest::StatusCode::SERVICE_UNAVAILABLE)
+    );
+    assert_eq!(
+        error.outcome(),
+        Applied::MaybeApplied,
+        "the cut attempt was sent"
+    );
     let message = error.to_string();
     assert!(
         message.contains("GET 127.0.0.1: deadline of 350ms exceeded after 4 attempts"),
@@ -518,7 +537,12 @@ async fn every_error_says_whether_the_server_may_have_acted() {
         "{error:?}"
     );
     assert_eq!(error.outcome(), Applied::NotApplied);
-    assert!(error.to_string().ends_with("not applied, safe to send again"), "{error}");
+    assert!(
+        error
+            .to_string()
+            .ends_with("not applied, safe to send again"),
+        "{error}"
+    );
 
     let invalid = client.get("not a url").send().await.expect_err("invalid");
     assert_eq!(invalid.outcome(), Applied::NotApplied);

@@ -119,7 +119,9 @@ async fn post_answered_500_is_sent_once_and_the_error_says_why() {
     // A key alone does not make a retry safe: most APIs ignore it.
     post.headers_mut()
         .insert("idempotency-key", "order-42".parse().expect("valid value"));
-    let error = call(&mut service, post).await.expect_err("500 is a failure");
+    let error = call(&mut service, post)
+        .await
+        .expect_err("500 is a failure");
 
     assert_eq!(recorder.count(), 1);
     assert!(
@@ -676,7 +678,10 @@ async fn budget_bounds_a_full_outage_at_10_calls_per_second() {
         seen.calls,
         seen.attempts_per_call()
     );
-    assert!(seen.attempts > seen.calls, "the floor still allows some retries");
+    assert!(
+        seen.attempts > seen.calls,
+        "the floor still allows some retries"
+    );
 }
 
 #[tokio::test(start_paused = true)]

@@ -167,9 +167,7 @@ fn classify_one(
     }
     if let Some(e) = err.downcast_ref::<io::Error>() {
         return match e.kind() {
-            io::ErrorKind::ConnectionRefused => {
-                Some(Classification::transient(Reason::Connect))
-            }
+            io::ErrorKind::ConnectionRefused => Some(Classification::transient(Reason::Connect)),
             io::ErrorKind::ConnectionReset
             | io::ErrorKind::ConnectionAborted
             | io::ErrorKind::BrokenPipe => Some(Classification::transient(Reason::ConnectionReset)),
@@ -398,11 +396,23 @@ mod tests {
         }
         use crate::classify::Applied::{MaybeApplied, NotApplied};
         let cases = [
-            (io::ErrorKind::ConnectionRefused, Verdict::Transient, NotApplied),
-            (io::ErrorKind::ConnectionReset, Verdict::Transient, MaybeApplied),
+            (
+                io::ErrorKind::ConnectionRefused,
+                Verdict::Transient,
+                NotApplied,
+            ),
+            (
+                io::ErrorKind::ConnectionReset,
+                Verdict::Transient,
+                MaybeApplied,
+            ),
             (io::ErrorKind::BrokenPipe, Verdict::Transient, MaybeApplied),
             (io::ErrorKind::TimedOut, Verdict::Transient, MaybeApplied),
-            (io::ErrorKind::PermissionDenied, Verdict::Permanent, MaybeApplied),
+            (
+                io::ErrorKind::PermissionDenied,
+                Verdict::Permanent,
+                MaybeApplied,
+            ),
         ];
         for (kind, verdict, applied) in cases {
             let err = Wrapper(io::Error::from(kind));

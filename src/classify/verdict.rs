@@ -218,7 +218,8 @@ impl Classification {
 fn default_applied(verdict: Verdict, reason: Reason) -> Applied {
     let not_applied = match (verdict, reason) {
         // The server refused to do the work now.
-        (Verdict::Throttled { .. }, _) | (_, Reason::Connect | Reason::RateLimited | Reason::InvalidRequest) => true,
+        (Verdict::Throttled { .. }, _)
+        | (_, Reason::Connect | Reason::RateLimited | Reason::InvalidRequest) => true,
         // A 4xx is a rejection, 503 a refusal; other 5xx may come after the work was done.
         (_, Reason::Status(status)) => {
             status.is_client_error() || status == StatusCode::SERVICE_UNAVAILABLE

@@ -52,8 +52,6 @@ where
     S::Future: Send,
 {
     let deadline_at = policy.deadline.map(|d| progress.start + d);
-    // The last status received, for an error after its response was let go.
-    let mut last_status;
     loop {
         let attempted = Attempted {
             classification,
@@ -68,72 +66,53 @@ where
         if !matches!(decision, Decision::Verify) {
             progress.outcome = progress.outcome.or(classification.applied());
         }
-        let next = match (decision, left.spare.take()) {
-            (Decision::Retry(delay), Some(request)) => {
-                tracing::warn!(
-                    {
-                        "http.request.method" = progress.method.as_str(),
-                        attempt = progress.attempts,
-                        delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
-                        "steadfast.verdict" = classification.verdict().as_str(),
-                        "steadfast.reason" = %classification.reason(),
-                        "error.type" = crate::log::fields::ErrorType::of(classification)
-                            .map(tracing::field::display),
-                    },
-                    "retry scheduled"
-                );
-                last_status = outcome.as_ref().ok().map(Response::status);
-                // Frees the connection before the wait.
-                drop(outcome);
-                tokio::time::sleep(delay).await;
-                progress.previous_delay = delay;
-                progress.waited += delay;
-                request
-            }
+        let ending = match (decision, left.spare.take()) {
+            (Decision::Retry(delay), Some(request)) => Ok((request, delay)),
             (Decision::Verify, spare) => {
                 left.spare = spare;
                 let sender = Sender::new(inner.clone());
-                let verified = verify(sender, &policy, &mut progress, &left, deadline_at).await;
-                let why = match verified {
-                    Ok(Verification::Applied(mut response)) => {
-                        if let Some(budget) = &policy.budget {
-                            budget.deposit();
-                        }
-                        response.extensions_mut().insert(Verified);
-                        response.extensions_mut().insert(RetryStats {
-                            attempts: progress.attempts,
-                            waited: progress.waited,
-                        });
-                        return Ok(response);
+                match verify(sender, &policy, &mut progress, &left, deadline_at).await {
+                    Ok(Verification::Applied(response)) => {
+                        return Ok(verified(&policy, &progress, response));
                     }
                     Ok(Verification::NotApplied) => {
                         classification = classification.with_applied(Applied::NotApplied);
                         continue;
                     }
-                    Ok(_) => Unverified::Unknown,
-                    Err(why) => why,
-                };
-                progress.outcome = Applied::MaybeApplied;
-                let ending = Ending::Rules {
-                    why: Some(NotRetried::OutcomeUnknown(why)),
-                    retry_at: None,
-                };
-                return Err(fail(ending, classification, outcome, &progress, left.host()));
+                    unknown => {
+                        progress.outcome = Applied::MaybeApplied;
+                        let why = unknown.err().unwrap_or(Unverified::Unknown);
+                        Err(Ending::Rules {
+                            why: Some(NotRetried::OutcomeUnknown(why)),
+                            retry_at: None,
+                        })
+                    }
+                }
             }
             (Decision::GiveUp { why, retry_at }, spare) => {
                 left.spare = spare;
-                let ending = Ending::Rules { why, retry_at };
-                return Err(fail(ending, classification, outcome, &progress, left.host()));
+                Err(Ending::Rules { why, retry_at })
             }
             // `decide` only retries replayable requests.
-            (Decision::Retry(_), None) => {
-                let ending = Ending::Rules {
-                    why: Some(NotRetried::BodyNotReplayable),
-                    retry_at: None,
-                };
-                return Err(fail(ending, classification, outcome, &progress, left.host()));
+            (Decision::Retry(_), None) => Err(Ending::Rules {
+                why: Some(NotRetried::BodyNotReplayable),
+                retry_at: None,
+            }),
+        };
+        let (next, delay) = match ending {
+            Ok(next) => next,
+            Err(ending) => {
+                let host = left.host();
+                return Err(fail(ending, classification, outcome, &progress, host));
             }
         };
+        scheduled(&progress, delay, classification);
+        // The status outlives its response, let go before the wait to free the connection.
+        let last_status = outcome.as_ref().ok().map(Response::status);
+        drop(outcome);
+        tokio::time::sleep(delay).await;
+        progress.previous_delay = delay;
+        progress.waited += delay;
         left = spare(&next);
         progress.attempts += 1;
         let attempt = send(&mut inner, &policy, next, progress.attempts - 1);
@@ -167,6 +146,35 @@ where
             }
         }
     }
+}
+
+/// The `retry scheduled` event.
+fn scheduled(progress: &Progress, delay: std::time::Duration, classification: Classification) {
+    tracing::warn!(
+        {
+            "http.request.method" = progress.method.as_str(),
+            attempt = progress.attempts,
+            delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+            "steadfast.verdict" = classification.verdict().as_str(),
+            "steadfast.reason" = %classification.reason(),
+            "error.type" = crate::log::fields::ErrorType::of(classification)
+                .map(tracing::field::display),
+        },
+        "retry scheduled"
+    );
+}
+
+/// A verifier's find, as the call's response: a success for the budget, marked.
+fn verified(policy: &Policy, progress: &Progress, mut response: Response) -> Response {
+    if let Some(budget) = &policy.budget {
+        budget.deposit();
+    }
+    response.extensions_mut().insert(Verified);
+    response.extensions_mut().insert(RetryStats {
+        attempts: progress.attempts,
+        waited: progress.waited,
+    });
+    response
 }
 
 /// One more attempt: waits for the service to be ready, sends, classifies.
@@ -208,7 +216,9 @@ async fn verify(
     let limit = Instant::now() + policy.verify_timeout;
     let until = deadline_at.map_or(limit, |d| d.min(limit));
     let asked = verifier.verify(request, sender);
-    let answer = timeout_at(until, asked).await.map_err(|_| Unverified::TimedOut);
+    let answer = timeout_at(until, asked)
+        .await
+        .map_err(|_| Unverified::TimedOut);
     tracing::info!(
         {
             "http.request.method" = progress.method.as_str(),

@@ -284,8 +284,12 @@ pub(super) fn settle(
 ) -> Settled {
     match outcome {
         // A rate limiter below already waited as long as allowed and sent nothing: the
-        // caller gets its typed error as it is, neither retried nor wrapped.
-        Err(e) if matches!(e.downcast_ref(), Some(Error::RateLimited { .. })) => {
+        // caller gets its typed error as it is, neither retried nor wrapped; unless an
+        // earlier attempt may have been applied, which only the rules' error can say.
+        Err(e)
+            if progress.outcome == Applied::NotApplied
+                && matches!(e.downcast_ref(), Some(Error::RateLimited { .. })) =>
+        {
             Settled::Done(Err(Error::from_inner(e)))
         }
         Ok(mut response) if classification.verdict() == Verdict::Success => {

@@ -10,6 +10,7 @@ use crate::classify::Classification;
 use crate::error::{BoxError, Error, Failure, NotRetried};
 
 /// How the call ended, besides its last outcome.
+#[derive(Clone, Copy)]
 pub(super) enum Ending {
     /// The rules stopped it: `None` when the retries ran out.
     Rules {

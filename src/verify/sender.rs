@@ -86,7 +86,11 @@ where
     S::Future: Send,
 {
     fn send(&self, request: Request) -> SendFuture {
-        let mut service = self.0.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        let mut service = self
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
         Box::pin(async move {
             poll_fn(|cx| service.poll_ready(cx))
                 .await
