@@ -191,7 +191,9 @@ impl Error {
     /// `MaybeApplied` (outcome unknown: check before sending again).
     ///
     /// A call is `MaybeApplied` when any of its attempts may have been applied and no
-    /// verifier showed otherwise, so a 500 followed by a 503 is still unknown.
+    /// verifier showed otherwise, so a 500 followed by a 503 is still unknown. A timeout is
+    /// unknown (the request may have been written); a [`Error::Transport`] (a stack without
+    /// a retry layer) is read by the default classifier.
     ///
     /// # Example
     ///

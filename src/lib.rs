@@ -2,8 +2,10 @@
 //!
 //! Integrations fail at the unhappy paths: the undocumented 502, the 429 on request 101, the
 //! retry that charged a customer twice. steadfast classifies every outcome once
-//! ([`classify`]), retries what is safe to retry with capped, jittered backoff that honours
-//! `Retry-After` and a retry budget ([`retry`]), keeps every attempt inside the API's quota
+//! ([`classify`]) and says whether the server may have acted on it, retries what is safe to
+//! retry with capped, jittered backoff that honours `Retry-After` and a retry budget
+//! ([`retry`]), asks a verifier before sending again a POST that may have been applied
+//! ([`verify`]), keeps every attempt inside the API's quota
 //! and slows all callers down when the server says so ([`rate_limit`]), bounds attempts and
 //! calls in time ([`timeout`]), gives every POST one idempotency key for all its attempts,
 //! with a ledger that answers repeated keys without touching the network ([`idempotency`]),
@@ -50,7 +52,9 @@
 //! # Errors
 //!
 //! Every layer and the client return [`Error`]; match it to tell a retried-out call from one
-//! that was not safe to retry.
+//! that was not safe to retry, and ask [`Error::outcome`] whether the server may have acted:
+//! not applied (safe to send again) or unknown (look it up first). A call never ends
+//! silently re-sent.
 //!
 //! # Features
 //!

@@ -583,3 +583,31 @@ async fn a_safe_request_is_never_verified() {
     assert_eq!(response.status(), 200);
     assert_eq!(calls.load(Ordering::Relaxed), 0);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_streamed_post_is_verified_by_its_url_and_key() {
+    let server = MockServer::start().await;
+    invoices(&server, 500, 201).await;
+    lookup_answers(&server, 200).await;
+    let asked = Asked::default();
+    let client = paused()
+        .verifier(lookup_verifier(asked.clone()))
+        .build(http())
+        .expect("valid config");
+    let chunks =
+        futures_util::stream::iter([Ok::<_, std::io::Error>(br#"{"amount":1999}"#.to_vec())]);
+
+    let response = client
+        .post(format!("{}/invoices", server.uri()))
+        .idempotency_key("inv-42")
+        .body(reqwest::Body::wrap_stream(chunks))
+        .send()
+        .await
+        .expect("verified");
+
+    assert!(Verified::of(&response));
+    let requests = asked.requests.lock().expect("not poisoned");
+    assert_eq!(requests[0].idempotency_key.as_deref(), Some("inv-42"));
+    assert_eq!(requests[0].url.path(), "/invoices");
+    assert!(requests[0].body.is_none(), "a stream is not kept");
+}

@@ -53,7 +53,7 @@ impl Applied {
 
     /// `MaybeApplied` when either is: what a call made of several attempts is.
     #[must_use]
-    pub fn or(self, other: Self) -> Self {
+    pub(crate) fn or(self, other: Self) -> Self {
         if self.is_maybe_applied() || other.is_maybe_applied() {
             Self::MaybeApplied
         } else {

@@ -5,6 +5,7 @@ use std::future::poll_fn;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use reqwest::header::HeaderName;
 use reqwest::{Request, Response, Url};
 use tokio::time::{Instant, timeout_at};
 use tower_service::Service;
@@ -19,10 +20,16 @@ use crate::error::{BoxError, Error, NotRetried, Unverified, without_url};
 use crate::verify::{Sender, Verification, Verified, VerifyRequest};
 
 /// What is left of the request after an attempt: a copy for the next one, or, for a body
-/// that cannot be copied, its URL and key for the error and the verifier.
+/// that cannot be copied, what the error and the verifier need of it.
 pub(super) struct Leftover {
     pub(super) spare: Option<Request>,
-    pub(super) url: Option<Url>,
+    /// Boxed: rare, and the first attempt's future stays small.
+    pub(super) streamed: Option<Box<Streamed>>,
+}
+
+/// A sent request whose body was a stream: its URL and idempotency key.
+pub(super) struct Streamed {
+    pub(super) url: Url,
     pub(super) key: Option<String>,
 }
 
@@ -31,7 +38,7 @@ impl Leftover {
         self.spare
             .as_ref()
             .map(Request::url)
-            .or(self.url.as_ref())
+            .or(self.streamed.as_ref().map(|s| &s.url))
             .and_then(Url::host_str)
             .map(str::to_owned)
     }
@@ -113,7 +120,7 @@ where
         tokio::time::sleep(delay).await;
         progress.previous_delay = delay;
         progress.waited += delay;
-        left = spare(&next);
+        left = spare(&next, &policy);
         progress.attempts += 1;
         let attempt = send(&mut inner, &policy, next, progress.attempts - 1);
         let finished = match deadline_at {
@@ -235,18 +242,23 @@ async fn verify(
     answer
 }
 
+/// The request's idempotency key, when it has a readable one.
+pub(super) fn key_of(request: &Request, header: &HeaderName) -> Option<String> {
+    request
+        .headers()
+        .get(header)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
 /// What the verifier is told about the request: from its spare copy, or its URL alone.
 fn verify_request(policy: &Policy, progress: &Progress, left: &Leftover) -> Option<VerifyRequest> {
     let Some(spare) = &left.spare else {
-        let url = left.url.clone()?;
-        let key = left.key.clone();
+        let streamed = left.streamed.as_ref()?;
+        let (url, key) = (streamed.url.clone(), streamed.key.clone());
         return Some(VerifyRequest::new(progress.method.clone(), url, key, None));
     };
-    let key = spare
-        .headers()
-        .get(&policy.idempotency_header)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    let key = key_of(spare, &policy.idempotency_header);
     let body = spare
         .body()
         .and_then(reqwest::Body::as_bytes)

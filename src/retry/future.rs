@@ -12,7 +12,7 @@ use tower_service::Service;
 use tracing::Span;
 use tracing::instrument::Instrumented;
 
-use super::attempts::{Leftover, after_failure};
+use super::attempts::{Leftover, Streamed, after_failure, key_of};
 use super::policy::{Policy, is_idempotent};
 use crate::boxed::BoxResponseFuture;
 use crate::classify::{Applied, Classification, Outcome, Verdict};
@@ -91,7 +91,7 @@ where
         let safe = is_idempotent(&method)
             || (policy.server_dedupes
                 && request.headers().contains_key(&policy.idempotency_header));
-        let left = spare(&request);
+        let left = spare(&request, &policy);
         let (span, attempt) = start_attempt(ready, &policy, request, 0);
         Self {
             state: State::First {
@@ -253,17 +253,18 @@ impl RetryStats {
 
 /// A copy of `request` for the next attempt, and, when it cannot be copied, its URL and key
 /// for the error and the verifier (both are gone once sent).
-pub(super) fn spare(request: &Request) -> Leftover {
+pub(super) fn spare(request: &Request, policy: &Policy) -> Leftover {
     match super::spare::try_clone(request) {
         Some(spare) => Leftover {
             spare: Some(spare),
-            url: None,
-            key: None,
+            streamed: None,
         },
         None => Leftover {
             spare: None,
-            url: Some(request.url().clone()),
-            key: None,
+            streamed: Some(Box::new(Streamed {
+                url: request.url().clone(),
+                key: key_of(request, &policy.idempotency_header),
+            })),
         },
     }
 }
