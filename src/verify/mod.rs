@@ -50,35 +50,8 @@
 
 mod request;
 mod sender;
+mod verifier;
 
 pub use request::{Verification, Verified, VerifyRequest};
 pub use sender::Sender;
-
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::Arc;
-
-/// The future a verifier returns.
-pub type VerifyFuture = Pin<Box<dyn Future<Output = Verification> + Send + 'static>>;
-
-/// Looks a request up on the server to learn whether an earlier attempt was applied.
-///
-/// Implemented for every `Fn(VerifyRequest, Sender) -> impl Future<Output = Verification>`
-/// closure whose future is `Send + 'static`; see the [module docs](self) for an example.
-pub trait Verify: Send + Sync + 'static {
-    /// Asks the server about `request`, sending lookups through `sender`.
-    fn verify(&self, request: VerifyRequest, sender: Sender) -> VerifyFuture;
-}
-
-impl<F, Fut> Verify for F
-where
-    F: Fn(VerifyRequest, Sender) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Verification> + Send + 'static,
-{
-    fn verify(&self, request: VerifyRequest, sender: Sender) -> VerifyFuture {
-        Box::pin(self(request, sender))
-    }
-}
-
-/// A verifier shared by every clone of a layer or client.
-pub type SharedVerifier = Arc<dyn Verify>;
+pub use verifier::{SharedVerifier, Verify, VerifyFuture};
