@@ -16,7 +16,8 @@ use steadfast::{Client, ClientBuilder, Error, NotRetried, Unverified};
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-/// A client fit for a paused clock: no timer runs while a request is in flight.
+/// No deadline and no attempt limit: no timer runs while a request is in flight (but a
+/// verifier's `verify_timeout`), so on a paused clock tokio jumps only to backoff waits.
 fn paused() -> ClientBuilder {
     Client::builder()
         .retry(
@@ -218,7 +219,8 @@ fn keyed(client: &Client, server: &MockServer) -> steadfast::RequestBuilder {
         .body(r#"{"amount":1999}"#)
 }
 
-#[tokio::test(start_paused = true)]
+// Real clock: `verify_timeout` runs while the lookup is in flight.
+#[tokio::test]
 async fn a_verifier_that_finds_nothing_lets_the_retry_go_on() {
     let server = MockServer::start().await;
     invoices(&server, 500, 201).await;
@@ -244,7 +246,8 @@ async fn a_verifier_that_finds_nothing_lets_the_retry_go_on() {
     );
 }
 
-#[tokio::test(start_paused = true)]
+// Real clock: `verify_timeout` runs while the lookup is in flight.
+#[tokio::test]
 async fn a_verifier_that_finds_the_invoice_ends_the_call_with_it() {
     let server = MockServer::start().await;
     invoices(&server, 500, 201).await;
@@ -263,7 +266,8 @@ async fn a_verifier_that_finds_the_invoice_ends_the_call_with_it() {
     assert_eq!(response.text().await.expect("body"), "invoice inv-42");
 }
 
-#[tokio::test(start_paused = true)]
+// Real clock: `verify_timeout` runs while the lookup is in flight.
+#[tokio::test]
 async fn a_verifier_that_cannot_tell_ends_the_call_unknown() {
     let server = MockServer::start().await;
     invoices(&server, 500, 201).await;
@@ -295,7 +299,8 @@ async fn a_verifier_that_cannot_tell_ends_the_call_unknown() {
     assert!(error.to_string().contains("could not tell"), "{error}");
 }
 
-#[tokio::test(start_paused = true)]
+// Real clock: `verify_timeout` runs while the lookup is in flight.
+#[tokio::test]
 async fn verifications_are_bounded_per_call() {
     // Every POST fails 500 and every lookup finds nothing: one verification, then out of
     // tries.
@@ -361,7 +366,8 @@ async fn a_verifier_that_hangs_is_cut_by_verify_timeout() {
     assert_eq!(started.elapsed(), Duration::from_secs(2));
 }
 
-#[tokio::test(start_paused = true)]
+// Real clock: `verify_timeout` runs while the lookup is in flight.
+#[tokio::test]
 async fn a_verifiers_lookups_go_through_the_rate_limiter() {
     let server = MockServer::start().await;
     invoices(&server, 500, 201).await;
@@ -584,7 +590,8 @@ async fn a_safe_request_is_never_verified() {
     assert_eq!(calls.load(Ordering::Relaxed), 0);
 }
 
-#[tokio::test(start_paused = true)]
+// Real clock: `verify_timeout` runs while the lookup is in flight.
+#[tokio::test]
 async fn a_streamed_post_is_verified_by_its_url_and_key() {
     let server = MockServer::start().await;
     invoices(&server, 500, 201).await;
@@ -610,4 +617,35 @@ async fn a_streamed_post_is_verified_by_its_url_and_key() {
     assert_eq!(requests[0].idempotency_key.as_deref(), Some("inv-42"));
     assert_eq!(requests[0].url.path(), "/invoices");
     assert!(requests[0].body.is_none(), "a stream is not kept");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_call_is_unknown_when_any_attempt_may_have_been_applied() {
+    // 500 (maybe applied), then 503 (not applied): the call as a whole is still unknown.
+    let server = MockServer::start().await;
+    invoices(&server, 500, 503).await;
+    let client = paused()
+        .retry(
+            RetryConfig::default()
+                .deadline(None)
+                .base_delay(Duration::from_millis(10))
+                .max_retries(1)
+                .server_dedupes(true),
+        )
+        .build(http())
+        .expect("valid config");
+
+    let error = keyed(&client, &server).send().await.expect_err("503 last");
+
+    assert!(matches!(error, Error::RetriesExhausted { .. }), "{error:?}");
+    assert_eq!(
+        error.status(),
+        Some(reqwest::StatusCode::SERVICE_UNAVAILABLE)
+    );
+    assert_eq!(
+        error.failure().map(|f| f.classification().applied()),
+        Some(Applied::NotApplied),
+        "the last attempt alone was not applied"
+    );
+    assert_eq!(error.outcome(), Applied::MaybeApplied);
 }

@@ -39,6 +39,12 @@
 //! # Ok::<(), steadfast::ConfigError>(())
 //! ```
 //!
+//! # Time
+//!
+//! `verify_timeout` is a `tokio::time` timer running while the lookups are in flight: on a
+//! paused clock, tokio jumps to it whenever the runtime waits on I/O, so tests of verifiers
+//! that talk to a real server run on the real clock.
+//!
 //! # Who calls it
 //!
 //! The retry layer, after a maybe-applied failure of a request that is not safe to repeat
