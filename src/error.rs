@@ -139,7 +139,8 @@ pub enum Error {
         source: Option<BoxError>,
     },
 
-    /// The call's deadline passed while a later attempt (or its verification) was running.
+    /// The call's deadline passed while a later attempt was running (a verification cut by
+    /// it ends `NotRetried` with [`Unverified::TimedOut`]).
     ///
     /// [`Failure::deadline`] is the deadline, [`Failure::attempts`] counts the attempt that
     /// was cut, whose outcome is unknown.

@@ -17,8 +17,8 @@ pub(super) enum Ending {
         why: Option<NotRetried>,
         retry_at: Option<Instant>,
     },
-    /// The deadline cut an attempt or a verification; the status is the last one received,
-    /// whose response was let go before the wait.
+    /// The deadline cut an attempt; the status is the last one received, whose response was
+    /// let go before the wait.
     Deadline {
         deadline: Duration,
         status: Option<StatusCode>,

@@ -34,8 +34,8 @@
 //! # Errors
 //!
 //! The service's error is [`Error`](crate::Error): `RetriesExhausted` when every allowed
-//! attempt failed, `DeadlineExceeded` when the deadline cut a later attempt or a
-//! verification, `NotRetried` with the reason otherwise. All keep the call's history (the
+//! attempt failed, `DeadlineExceeded` when the deadline cut a later attempt,
+//! `NotRetried` with the reason otherwise. All keep the call's history (the
 //! attempts, the last classification, status and response) and say whether the server may
 //! have acted ([`Error::outcome`](crate::Error::outcome)): a POST answered 500 ends
 //! `NotRetried { why: UnsafeMethod }` with its outcome unknown, never sent twice blindly.
@@ -43,8 +43,8 @@
 //! # Deadline
 //!
 //! Waits that would end past the deadline are not started (`NotRetried::Deadline`, with
-//! `retry_at`); later attempts and verifications are cut at the deadline
-//! (`DeadlineExceeded`, outcome unknown). The first attempt runs without a timer of the
+//! `retry_at`); later attempts are cut at the deadline (`DeadlineExceeded`, outcome
+//! unknown), and so are verifications (`NotRetried::OutcomeUnknown`). The first attempt runs without a timer of the
 //! retry layer's: in the [`Client`](crate::Client) the outer deadline layer cuts it, with
 //! [`Error::Timeout`](crate::Error::Timeout).
 //!
