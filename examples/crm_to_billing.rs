@@ -101,8 +101,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     // 3. Create each client in billing. The idempotency key comes from the CRM id, so a
-    //    re-run of this job after a crash cannot create a client twice, and a POST with a
-    //    key may be retried safely.
+    //    re-run of this job after a crash cannot create a client twice. A 503 is retried
+    //    (the server did nothing); a POST that may have been applied (a 500, a timeout) is
+    //    not sent again unless billing deduplicates by the key (`server_dedupes`) or a
+    //    verifier finds the client missing.
     println!();
     for billing_client in &batch.mapped {
         let response = client

@@ -9,7 +9,7 @@ use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
 use tokio::time::Instant;
 
-use crate::classify::{Classification, Reason, Verdict};
+use crate::classify::{Applied, Classification, DefaultClassifier, Reason, Verdict};
 use crate::idempotency::IdempotencyKey;
 
 /// A boxed error, as tower layers pass them around.
@@ -18,7 +18,9 @@ pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 /// Everything that can go wrong in a steadfast call.
 ///
 /// Match on the variant to decide what to do; every variant keeps its cause in the
-/// `source()` chain. No variant's `Display` or `Debug` shows a URL's query, userinfo or
+/// `source()` chain, and [`outcome`](Self::outcome) says whether the server may have acted
+/// (its `Display` says it too: "not applied, safe to send again" or "outcome unknown: the
+/// server may have acted"). No variant's `Display` or `Debug` shows a URL's query, userinfo or
 /// path, nor any header value.
 ///
 /// # Example
@@ -39,15 +41,19 @@ pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The configuration is invalid; nothing was sent.
-    #[error("invalid configuration: {0}")]
+    #[error("invalid configuration: {0}; nothing was sent, not applied")]
     Config(#[from] ConfigError),
 
     /// The request could not be built (bad URL, header or body); nothing was sent.
-    #[error("invalid request")]
+    #[error("invalid request; nothing was sent, not applied")]
     InvalidRequest(#[source] BoxError),
 
-    /// An attempt, or the whole call, took longer than its timeout.
-    #[error("timed out after {elapsed:?}")]
+    /// An attempt took longer than its limit, or a [`Timeout`](crate::timeout::Timeout)
+    /// layer's limit elapsed: in the [`Client`](crate::Client), the deadline cut the first
+    /// attempt. Later attempts cut by the deadline end [`Error::DeadlineExceeded`].
+    ///
+    /// The outcome is unknown: the request may have been written.
+    #[error("timed out after {elapsed:?}; {}", Applied::MaybeApplied)]
     #[non_exhaustive]
     Timeout {
         /// The timeout that elapsed.
@@ -58,11 +64,14 @@ pub enum Error {
 
     /// A response body could not be decoded into the expected type. The message names the
     /// first problem (position, or path and what was wrong) and shows no value from the body.
-    #[error("response body could not be decoded: {}", .0.summary())]
+    #[error("response body could not be decoded: {}; {}", .0.summary(), Applied::MaybeApplied)]
     Decode(#[from] crate::mapper::DecodeError),
 
     /// Another call holds this idempotency key and did not finish in time; nothing was sent.
-    #[error("another call with idempotency key {key} is still in flight (waited {waited:?})")]
+    #[error(
+        "another call with idempotency key {key} is still in flight (waited {waited:?}); \
+         nothing was sent, not applied"
+    )]
     IdempotencyKeyInFlight {
         /// The key (keys are not secrets).
         key: String,
@@ -71,7 +80,7 @@ pub enum Error {
     },
 
     /// The idempotency ledger could not be reached; nothing was sent.
-    #[error("idempotency ledger unavailable for key {key}; nothing was sent")]
+    #[error("idempotency ledger unavailable for key {key}; nothing was sent, not applied")]
     Ledger {
         /// The key of the call.
         key: String,
@@ -81,7 +90,7 @@ pub enum Error {
     },
 
     /// The transport failed and no retry layer was in the stack to take the decision.
-    #[error("transport error")]
+    #[error("transport error; {}", transport_outcome(.source.as_ref()))]
     #[non_exhaustive]
     Transport {
         /// What failed.
@@ -92,7 +101,7 @@ pub enum Error {
     },
 
     /// The call failed on every attempt allowed by the retry configuration.
-    #[error("{failure}")]
+    #[error("{failure}; {}", .failure.outcome)]
     RetriesExhausted {
         /// What happened on the last attempt.
         failure: Box<Failure>,
@@ -105,7 +114,7 @@ pub enum Error {
     /// fast); the request was not sent.
     #[error(
         "rate limited on {}: no permit for {retry_after:?}, longer than the allowed wait; \
-         the request was not sent",
+         the request was not sent, not applied",
         .key.as_deref().unwrap_or("a custom key")
     )]
     #[non_exhaustive]
@@ -120,7 +129,7 @@ pub enum Error {
     },
 
     /// The call failed and was not retried, for the reason in `why`.
-    #[error("{failure}; not retried: {why}")]
+    #[error("{failure}; not retried: {why}; {}", .failure.outcome)]
     NotRetried {
         /// Why no further attempt was made.
         why: NotRetried,
@@ -130,6 +139,25 @@ pub enum Error {
         #[source]
         source: Option<BoxError>,
     },
+
+    /// The call's deadline passed while a later attempt was running (a verification cut by
+    /// it ends `NotRetried` with [`Unverified::TimedOut`]).
+    ///
+    /// [`Failure::deadline`] is the deadline, [`Failure::attempts`] counts the attempt that
+    /// was cut, whose outcome is unknown.
+    #[error("{failure}; {}", .failure.outcome)]
+    DeadlineExceeded {
+        /// The call so far: attempts, the last classification and status, the key.
+        failure: Box<Failure>,
+        /// The last attempt's error, when it ended without a response.
+        #[source]
+        source: Option<BoxError>,
+    },
+}
+
+/// A transport error's outcome, as the default classifier reads it.
+fn transport_outcome(source: &(dyn StdError + Send + Sync + 'static)) -> Applied {
+    DefaultClassifier::classify_error(source).applied()
 }
 
 impl Error {
@@ -148,16 +176,53 @@ impl Error {
             // Nothing was sent: a later attempt may go through.
             Self::IdempotencyKeyInFlight { .. } | Self::Ledger { .. } => Some(
                 Classification::transient(Reason::Custom("idempotency ledger"))
-                    .with_pre_processing(true),
+                    .with_applied(Applied::NotApplied),
             ),
-            Self::RateLimited { retry_after, .. } => Some(
-                Classification::throttled(Some(*retry_after), Reason::RateLimited)
-                    .with_pre_processing(true),
-            ),
-            Self::RetriesExhausted { failure, .. } | Self::NotRetried { failure, .. } => {
-                Some(failure.classification)
-            }
+            Self::RateLimited { retry_after, .. } => Some(Classification::throttled(
+                Some(*retry_after),
+                Reason::RateLimited,
+            )),
+            Self::RetriesExhausted { failure, .. }
+            | Self::NotRetried { failure, .. }
+            | Self::DeadlineExceeded { failure, .. } => Some(failure.classification),
             Self::Transport { .. } => None,
+        }
+    }
+
+    /// Whether the server may have acted on the call: `NotApplied` (safe to send again) or
+    /// `MaybeApplied` (outcome unknown: check before sending again).
+    ///
+    /// A call is `MaybeApplied` when any of its attempts may have been applied and no
+    /// verifier showed otherwise, so a 500 followed by a 503 is still unknown. A timeout is
+    /// unknown (the request may have been written); a [`Error::Transport`] (a stack without
+    /// a retry layer) is read by the default classifier.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use steadfast::classify::Applied;
+    ///
+    /// # async fn example(client: steadfast::Client) {
+    /// match client.post("http://127.0.0.1:9/invoices").send().await {
+    ///     Ok(response) => println!("{}", response.status()),
+    ///     Err(e) if e.outcome() == Applied::NotApplied => eprintln!("safe to send again: {e}"),
+    ///     Err(e) => eprintln!("look the invoice up before sending again: {e}"),
+    /// }
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn outcome(&self) -> Applied {
+        match self {
+            Self::Config(_)
+            | Self::InvalidRequest(_)
+            | Self::IdempotencyKeyInFlight { .. }
+            | Self::Ledger { .. }
+            | Self::RateLimited { .. } => Applied::NotApplied,
+            Self::Timeout { .. } | Self::Decode(_) => Applied::MaybeApplied,
+            Self::Transport { source, .. } => transport_outcome(source.as_ref()),
+            Self::RetriesExhausted { failure, .. }
+            | Self::NotRetried { failure, .. }
+            | Self::DeadlineExceeded { failure, .. } => failure.outcome,
         }
     }
 
@@ -165,9 +230,9 @@ impl Error {
     #[must_use]
     pub fn failure(&self) -> Option<&Failure> {
         match self {
-            Self::RetriesExhausted { failure, .. } | Self::NotRetried { failure, .. } => {
-                Some(failure)
-            }
+            Self::RetriesExhausted { failure, .. }
+            | Self::NotRetried { failure, .. }
+            | Self::DeadlineExceeded { failure, .. } => Some(failure),
             _ => None,
         }
     }
@@ -207,7 +272,9 @@ impl Error {
 
     pub(crate) fn set_idempotency_key(&mut self, key: IdempotencyKey) {
         match self {
-            Self::RetriesExhausted { failure, .. } | Self::NotRetried { failure, .. } => {
+            Self::RetriesExhausted { failure, .. }
+            | Self::NotRetried { failure, .. }
+            | Self::DeadlineExceeded { failure, .. } => {
                 failure.idempotency_key = Some(key);
             }
             Self::Timeout {
@@ -243,8 +310,9 @@ impl Error {
 pub enum NotRetried {
     /// The verdict was permanent: retrying cannot help.
     Permanent,
-    /// The method is not idempotent and the request carries no idempotency key, and the
-    /// failure may have happened after the server acted on it.
+    /// The method is not idempotent, the attempt may have been applied, and nothing says a
+    /// repeat is safe: no verifier is set, and the server is not known to deduplicate by the
+    /// idempotency key.
     UnsafeMethod,
     /// The request body is a stream that cannot be sent twice.
     BodyNotReplayable,
@@ -256,6 +324,30 @@ pub enum NotRetried {
     /// day, [`hints::MAX_HINT`](crate::hints::MAX_HINT)); `retry_at` holds the server's
     /// time when it can be represented.
     RetryAfterTooLong,
+    /// The attempt may have been applied and the verifier could not tell whether it was.
+    OutcomeUnknown(Unverified),
+}
+
+/// Why a verifier could not settle an attempt's outcome.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unverified {
+    /// The verifier answered [`Verification::Unknown`](crate::verify::Verification::Unknown).
+    Unknown,
+    /// The verifier took longer than `verify_timeout`, or ran into the deadline.
+    TimedOut,
+    /// The call used up its `max_verifications`.
+    OutOfTries,
+}
+
+impl fmt::Display for Unverified {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Unknown => "the verifier could not tell",
+            Self::TimedOut => "the verifier timed out",
+            Self::OutOfTries => "the call used up its verifications (max_verifications)",
+        })
+    }
 }
 
 impl fmt::Display for NotRetried {
@@ -263,8 +355,9 @@ impl fmt::Display for NotRetried {
         f.write_str(match self {
             Self::Permanent => "the failure is permanent",
             Self::UnsafeMethod => {
-                "the method is not idempotent and the request has no idempotency key \
-                 (set one to make it safe to retry)"
+                "the method is not idempotent and the server may have acted (set a verifier \
+                 that looks the request up, or server_dedupes if the API documents that it \
+                 deduplicates by the idempotency key)"
             }
             Self::BodyNotReplayable => {
                 "the request body is a stream and cannot be replayed (use a buffered body to \
@@ -275,11 +368,15 @@ impl fmt::Display for NotRetried {
             }
             Self::Deadline => "the next attempt would start after the total deadline",
             Self::RetryAfterTooLong => "the server asked for a wait longer than max_retry_after",
+            Self::OutcomeUnknown(why) => {
+                return write!(f, "the outcome could not be verified: {why}");
+            }
         })
     }
 }
 
-/// The last attempt of a failed call: what was asked, how it ended, and what the server said.
+/// A failed call's history: what was asked, how many attempts went out, how the last one
+/// ended, what the server said, and whether the server may have acted.
 pub struct Failure {
     pub(crate) method: Method,
     pub(crate) host: Option<String>,
@@ -290,9 +387,50 @@ pub struct Failure {
     // A mutex so the error stays `Sync` and the response can be taken out through `&self`.
     pub(crate) response: Mutex<Option<reqwest::Response>>,
     pub(crate) idempotency_key: Option<IdempotencyKey>,
+    /// The whole call's: `MaybeApplied` when any attempt may have been applied.
+    pub(crate) outcome: Applied,
+    /// Set when the call's deadline ended it.
+    pub(crate) deadline: Option<Duration>,
+    /// The attempt limit, when the last attempt was cut by it.
+    pub(crate) timed_out_after: Option<Duration>,
 }
 
 impl Failure {
+    /// A failure whose outcome is its last attempt's, without `retry_at` or key yet.
+    pub(crate) fn new(
+        method: Method,
+        host: Option<String>,
+        attempts: u32,
+        classification: Classification,
+        response: Option<reqwest::Response>,
+    ) -> Self {
+        Self {
+            method,
+            host,
+            attempts,
+            classification,
+            status: response.as_ref().map(reqwest::Response::status),
+            retry_at: None,
+            response: Mutex::new(response),
+            idempotency_key: None,
+            outcome: classification.applied(),
+            deadline: None,
+            timed_out_after: None,
+        }
+    }
+
+    /// Whether the server may have acted on any attempt of the call.
+    #[must_use]
+    pub fn outcome(&self) -> Applied {
+        self.outcome
+    }
+
+    /// The call's deadline, when it is what ended the call.
+    #[must_use]
+    pub fn deadline(&self) -> Option<Duration> {
+        self.deadline
+    }
+
     /// The request's method.
     #[must_use]
     pub fn method(&self) -> &Method {
@@ -371,21 +509,50 @@ impl Failure {
     }
 }
 
-impl fmt::Display for Failure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Failure {
+    /// What was asked: the method and host. The place for a redacted path, too.
+    fn write_target(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.method)?;
         if let Some(host) = &self.host {
             write!(f, " {host}")?;
         }
-        match self.attempts {
-            // Only the idempotency ledger answers without an attempt.
-            0 => write!(
+        Ok(())
+    }
+
+    /// The last attempt's ending: the attempt limit when it cut it, else the classification.
+    fn write_last(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.timed_out_after {
+            Some(limit) => write!(
                 f,
-                " failed earlier with the same idempotency key (replayed from the ledger): {}",
-                self.classification
-            )?,
-            1 => write!(f, " failed after 1 attempt: {}", self.classification)?,
-            n => write!(f, " failed after {n} attempts: {}", self.classification)?,
+                "attempt timed out after {limit:?} ({})",
+                self.classification.verdict()
+            ),
+            None => write!(f, "{}", self.classification),
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.write_target(f)?;
+        let plural = if self.attempts == 1 { "" } else { "s" };
+        if let Some(deadline) = self.deadline {
+            write!(
+                f,
+                ": deadline of {deadline:?} exceeded after {} attempt{plural}; last completed attempt: ",
+                self.attempts
+            )?;
+        } else if self.attempts == 0 {
+            // Only the idempotency ledger answers without an attempt.
+            f.write_str(
+                " failed earlier with the same idempotency key (replayed from the ledger): ",
+            )?;
+        } else {
+            write!(f, " failed after {} attempt{plural}: ", self.attempts)?;
+        }
+        self.write_last(f)?;
+        if let Some(key) = &self.idempotency_key {
+            write!(f, "; idempotency key {}", key.as_str())?;
         }
         if let Some(at) = self.retry_at {
             let wait = at.saturating_duration_since(Instant::now());
@@ -406,6 +573,8 @@ impl fmt::Debug for Failure {
             .field("status", &self.status)
             .field("retry_at", &self.retry_at)
             .field("idempotency_key", &self.idempotency_key)
+            .field("outcome", &self.outcome)
+            .field("deadline", &self.deadline)
             .finish_non_exhaustive()
     }
 }
@@ -509,11 +678,12 @@ mod tests {
             }
         );
         assert_eq!(classification.reason(), Reason::RateLimited);
-        assert!(classification.is_pre_processing());
+        assert_eq!(classification.applied(), Applied::NotApplied);
+        assert_eq!(error.outcome(), Applied::NotApplied);
         assert_eq!(
             error.to_string(),
             "rate limited on https://api.example.com:443: no permit for 2s, longer than the \
-             allowed wait; the request was not sent"
+             allowed wait; the request was not sent, not applied"
         );
         let custom = Error::RateLimited {
             retry_after: Duration::from_secs(2),
@@ -521,5 +691,120 @@ mod tests {
             idempotency_key: None,
         };
         assert!(custom.to_string().contains("a custom key"), "{custom}");
+    }
+
+    fn failure(classification: Classification) -> Box<Failure> {
+        Box::new(Failure::new(
+            Method::POST,
+            Some("api.example.com".to_owned()),
+            2,
+            classification,
+            None,
+        ))
+    }
+
+    #[test]
+    fn every_error_says_its_outcome() {
+        let unknown = "outcome unknown: the server may have acted";
+        let not_applied = "not applied";
+        let cases: Vec<(Error, Applied, &str)> = vec![
+            (
+                Error::Config(ConfigError::ZeroDuration { name: "x" }),
+                Applied::NotApplied,
+                not_applied,
+            ),
+            (
+                Error::InvalidRequest("bad".into()),
+                Applied::NotApplied,
+                not_applied,
+            ),
+            (
+                Error::Timeout {
+                    elapsed: Duration::from_secs(2),
+                    idempotency_key: None,
+                },
+                Applied::MaybeApplied,
+                unknown,
+            ),
+            (
+                Error::IdempotencyKeyInFlight {
+                    key: "k".to_owned(),
+                    waited: Duration::from_secs(1),
+                },
+                Applied::NotApplied,
+                not_applied,
+            ),
+            (
+                Error::Transport {
+                    source: Box::new(std::io::Error::from(std::io::ErrorKind::ConnectionRefused)),
+                    idempotency_key: None,
+                },
+                Applied::NotApplied,
+                not_applied,
+            ),
+            (
+                Error::Transport {
+                    source: Box::new(std::io::Error::from(std::io::ErrorKind::ConnectionReset)),
+                    idempotency_key: None,
+                },
+                Applied::MaybeApplied,
+                unknown,
+            ),
+            (
+                Error::RetriesExhausted {
+                    failure: failure(Classification::transient(Reason::Status(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                    ))),
+                    source: None,
+                },
+                Applied::NotApplied,
+                not_applied,
+            ),
+            (
+                Error::NotRetried {
+                    why: NotRetried::OutcomeUnknown(Unverified::TimedOut),
+                    failure: failure(Classification::transient(Reason::Status(
+                        StatusCode::BAD_GATEWAY,
+                    ))),
+                    source: None,
+                },
+                Applied::MaybeApplied,
+                unknown,
+            ),
+        ];
+        for (error, outcome, text) in cases {
+            assert_eq!(error.outcome(), outcome, "{error:?}");
+            let shown = error.to_string();
+            assert!(shown.contains(text), "{shown}");
+        }
+    }
+
+    #[test]
+    fn the_deadline_names_itself_apart_from_an_attempt_limit() {
+        let mut cut = failure(Classification::transient(Reason::Status(
+            StatusCode::SERVICE_UNAVAILABLE,
+        )));
+        cut.deadline = Some(Duration::from_millis(3_500));
+        cut.attempts = 4;
+        cut.status = Some(StatusCode::SERVICE_UNAVAILABLE);
+        cut.outcome = Applied::MaybeApplied;
+        cut.idempotency_key = Some(IdempotencyKey::new("inv-42"));
+        let error = Error::DeadlineExceeded {
+            failure: cut,
+            source: None,
+        };
+        assert_eq!(
+            error.to_string(),
+            "POST api.example.com: deadline of 3.5s exceeded after 4 attempts; last completed \
+             attempt: transient (status 503 Service Unavailable); idempotency key inv-42; \
+             outcome unknown: the server may have acted"
+        );
+
+        let mut timed_out = failure(Classification::transient(Reason::Timeout));
+        timed_out.timed_out_after = Some(Duration::from_secs(2));
+        assert_eq!(
+            timed_out.to_string(),
+            "POST api.example.com failed after 2 attempts: attempt timed out after 2s (transient)"
+        );
     }
 }

@@ -2,10 +2,12 @@
 //!
 //! Integrations fail at the unhappy paths: the undocumented 502, the 429 on request 101, the
 //! retry that charged a customer twice. steadfast classifies every outcome once
-//! ([`classify`]), retries what is safe to retry with capped, jittered backoff that honours
-//! `Retry-After` and a retry budget ([`retry`]), keeps every attempt inside the API's quota
-//! and slows all callers down when the server says so ([`rate_limit`]) — both reading the
-//! server's hints through one bounded parser ([`hints`]) — bounds attempts and
+//! ([`classify`]) and says whether the server may have acted on it, retries what is safe to
+//! retry with capped, jittered backoff that honours `Retry-After` and a retry budget
+//! ([`retry`]), asks a verifier before sending again a POST that may have been applied
+//! ([`verify`]), keeps every attempt inside the API's quota and slows all callers down when
+//! the server says so ([`rate_limit`]) — both reading the server's hints through one bounded
+//! parser ([`hints`]) — bounds attempts and
 //! calls in time ([`timeout`]), gives every POST one idempotency key for all its attempts,
 //! with a ledger that answers repeated keys without touching the network ([`idempotency`]),
 //! and logs every call and decision with secrets masked ([`log`], [`redact`]). The
@@ -51,7 +53,9 @@
 //! # Errors
 //!
 //! Every layer and the client return [`Error`]; match it to tell a retried-out call from one
-//! that was not safe to retry.
+//! that was not safe to retry, and ask [`Error::outcome`] whether the server may have acted:
+//! not applied (safe to send again) or unknown (look it up first). A call never ends
+//! silently re-sent.
 //!
 //! # Features
 //!
@@ -75,9 +79,10 @@ pub mod rate_limit;
 pub mod redact;
 pub mod retry;
 pub mod timeout;
+pub mod verify;
 
 pub use client::{Client, ClientBuilder, ClientConfig, RequestBuilder, ResponseExt};
-pub use error::{BoxError, ConfigError, Error, Failure, NotRetried};
+pub use error::{BoxError, ConfigError, Error, Failure, NotRetried, Unverified};
 
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

@@ -5,7 +5,7 @@ mod common;
 use std::time::Duration;
 
 use common::{closed_port, http};
-use steadfast::classify::{Classify, DefaultClassifier, Outcome, Reason, Verdict};
+use steadfast::classify::{Applied, Classify, DefaultClassifier, Outcome, Reason, Verdict};
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;
 use wiremock::matchers::path;
@@ -79,16 +79,16 @@ async fn error_of(request: reqwest::RequestBuilder) -> reqwest::Error {
 }
 
 #[tokio::test]
-async fn connection_refused_is_transient_and_pre_processing() {
+async fn connection_refused_is_transient_and_not_applied() {
     let error = error_of(http().get(format!("http://127.0.0.1:{}/", closed_port()))).await;
     let c = DefaultClassifier::new().classify(Outcome::Error(&error));
     assert_eq!(c.verdict(), Verdict::Transient);
     assert_eq!(c.reason(), Reason::Connect);
-    assert!(c.is_pre_processing());
+    assert_eq!(c.applied(), Applied::NotApplied);
 }
 
 #[tokio::test]
-async fn a_timeout_is_transient_and_not_pre_processing() {
+async fn a_timeout_is_transient_and_maybe_applied() {
     // A server that accepts and never answers.
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
@@ -106,11 +106,11 @@ async fn a_timeout_is_transient_and_not_pre_processing() {
     let c = DefaultClassifier::new().classify(Outcome::Error(&error));
     assert_eq!(c.verdict(), Verdict::Transient);
     assert_eq!(c.reason(), Reason::Timeout);
-    assert!(!c.is_pre_processing());
+    assert_eq!(c.applied(), Applied::MaybeApplied);
 }
 
 #[tokio::test]
-async fn a_reset_connection_is_transient_and_not_pre_processing() {
+async fn a_reset_connection_is_transient_and_maybe_applied() {
     // A server that reads the request, then resets the connection (SO_LINGER 0).
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
@@ -134,7 +134,11 @@ async fn a_reset_connection_is_transient_and_not_pre_processing() {
         "{:?}",
         c.reason()
     );
-    assert!(!c.is_pre_processing(), "the server may have acted on it");
+    assert_eq!(
+        c.applied(),
+        Applied::MaybeApplied,
+        "the server may have acted on it"
+    );
 }
 
 #[tokio::test]
@@ -179,4 +183,28 @@ async fn builder_overrides_come_before_the_table() {
         .build()
         .classify(Outcome::Response(&response));
     assert_eq!(custom.verdict(), Verdict::Transient);
+}
+
+#[tokio::test]
+async fn a_response_head_too_large_is_permanent() {
+    // A server whose answer has more headers than hyper accepts: the next attempt would
+    // meet the same head.
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let server = tokio::spawn(async move {
+        use tokio::io::AsyncWriteExt;
+        let (mut socket, _) = listener.accept().await.expect("accept");
+        let mut buf = [0u8; 1024];
+        let _ = socket.read(&mut buf).await;
+        // 200 headers: hyper accepts 100.
+        let fillers = "x-filler: 1\r\n".repeat(200);
+        let head = format!("HTTP/1.1 200 OK\r\n{fillers}content-length: 0\r\n\r\n");
+        let _ = socket.write_all(head.as_bytes()).await;
+    });
+    let error = error_of(http().get(format!("http://{addr}/"))).await;
+    server.await.expect("server task");
+
+    let c = DefaultClassifier::new().classify(Outcome::Error(&error));
+    assert_eq!(c.verdict(), Verdict::Permanent, "{error:?}");
+    assert_eq!(c.reason(), Reason::InvalidResponse);
 }

@@ -187,6 +187,11 @@ async fn the_deadline_bounds_the_whole_call() {
         matches!(error, Error::Timeout { elapsed, .. } if elapsed == Duration::from_millis(300)),
         "{error:?}"
     );
+    assert_eq!(
+        error.outcome(),
+        steadfast::classify::Applied::MaybeApplied,
+        "cut after the request was written"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -297,7 +302,9 @@ fn config_is_read_from_text_with_durations() {
     let config: ClientConfig = serde_json::from_str(
         r#"{ "attempt_timeout": "2s",
              "retry": { "max_retries": 5, "base_delay": "250ms", "jitter": "decorrelated",
-                        "budget": { "window": "30s", "retry_ratio": 0.2 } } }"#,
+                        "budget": { "window": "30s", "retry_ratio": 0.2 },
+                        "server_dedupes": true, "max_verifications": 1,
+                        "verify_timeout": "3s" } }"#,
     )
     .expect("valid json");
     assert_eq!(config.attempt_timeout, Some(Duration::from_secs(2)));
@@ -308,6 +315,9 @@ fn config_is_read_from_text_with_durations() {
         Some(Duration::from_secs(120)),
         "unset: the default"
     );
+    assert!(config.retry.server_dedupes);
+    assert_eq!(config.retry.max_verifications, 1);
+    assert_eq!(config.retry.verify_timeout, Duration::from_secs(3));
     let budget = config.retry.budget.clone().expect("budget on");
     assert_eq!(budget.window, Duration::from_secs(30));
     assert!(Client::from_config(&config, http()).is_ok());

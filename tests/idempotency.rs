@@ -157,13 +157,18 @@ async fn caller_keys_are_kept_in_the_configured_header_and_format() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_post_with_a_key_is_retried_by_the_client() {
+async fn a_post_with_a_key_is_retried_by_the_client_when_the_server_dedupes() {
     let server = MockServer::start().await;
     Mock::given(path("/payments"))
         .respond_with(ResponseTemplate::new(502))
         .mount(&server)
         .await;
-    let client = paused_client(IdempotencyConfig::default(), MemoryStore::new());
+    let client = Client::builder()
+        .retry(RetryConfig::default().deadline(None).server_dedupes(true))
+        .attempt_timeout(None)
+        .idempotency_store(MemoryStore::new())
+        .build(http())
+        .expect("valid config");
 
     let error = client
         .post(format!("{}/payments", server.uri()))

@@ -348,6 +348,7 @@ async fn a_call_that_fails_after_two_retries_is_described_by_its_spans_and_event
         field(f, "steadfast.reason"),
         "status 503 Service Unavailable"
     );
+    assert_eq!(field(f, "steadfast.outcome"), "not_applied");
     let duration: f64 = field(f, "steadfast.duration_ms").parse().expect("a number");
     assert!((300.0..310.0).contains(&duration), "{duration}");
 
@@ -393,6 +394,7 @@ async fn a_call_that_fails_after_two_retries_is_described_by_its_spans_and_event
     assert_eq!(event.span, Some(*call_index));
     assert_eq!(field(&event.fields, "steadfast.verdict"), "transient");
     assert_eq!(field(&event.fields, "attempts"), "3");
+    assert_eq!(field(&event.fields, "steadfast.outcome"), "not_applied");
     assert_eq!(field(&event.fields, "steadfast.needs_attention"), "false");
     assert!(!event.fields.contains_key("hint"));
     assert!(!event.fields.contains_key("not_retried"));
@@ -439,6 +441,7 @@ async fn a_call_that_succeeds_after_a_retry_logs_success_at_debug() {
     assert_eq!(response.status(), 200);
     let (_, call) = &capture.spans("steadfast.call")[0];
     assert_eq!(field(&call.fields, "steadfast.verdict"), "success");
+    assert_eq!(field(&call.fields, "steadfast.outcome"), "applied");
     assert_eq!(field(&call.fields, "http.response.status_code"), "200");
     assert_eq!(field(&call.fields, "http.request.resend_count"), "1");
     assert!(!call.fields.contains_key("error.type"));
@@ -1054,5 +1057,39 @@ async fn the_client_logs_generated_keys_and_ledger_replays() {
         replayed[0].span,
         Some(calls[2].0),
         "inside the third call's span"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_post_that_may_have_been_applied_is_logged_unknown() {
+    let (subscriber, capture, _buffer) = subscriber();
+    let _guard = common::capture_on_this_thread(subscriber);
+    let server = MockServer::start().await;
+    common::respond(
+        &server,
+        ResponseTemplate::new(500),
+        1,
+        ResponseTemplate::new(200),
+    )
+    .await;
+    let (mut service, _) = stack(LogLayer::default(), &retry_config());
+
+    let error = service
+        .ready()
+        .await
+        .expect("ready")
+        .call(keyed_post(&format!("{}/orders", server.uri())))
+        .await
+        .expect_err("a 500 to a POST is not sent again");
+
+    assert_eq!(error.outcome().as_str(), "unknown");
+    let (_, call) = &capture.spans("steadfast.call")[0];
+    assert_eq!(field(&call.fields, "steadfast.outcome"), "unknown");
+    let gave_up = capture.events("gave up");
+    assert_eq!(gave_up.len(), 1);
+    assert_eq!(field(&gave_up[0].fields, "steadfast.outcome"), "unknown");
+    assert_eq!(
+        field(&gave_up[0].fields, "not_retried"),
+        steadfast::NotRetried::UnsafeMethod.to_string()
     );
 }

@@ -652,7 +652,11 @@ async fn a_wait_beyond_max_wait_fails_typed_and_is_never_sent() {
             retry_after: Some(_)
         }
     ));
-    assert!(classification.is_pre_processing());
+    assert_eq!(
+        classification.applied(),
+        steadfast::classify::Applied::NotApplied
+    );
+    assert_eq!(error.outcome(), steadfast::classify::Applied::NotApplied);
     assert_eq!(
         server.arrivals().len(),
         1,

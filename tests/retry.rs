@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
 use common::{Recorder, closed_port, http};
-use steadfast::classify::{Classify, DefaultClassifier, Outcome};
+use steadfast::classify::{Applied, Classify, DefaultClassifier, Outcome};
 use steadfast::retry::{BudgetConfig, Jitter, RetryConfig, RetryLayer};
 use steadfast::{Error, NotRetried};
 use tokio::time::Instant;
@@ -17,10 +17,14 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const MS: Duration = Duration::from_millis(1);
 
+/// No deadline unless a test is about it: on a paused clock tokio jumps to the next timer
+/// whenever the runtime waits on I/O, and the deadline is a timer running over every later
+/// attempt.
 fn config() -> RetryConfig {
     RetryConfig::default()
         .base_delay(100 * MS)
         .max_delay(1_000 * MS)
+        .deadline(None)
 }
 
 /// A retry stack over a recorder over reqwest.
@@ -102,18 +106,22 @@ async fn get_503_503_200_succeeds_on_the_third_attempt_within_jitter_bounds() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn post_without_key_is_sent_once_and_the_error_says_why() {
+async fn post_answered_500_is_sent_once_and_the_error_says_why() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(503))
+        .respond_with(ResponseTemplate::new(500))
         .mount(&server)
         .await;
     let (mut service, recorder) = stack(&config());
 
     let url = format!("{}/orders", server.uri());
-    let error = call(&mut service, request(reqwest::Method::POST, &url))
+    let mut post = request(reqwest::Method::POST, &url);
+    // A key alone does not make a retry safe: most APIs ignore it.
+    post.headers_mut()
+        .insert("idempotency-key", "order-42".parse().expect("valid value"));
+    let error = call(&mut service, post)
         .await
-        .expect_err("503 is a failure");
+        .expect_err("500 is a failure");
 
     assert_eq!(recorder.count(), 1);
     assert!(
@@ -126,13 +134,41 @@ async fn post_without_key_is_sent_once_and_the_error_says_why() {
         ),
         "{error:?}"
     );
+    assert_eq!(error.outcome(), Applied::MaybeApplied);
     let message = error.to_string();
-    assert!(message.contains("not idempotent"), "{message}");
-    assert!(message.contains("idempotency key"), "{message}");
+    assert!(message.contains("server may have acted"), "{message}");
+    assert!(message.contains("verifier"), "{message}");
+    assert!(message.contains("server_dedupes"), "{message}");
+    assert!(message.contains("outcome unknown"), "{message}");
+    assert!(!message.contains("set one"), "{message}");
     assert_eq!(
         error.status(),
-        Some(reqwest::StatusCode::SERVICE_UNAVAILABLE)
+        Some(reqwest::StatusCode::INTERNAL_SERVER_ERROR)
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn post_without_key_is_retried_after_429_and_503() {
+    // Both are refusals before any work: safe to send again whatever the method.
+    for status in [429, 503] {
+        let server = MockServer::start().await;
+        common::respond(
+            &server,
+            ResponseTemplate::new(status),
+            1,
+            ResponseTemplate::new(201),
+        )
+        .await;
+        let (mut service, recorder) = stack(&config());
+
+        let url = format!("{}/orders", server.uri());
+        let response = call(&mut service, request(reqwest::Method::POST, &url))
+            .await
+            .expect("retried to success");
+
+        assert_eq!(response.status(), 201, "after {status}");
+        assert_eq!(recorder.count(), 2, "after {status}");
+    }
 }
 
 #[tokio::test(start_paused = true)]
@@ -218,7 +254,8 @@ async fn post_to_a_closed_port_is_retried_because_nothing_was_sent() {
         panic!("expected RetriesExhausted, got {error:?}");
     };
     assert_eq!(failure.attempts(), 3);
-    assert!(failure.classification().is_pre_processing());
+    assert_eq!(failure.classification().applied(), Applied::NotApplied);
+    assert_eq!(error.outcome(), Applied::NotApplied);
     assert!(source.is_some(), "the connect error is kept as the source");
 }
 
@@ -537,51 +574,148 @@ async fn the_classifier_sees_each_attempt_once() {
     assert_eq!(seen.load(Ordering::Relaxed), 3, "503, 503, 200: once each");
 }
 
-/// Runs a total outage: `rate` calls per second for 60 s of paused time, every attempt
-/// answered 503. Returns (calls, attempts the server saw).
-async fn outage(rate: u32) -> (usize, usize) {
+/// Answers 503 to a seeded random `fault` share of attempts, 200 to the others.
+struct Faulty {
+    fault: f64,
+    rng: std::sync::Mutex<fastrand::Rng>,
+}
+
+impl wiremock::Respond for Faulty {
+    fn respond(&self, _: &wiremock::Request) -> ResponseTemplate {
+        let roll = self.rng.lock().expect("not poisoned").f64();
+        ResponseTemplate::new(if roll < self.fault { 503 } else { 200 })
+    }
+}
+
+/// What a load run saw.
+struct Load {
+    calls: usize,
+    succeeded: usize,
+    attempts: usize,
+}
+
+impl Load {
+    #[allow(clippy::cast_precision_loss)]
+    fn attempts_per_call(&self) -> f64 {
+        self.attempts as f64 / self.calls as f64
+    }
+
+    #[allow(clippy::cast_precision_loss)]
+    fn success_ratio(&self) -> f64 {
+        self.succeeded as f64 / self.calls as f64
+    }
+}
+
+/// `rate` GETs per second for 60 s of paused time, each started on time and run concurrently,
+/// through one retry layer with the default settings (but no deadline); `fault` of all
+/// attempts are answered 503.
+async fn load(rate: u32, fault: f64) -> Load {
     let server = MockServer::start().await;
     Mock::given(path("/orders"))
-        .respond_with(ResponseTemplate::new(503))
+        .respond_with(Faulty {
+            fault,
+            rng: std::sync::Mutex::new(fastrand::Rng::with_seed(42)),
+        })
         .mount(&server)
         .await;
-    let (service, _) = stack(&RetryConfig::default());
+    let (service, _) = stack(&RetryConfig::default().deadline(None));
     let url = format!("{}/orders", server.uri());
-    let calls = usize::try_from(rate * 60).expect("small");
+    let calls = rate * 60;
     let period = Duration::from_secs(1) / rate;
     let start = Instant::now();
-    for n in 0..calls {
-        tokio::time::sleep_until(start + period * u32::try_from(n).expect("small")).await;
-        let mut service = service.clone();
-        let _ = call(&mut service, request(reqwest::Method::GET, &url)).await;
-    }
+    let running: futures_util::stream::FuturesUnordered<_> = (0..calls)
+        .map(|n| {
+            let mut service = service.clone();
+            let get = request(reqwest::Method::GET, &url);
+            async move {
+                tokio::time::sleep_until(start + period * n).await;
+                call(&mut service, get).await.is_ok()
+            }
+        })
+        .collect();
+    let succeeded = futures_util::StreamExt::collect::<Vec<bool>>(running)
+        .await
+        .into_iter()
+        .filter(|ok| *ok)
+        .count();
     let attempts = server.received_requests().await.expect("recording").len();
-    (calls, attempts)
+    Load {
+        calls: usize::try_from(calls).expect("small"),
+        succeeded,
+        attempts,
+    }
 }
 
 #[tokio::test(start_paused = true)]
 async fn budget_bounds_a_full_outage_at_100_calls_per_second() {
-    let (calls, attempts) = outage(100).await;
-    assert_eq!(calls, 6_000);
-    #[allow(clippy::cast_precision_loss)]
-    let ratio = attempts as f64 / calls as f64;
+    let seen = load(100, 1.0).await;
+    eprintln!(
+        "100/s, full outage: {:.3} attempts per call",
+        seen.attempts_per_call()
+    );
+    assert_eq!(seen.calls, 6_000);
     assert!(
-        ratio <= 1.1,
-        "{attempts} attempts for {calls} calls = {ratio:.3}"
+        seen.attempts_per_call() <= 1.1,
+        "{} attempts for {} calls = {:.3}",
+        seen.attempts,
+        seen.calls,
+        seen.attempts_per_call()
     );
 }
 
 #[tokio::test(start_paused = true)]
 async fn budget_bounds_a_full_outage_at_10_calls_per_second() {
-    let (calls, attempts) = outage(10).await;
-    assert_eq!(calls, 600);
-    #[allow(clippy::cast_precision_loss)]
-    let ratio = attempts as f64 / calls as f64;
-    assert!(
-        ratio <= 1.2,
-        "{attempts} attempts for {calls} calls = {ratio:.3}"
+    let seen = load(10, 1.0).await;
+    eprintln!(
+        "10/s, full outage: {:.3} attempts per call",
+        seen.attempts_per_call()
     );
-    assert!(attempts > calls, "the floor still allows some retries");
+    assert_eq!(seen.calls, 600);
+    assert!(
+        seen.attempts_per_call() <= 1.1,
+        "{} attempts for {} calls = {:.3}",
+        seen.attempts,
+        seen.calls,
+        seen.attempts_per_call()
+    );
+    assert!(
+        seen.attempts > seen.calls,
+        "the floor still allows some retries"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_default_budget_lets_calls_through_ten_percent_faults() {
+    for rate in [10, 100] {
+        let seen = load(rate, 0.1).await;
+        eprintln!(
+            "{rate}/s, 10 % faults: {:.4} succeeded, {:.3} attempts per call",
+            seen.success_ratio(),
+            seen.attempts_per_call()
+        );
+        assert!(
+            seen.success_ratio() >= 0.999,
+            "{rate}/s: {} of {} calls succeeded ({} attempts)",
+            seen.succeeded,
+            seen.calls,
+            seen.attempts
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_default_budget_at_thirty_percent_faults() {
+    // The figures `BudgetConfig`'s docs state.
+    // Measured: 0.89 to 0.90 at 10/s, 0.836 at 100/s (jitter varies the order of events).
+    for (rate, at_least) in [(10, 0.85), (100, 0.8)] {
+        let seen = load(rate, 0.3).await;
+        eprintln!(
+            "{rate}/s, 30 % faults: {:.4} succeeded, {:.3} attempts per call",
+            seen.success_ratio(),
+            seen.attempts_per_call()
+        );
+        assert!(seen.success_ratio() >= at_least, "{rate}/s");
+    }
 }
 
 #[tokio::test(start_paused = true)]

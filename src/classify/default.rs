@@ -15,16 +15,19 @@ type ErrorRule = Arc<dyn Fn(&(dyn StdError + 'static)) -> Option<Classification>
 
 /// The classification table of the crate, with optional per-API overrides.
 ///
-/// | outcome | verdict |
-/// |---|---|
-/// | 1xx, 2xx, 3xx | `Success` |
-/// | 408, 500, 502, 504, any other 5xx but 501 and 505 | `Transient` |
-/// | 503 without rate-limit signals | `Transient` |
-/// | 429; 503 and 403 with rate-limit signals | `Throttled { retry_after }` |
-/// | other 4xx, 501, 505 | `Permanent` (401 and 403 need a human: [`Classification::needs_attention`]) |
-/// | connect error (refused, DNS, TLS handshake) | `Transient`, pre-processing |
-/// | timeout, reset, connection closed early, other send errors | `Transient` |
-/// | invalid request, redirect loop, body decode error, unknown error | `Permanent` |
+/// | outcome | verdict | applied |
+/// |---|---|---|
+/// | 1xx, 2xx, 3xx | `Success` | maybe (it was) |
+/// | 408 | `Transient` | not applied |
+/// | 500, 502, 504, any other 5xx but 501 and 505 | `Transient` | maybe |
+/// | 503 without rate-limit signals | `Transient` | not applied |
+/// | 429; 503 and 403 with rate-limit signals | `Throttled { retry_after }` | not applied |
+/// | other 4xx | `Permanent` (401 and 403 need a human: [`Classification::needs_attention`]) | not applied |
+/// | 501, 505 | `Permanent` | maybe |
+/// | connect error (refused, DNS, TLS handshake) | `Transient` | not applied |
+/// | timeout, reset, connection closed early, other send errors | `Transient` | maybe |
+/// | invalid request | `Permanent` | not applied |
+/// | redirect loop, body decode error, response head too large, unknown error | `Permanent` | maybe |
 ///
 /// Rate-limit signals are a valid `Retry-After` (however long), or a quota reported spent by
 /// the IETF `RateLimit` field, `RateLimit-Remaining` or `X-RateLimit-Remaining` (read by
@@ -132,7 +135,7 @@ fn classify_one(
             return Some(Classification::permanent(Reason::InvalidRequest));
         }
         if e.is_connect() {
-            return Some(Classification::transient(Reason::Connect).with_pre_processing(true));
+            return Some(Classification::transient(Reason::Connect));
         }
         if e.is_redirect() {
             return Some(Classification::permanent(Reason::Redirect));
@@ -152,6 +155,10 @@ fn classify_one(
         return None;
     }
     if let Some(e) = err.downcast_ref::<hyper::Error>() {
+        // A response head beyond hyper's limits stays too large on every attempt.
+        if e.is_parse_too_large() {
+            return Some(Classification::permanent(Reason::InvalidResponse));
+        }
         if e.is_incomplete_message() || e.is_canceled() || e.is_closed() {
             return Some(Classification::transient(Reason::ConnectionClosed));
         }
@@ -162,9 +169,7 @@ fn classify_one(
     }
     if let Some(e) = err.downcast_ref::<io::Error>() {
         return match e.kind() {
-            io::ErrorKind::ConnectionRefused => {
-                Some(Classification::transient(Reason::Connect).with_pre_processing(true))
-            }
+            io::ErrorKind::ConnectionRefused => Some(Classification::transient(Reason::Connect)),
             io::ErrorKind::ConnectionReset
             | io::ErrorKind::ConnectionAborted
             | io::ErrorKind::BrokenPipe => Some(Classification::transient(Reason::ConnectionReset)),
@@ -323,7 +328,6 @@ mod tests {
             let got = DefaultClassifier::classify_status(status, &HeaderMap::new());
             assert_eq!(got.verdict(), *verdict, "status {code}");
             assert_eq!(got.reason(), Reason::Status(status));
-            assert!(!got.is_pre_processing());
         }
     }
 
@@ -415,19 +419,62 @@ mod tests {
                 Some(&self.0)
             }
         }
+        use crate::classify::Applied::{MaybeApplied, NotApplied};
         let cases = [
-            (io::ErrorKind::ConnectionRefused, Verdict::Transient, true),
-            (io::ErrorKind::ConnectionReset, Verdict::Transient, false),
-            (io::ErrorKind::BrokenPipe, Verdict::Transient, false),
-            (io::ErrorKind::TimedOut, Verdict::Transient, false),
-            (io::ErrorKind::PermissionDenied, Verdict::Permanent, false),
+            (
+                io::ErrorKind::ConnectionRefused,
+                Verdict::Transient,
+                NotApplied,
+            ),
+            (
+                io::ErrorKind::ConnectionReset,
+                Verdict::Transient,
+                MaybeApplied,
+            ),
+            (io::ErrorKind::BrokenPipe, Verdict::Transient, MaybeApplied),
+            (io::ErrorKind::TimedOut, Verdict::Transient, MaybeApplied),
+            (
+                io::ErrorKind::PermissionDenied,
+                Verdict::Permanent,
+                MaybeApplied,
+            ),
         ];
-        for (kind, verdict, pre) in cases {
+        for (kind, verdict, applied) in cases {
             let err = Wrapper(io::Error::from(kind));
             let got = DefaultClassifier::classify_error(&err);
             assert_eq!(got.verdict(), verdict, "{kind:?}");
-            assert_eq!(got.is_pre_processing(), pre, "{kind:?}");
+            assert_eq!(got.applied(), applied, "{kind:?}");
         }
+    }
+
+    #[test]
+    fn applied_table() {
+        use crate::classify::Applied::{MaybeApplied, NotApplied};
+        let cases = [
+            (200, MaybeApplied),
+            (201, MaybeApplied),
+            (400, NotApplied),
+            (404, NotApplied),
+            (408, NotApplied),
+            (409, NotApplied),
+            (422, NotApplied),
+            (429, NotApplied),
+            (500, MaybeApplied),
+            (501, MaybeApplied),
+            (502, MaybeApplied),
+            (503, NotApplied),
+            (504, MaybeApplied),
+            (507, MaybeApplied),
+        ];
+        for (code, applied) in cases {
+            let status = StatusCode::from_u16(code).expect("valid status");
+            let got = DefaultClassifier::classify_status(status, &HeaderMap::new());
+            assert_eq!(got.applied(), applied, "status {code}");
+        }
+        // A 403 with rate-limit signals is a throttle: refused, not done.
+        let spent = headers(&[("x-ratelimit-remaining", "0")]);
+        let got = DefaultClassifier::classify_status(StatusCode::FORBIDDEN, &spent);
+        assert_eq!(got.applied(), NotApplied);
     }
 
     #[test]

@@ -3,6 +3,8 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 
+use super::Applied;
+
 /// What a single outcome means for every layer of the stack.
 ///
 /// The retry layer retries `Transient` and `Throttled`; a rate limiter slows a key down on
@@ -77,6 +79,8 @@ pub enum Reason {
     Decode,
     /// The request itself is invalid (bad URL, header, or body).
     InvalidRequest,
+    /// The response could not be parsed (its head is too large, say).
+    InvalidResponse,
     /// Too many redirects, or a redirect loop.
     Redirect,
     /// A local rate limiter refused to send the request.
@@ -100,6 +104,7 @@ impl fmt::Display for Reason {
             Self::Body => f.write_str("body error"),
             Self::Decode => f.write_str("response body could not be decoded"),
             Self::InvalidRequest => f.write_str("invalid request"),
+            Self::InvalidResponse => f.write_str("invalid response (head too large)"),
             Self::Redirect => f.write_str("redirect error"),
             Self::RateLimited => f.write_str("local rate limit"),
             Self::Unknown => f.write_str("unrecognised error"),
@@ -108,23 +113,33 @@ impl fmt::Display for Reason {
     }
 }
 
-/// A verdict, the reason for it, and whether the request provably never reached the server.
+/// A verdict, the reason for it, and whether the server may have acted ([`Applied`]).
+///
+/// The constructors derive [`Applied`] from the verdict and reason: `NotApplied` for a
+/// `Throttled` verdict, a failed connection, a local rate limit, 408, 503 and the other 4xx;
+/// `MaybeApplied` for everything else (500, 502, 504, timeouts, resets, unknown errors,
+/// successes). [`with_applied`](Self::with_applied) says otherwise.
 ///
 /// # Example
 ///
 /// ```
-/// use steadfast::classify::{Classification, Reason, Verdict};
+/// use steadfast::classify::{Applied, Classification, Reason, Verdict};
 /// use reqwest::StatusCode;
 ///
+/// // "409 means a lock is held: nothing was done, try again"
 /// let c = Classification::transient(Reason::Status(StatusCode::CONFLICT));
 /// assert_eq!(c.verdict(), Verdict::Transient);
-/// assert!(!c.is_pre_processing());
+/// assert_eq!(c.applied(), Applied::NotApplied);
+/// // "this vendor's 500 is sent before anything is written"
+/// let c = Classification::transient(Reason::Status(StatusCode::INTERNAL_SERVER_ERROR))
+///     .with_applied(Applied::NotApplied);
+/// assert_eq!(c.applied(), Applied::NotApplied);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Classification {
     verdict: Verdict,
     reason: Reason,
-    pre_processing: bool,
+    applied: Applied,
 }
 
 impl Classification {
@@ -158,16 +173,15 @@ impl Classification {
         Self {
             verdict,
             reason,
-            pre_processing: false,
+            applied: default_applied(verdict, reason),
         }
     }
 
-    /// Marks the failure as having happened before the server could process anything
-    /// (connection refused, DNS failure, TLS handshake failure): such a request is safe to
-    /// retry whatever its method.
+    /// Says whether the server may have acted, instead of what the verdict and reason
+    /// imply. `NotApplied` makes a failed request safe to retry whatever its method.
     #[must_use]
-    pub fn with_pre_processing(mut self, pre_processing: bool) -> Self {
-        self.pre_processing = pre_processing;
+    pub fn with_applied(mut self, applied: Applied) -> Self {
+        self.applied = applied;
         self
     }
 
@@ -183,10 +197,10 @@ impl Classification {
         self.reason
     }
 
-    /// Whether the failure provably happened before the server processed anything.
+    /// Whether the server may have acted on the attempt.
     #[must_use]
-    pub fn is_pre_processing(&self) -> bool {
-        self.pre_processing
+    pub fn applied(&self) -> Applied {
+        self.applied
     }
 
     /// Whether a human must act: a permanent 401 or 403 (credentials or permissions).
@@ -197,6 +211,25 @@ impl Classification {
                 self.reason,
                 Reason::Status(StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN)
             )
+    }
+}
+
+/// What a verdict and reason imply when nobody said otherwise.
+fn default_applied(verdict: Verdict, reason: Reason) -> Applied {
+    let not_applied = match (verdict, reason) {
+        // The server refused to do the work now.
+        (Verdict::Throttled { .. }, _)
+        | (_, Reason::Connect | Reason::RateLimited | Reason::InvalidRequest) => true,
+        // A 4xx is a rejection, 503 a refusal; other 5xx may come after the work was done.
+        (_, Reason::Status(status)) => {
+            status.is_client_error() || status == StatusCode::SERVICE_UNAVAILABLE
+        }
+        _ => false,
+    };
+    if not_applied {
+        Applied::NotApplied
+    } else {
+        Applied::MaybeApplied
     }
 }
 

@@ -14,6 +14,7 @@ use crate::rate_limit::{RateLimit, RateLimitConfig, RateLimiter};
 use crate::retry::policy::Policy;
 use crate::retry::{RetryBudget, RetryConfig, RetryLayer};
 use crate::timeout::{DeadlineLayer, TimeoutLayer};
+use crate::verify::{SharedVerifier, Verify};
 
 /// Builds a [`Client`]: the whole stack from one configuration.
 ///
@@ -40,6 +41,7 @@ pub struct ClientBuilder {
     key_maker: Option<Opaque<Arc<dyn MakeIdempotencyKey>>>,
     log_hooks: Hooks,
     rate_limiter: Option<RateLimiter>,
+    verifier: Option<Opaque<SharedVerifier>>,
 }
 
 /// A trait object that can sit in a `Debug` struct.
@@ -105,6 +107,22 @@ impl ClientBuilder {
         self
     }
 
+    /// Says whether the API deduplicates requests by their idempotency key, so that a POST
+    /// or PATCH carrying one is safe to retry after any failure. Default `false`: most CRMs
+    /// and ERPs ignore the header. Sets [`RetryConfig::server_dedupes`].
+    pub fn server_dedupes(mut self, server_dedupes: bool) -> Self {
+        self.config.retry.server_dedupes = server_dedupes;
+        self
+    }
+
+    /// Asks `verifier` whether an attempt that may have been applied was, before a POST or
+    /// PATCH is retried; see [`verify`](crate::verify). Default: none (such a request is not
+    /// retried and the call ends with its outcome unknown).
+    pub fn verifier(mut self, verifier: impl Verify) -> Self {
+        self.verifier = Some(Opaque(Arc::new(verifier)));
+        self
+    }
+
     /// Spends retries from a budget shared with other clients. Default: the client's own.
     pub fn shared_budget(mut self, budget: RetryBudget) -> Self {
         self.budget = Some(budget);
@@ -158,6 +176,7 @@ impl ClientBuilder {
             key_maker,
             log_hooks,
             rate_limiter,
+            verifier,
         } = self;
         let classifier: SharedClassifier = classifier.map_or_else(
             || Arc::new(DefaultClassifier::new()) as SharedClassifier,
@@ -187,6 +206,9 @@ impl ClientBuilder {
         let mut retry = RetryLayer::new(&retry_config)?.shared_classifier(Arc::clone(&classifier));
         if let Some(budget) = budget {
             retry = retry.shared_budget(budget);
+        }
+        if let Some(verifier) = verifier {
+            retry = retry.shared_verifier(verifier.0);
         }
         if config.attempt_timeout.is_some_and(|d| d.is_zero()) {
             return Err(ConfigError::ZeroDuration {

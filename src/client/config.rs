@@ -43,9 +43,9 @@ pub struct ClientConfig {
     /// The limit of each attempt; a hung attempt becomes a transient failure. Default 30 s.
     #[serde(with = "humantime_serde")]
     pub attempt_timeout: Option<Duration>,
-    /// Idempotency keys and the completed-key ledger; `None` turns them off (then POST and
-    /// PATCH are retried only when the caller sets a key). Its header name is also the one
-    /// the retry layer looks for. Default [`IdempotencyConfig::default`].
+    /// Idempotency keys and the completed-key ledger; `None` turns them off. Its header name
+    /// is also the one the retry layer trusts when `retry.server_dedupes` is on. Default
+    /// [`IdempotencyConfig::default`].
     pub idempotency: Option<IdempotencyConfig>,
     /// Logging: extra names to redact and body capture. Default [`LogConfig::default`]
     /// (built-in redaction, no bodies).

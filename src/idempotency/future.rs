@@ -1,7 +1,7 @@
 use std::fmt;
 use std::future::{Future, poll_fn};
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
@@ -601,16 +601,13 @@ fn replay(
     if classification.verdict() == Verdict::Success {
         return with_key(Ok(response), key.clone());
     }
-    let failure = Failure {
-        method: request.method().clone(),
-        host: url.host_str().map(str::to_owned),
-        attempts: 0,
+    let failure = Failure::new(
+        request.method().clone(),
+        url.host_str().map(str::to_owned),
+        0,
         classification,
-        status: Some(stored.status()),
-        retry_at: None,
-        response: Mutex::new(Some(response)),
-        idempotency_key: None,
-    };
+        Some(response),
+    );
     with_key(
         Err(Error::NotRetried {
             why: NotRetried::Permanent,

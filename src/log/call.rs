@@ -12,7 +12,7 @@ use super::body::{Captured, Shown, read_back};
 use super::fields::{ErrorType, TARGET, idempotency_key, record_outcome};
 use super::hook::FailedCall;
 use super::layer::Shared;
-use crate::classify::{Classification, Outcome, Verdict};
+use crate::classify::{Applied, Classification, Outcome, Verdict};
 use crate::error::{BoxError, Error, Failure};
 use crate::retry::RetryStats;
 
@@ -34,6 +34,8 @@ pub(crate) struct Call {
 /// How a call ended, as its events report it.
 struct Ending<'a> {
     classification: Classification,
+    /// Whether the server may have acted on the call.
+    outcome: Applied,
     status: Option<StatusCode>,
     attempts: Option<u32>,
     error: Option<&'a Error>,
@@ -81,8 +83,15 @@ impl Call {
             .classify(Outcome::Response(&response));
         let status = response.status();
         let attempts = RetryStats::of(&response).attempts;
-        self.record(Some(status), classification, Some(attempts));
         let success = classification.verdict() == Verdict::Success;
+        // A success was applied; a failure returned as a response (no retry layer below)
+        // is what its classification says.
+        let outcome = if success {
+            "applied"
+        } else {
+            classification.applied().as_str()
+        };
+        self.record(Some(status), classification, Some(attempts), outcome);
         let level_enabled = if success {
             tracing::enabled!(target: TARGET, Level::DEBUG)
         } else {
@@ -123,6 +132,7 @@ impl Call {
         } else {
             self.gave_up(&Ending {
                 classification,
+                outcome: classification.applied(),
                 status: Some(status),
                 attempts: Some(attempts),
                 error: None,
@@ -140,7 +150,8 @@ impl Call {
         );
         let attempts = failure.map(Failure::attempts);
         let status = error.status();
-        self.record(status, classification, attempts);
+        let outcome = error.outcome();
+        self.record(status, classification, attempts, outcome.as_str());
         let bodies = &self.shared.bodies;
         let mut response_body = None;
         if bodies.response
@@ -167,6 +178,7 @@ impl Call {
         }
         self.gave_up(&Ending {
             classification,
+            outcome,
             status,
             attempts,
             error: Some(&error),
@@ -180,11 +192,13 @@ impl Call {
         status: Option<StatusCode>,
         classification: Classification,
         attempts: Option<u32>,
+        outcome: &'static str,
     ) {
         if self.span.is_disabled() {
             return;
         }
         record_outcome(&self.span, status, classification);
+        self.span.record("steadfast.outcome", outcome);
         if let Some(attempts) = attempts {
             self.span
                 .record("http.request.resend_count", attempts.saturating_sub(1));
@@ -214,6 +228,7 @@ impl Call {
                     "error.type" = ErrorType::of(c).map(display),
                     "steadfast.verdict" = c.verdict().as_str(),
                     "steadfast.reason" = %c.reason(),
+                    "steadfast.outcome" = ending.outcome.as_str(),
                     attempts = ending.attempts,
                     not_retried = not_retried.map(display),
                     "steadfast.idempotency_key" = self.idempotency_key.as_deref(),

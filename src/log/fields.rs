@@ -35,6 +35,7 @@ impl ErrorType {
             Reason::Body => Self::Name("body"),
             Reason::Decode => Self::Name("decode"),
             Reason::InvalidRequest => Self::Name("invalid_request"),
+            Reason::InvalidResponse => Self::Name("invalid_response"),
             Reason::Redirect => Self::Name("redirect"),
             Reason::RateLimited => Self::Name("rate_limited"),
             Reason::Custom(name) => Self::Name(name),

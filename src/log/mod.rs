@@ -36,14 +36,17 @@
 //!
 //! | span | level | fields |
 //! |---|---|---|
-//! | `steadfast.call` | INFO | `http.request.method`, `server.address`, `server.port`, `url.full` (redacted), `steadfast.idempotency_key`; at the end `http.response.status_code`, `error.type`, `http.request.resend_count` (attempts − 1), `steadfast.verdict`, `steadfast.reason`, `steadfast.duration_ms` |
+//! | `steadfast.call` | INFO | `http.request.method`, `server.address`, `server.port`, `url.full` (redacted), `steadfast.idempotency_key`; at the end `http.response.status_code`, `error.type`, `http.request.resend_count` (attempts − 1), `steadfast.verdict`, `steadfast.reason`, `steadfast.outcome`, `steadfast.duration_ms` |
 //! | `steadfast.attempt` | DEBUG | `http.request.method`, `http.request.resend_count` (0 for the first attempt), `steadfast.idempotency_key`; at the end `http.response.status_code`, `error.type`, `steadfast.verdict`, `steadfast.reason` |
 //!
 //! Both also set `otel.name` (the method) and the attempt sets `otel.kind = "client"`, for
 //! `tracing-opentelemetry`. `error.type` is the status code of an HTTP failure (`"503"`)
 //! or a short name (`timeout`, `connect`, `connection_reset`, `body`, `decode`,
-//! `invalid_request`, `redirect`, `rate_limited`, `_OTHER`); `steadfast.verdict` is
-//! `success`, `transient`, `throttled` or `permanent`.
+//! `invalid_request`, `invalid_response`, `redirect`, `rate_limited`, `_OTHER`);
+//! `steadfast.verdict` is `success`, `transient`, `throttled` or `permanent`;
+//! `steadfast.outcome` says whether the server may have acted on the call: `applied` (a
+//! success), `not_applied` (safe to send again) or `unknown` (check before sending again;
+//! see [`Error::outcome`](crate::Error::outcome)).
 //!
 //! # Events
 //!
@@ -55,7 +58,7 @@
 //! | `retry scheduled` | WARN | retry | `attempt` (the one that failed, from 1), `delay_ms`, `steadfast.verdict`, `steadfast.reason`, `error.type`, `http.request.method` |
 //! | `waited for the rate limit` | WARN when the server paused the key, DEBUG for quota pacing | rate limit | `wait_ms`, `reason`, `rate_limit.key` (origins only) |
 //! | `replayed from the ledger` | INFO | idempotency | `steadfast.idempotency_key`, `http.response.status_code`, `age_ms` |
-//! | `gave up` | ERROR | log | `steadfast.verdict`, `steadfast.reason`, `error.type`, `attempts`, `not_retried`, `http.response.status_code`, `error`, `url.full`, `steadfast.needs_attention`, `hint` (401/403), bodies when captured |
+//! | `gave up` | ERROR | log | `steadfast.verdict`, `steadfast.reason`, `steadfast.outcome`, `error.type`, `attempts`, `not_retried`, `http.response.status_code`, `error`, `url.full`, `steadfast.needs_attention`, `hint` (401/403), bodies when captured |
 //!
 //! Levels: success DEBUG, retry and throttle WARN, final failure ERROR. A 401 or 403 is a
 //! `gave up` ERROR with `steadfast.needs_attention = true` and a `hint` that a human must

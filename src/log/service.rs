@@ -126,6 +126,7 @@ fn call_span(request: &Request, shared: &Shared) -> Span {
         "http.request.resend_count" = Empty,
         "steadfast.verdict" = Empty,
         "steadfast.reason" = Empty,
+        "steadfast.outcome" = Empty,
         "steadfast.duration_ms" = Empty,
     )
 }

@@ -428,7 +428,7 @@ mod tests {
         for (body, expected) in table {
             let error = crate::Error::from(decode_with_drift::<Order>(body).expect_err("bad"));
             let shown = error.to_string();
-            assert!(shown.ends_with(expected), "{shown}");
+            assert!(shown.contains(expected), "{shown}");
             assert!(!shown.contains("ord-77"), "{shown}");
         }
     }

@@ -1,7 +1,7 @@
 use std::fmt;
-use std::future::{Future, poll_fn};
+use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
@@ -12,11 +12,11 @@ use tower_service::Service;
 use tracing::Span;
 use tracing::instrument::Instrumented;
 
+use super::attempts::{Leftover, Streamed, after_failure, key_of};
 use super::policy::{Policy, is_idempotent};
 use crate::boxed::BoxResponseFuture;
-use crate::classify::{Classification, Outcome, Verdict};
-use crate::error::{BoxError, Error, Failure, NotRetried, without_url};
-use crate::hints::{self, Hint};
+use crate::classify::{Applied, Classification, Outcome, Verdict};
+use crate::error::{BoxError, Error, without_url};
 
 pin_project! {
     /// The future returned by [`Retry`](super::Retry): all attempts of one logical call.
@@ -57,24 +57,28 @@ struct FirstAttempt<S> {
     inner: S,
     policy: Arc<Policy>,
     progress: Progress,
-    spare: Option<Request>,
-    host: Option<String>,
+    left: Leftover,
     span: Span,
 }
 
 /// The call so far, as the retry rules read it.
-struct Progress {
-    method: Method,
-    safe: bool,
-    start: Instant,
-    attempts: u32,
-    previous_delay: Duration,
-    waited: Duration,
+pub(super) struct Progress {
+    pub(super) method: Method,
+    /// Safe to repeat after any failure: an idempotent method, or a key the server
+    /// deduplicates by.
+    pub(super) safe: bool,
+    pub(super) start: Instant,
+    pub(super) attempts: u32,
+    pub(super) previous_delay: Duration,
+    pub(super) waited: Duration,
+    /// `MaybeApplied` once an attempt may have been applied and no verifier said otherwise.
+    pub(super) outcome: Applied,
+    pub(super) verifications: u32,
 }
 
 impl<S> ResponseFuture<S>
 where
-    S: Service<Request, Response = Response> + Send + 'static,
+    S: Service<Request, Response = Response> + Clone + Send + 'static,
     S::Error: Into<BoxError>,
     S::Future: Send,
 {
@@ -84,9 +88,10 @@ where
     pub(crate) fn new(ready: &mut S, inner: S, policy: Arc<Policy>, request: Request) -> Self {
         let start = Instant::now();
         let method = request.method().clone();
-        let safe =
-            is_idempotent(&method) || request.headers().contains_key(&policy.idempotency_header);
-        let (spare, host) = spare(&request);
+        let safe = is_idempotent(&method)
+            || (policy.server_dedupes
+                && request.headers().contains_key(&policy.idempotency_header));
+        let left = spare(&request, &policy);
         let (span, attempt) = start_attempt(ready, &policy, request, 0);
         Self {
             state: State::First {
@@ -101,9 +106,10 @@ where
                         attempts: 1,
                         previous_delay: Duration::ZERO,
                         waited: Duration::ZERO,
+                        outcome: Applied::NotApplied,
+                        verifications: 0,
                     },
-                    spare,
-                    host,
+                    left,
                     span,
                 }),
             },
@@ -113,7 +119,7 @@ where
 
 impl<S> Future for ResponseFuture<S>
 where
-    S: Service<Request, Response = Response> + Send + 'static,
+    S: Service<Request, Response = Response> + Clone + Send + 'static,
     S::Error: Into<BoxError>,
     S::Future: Send,
 {
@@ -167,8 +173,7 @@ where
             inner,
             policy,
             progress,
-            spare,
-            host,
+            left,
             span,
         } = call.take().expect("taken once");
         // The attempt is over: its future and span go before any backoff sleep.
@@ -178,8 +183,7 @@ where
             inner,
             policy,
             progress,
-            spare,
-            host,
+            left,
             outcome,
             classification,
         ));
@@ -247,104 +251,33 @@ impl RetryStats {
     }
 }
 
-/// What to do after a failed attempt.
-enum Decision {
-    Retry(Duration),
-    GiveUp {
-        why: Option<NotRetried>,
-        retry_at: Option<Instant>,
-    },
-}
-
-/// What the rules need to know about the call so far.
-struct Attempted {
-    classification: Classification,
-    /// How long the server asked to wait, if it did ([`server_hint`]).
-    hint: Option<Hint>,
-    attempts: u32,
-    safe: bool,
-    replayable: bool,
-    previous_delay: Duration,
-    start: Instant,
-    now: Instant,
-}
-
-/// The retry rules, in the order the crate documents them.
-fn decide(policy: &Policy, a: &Attempted) -> Decision {
-    let verdict = a.classification.verdict();
-    let hint = a.hint.map(|h| h.bounded(policy.max_retry_after));
-    let retry_at = hint
-        .and_then(Hint::requested)
-        .and_then(|h| a.now.checked_add(h));
-    let give_up = |why| Decision::GiveUp { why, retry_at };
-    if !verdict.is_retryable() {
-        return give_up(Some(NotRetried::Permanent));
+/// A copy of `request` for the next attempt, and, when it cannot be copied, its URL and key
+/// for the error and the verifier (both are gone once sent).
+pub(super) fn spare(request: &Request, policy: &Policy) -> Leftover {
+    match super::spare::try_clone(request) {
+        Some(spare) => Leftover {
+            spare: Some(spare),
+            streamed: None,
+        },
+        None => Leftover {
+            spare: None,
+            streamed: Some(Box::new(Streamed {
+                url: request.url().clone(),
+                key: key_of(request, &policy.idempotency_header),
+            })),
+        },
     }
-    if a.attempts > policy.max_retries {
-        return give_up(None);
-    }
-    if !a.safe && !a.classification.is_pre_processing() {
-        return give_up(Some(NotRetried::UnsafeMethod));
-    }
-    if !a.replayable {
-        return give_up(Some(NotRetried::BodyNotReplayable));
-    }
-    if hint.is_some_and(Hint::is_too_long) {
-        return give_up(Some(NotRetried::RetryAfterTooLong));
-    }
-    let backoff = policy.backoff.delay(a.attempts - 1, a.previous_delay);
-    let delay = hint
-        .and_then(Hint::delay)
-        .map_or(backoff, |h| h.max(backoff));
-    if policy.deadline.is_some_and(|d| a.now + delay > a.start + d) {
-        return Decision::GiveUp {
-            why: Some(NotRetried::Deadline),
-            retry_at: Some(a.now + delay),
-        };
-    }
-    // Last, so that a retry refused for another reason costs no token.
-    if policy.budget.as_ref().is_some_and(|b| !b.try_withdraw()) {
-        return give_up(Some(NotRetried::BudgetExhausted));
-    }
-    Decision::Retry(delay)
-}
-
-/// How long the server asked to wait after a retryable failure: the throttled verdict's own
-/// wait, else the response's `Retry-After` on any status (a 500, 502 or 504 may name one
-/// too). Read only here, after a failure: a success is never parsed.
-fn server_hint(
-    classification: Classification,
-    outcome: &Result<Response, BoxError>,
-) -> Option<Hint> {
-    match classification.verdict() {
-        Verdict::Throttled {
-            retry_after: Some(wait),
-        } => Some(Hint::new(wait)),
-        verdict if verdict.is_retryable() => hints::retry_after(outcome.as_ref().ok()?.headers()),
-        _ => None,
-    }
-}
-
-/// A copy of `request` for the next attempt, and, when it cannot be copied, its host for
-/// the error (the URL is gone once sent).
-fn spare(request: &Request) -> (Option<Request>, Option<String>) {
-    let spare = super::spare::try_clone(request);
-    let host = spare
-        .is_none()
-        .then(|| request.url().host_str().map(str::to_owned))
-        .flatten();
-    (spare, host)
 }
 
 /// How an attempt's outcome ends the call, or that it failed.
-enum Settled {
+pub(super) enum Settled {
     Done(Result<Response, Error>),
     Failed(Result<Response, BoxError>),
 }
 
 /// Ends the call on a success (depositing in the budget) or on a rate limiter's refusal;
 /// any other outcome is a failure for the retry rules.
-fn settle(
+pub(super) fn settle(
     policy: &Policy,
     progress: &mut Progress,
     outcome: Result<Response, BoxError>,
@@ -352,8 +285,12 @@ fn settle(
 ) -> Settled {
     match outcome {
         // A rate limiter below already waited as long as allowed and sent nothing: the
-        // caller gets its typed error as it is, neither retried nor wrapped.
-        Err(e) if matches!(e.downcast_ref(), Some(Error::RateLimited { .. })) => {
+        // caller gets its typed error as it is, neither retried nor wrapped; unless an
+        // earlier attempt may have been applied, which only the rules' error can say.
+        Err(e)
+            if progress.outcome == Applied::NotApplied
+                && matches!(e.downcast_ref(), Some(Error::RateLimited { .. })) =>
+        {
             Settled::Done(Err(Error::from_inner(e)))
         }
         Ok(mut response) if classification.verdict() == Verdict::Success => {
@@ -373,98 +310,9 @@ fn settle(
     }
 }
 
-/// The rest of a call whose attempt failed: retries while the rules allow, else the error.
-async fn after_failure<S>(
-    mut inner: S,
-    policy: Arc<Policy>,
-    mut progress: Progress,
-    mut spare: Option<Request>,
-    mut host: Option<String>,
-    mut outcome: Result<Response, BoxError>,
-    mut classification: Classification,
-) -> Result<Response, Error>
-where
-    S: Service<Request, Response = Response>,
-    S::Error: Into<BoxError>,
-{
-    loop {
-        let attempted = Attempted {
-            classification,
-            hint: server_hint(classification, &outcome),
-            attempts: progress.attempts,
-            safe: progress.safe,
-            replayable: spare.is_some(),
-            previous_delay: progress.previous_delay,
-            start: progress.start,
-            now: Instant::now(),
-        };
-        let next = match (decide(&policy, &attempted), spare) {
-            (Decision::Retry(delay), Some(request)) => {
-                tracing::warn!(
-                    {
-                        "http.request.method" = progress.method.as_str(),
-                        attempt = progress.attempts,
-                        delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
-                        "steadfast.verdict" = classification.verdict().as_str(),
-                        "steadfast.reason" = %classification.reason(),
-                        "error.type" = crate::log::fields::ErrorType::of(classification)
-                            .map(tracing::field::display),
-                    },
-                    "retry scheduled"
-                );
-                drop(outcome);
-                tokio::time::sleep(delay).await;
-                progress.previous_delay = delay;
-                progress.waited += delay;
-                request
-            }
-            (Decision::GiveUp { why, retry_at }, spare) => {
-                let host = host.or_else(|| spare?.url().host_str().map(str::to_owned));
-                return Err(fail(
-                    why,
-                    classification,
-                    outcome,
-                    &progress.method,
-                    host,
-                    progress.attempts,
-                    retry_at,
-                ));
-            }
-            // `decide` only retries replayable requests.
-            (Decision::Retry(_), None) => {
-                let why = Some(NotRetried::BodyNotReplayable);
-                return Err(fail(
-                    why,
-                    classification,
-                    outcome,
-                    &progress.method,
-                    host,
-                    progress.attempts,
-                    None,
-                ));
-            }
-        };
-        (spare, host) = self::spare(&next);
-        progress.attempts += 1;
-        if let Err(e) = poll_fn(|cx| inner.poll_ready(cx)).await {
-            return Err(Error::transport(without_url(e.into())));
-        }
-        let (span, attempt) = start_attempt(&mut inner, &policy, next, progress.attempts - 1);
-        let (next_outcome, next_classification) =
-            finish_attempt(&policy, &span, attempt.await, None);
-        match settle(&policy, &mut progress, next_outcome, next_classification) {
-            Settled::Done(result) => return result,
-            Settled::Failed(failed) => {
-                outcome = failed;
-                classification = next_classification;
-            }
-        }
-    }
-}
-
 /// Sends one attempt in its own span, a child of the log layer's call span.
 #[inline(always)]
-fn start_attempt<S>(
+pub(super) fn start_attempt<S>(
     inner: &mut S,
     policy: &Policy,
     request: Request,
@@ -487,7 +335,7 @@ where
 /// Classifies an attempt's outcome, unless its classification is `known`, and records it on
 /// the attempt's span, which the caller drops before any backoff sleep: its duration is the
 /// attempt's.
-fn finish_attempt<E>(
+pub(super) fn finish_attempt<E>(
     policy: &Policy,
     span: &Span,
     outcome: Result<Response, E>,
@@ -504,47 +352,4 @@ where
     let status = outcome.as_ref().ok().map(Response::status);
     crate::log::fields::record_outcome(span, status, classification);
     (outcome, classification)
-}
-
-fn fail(
-    why: Option<NotRetried>,
-    classification: Classification,
-    outcome: Result<Response, BoxError>,
-    method: &Method,
-    host: Option<String>,
-    attempts: u32,
-    retry_at: Option<Instant>,
-) -> Error {
-    let (response, source) = match outcome {
-        Ok(response) => (Some(response), None),
-        Err(error) => (None, Some(error)),
-    };
-    let failure = Box::new(Failure {
-        method: method.clone(),
-        host,
-        attempts,
-        classification,
-        status: response.as_ref().map(Response::status),
-        retry_at,
-        response: Mutex::new(response),
-        idempotency_key: None,
-    });
-    tracing::debug!(
-        {
-            "http.request.method" = method.as_str(),
-            attempts,
-            "steadfast.verdict" = classification.verdict().as_str(),
-            "steadfast.reason" = %classification.reason(),
-            not_retried = why.map(tracing::field::display),
-        },
-        "call failed"
-    );
-    match why {
-        None => Error::RetriesExhausted { failure, source },
-        Some(why) => Error::NotRetried {
-            why,
-            failure,
-            source,
-        },
-    }
 }

@@ -6,6 +6,7 @@ use super::policy::Policy;
 use super::{Retry, RetryBudget, RetryConfig};
 use crate::classify::Classify;
 use crate::error::ConfigError;
+use crate::verify::{SharedVerifier, Verify};
 
 /// Applies [`Retry`] to a service.
 ///
@@ -41,6 +42,21 @@ impl RetryLayer {
     #[must_use]
     pub fn shared_classifier(mut self, classifier: Arc<dyn Classify>) -> Self {
         Arc::make_mut(&mut self.policy).classifier = classifier;
+        self
+    }
+
+    /// Asks `verifier` whether an attempt that may have been applied was, before retrying a
+    /// request that is not safe to repeat; see [`verify`](crate::verify). Default: none
+    /// (such a request is not retried).
+    #[must_use]
+    pub fn verifier(self, verifier: impl Verify) -> Self {
+        self.shared_verifier(Arc::new(verifier))
+    }
+
+    /// Uses a verifier already shared with other layers (the idempotency ledger's, say).
+    #[must_use]
+    pub fn shared_verifier(mut self, verifier: SharedVerifier) -> Self {
+        Arc::make_mut(&mut self.policy).verifier = Some(verifier);
         self
     }
 

@@ -4,9 +4,13 @@
 //! when, and only when, all of these hold:
 //!
 //! 1. the attempt's verdict is `Transient` or `Throttled` (see [`classify`](crate::classify));
-//! 2. the request is safe to repeat: an idempotent method (GET, HEAD, OPTIONS, TRACE, PUT,
-//!    DELETE), or it carries an `Idempotency-Key` header, or the failure provably happened
-//!    before the server processed anything (connection refused, DNS, TLS handshake);
+//! 2. repeating is safe: an idempotent method (GET, HEAD, OPTIONS, TRACE, PUT, DELETE); or
+//!    the attempt was not applied ([`Applied::NotApplied`](crate::classify::Applied): a
+//!    failed connection, 408, 429, 503, a local refusal); or the request carries an
+//!    `Idempotency-Key` **and** [`RetryConfig::server_dedupes`] says the server honours it
+//!    (off by default: most CRMs and ERPs ignore the header); or a
+//!    [verifier](crate::verify) asked the server and learned the attempt was not applied (a
+//!    verifier that finds it applied ends the call `Ok` with what it found);
 //! 3. the body can be replayed: a streaming body is sent once, and the error says it was
 //!    not retried because the body is not replayable;
 //! 4. retries are left, the [`RetryBudget`] has a token, and the next delay ends before the
@@ -34,8 +38,19 @@
 //! # Errors
 //!
 //! The service's error is [`Error`](crate::Error): `RetriesExhausted` when every allowed
-//! attempt failed, `NotRetried` with the reason otherwise. Both keep the last response, so its
-//! status, headers and body can still be read.
+//! attempt failed, `DeadlineExceeded` when the deadline cut a later attempt,
+//! `NotRetried` with the reason otherwise. All keep the call's history (the
+//! attempts, the last classification, status and response) and say whether the server may
+//! have acted ([`Error::outcome`](crate::Error::outcome)): a POST answered 500 ends
+//! `NotRetried { why: UnsafeMethod }` with its outcome unknown, never sent twice blindly.
+//!
+//! # Deadline
+//!
+//! Waits that would end past the deadline are not started (`NotRetried::Deadline`, with
+//! `retry_at`); later attempts are cut at the deadline (`DeadlineExceeded`, outcome
+//! unknown), and so are verifications (`NotRetried::OutcomeUnknown`). The first attempt runs without a timer of the
+//! retry layer's: in the [`Client`](crate::Client) the outer deadline layer cuts it, with
+//! [`Error::Timeout`](crate::Error::Timeout).
 //!
 //! # Time
 //!
@@ -45,11 +60,14 @@
 //!
 //! Clones of the layer and of the service share one budget.
 
+mod attempts;
 mod backoff;
 mod budget;
 mod future;
+mod give_up;
 mod layer;
 pub(crate) mod policy;
+mod rules;
 mod service;
 mod spare;
 

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::{Backoff, BudgetConfig, Jitter, RetryBudget};
 use crate::classify::{DefaultClassifier, SharedClassifier};
 use crate::error::ConfigError;
+use crate::verify::SharedVerifier;
 
 /// Settings of the retry layer; every field has a production default.
 ///
@@ -60,9 +61,19 @@ pub struct RetryConfig {
     pub max_retry_after: Duration,
     /// The retry budget; `None` turns it off. Default [`BudgetConfig::default`].
     pub budget: Option<BudgetConfig>,
-    /// The header whose presence makes a non-idempotent request safe to retry.
+    /// The idempotency key header: the one `server_dedupes` trusts and verifiers are given.
     /// Default `Idempotency-Key`.
     pub idempotency_header: String,
+    /// Whether the server deduplicates requests by their idempotency key, so that a request
+    /// carrying one is safe to retry whatever its method. Most CRMs and ERPs ignore the
+    /// header: turn it on only where the API documents it. Default `false`.
+    pub server_dedupes: bool,
+    /// The verifier's lookups allowed per call (see [`verify`](crate::verify)). Default 3.
+    pub max_verifications: u32,
+    /// The limit of one verification, all its lookups together (the deadline bounds it
+    /// too). Default 10 s.
+    #[serde(with = "humantime_serde")]
+    pub verify_timeout: Duration,
 }
 
 impl Default for RetryConfig {
@@ -76,6 +87,9 @@ impl Default for RetryConfig {
             max_retry_after: Duration::from_secs(60),
             budget: Some(BudgetConfig::default()),
             idempotency_header: crate::idempotency::DEFAULT_HEADER.to_owned(),
+            server_dedupes: false,
+            max_verifications: 3,
+            verify_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -136,6 +150,28 @@ impl RetryConfig {
         self.idempotency_header = name.into();
         self
     }
+
+    /// Says whether the server deduplicates by the idempotency key, making a request that
+    /// carries one safe to retry. Default `false`.
+    #[must_use]
+    pub fn server_dedupes(mut self, server_dedupes: bool) -> Self {
+        self.server_dedupes = server_dedupes;
+        self
+    }
+
+    /// Sets the verifications allowed per call. Default 3.
+    #[must_use]
+    pub fn max_verifications(mut self, max_verifications: u32) -> Self {
+        self.max_verifications = max_verifications;
+        self
+    }
+
+    /// Sets the limit of one verification. Default 10 s.
+    #[must_use]
+    pub fn verify_timeout(mut self, verify_timeout: Duration) -> Self {
+        self.verify_timeout = verify_timeout;
+        self
+    }
 }
 
 /// A validated [`RetryConfig`] with its classifier and budget, shared by every clone of a
@@ -148,6 +184,10 @@ pub(crate) struct Policy {
     pub(crate) max_retry_after: Duration,
     pub(crate) budget: Option<RetryBudget>,
     pub(crate) idempotency_header: HeaderName,
+    pub(crate) server_dedupes: bool,
+    pub(crate) max_verifications: u32,
+    pub(crate) verify_timeout: Duration,
+    pub(crate) verifier: Option<SharedVerifier>,
     pub(crate) classifier: SharedClassifier,
 }
 
@@ -160,6 +200,10 @@ impl std::fmt::Debug for Policy {
             .field("max_retry_after", &self.max_retry_after)
             .field("budget", &self.budget.is_some())
             .field("idempotency_header", &self.idempotency_header)
+            .field("server_dedupes", &self.server_dedupes)
+            .field("max_verifications", &self.max_verifications)
+            .field("verify_timeout", &self.verify_timeout)
+            .field("verifier", &self.verifier.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -176,6 +220,11 @@ impl Policy {
                 name: "retry.deadline",
             });
         }
+        if config.verify_timeout.is_zero() {
+            return Err(ConfigError::ZeroDuration {
+                name: "retry.verify_timeout",
+            });
+        }
         Ok(Self {
             max_retries: config.max_retries,
             backoff: Backoff::new(config.base_delay, config.max_delay, config.jitter)?,
@@ -183,6 +232,10 @@ impl Policy {
             max_retry_after: config.max_retry_after,
             budget: config.budget.as_ref().map(RetryBudget::new).transpose()?,
             idempotency_header,
+            server_dedupes: config.server_dedupes,
+            max_verifications: config.max_verifications,
+            verify_timeout: config.verify_timeout,
+            verifier: None,
             classifier: Arc::new(DefaultClassifier::new()),
         })
     }

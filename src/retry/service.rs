@@ -114,4 +114,50 @@ mod tests {
         let response = service.ready().await.expect("ready").call(request()).await;
         assert_eq!(RetryStats::of(&response.expect("ok")).attempts, 1);
     }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_refusal_after_an_attempt_that_may_have_been_applied_keeps_the_outcome_unknown() {
+        let calls = Arc::new(AtomicU32::new(0));
+        // 500 first, then a rate limiter's refusal with a long wait.
+        let flaky = tower::service_fn({
+            let calls = Arc::clone(&calls);
+            move |_: Request| {
+                let first = calls.fetch_add(1, Ordering::SeqCst) == 0;
+                std::future::ready(if first {
+                    let mut response = http::Response::new("");
+                    *response.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+                    Ok(Response::from(response))
+                } else {
+                    Err(Error::RateLimited {
+                        retry_after: std::time::Duration::from_secs(600),
+                        key: None,
+                        idempotency_key: None,
+                    })
+                })
+            }
+        });
+        let layer = RetryLayer::new(&RetryConfig::default()).expect("valid");
+        let mut service = layer.layer(flaky);
+
+        let error = service
+            .ready()
+            .await
+            .expect("ready")
+            .call(request())
+            .await
+            .expect_err("refused");
+
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+        assert!(
+            matches!(
+                error,
+                Error::NotRetried {
+                    why: crate::NotRetried::RetryAfterTooLong,
+                    ..
+                }
+            ),
+            "{error:?}"
+        );
+        assert_eq!(error.outcome(), crate::classify::Applied::MaybeApplied);
+    }
 }
