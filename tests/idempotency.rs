@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use common::{http, ledger};
 use steadfast::idempotency::store::{
-    IdempotencyStore, LeaseToken, LedgerKey, MemoryStore, Reservation, StoreError, StoreFuture,
-    StoredResponse,
+    Fingerprint, IdempotencyStore, LeaseToken, LedgerKey, MemoryStore, Reservation, Resolution,
+    StoreError, StoreFuture, StoredResponse, Terms,
 };
 use steadfast::idempotency::{
     CompleteOn, IdempotencyConfig, IdempotencyKey, InFlight, KeyFormat, KeyGenerator, Replayed,
@@ -306,7 +306,7 @@ async fn permanent_failures_are_replayed_when_configured() {
 struct Down;
 
 impl IdempotencyStore for Down {
-    fn reserve(&self, _: &LedgerKey, _: Duration) -> StoreFuture<Reservation> {
+    fn reserve(&self, _: &LedgerKey, _: &Fingerprint, _: Terms) -> StoreFuture<Reservation> {
         StoreFuture::ready(Err(StoreError::Unavailable("the ledger is down".into())))
     }
     fn complete(
@@ -319,6 +319,12 @@ impl IdempotencyStore for Down {
         StoreFuture::ready(Err(StoreError::Unavailable("the ledger is down".into())))
     }
     fn release(&self, _: &LedgerKey, _: &LeaseToken) -> StoreFuture<()> {
+        StoreFuture::ready(Err(StoreError::Unavailable("the ledger is down".into())))
+    }
+    fn mark_unknown(&self, _: &LedgerKey, _: &LeaseToken, _: Duration) -> StoreFuture<()> {
+        StoreFuture::ready(Err(StoreError::Unavailable("the ledger is down".into())))
+    }
+    fn resolve(&self, _: &LedgerKey, _: Resolution, _: Duration) -> StoreFuture<bool> {
         StoreFuture::ready(Err(StoreError::Unavailable("the ledger is down".into())))
     }
 }
@@ -394,8 +400,56 @@ async fn memory_ledger_frees_the_key_of_a_failed_call() {
 }
 
 #[tokio::test]
-async fn memory_ledger_lease_of_a_crashed_holder_expires() {
-    ledger::a_crashed_holders_lease_expires(ledger::memory()).await;
+async fn memory_ledger_lease_of_a_crashed_holder_ends_as_unknown() {
+    ledger::a_crashed_holders_lease_ends_as_unknown(ledger::memory()).await;
+}
+
+#[tokio::test]
+async fn memory_ledger_frees_keys_of_failures_not_applied() {
+    ledger::failures_not_applied_free_the_key(ledger::memory()).await;
+}
+
+#[tokio::test]
+async fn memory_ledger_holds_keys_that_may_have_been_applied() {
+    ledger::a_call_that_may_have_been_applied_holds_its_key(ledger::memory()).await;
+}
+
+#[tokio::test]
+async fn memory_ledger_replays_a_key_resolved_as_applied() {
+    ledger::a_key_resolved_as_applied_is_replayed(ledger::memory()).await;
+}
+
+#[tokio::test]
+async fn memory_ledger_holds_the_key_of_a_timed_out_call() {
+    ledger::a_timed_out_call_holds_its_key(ledger::memory()).await;
+}
+
+#[tokio::test]
+async fn memory_ledger_refuses_a_key_reused_for_another_request() {
+    ledger::a_key_reused_for_another_request_is_refused(ledger::memory()).await;
+}
+
+#[tokio::test]
+async fn memory_ledger_settles_a_cancelled_call_at_once() {
+    ledger::a_cancelled_call_settles_its_key_at_once(ledger::memory()).await;
+}
+
+#[tokio::test]
+async fn memory_ledger_replays_a_failure_with_no_attempt() {
+    ledger::a_replayed_failure_reports_no_attempt(ledger::memory()).await;
+}
+
+#[tokio::test]
+async fn memory_ledger_does_not_wait_for_a_slow_body() {
+    ledger::a_slow_body_is_not_waited_for(ledger::memory()).await;
+}
+
+#[tokio::test]
+async fn memory_ledger_does_not_buffer_a_huge_body() {
+    let store = ledger::memory();
+    let cap = ledger::a_huge_body_is_not_buffered(store.clone()).await;
+    assert_eq!(store.len(), 1);
+    assert!(store.bytes() < cap, "{} bytes kept", store.bytes());
 }
 
 #[tokio::test]

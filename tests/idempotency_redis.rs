@@ -111,9 +111,63 @@ async fn redis_ledger_frees_the_key_of_a_failed_call() {
 }
 
 #[tokio::test]
-async fn redis_lease_of_a_crashed_holder_expires() {
+async fn redis_lease_of_a_crashed_holder_ends_as_unknown() {
     let redis = RedisServer::start();
-    ledger::a_crashed_holders_lease_expires(redis.store().await).await;
+    ledger::a_crashed_holders_lease_ends_as_unknown(redis.store().await).await;
+}
+
+#[tokio::test]
+async fn redis_ledger_frees_keys_of_failures_not_applied() {
+    let redis = RedisServer::start();
+    ledger::failures_not_applied_free_the_key(redis.store().await).await;
+}
+
+#[tokio::test]
+async fn redis_ledger_holds_keys_that_may_have_been_applied() {
+    let redis = RedisServer::start();
+    ledger::a_call_that_may_have_been_applied_holds_its_key(redis.store().await).await;
+}
+
+#[tokio::test]
+async fn redis_ledger_replays_a_key_resolved_as_applied() {
+    let redis = RedisServer::start();
+    ledger::a_key_resolved_as_applied_is_replayed(redis.store().await).await;
+}
+
+#[tokio::test]
+async fn redis_ledger_holds_the_key_of_a_timed_out_call() {
+    let redis = RedisServer::start();
+    ledger::a_timed_out_call_holds_its_key(redis.store().await).await;
+}
+
+#[tokio::test]
+async fn redis_ledger_refuses_a_key_reused_for_another_request() {
+    let redis = RedisServer::start();
+    ledger::a_key_reused_for_another_request_is_refused(redis.store().await).await;
+}
+
+#[tokio::test]
+async fn redis_ledger_settles_a_cancelled_call_at_once() {
+    let redis = RedisServer::start();
+    ledger::a_cancelled_call_settles_its_key_at_once(redis.store().await).await;
+}
+
+#[tokio::test]
+async fn redis_ledger_replays_a_failure_with_no_attempt() {
+    let redis = RedisServer::start();
+    ledger::a_replayed_failure_reports_no_attempt(redis.store().await).await;
+}
+
+#[tokio::test]
+async fn redis_ledger_does_not_wait_for_a_slow_body() {
+    let redis = RedisServer::start();
+    ledger::a_slow_body_is_not_waited_for(redis.store().await).await;
+}
+
+#[tokio::test]
+async fn redis_ledger_does_not_buffer_a_huge_body() {
+    let redis = RedisServer::start();
+    ledger::a_huge_body_is_not_buffered(redis.store().await).await;
 }
 
 #[tokio::test]

@@ -53,17 +53,23 @@
 //! key reserved until the lease ends: its outcome is unknown, so a repeat must not go out
 //! at once.
 
+mod body;
+mod call;
 mod config;
 mod future;
 mod key;
 mod layer;
+mod replay;
+mod reserve;
 mod service;
+mod settle;
 pub mod store;
 
 pub use config::{CompleteOn, IdempotencyConfig, InFlight, LedgerDown};
 pub use future::ResponseFuture;
 pub use key::{
-    IdempotencyKey, KeyFormat, KeyGenerator, MakeIdempotencyKey, Replayed, UuidV4Keys, UuidV7Keys,
+    IdempotencyKey, InvalidKey, KeyFormat, KeyGenerator, MakeIdempotencyKey, Replayed, UuidV4Keys,
+    UuidV7Keys,
 };
 pub use layer::IdempotencyLayer;
 pub use service::Idempotency;
