@@ -546,3 +546,160 @@ async fn a_keyed_call_whose_body_is_lost_names_its_key_and_stays_completed() {
     assert!(Replayed::is(&repeat));
     server.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_thousand_concurrent_reservations_never_exceed_the_bound() {
+    let store = MemoryStore::new().max_entries(10_000);
+    let url: reqwest::Url = "http://127.0.0.1:9/payouts".parse().expect("valid url");
+    let terms = Terms::new(Duration::from_secs(60), Duration::from_secs(60));
+    let tasks = (0..4).map(|part| {
+        let (store, url) = (store.clone(), url.clone());
+        tokio::spawn(async move {
+            let (mut reserved, mut full) = (0, 0);
+            for n in 0..5_000 {
+                let key =
+                    LedgerKey::new(&format!("payout-{part}-{n}"), &reqwest::Method::POST, &url);
+                let print = Fingerprint::new(&reqwest::Method::POST, &url, Some(b"{}"));
+                match store.reserve(&key, &print, terms).await {
+                    Ok(Reservation::Reserved(_)) => reserved += 1,
+                    Err(StoreError::Full) => full += 1,
+                    other => panic!("{other:?}"),
+                }
+                assert!(store.len() <= 10_000);
+            }
+            (reserved, full)
+        })
+    });
+    let counts = futures_util::future::join_all(tasks).await;
+    let (reserved, full) = counts
+        .into_iter()
+        .map(|c| c.expect("task"))
+        .fold((0, 0), |(r, f), (r2, f2)| (r + r2, f + f2));
+    assert_eq!(reserved, 10_000, "held reservations are never evicted");
+    assert_eq!(full, 10_000, "the rest get a typed error");
+    assert_eq!(store.len(), 10_000);
+}
+
+#[tokio::test]
+async fn long_keys_count_toward_the_bytes_bound() {
+    let max = 64 << 20;
+    let store = MemoryStore::new().max_bytes(max);
+    let url: reqwest::Url = "http://127.0.0.1:9/payouts".parse().expect("valid url");
+    let terms = Terms::new(Duration::from_secs(60), Duration::from_secs(60));
+    let print = Fingerprint::new(&reqwest::Method::POST, &url, None);
+    let mut reserved = 0;
+    for n in 0..2_000 {
+        let name = format!("{n:06}{}", "k".repeat(256 * 1024 - 6));
+        let key = LedgerKey::new(&name, &reqwest::Method::POST, &url);
+        match store.reserve(&key, &print, terms).await {
+            Ok(Reservation::Reserved(_)) => reserved += 1,
+            Err(StoreError::Full) => {}
+            other => panic!("{other:?}"),
+        }
+        assert!(store.bytes() <= max, "{}", store.bytes());
+    }
+    assert!(
+        store.bytes() >= reserved * 256 * 1024,
+        "key bytes are counted"
+    );
+    assert!(
+        (200..256).contains(&reserved),
+        "{reserved} keys of 256 KiB in 64 MiB"
+    );
+}
+
+#[tokio::test]
+async fn a_full_ledger_refuses_new_keys_and_sends_nothing() {
+    let server = ledger::invoices_api(Duration::from_millis(300)).await;
+    let client = ledger::client(MemoryStore::new().max_entries(5));
+    let calls = (0..10).map(|n| {
+        let (client, uri) = (client.clone(), server.uri());
+        tokio::spawn(async move {
+            client
+                .post(format!("{uri}/invoices"))
+                .idempotency_key(&format!("order-{n}"))
+                .send()
+                .await
+        })
+    });
+    let results = futures_util::future::join_all(calls).await;
+    let full = results
+        .into_iter()
+        .map(|r| r.expect("task"))
+        .filter(|r| {
+            matches!(
+                r,
+                Err(Error::Ledger {
+                    source: StoreError::Full,
+                    ..
+                })
+            )
+        })
+        .count();
+    assert_eq!(full, 5);
+    assert_eq!(ledger::seen(&server).await, 5, "refused calls sent nothing");
+}
+
+#[tokio::test]
+async fn the_layer_refuses_empty_keys_before_sending() {
+    use steadfast::idempotency::{IdempotencyLayer, InvalidKey};
+    use tower::{Layer as _, ServiceExt as _};
+
+    let server = ledger::invoices_api(Duration::ZERO).await;
+    for (format, value) in [(KeyFormat::Plain, ""), (KeyFormat::SfString, "\"\"")] {
+        let layer =
+            IdempotencyLayer::new(&IdempotencyConfig::default().format(format)).expect("valid");
+        let service = layer.layer(http());
+        let mut request = reqwest::Request::new(
+            reqwest::Method::POST,
+            format!("{}/invoices", server.uri())
+                .parse()
+                .expect("valid url"),
+        );
+        request
+            .headers_mut()
+            .insert("idempotency-key", value.parse().expect("a header value"));
+        let error = service.oneshot(request).await.expect_err("an empty key");
+        let Error::InvalidRequest(source) = &error else {
+            panic!("{error:?}");
+        };
+        assert_eq!(
+            source.downcast_ref(),
+            Some(&InvalidKey::Empty),
+            "{format:?}"
+        );
+    }
+    assert_eq!(ledger::seen(&server).await, 0);
+}
+
+#[tokio::test]
+async fn a_call_dropped_before_sending_frees_its_key_at_once() {
+    use steadfast::idempotency::IdempotencyLayer;
+    use tower::{Layer as _, Service as _, ServiceExt as _};
+
+    let server = ledger::invoices_api(Duration::ZERO).await;
+    let store = MemoryStore::new();
+    let layer = IdempotencyLayer::new(&IdempotencyConfig::default().in_flight(InFlight::Fail))
+        .expect("valid")
+        .store(store.clone());
+    let mut service = layer.layer(http());
+    let request = || {
+        let mut request = reqwest::Request::new(
+            reqwest::Method::POST,
+            format!("{}/invoices", server.uri())
+                .parse()
+                .expect("valid url"),
+        );
+        request
+            .headers_mut()
+            .insert("idempotency-key", "order-7".parse().expect("valid"));
+        request
+    };
+    let call = service.ready().await.expect("ready").call(request());
+    assert_eq!(store.len(), 1, "reserved");
+    drop(call);
+    assert_eq!(store.len(), 0, "released at once: nothing was sent");
+    let response = service.oneshot(request()).await.expect("sent");
+    assert_eq!(response.status(), 201);
+    assert_eq!(ledger::seen(&server).await, 1);
+}

@@ -9,22 +9,66 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{closed_port, http, ledger};
-use steadfast::idempotency::store::{RedisStore, RedisStoreConfig};
-use steadfast::idempotency::{IdempotencyConfig, LedgerDown};
+use steadfast::idempotency::store::{RedisStore, RedisStoreConfig, StoreError};
+use steadfast::idempotency::{IdempotencyConfig, InFlight, LedgerDown, Replayed};
 use steadfast::{Client, Error};
 
 /// A `redis-server` child process, killed when dropped.
 struct RedisServer {
     child: Child,
     port: u16,
+    args: Vec<String>,
 }
 
 impl RedisServer {
     fn start() -> Self {
+        Self::start_with(&["--save", "", "--appendonly", "no"])
+    }
+
+    /// A server that logs every write to an append-only file before answering, in a fresh
+    /// directory: killed and restarted, it has all its data.
+    fn start_durable() -> Self {
+        let dir = std::env::temp_dir().join(format!(
+            "steadfast-redis-{}-{}",
+            std::process::id(),
+            closed_port()
+        ));
+        std::fs::create_dir_all(&dir).expect("a temporary directory");
+        let dir = dir.to_str().expect("utf-8 path").to_owned();
+        Self::start_with(&[
+            "--save",
+            "",
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "always",
+            "--dir",
+            &dir,
+        ])
+    }
+
+    fn start_with(args: &[&str]) -> Self {
         let port = closed_port();
+        let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+        let child = Self::spawn(port, &args);
+        Self { child, port, args }
+    }
+
+    /// Kills the server at once: no shutdown, no final save.
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the killed server again, on its port and with its files.
+    fn restart(&mut self) {
+        self.child = Self::spawn(self.port, &self.args);
+    }
+
+    fn spawn(port: u16, args: &[String]) -> Child {
         let child = Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
+            .args(args)
             .stdout(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| {
@@ -42,7 +86,7 @@ impl RedisServer {
             );
             std::thread::sleep(Duration::from_millis(10));
         }
-        Self { child, port }
+        child
     }
 
     fn config(&self) -> RedisStoreConfig {
@@ -236,4 +280,133 @@ async fn fail_open_sends_without_the_ledger() {
 fn the_redis_url_never_shows_in_debug() {
     let config = RedisStoreConfig::new("redis://:hunter2-redis-password@10.0.0.5:6379");
     assert!(!format!("{config:?}").contains("hunter2"));
+}
+
+impl RedisServer {
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    async fn command(&self, name: &str) {
+        let client = redis::Client::open(self.url()).expect("valid url");
+        let mut connection = client
+            .get_multiplexed_async_connection()
+            .await
+            .expect("redis answers");
+        let () = redis::cmd(name)
+            .query_async(&mut connection)
+            .await
+            .expect("command runs");
+    }
+}
+
+fn unvouched(result: Result<reqwest::Response, Error>) {
+    let error = result.expect_err("the ledger lost its data");
+    assert!(
+        matches!(
+            error,
+            Error::Ledger {
+                source: StoreError::Unvouched,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_ledger_that_lost_its_data_refuses_keys_until_the_loss_is_acknowledged() {
+    let redis = RedisServer::start();
+    let store = redis.store().await;
+    let other_instance = redis.store().await;
+    let server = ledger::invoices_api(Duration::ZERO).await;
+    let (client, other) = (
+        ledger::client(store.clone()),
+        ledger::client(other_instance.clone()),
+    );
+    ledger::post(&client, &server, "order-1")
+        .await
+        .expect("created");
+
+    redis.command("FLUSHALL").await;
+
+    // Neither the completed key nor a new one reads as free.
+    unvouched(ledger::post(&client, &server, "order-1").await);
+    unvouched(ledger::post(&client, &server, "order-2").await);
+    unvouched(ledger::post(&other, &server, "order-3").await);
+    assert_eq!(ledger::seen(&server).await, 1, "nothing was sent");
+
+    store.acknowledge_loss().await.expect("redis answers");
+    ledger::post(&client, &server, "order-2")
+        .await
+        .expect("sent");
+    assert_eq!(ledger::seen(&server).await, 2);
+    unvouched(ledger::post(&other, &server, "order-3").await);
+    // The other instance acknowledges too, and both agree on one epoch from then on.
+    other_instance
+        .acknowledge_loss()
+        .await
+        .expect("redis answers");
+    ledger::post(&other, &server, "order-3")
+        .await
+        .expect("sent");
+    assert!(Replayed::is(
+        &ledger::post(&client, &server, "order-3")
+            .await
+            .expect("replayed")
+    ));
+    assert_eq!(ledger::seen(&server).await, 3);
+}
+
+#[tokio::test]
+async fn a_ledger_that_dies_while_completing_never_frees_the_key() {
+    let mut redis = RedisServer::start_durable();
+    let store = RedisStore::connect(&redis.config().timeout(Duration::from_millis(300)))
+        .await
+        .expect("redis answers");
+    let server = ledger::invoices_api(Duration::from_millis(300)).await;
+    let lease = Duration::from_secs(1);
+    let config = IdempotencyConfig::default()
+        .lease(lease)
+        .in_flight(InFlight::Fail);
+    let client = ledger::client_with(store, config);
+
+    let call = tokio::spawn({
+        let (client, server_uri) = (client.clone(), server.uri());
+        async move {
+            client
+                .post(format!("{server_uri}/invoices"))
+                .idempotency_key("payout-9")
+                .json(&serde_json::json!({ "customer": 42, "total_cents": 1999 }))
+                .send()
+                .await
+        }
+    });
+    while ledger::seen(&server).await == 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // Killed between the send and the completion: the completion fails.
+    redis.kill();
+    let response = call.await.expect("task").expect("the server acted");
+    assert_eq!(response.status(), 201);
+    // Back with what it had written: the reservation.
+    redis.restart();
+
+    // The reservation survived: held while the lease runs, unknown after, never free.
+    let started = std::time::Instant::now();
+    let error = loop {
+        match ledger::post(&client, &server, "payout-9").await {
+            Err(Error::IdempotencyKeyInFlight { .. } | Error::Ledger { .. })
+                if started.elapsed() < 5 * lease =>
+            {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            other => break other.expect_err("never sent again"),
+        }
+    };
+    assert!(
+        matches!(error, Error::IdempotencyOutcomeUnknown { .. }),
+        "{error:?}"
+    );
+    assert_eq!(ledger::seen(&server).await, 1);
 }

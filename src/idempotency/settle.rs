@@ -306,6 +306,7 @@ mod tests {
     use crate::error::{Failure, NotRetried};
     use reqwest::StatusCode;
 
+    #[allow(clippy::unnecessary_wraps)] // a row of the table, like the failures
     fn response(status: u16) -> Result<Response, Error> {
         let response = http::Response::builder()
             .status(status)

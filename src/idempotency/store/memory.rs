@@ -54,6 +54,9 @@ struct Inner {
     /// sequence number.
     completed: VecDeque<(u64, u64)>,
     next_seq: u64,
+    /// No entry is forgotten before this instant: a ledger full of held keys is scanned for
+    /// expired ones only once one may have expired, not on every refused reservation.
+    forget_floor: Option<Instant>,
     bytes: usize,
     max_entries: usize,
     max_bytes: usize,
@@ -140,6 +143,7 @@ impl MemoryStore {
                 hasher: foldhash::fast::RandomState::default(),
                 completed: VecDeque::new(),
                 next_seq: 0,
+                forget_floor: None,
                 bytes: 0,
                 max_entries: 10_000,
                 max_bytes: 64 << 20,
@@ -243,15 +247,26 @@ impl Inner {
     }
 
     fn drop_expired(&mut self, now: Instant) {
-        let mut freed = 0;
+        if self.forget_floor.is_none_or(|floor| floor > now) {
+            return;
+        }
+        let (mut freed, mut floor) = (0, None::<Instant>);
         self.entries.retain(|slot| {
-            let live = slot.entry.forget_at() > now;
-            if !live {
+            let at = slot.entry.forget_at();
+            if at <= now {
                 freed += slot.weight;
+                return false;
             }
-            live
+            floor = Some(floor.map_or(at, |f| f.min(at)));
+            true
         });
         self.bytes -= freed;
+        self.forget_floor = floor;
+    }
+
+    /// Notes that an entry is now forgotten at `at`.
+    fn forget_at(&mut self, at: Instant) {
+        self.forget_floor = Some(self.forget_floor.map_or(at, |f| f.min(at)));
     }
 
     /// Drops records of entries that are gone, once they outnumber the live ones.
@@ -309,6 +324,7 @@ impl Inner {
         self.next_seq += 1;
         self.completed.push_back((seq, hash));
         self.bytes = self.bytes + weight - old;
+        self.forget_at(forget_at);
         self.compact();
     }
 }
@@ -324,17 +340,12 @@ impl IdempotencyStore for MemoryStore {
         let mut inner = self.lock();
         let hash = inner.hash(key);
         let found = match inner.get(hash, key) {
-            Some(slot) if slot.entry.forget_at() > now => {
-                Some(if slot.fingerprint != *fingerprint {
-                    Reservation::KeyReused
-                } else {
-                    match &slot.entry {
-                        Entry::Done { response, .. } => Reservation::Completed(response.clone()),
-                        entry if entry.is_unknown(now) => Reservation::Unknown,
-                        _ => Reservation::InFlight,
-                    }
-                })
-            }
+            Some(slot) if slot.entry.forget_at() > now => Some(match &slot.entry {
+                _ if slot.fingerprint != *fingerprint => Reservation::KeyReused,
+                Entry::Done { response, .. } => Reservation::Completed(response.clone()),
+                entry if entry.is_unknown(now) => Reservation::Unknown,
+                Entry::InFlight { .. } | Entry::Unknown { .. } => Reservation::InFlight,
+            }),
             Some(_) => {
                 inner.remove(hash, key);
                 None
@@ -363,6 +374,7 @@ impl IdempotencyStore for MemoryStore {
         };
         inner.entries.insert_unique(hash, slot, |slot| slot.hash);
         inner.bytes += weight;
+        inner.forget_at(lease_until + terms.ttl);
         StoreFuture::ready(Ok(Reservation::Reserved(token)))
     }
 
@@ -409,6 +421,7 @@ impl IdempotencyStore for MemoryStore {
             slot.entry = Entry::Unknown {
                 forget_at: now + ttl,
             };
+            inner.forget_at(now + ttl);
         }
         StoreFuture::ready(Ok(()))
     }

@@ -379,7 +379,7 @@ fn manager_config(config: &RedisStoreConfig) -> ConnectionManagerConfig {
         .set_number_of_retries(1)
 }
 
-fn text(value: impl ToString) -> Vec<u8> {
+fn text(value: u64) -> Vec<u8> {
     value.to_string().into_bytes()
 }
 
