@@ -410,3 +410,81 @@ async fn a_ledger_that_dies_while_completing_never_frees_the_key() {
     );
     assert_eq!(ledger::seen(&server).await, 1);
 }
+
+/// A transport that is not ready until opened: a call holding a reservation waits in front
+/// of it, before anything is sent.
+#[derive(Clone)]
+struct Gate {
+    open: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    http: reqwest::Client,
+}
+
+impl tower::Service<reqwest::Request> for Gate {
+    type Response = reqwest::Response;
+    type Error = reqwest::Error;
+    type Future = <reqwest::Client as tower::Service<reqwest::Request>>::Future;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        if self.open.load(std::sync::atomic::Ordering::Relaxed) {
+            return tower::Service::poll_ready(&mut self.http, cx);
+        }
+        // Asked again soon, as a limiter's timer would.
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
+    }
+
+    fn call(&mut self, request: reqwest::Request) -> Self::Future {
+        tower::Service::call(&mut self.http, request)
+    }
+}
+
+#[tokio::test]
+async fn redis_frees_the_key_of_a_call_dropped_before_sending_at_once() {
+    use steadfast::idempotency::IdempotencyLayer;
+    use tower::{Layer as _, Service as _, ServiceExt as _};
+
+    let redis = RedisServer::start();
+    let server = ledger::invoices_api(Duration::ZERO).await;
+    let open = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let gate = Gate {
+        open: std::sync::Arc::clone(&open),
+        http: http(),
+    };
+    let layer = IdempotencyLayer::new(&IdempotencyConfig::default().in_flight(InFlight::Fail))
+        .expect("valid")
+        .store(redis.store().await);
+    let mut service = layer.layer(gate);
+    let request = || {
+        let mut request = reqwest::Request::new(
+            reqwest::Method::POST,
+            format!("{}/invoices", server.uri())
+                .parse()
+                .expect("valid url"),
+        );
+        request
+            .headers_mut()
+            .insert("idempotency-key", "order-7".parse().expect("valid"));
+        request
+    };
+
+    // Reserved, then waiting for the transport, then dropped: nothing went out.
+    let waiting = service.call(request());
+    let _ = tokio::time::timeout(Duration::from_millis(200), waiting).await;
+    open.store(true, std::sync::atomic::Ordering::Relaxed);
+    let started = Instant::now();
+    let response = loop {
+        match service.ready().await.expect("ready").call(request()).await {
+            Err(Error::IdempotencyKeyInFlight { .. })
+                if started.elapsed() < Duration::from_secs(2) =>
+            {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            other => break other.expect("the key was freed, not held as unknown"),
+        }
+    };
+    assert_eq!(response.status(), 201);
+    assert_eq!(ledger::seen(&server).await, 1);
+}
