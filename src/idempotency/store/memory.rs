@@ -297,16 +297,18 @@ impl Inner {
         let mut response = response;
         // The slot's own weight is already counted; it is never evicted (not completed yet).
         let extra = |r: &StoredResponse| (base - MIN_RESPONSE + r.weight()).saturating_sub(old);
-        if !self.make_room(0, extra(&response), now) {
+        // A body larger than the whole ledger would evict everything else, and still not fit.
+        if base - MIN_RESPONSE + response.weight() > self.max_bytes
+            || !self.make_room(0, extra(&response), now)
+        {
             response = response.without_body(BodyOmitted::TooLarge);
             if !self.make_room(0, extra(&response), now) {
                 // A status always fits: its room was taken with the reservation.
-                let status_only = StoredResponse::new(
+                response = StoredResponse::omitting(
                     response.status(),
                     &reqwest::header::HeaderMap::new(),
-                    None,
+                    BodyOmitted::TooLarge,
                 );
-                response = status_only.without_body(BodyOmitted::TooLarge);
             }
         }
         let weight = base - MIN_RESPONSE + response.weight();
@@ -716,14 +718,20 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_response_larger_than_the_ledger_keeps_its_head_only() {
-        let store = MemoryStore::new().max_bytes(400);
-        complete(&store, "big", &"0123456789".repeat(50));
+        let store = MemoryStore::new().max_bytes(1_000);
+        complete(&store, "small", "x");
+        complete(&store, "big", &"0123456789".repeat(200));
         let Reservation::Completed(stored) = answer(&store, "big") else {
             panic!("completed");
         };
         assert_eq!(stored.status(), StatusCode::OK);
         assert_eq!(stored.body(), None);
         assert_eq!(stored.omitted(), Some(BodyOmitted::TooLarge));
-        assert!(store.bytes() <= 400);
+        assert!(store.bytes() <= 1_000);
+        assert_eq!(
+            answer(&store, "small"),
+            Reservation::Completed(ok("x")),
+            "it evicted nothing for a body that could never fit"
+        );
     }
 }
