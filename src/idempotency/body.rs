@@ -24,9 +24,10 @@ pub(crate) struct Buffered {
     pub(crate) error: Option<reqwest::Error>,
 }
 
-/// Reads at most `max_bytes + 1` bytes of the body, for at most `max_wait`. A body that is
-/// larger or slower is not kept: the caller gets what was read followed by the rest of the
-/// stream, and the snapshot says why the body is missing.
+/// Reads the body up to `max_bytes`, for at most `max_wait`. A body that is larger or slower
+/// is not kept: the caller gets what was read followed by the rest of the stream, and the
+/// snapshot says why the body is missing. What is held meanwhile is at most `max_bytes`,
+/// copied, plus the one chunk that crossed the cap, as it came.
 pub(crate) async fn buffer(
     mut response: Response,
     max_bytes: usize,
@@ -37,6 +38,7 @@ pub(crate) async fn buffer(
     let extensions = std::mem::take(response.extensions_mut());
     let url = response.url().clone();
     let mut read = Read::default();
+    let mut tail = None;
     let deadline = Instant::now() + max_wait;
     let mut sleep = pin!(tokio::time::sleep_until(deadline));
     let cut = loop {
@@ -66,12 +68,12 @@ pub(crate) async fn buffer(
                 };
             }
             Some(Ok(None)) => break None,
-            Some(Ok(Some(chunk))) => {
-                read.push(chunk);
-                if read.len > max_bytes {
-                    break Some(BodyOmitted::TooLarge);
-                }
+            Some(Ok(Some(chunk))) if read.len + chunk.len() > max_bytes => {
+                // The chunk that crosses the cap is handed on as it is, never copied.
+                tail = Some(chunk);
+                break Some(BodyOmitted::TooLarge);
             }
+            Some(Ok(Some(chunk))) => read.push(chunk),
         }
     };
     let (stored, body) = match cut {
@@ -89,7 +91,7 @@ pub(crate) async fn buffer(
             );
             let rest = http::Response::<reqwest::Body>::from(response).into_body();
             let body = reqwest::Body::wrap(Prefixed {
-                prefix: Some(read.freeze()).filter(|b| !b.is_empty()),
+                read: [Some(read.freeze()).filter(|b| !b.is_empty()), tail],
                 rest,
             });
             (StoredResponse::omitting(status, &headers, why), body)
@@ -135,8 +137,15 @@ impl Read {
 
 /// A body that yields what was read already, then the rest of the original stream.
 struct Prefixed {
-    prefix: Option<Bytes>,
+    /// The bytes read under the cap, and the chunk that crossed it.
+    read: [Option<Bytes>; 2],
     rest: reqwest::Body,
+}
+
+impl Prefixed {
+    fn read_len(&self) -> u64 {
+        self.read.iter().flatten().map(|b| b.len() as u64).sum()
+    }
 }
 
 impl http_body::Body for Prefixed {
@@ -147,18 +156,18 @@ impl http_body::Body for Prefixed {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        if let Some(prefix) = self.prefix.take() {
-            return Poll::Ready(Some(Ok(Frame::data(prefix))));
+        if let Some(read) = self.read.iter_mut().find_map(Option::take) {
+            return Poll::Ready(Some(Ok(Frame::data(read))));
         }
         Pin::new(&mut self.rest).poll_frame(cx).map_err(Into::into)
     }
 
     fn is_end_stream(&self) -> bool {
-        self.prefix.is_none() && self.rest.is_end_stream()
+        self.read.iter().all(Option::is_none) && self.rest.is_end_stream()
     }
 
     fn size_hint(&self) -> SizeHint {
-        let prefix = self.prefix.as_ref().map_or(0, |p| p.len() as u64);
+        let prefix = self.read_len();
         let rest = self.rest.size_hint();
         let mut hint = SizeHint::new();
         hint.set_lower(rest.lower() + prefix);
@@ -261,6 +270,15 @@ mod tests {
         assert!(read.error.is_some());
         assert_eq!(read.stored.body(), None);
         assert_eq!(read.stored.omitted(), Some(BodyOmitted::Unreadable));
+    }
+
+    #[tokio::test]
+    async fn a_body_of_exactly_the_cap_is_kept() {
+        let chunks = ["01234", "5678"].map(Ok::<_, std::io::Error>);
+        let body = reqwest::Body::wrap_stream(futures_util::stream::iter(chunks));
+        let read = buffer(Response::from(http::Response::new(body)), 9, MINUTE).await;
+        assert_eq!(read.stored.body().as_deref(), Some(&b"012345678"[..]));
+        assert_eq!(read.stored.omitted(), None);
     }
 
     #[tokio::test]
