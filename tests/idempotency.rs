@@ -703,3 +703,32 @@ async fn a_call_dropped_before_sending_frees_its_key_at_once() {
     assert_eq!(response.status(), 201);
     assert_eq!(ledger::seen(&server).await, 1);
 }
+
+#[tokio::test]
+async fn a_recorded_body_is_read_within_the_call_deadline() {
+    let (url, server) = ledger::scripted_server(
+        "HTTP/1.1 201 Created\r\ncontent-length: 1000\r\n\r\n",
+        b"x",
+        Duration::from_millis(50),
+        None,
+    )
+    .await;
+    // The body wait alone would be 30 s; the call's deadline is 400 ms.
+    let client = Client::builder()
+        .retry(RetryConfig::default().deadline(Some(Duration::from_millis(400))))
+        .build(http())
+        .expect("valid config");
+    let started = std::time::Instant::now();
+    let call = client.post(&url).idempotency_key("slow-2").send();
+    let response = tokio::time::timeout(Duration::from_secs(10), call)
+        .await
+        .expect("the call returns")
+        .expect("the head arrived");
+    assert_eq!(response.status(), 201);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    server.abort();
+}

@@ -1,13 +1,11 @@
 //! Reading a recorded call's body: up to a byte cap and a time bound, never more.
 
-use std::future::{Future, poll_fn};
-use std::pin::{Pin, pin};
-use std::task::{Context, Poll};
-use std::time::Duration;
-
 use bytes::{Bytes, BytesMut};
 use http_body::{Frame, SizeHint};
 use reqwest::{Response, ResponseBuilderExt, Url};
+use std::future::{Future, poll_fn};
+use std::pin::{Pin, pin};
+use std::task::{Context, Poll};
 use tokio::time::Instant;
 
 use super::store::{BodyOmitted, StoredResponse};
@@ -24,14 +22,14 @@ pub(crate) struct Buffered {
     pub(crate) error: Option<reqwest::Error>,
 }
 
-/// Reads the body up to `max_bytes`, for at most `max_wait`. A body that is larger or slower
+/// Reads the body up to `max_bytes`, until `deadline` at the latest. A body that is larger or slower
 /// is not kept: the caller gets what was read followed by the rest of the stream, and the
 /// snapshot says why the body is missing. What is held meanwhile is at most `max_bytes`,
 /// copied, plus the one chunk that crossed the cap, as it came.
 pub(crate) async fn buffer(
     mut response: Response,
     max_bytes: usize,
-    max_wait: Duration,
+    deadline: Instant,
 ) -> Buffered {
     let (status, version) = (response.status(), response.version());
     let headers = std::mem::take(response.headers_mut());
@@ -39,7 +37,6 @@ pub(crate) async fn buffer(
     let url = response.url().clone();
     let mut read = Read::default();
     let mut tail = None;
-    let deadline = Instant::now() + max_wait;
     let mut sleep = pin!(tokio::time::sleep_until(deadline));
     let cut = loop {
         let mut chunk = pin!(response.chunk());
@@ -206,7 +203,9 @@ mod tests {
     use super::*;
     use crate::idempotency::Replayed;
 
-    const MINUTE: Duration = Duration::from_secs(60);
+    fn minute() -> Instant {
+        Instant::now() + std::time::Duration::from_secs(60)
+    }
 
     #[tokio::test]
     async fn the_ledger_keeps_a_copy_of_the_body_and_the_caller_gets_it_whole() {
@@ -216,7 +215,7 @@ mod tests {
             response,
             stored,
             error,
-        } = buffer(response, 1024, MINUTE).await;
+        } = buffer(response, 1024, minute()).await;
         assert!(error.is_none());
         let kept = stored.body().expect("under the cap");
         assert_eq!(&kept[..], br#"{"id":"inv_1"}"#);
@@ -241,7 +240,7 @@ mod tests {
             .body(body)
             .expect("valid response");
         original.extensions_mut().insert(Replayed);
-        let read = buffer(Response::from(original), 1024, MINUTE).await;
+        let read = buffer(Response::from(original), 1024, minute()).await;
         assert!(read.error.is_none());
         assert_eq!(
             read.stored.body().as_deref(),
@@ -266,7 +265,7 @@ mod tests {
             )),
         ];
         let body = reqwest::Body::wrap_stream(futures_util::stream::iter(chunks));
-        let read = buffer(Response::from(http::Response::new(body)), 1024, MINUTE).await;
+        let read = buffer(Response::from(http::Response::new(body)), 1024, minute()).await;
         assert!(read.error.is_some());
         assert_eq!(read.stored.body(), None);
         assert_eq!(read.stored.omitted(), Some(BodyOmitted::Unreadable));
@@ -276,7 +275,7 @@ mod tests {
     async fn a_body_of_exactly_the_cap_is_kept() {
         let chunks = ["01234", "5678"].map(Ok::<_, std::io::Error>);
         let body = reqwest::Body::wrap_stream(futures_util::stream::iter(chunks));
-        let read = buffer(Response::from(http::Response::new(body)), 9, MINUTE).await;
+        let read = buffer(Response::from(http::Response::new(body)), 9, minute()).await;
         assert_eq!(read.stored.body().as_deref(), Some(&b"012345678"[..]));
         assert_eq!(read.stored.omitted(), None);
     }
@@ -291,7 +290,7 @@ mod tests {
                 counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             });
         let body = reqwest::Body::wrap_stream(stream);
-        let read = buffer(Response::from(http::Response::new(body)), 9, MINUTE).await;
+        let read = buffer(Response::from(http::Response::new(body)), 9, minute()).await;
         assert_eq!(read.stored.body(), None);
         assert_eq!(read.stored.omitted(), Some(BodyOmitted::TooLarge));
         assert_eq!(

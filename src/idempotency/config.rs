@@ -44,7 +44,8 @@ pub struct IdempotencyConfig {
     /// Default 64 KiB.
     pub max_body_bytes: usize,
     /// The longest the ledger waits for a recorded call's body; a slower body is not kept,
-    /// and the caller gets it as a stream. Default 30 s; keep it within the call deadline.
+    /// and the caller gets it as a stream. Default 30 s. A [`Client`](crate::Client) also
+    /// stops at the call's deadline (`retry.deadline`), whichever comes first.
     #[serde(with = "humantime_serde")]
     pub max_body_wait: Duration,
     /// Which outcomes complete a key. Default [`CompleteOn::Success`].

@@ -40,6 +40,7 @@ pub(crate) struct Settings {
     pub(crate) lease: Duration,
     pub(crate) max_body_bytes: usize,
     pub(crate) max_body_wait: Duration,
+    pub(crate) call_deadline: Option<Duration>,
     pub(crate) complete_on: CompleteOn,
     pub(crate) in_flight: InFlight,
     pub(crate) ledger_down: LedgerDown,
@@ -162,6 +163,7 @@ impl IdempotencyLayer {
                 lease: config.lease,
                 max_body_bytes: config.max_body_bytes,
                 max_body_wait: config.max_body_wait,
+                call_deadline: None,
                 complete_on: config.complete_on,
                 in_flight: config.in_flight,
                 ledger_down: config.ledger_down,
@@ -188,6 +190,15 @@ impl IdempotencyLayer {
     #[must_use]
     pub fn shared_store(mut self, store: Arc<dyn IdempotencyStore>) -> Self {
         Arc::make_mut(&mut self.settings).store = Some(store);
+        self
+    }
+
+    /// Reads a recorded call's body no later than `deadline` after the call started, as well
+    /// as within `max_body_wait`: the call's deadline then bounds its body too. The
+    /// [`Client`](crate::Client) passes its own (`retry.deadline`). Default `None`.
+    #[must_use]
+    pub fn call_deadline(mut self, deadline: Option<Duration>) -> Self {
+        Arc::make_mut(&mut self.settings).call_deadline = deadline;
         self
     }
 

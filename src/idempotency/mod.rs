@@ -62,7 +62,8 @@
 //! # Bodies
 //!
 //! A call whose key is recorded (a named key, with a ledger) has its response body read
-//! before it is returned, up to `max_body_bytes` and for at most `max_body_wait`: a body
+//! before it is returned, up to `max_body_bytes` and for at most `max_body_wait` (and not
+//! past the call's deadline, [`IdempotencyLayer::call_deadline`]): a body
 //! read whole is stored with the key. A larger or slower one is not kept (the stored
 //! response says why: [`store::BodyOmitted`], also in a replay's extensions), and the caller
 //! gets what was read followed by the rest of the stream. Other calls' bodies stream as

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use reqwest::Response;
+use tokio::time::Instant;
 
 use super::body::buffer;
 use super::layer::Settings;
@@ -50,6 +51,8 @@ pub(crate) struct Lease {
     settings: Arc<Settings>,
     entry: LedgerKey,
     token: LeaseToken,
+    /// When the call started: a recorded body is read within the call's deadline.
+    started: Instant,
     sent: bool,
     settled: bool,
 }
@@ -103,9 +106,19 @@ impl Lease {
             settings,
             entry,
             token,
+            started: Instant::now(),
             sent: false,
             settled: false,
         }
+    }
+
+    /// The latest a recorded body is read until: `max_body_wait` from now, and no later
+    /// than the call's deadline.
+    fn body_deadline(&self) -> Instant {
+        let wait = Instant::now() + self.settings.max_body_wait;
+        self.settings
+            .call_deadline
+            .map_or(wait, |deadline| wait.min(self.started + deadline))
     }
 
     /// Records the outcome: completes the key after a success (or a permanent failure, when
@@ -149,12 +162,7 @@ impl Lease {
     }
 
     async fn record(mut self, key: IdempotencyKey, response: Response) -> Result<Response, Error> {
-        let read = buffer(
-            response,
-            self.settings.max_body_bytes,
-            self.settings.max_body_wait,
-        )
-        .await;
+        let read = buffer(response, self.settings.max_body_bytes, self.body_deadline()).await;
         self.complete(read.stored, &key).await;
         match read.error {
             None => with_key(Ok(read.response), key),
@@ -169,12 +177,7 @@ impl Lease {
         error: Error,
         response: Response,
     ) -> Result<Response, Error> {
-        let read = buffer(
-            response,
-            self.settings.max_body_bytes,
-            self.settings.max_body_wait,
-        )
-        .await;
+        let read = buffer(response, self.settings.max_body_bytes, self.body_deadline()).await;
         self.complete(read.stored, &key).await;
         if let Some(failure) = error.failure() {
             failure.put_response(read.response);
