@@ -89,6 +89,9 @@ impl RedisStoreConfig {
 /// [`StoredResponse`] when completed. A reservation lives for the lease plus the TTL: once
 /// the lease ends, the scripts read it as unknown, never as free.
 ///
+/// The scripts read Redis's clock (`TIME`), so Redis 5 or later is needed; each touches a
+/// key and the epoch marker, so one Redis (or a replicated primary), not a cluster.
+///
 /// # Durability
 ///
 /// The ledger is only as good as Redis's memory of it. Run Redis with AOF
