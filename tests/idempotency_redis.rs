@@ -488,3 +488,37 @@ async fn redis_frees_the_key_of_a_call_dropped_before_sending_at_once() {
     assert_eq!(response.status(), 201);
     assert_eq!(ledger::seen(&server).await, 1);
 }
+
+#[tokio::test]
+async fn a_redis_restarted_empty_is_detected() {
+    let mut redis = RedisServer::start(); // no persistence: a restart forgets everything
+    let store = redis.store().await;
+    let server = ledger::invoices_api(Duration::ZERO).await;
+    let client = ledger::client(store.clone());
+    ledger::post(&client, &server, "order-1")
+        .await
+        .expect("created");
+
+    redis.kill();
+    redis.restart();
+
+    let started = Instant::now();
+    let error = loop {
+        // The connection is re-established on the next calls.
+        match ledger::post(&client, &server, "order-1").await {
+            Err(Error::Ledger {
+                source: StoreError::Unavailable(_),
+                ..
+            }) if started.elapsed() < Duration::from_secs(5) => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            other => break other,
+        }
+    };
+    unvouched(error);
+    assert_eq!(
+        ledger::seen(&server).await,
+        1,
+        "the completed key was not sent again"
+    );
+}
