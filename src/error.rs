@@ -153,6 +153,30 @@ pub enum Error {
         #[source]
         source: Option<BoxError>,
     },
+
+    /// An earlier call with this idempotency key may have been applied (it timed out after
+    /// sending, got a 500, or its holder vanished): sending again could act twice, so
+    /// nothing was sent. Check with the server, then settle the key with
+    /// [`IdempotencyStore::resolve`](crate::idempotency::store::IdempotencyStore::resolve).
+    #[error(
+        "the outcome of an earlier call with idempotency key {key} is unknown (it may have \
+         been applied); nothing was sent: check with the server, then resolve the key"
+    )]
+    IdempotencyOutcomeUnknown {
+        /// The key (keys are not secrets).
+        key: String,
+    },
+
+    /// The idempotency key was used before for another request (method, URL or body):
+    /// nothing was sent. Use a new key for a new operation.
+    #[error(
+        "idempotency key {key} was used before for a different request (method, URL or \
+         body); nothing was sent"
+    )]
+    IdempotencyKeyReused {
+        /// The key (keys are not secrets).
+        key: String,
+    },
 }
 
 /// A transport error's outcome, as the default classifier reads it.
@@ -186,6 +210,15 @@ impl Error {
             | Self::NotRetried { failure, .. }
             | Self::DeadlineExceeded { failure, .. } => Some(failure.classification),
             Self::Transport { .. } => None,
+            // Nothing was sent, and sending later cannot help until someone acts.
+            Self::IdempotencyOutcomeUnknown { .. } => Some(
+                Classification::permanent(Reason::Custom("idempotency outcome unknown"))
+                    .with_applied(Applied::NotApplied),
+            ),
+            Self::IdempotencyKeyReused { .. } => Some(
+                Classification::permanent(Reason::Custom("idempotency key reused"))
+                    .with_applied(Applied::NotApplied),
+            ),
         }
     }
 
@@ -217,8 +250,12 @@ impl Error {
             | Self::InvalidRequest(_)
             | Self::IdempotencyKeyInFlight { .. }
             | Self::Ledger { .. }
-            | Self::RateLimited { .. } => Applied::NotApplied,
-            Self::Timeout { .. } | Self::Decode(_) => Applied::MaybeApplied,
+            | Self::RateLimited { .. }
+            | Self::IdempotencyKeyReused { .. } => Applied::NotApplied,
+            // Nothing was sent now, but an earlier call with the key may have acted.
+            Self::Timeout { .. } | Self::Decode(_) | Self::IdempotencyOutcomeUnknown { .. } => {
+                Applied::MaybeApplied
+            }
             Self::Transport { source, .. } => transport_outcome(source.as_ref()),
             Self::RetriesExhausted { failure, .. }
             | Self::NotRetried { failure, .. }
@@ -253,7 +290,10 @@ impl Error {
     #[must_use]
     pub fn idempotency_key(&self) -> Option<&str> {
         match self {
-            Self::IdempotencyKeyInFlight { key, .. } | Self::Ledger { key, .. } => Some(key),
+            Self::IdempotencyKeyInFlight { key, .. }
+            | Self::Ledger { key, .. }
+            | Self::IdempotencyOutcomeUnknown { key }
+            | Self::IdempotencyKeyReused { key } => Some(key),
             Self::Timeout {
                 idempotency_key, ..
             }

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use common::{http, ledger};
 use steadfast::idempotency::store::{
-    IdempotencyStore, LeaseToken, LedgerKey, MemoryStore, Reservation, StoreError, StoreFuture,
-    StoredResponse,
+    Fingerprint, IdempotencyStore, LeaseToken, LedgerKey, MemoryStore, Reservation, Resolution,
+    StoreError, StoreFuture, StoredResponse, Terms,
 };
 use steadfast::idempotency::{
     CompleteOn, IdempotencyConfig, IdempotencyKey, InFlight, KeyFormat, KeyGenerator, Replayed,
@@ -311,7 +311,7 @@ async fn permanent_failures_are_replayed_when_configured() {
 struct Down;
 
 impl IdempotencyStore for Down {
-    fn reserve(&self, _: &LedgerKey, _: Duration) -> StoreFuture<Reservation> {
+    fn reserve(&self, _: &LedgerKey, _: &Fingerprint, _: Terms) -> StoreFuture<Reservation> {
         StoreFuture::ready(Err(StoreError::Unavailable("the ledger is down".into())))
     }
     fn complete(
@@ -324,6 +324,12 @@ impl IdempotencyStore for Down {
         StoreFuture::ready(Err(StoreError::Unavailable("the ledger is down".into())))
     }
     fn release(&self, _: &LedgerKey, _: &LeaseToken) -> StoreFuture<()> {
+        StoreFuture::ready(Err(StoreError::Unavailable("the ledger is down".into())))
+    }
+    fn mark_unknown(&self, _: &LedgerKey, _: &LeaseToken, _: Duration) -> StoreFuture<()> {
+        StoreFuture::ready(Err(StoreError::Unavailable("the ledger is down".into())))
+    }
+    fn resolve(&self, _: &LedgerKey, _: Resolution, _: Duration) -> StoreFuture<bool> {
         StoreFuture::ready(Err(StoreError::Unavailable("the ledger is down".into())))
     }
 }
@@ -399,8 +405,56 @@ async fn memory_ledger_frees_the_key_of_a_failed_call() {
 }
 
 #[tokio::test]
-async fn memory_ledger_lease_of_a_crashed_holder_expires() {
-    ledger::a_crashed_holders_lease_expires(ledger::memory()).await;
+async fn memory_ledger_lease_of_a_crashed_holder_ends_as_unknown() {
+    ledger::a_crashed_holders_lease_ends_as_unknown(ledger::memory()).await;
+}
+
+#[tokio::test]
+async fn memory_ledger_frees_keys_of_failures_not_applied() {
+    ledger::failures_not_applied_free_the_key(ledger::memory()).await;
+}
+
+#[tokio::test]
+async fn memory_ledger_holds_keys_that_may_have_been_applied() {
+    ledger::a_call_that_may_have_been_applied_holds_its_key(ledger::memory()).await;
+}
+
+#[tokio::test]
+async fn memory_ledger_replays_a_key_resolved_as_applied() {
+    ledger::a_key_resolved_as_applied_is_replayed(ledger::memory()).await;
+}
+
+#[tokio::test]
+async fn memory_ledger_holds_the_key_of_a_timed_out_call() {
+    ledger::a_timed_out_call_holds_its_key(ledger::memory()).await;
+}
+
+#[tokio::test]
+async fn memory_ledger_refuses_a_key_reused_for_another_request() {
+    ledger::a_key_reused_for_another_request_is_refused(ledger::memory()).await;
+}
+
+#[tokio::test]
+async fn memory_ledger_settles_a_cancelled_call_at_once() {
+    ledger::a_cancelled_call_settles_its_key_at_once(ledger::memory()).await;
+}
+
+#[tokio::test]
+async fn memory_ledger_replays_a_failure_with_no_attempt() {
+    ledger::a_replayed_failure_reports_no_attempt(ledger::memory()).await;
+}
+
+#[tokio::test]
+async fn memory_ledger_does_not_wait_for_a_slow_body() {
+    ledger::a_slow_body_is_not_waited_for(ledger::memory()).await;
+}
+
+#[tokio::test]
+async fn memory_ledger_does_not_buffer_a_huge_body() {
+    let store = ledger::memory();
+    let cap = ledger::a_huge_body_is_not_buffered(store.clone()).await;
+    assert_eq!(store.len(), 1);
+    assert!(store.bytes() < cap, "{} bytes kept", store.bytes());
 }
 
 #[tokio::test]
@@ -450,7 +504,7 @@ async fn a_call_refused_by_the_rate_limiter_still_names_its_key() {
 }
 
 #[tokio::test]
-async fn a_keyed_call_whose_body_is_lost_names_its_key_and_stays_completed() {
+async fn a_keyed_call_whose_body_breaks_returns_its_head_and_stays_completed() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     // A server that says 201 with a 100-byte body, sends 10 bytes and hangs up.
@@ -477,14 +531,18 @@ async fn a_keyed_call_whose_body_is_lost_names_its_key_and_stays_completed() {
     let client = Client::builder().build(http()).expect("valid");
     let url = format!("http://{addr}/payments");
 
-    let error = client
+    // The caller gets the 201 (the server acted) with its key, and meets the broken body
+    // where it broke, as it would without the ledger.
+    let response = client
         .post(&url)
         .idempotency_key("payment-5")
         .send()
         .await
-        .expect_err("the body never arrives");
-    assert!(matches!(error, Error::Transport { .. }), "{error:?}");
-    assert_eq!(error.idempotency_key(), Some("payment-5"));
+        .expect("the head arrived");
+    assert_eq!(response.status(), 201);
+    assert_eq!(IdempotencyKey::of(&response), Some("payment-5"));
+    let broken = response.bytes().await.expect_err("the body never arrives");
+    assert!(broken.is_body() || broken.is_decode(), "{broken:?}");
 
     // The server acted (201): a repeat must not reach it again.
     let repeat = client
@@ -495,5 +553,191 @@ async fn a_keyed_call_whose_body_is_lost_names_its_key_and_stays_completed() {
         .expect("answered from the ledger");
     assert_eq!(repeat.status(), 201);
     assert!(Replayed::is(&repeat));
+    server.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_thousand_concurrent_reservations_never_exceed_the_bound() {
+    let store = MemoryStore::new().max_entries(10_000);
+    let url: reqwest::Url = "http://127.0.0.1:9/payouts".parse().expect("valid url");
+    let terms = Terms::new(Duration::from_secs(60), Duration::from_secs(60));
+    let tasks = (0..4).map(|part| {
+        let (store, url) = (store.clone(), url.clone());
+        tokio::spawn(async move {
+            let (mut reserved, mut full) = (0, 0);
+            for n in 0..5_000 {
+                let key =
+                    LedgerKey::new(&format!("payout-{part}-{n}"), &reqwest::Method::POST, &url);
+                let print = Fingerprint::new(&reqwest::Method::POST, &url, Some(b"{}"));
+                match store.reserve(&key, &print, terms).await {
+                    Ok(Reservation::Reserved(_)) => reserved += 1,
+                    Err(StoreError::Full) => full += 1,
+                    other => panic!("{other:?}"),
+                }
+                assert!(store.len() <= 10_000);
+            }
+            (reserved, full)
+        })
+    });
+    let counts = futures_util::future::join_all(tasks).await;
+    let (reserved, full) = counts
+        .into_iter()
+        .map(|c| c.expect("task"))
+        .fold((0, 0), |(r, f), (r2, f2)| (r + r2, f + f2));
+    assert_eq!(reserved, 10_000, "held reservations are never evicted");
+    assert_eq!(full, 10_000, "the rest get a typed error");
+    assert_eq!(store.len(), 10_000);
+}
+
+#[tokio::test]
+async fn long_keys_count_toward_the_bytes_bound() {
+    let max = 64 << 20;
+    let store = MemoryStore::new().max_bytes(max);
+    let url: reqwest::Url = "http://127.0.0.1:9/payouts".parse().expect("valid url");
+    let terms = Terms::new(Duration::from_secs(60), Duration::from_secs(60));
+    let print = Fingerprint::new(&reqwest::Method::POST, &url, None);
+    let mut reserved = 0;
+    for n in 0..2_000 {
+        let name = format!("{n:06}{}", "k".repeat(256 * 1024 - 6));
+        let key = LedgerKey::new(&name, &reqwest::Method::POST, &url);
+        match store.reserve(&key, &print, terms).await {
+            Ok(Reservation::Reserved(_)) => reserved += 1,
+            Err(StoreError::Full) => {}
+            other => panic!("{other:?}"),
+        }
+        assert!(store.bytes() <= max, "{}", store.bytes());
+    }
+    assert!(
+        store.bytes() >= reserved * 256 * 1024,
+        "key bytes are counted"
+    );
+    assert!(
+        (200..256).contains(&reserved),
+        "{reserved} keys of 256 KiB in 64 MiB"
+    );
+}
+
+#[tokio::test]
+async fn a_full_ledger_refuses_new_keys_and_sends_nothing() {
+    let server = ledger::invoices_api(Duration::from_millis(300)).await;
+    let client = ledger::client(MemoryStore::new().max_entries(5));
+    let calls = (0..10).map(|n| {
+        let (client, uri) = (client.clone(), server.uri());
+        tokio::spawn(async move {
+            client
+                .post(format!("{uri}/invoices"))
+                .idempotency_key(&format!("order-{n}"))
+                .send()
+                .await
+        })
+    });
+    let results = futures_util::future::join_all(calls).await;
+    let full = results
+        .into_iter()
+        .map(|r| r.expect("task"))
+        .filter(|r| {
+            matches!(
+                r,
+                Err(Error::Ledger {
+                    source: StoreError::Full,
+                    ..
+                })
+            )
+        })
+        .count();
+    assert_eq!(full, 5);
+    assert_eq!(ledger::seen(&server).await, 5, "refused calls sent nothing");
+}
+
+#[tokio::test]
+async fn the_layer_refuses_empty_keys_before_sending() {
+    use steadfast::idempotency::{IdempotencyLayer, InvalidKey};
+    use tower::{Layer as _, ServiceExt as _};
+
+    let server = ledger::invoices_api(Duration::ZERO).await;
+    for (format, value) in [(KeyFormat::Plain, ""), (KeyFormat::SfString, "\"\"")] {
+        let layer =
+            IdempotencyLayer::new(&IdempotencyConfig::default().format(format)).expect("valid");
+        let service = layer.layer(http());
+        let mut request = reqwest::Request::new(
+            reqwest::Method::POST,
+            format!("{}/invoices", server.uri())
+                .parse()
+                .expect("valid url"),
+        );
+        request
+            .headers_mut()
+            .insert("idempotency-key", value.parse().expect("a header value"));
+        let error = service.oneshot(request).await.expect_err("an empty key");
+        let Error::InvalidRequest(source) = &error else {
+            panic!("{error:?}");
+        };
+        assert_eq!(
+            source.downcast_ref(),
+            Some(&InvalidKey::Empty),
+            "{format:?}"
+        );
+    }
+    assert_eq!(ledger::seen(&server).await, 0);
+}
+
+#[tokio::test]
+async fn a_call_dropped_before_sending_frees_its_key_at_once() {
+    use steadfast::idempotency::IdempotencyLayer;
+    use tower::{Layer as _, Service as _, ServiceExt as _};
+
+    let server = ledger::invoices_api(Duration::ZERO).await;
+    let store = MemoryStore::new();
+    let layer = IdempotencyLayer::new(&IdempotencyConfig::default().in_flight(InFlight::Fail))
+        .expect("valid")
+        .store(store.clone());
+    let mut service = layer.layer(http());
+    let request = || {
+        let mut request = reqwest::Request::new(
+            reqwest::Method::POST,
+            format!("{}/invoices", server.uri())
+                .parse()
+                .expect("valid url"),
+        );
+        request
+            .headers_mut()
+            .insert("idempotency-key", "order-7".parse().expect("valid"));
+        request
+    };
+    let call = service.ready().await.expect("ready").call(request());
+    assert_eq!(store.len(), 1, "reserved");
+    drop(call);
+    assert_eq!(store.len(), 0, "released at once: nothing was sent");
+    let response = service.oneshot(request()).await.expect("sent");
+    assert_eq!(response.status(), 201);
+    assert_eq!(ledger::seen(&server).await, 1);
+}
+
+#[tokio::test]
+async fn a_recorded_body_is_read_within_the_call_deadline() {
+    let (url, server) = ledger::scripted_server(
+        "HTTP/1.1 201 Created\r\ncontent-length: 1000\r\n\r\n",
+        b"x",
+        Duration::from_millis(50),
+        None,
+    )
+    .await;
+    // The body wait alone would be 30 s; the call's deadline is 400 ms.
+    let client = Client::builder()
+        .retry(RetryConfig::default().deadline(Some(Duration::from_millis(400))))
+        .build(http())
+        .expect("valid config");
+    let started = std::time::Instant::now();
+    let call = client.post(&url).idempotency_key("slow-2").send();
+    let response = tokio::time::timeout(Duration::from_secs(10), call)
+        .await
+        .expect("the call returns")
+        .expect("the head arrived");
+    assert_eq!(response.status(), 201);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
     server.abort();
 }

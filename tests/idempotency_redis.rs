@@ -9,22 +9,66 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{closed_port, http, ledger};
-use steadfast::idempotency::store::{RedisStore, RedisStoreConfig};
-use steadfast::idempotency::{IdempotencyConfig, LedgerDown};
+use steadfast::idempotency::store::{RedisStore, RedisStoreConfig, StoreError};
+use steadfast::idempotency::{IdempotencyConfig, InFlight, LedgerDown, Replayed};
 use steadfast::{Client, Error};
 
 /// A `redis-server` child process, killed when dropped.
 struct RedisServer {
     child: Child,
     port: u16,
+    args: Vec<String>,
 }
 
 impl RedisServer {
     fn start() -> Self {
+        Self::start_with(&["--save", "", "--appendonly", "no"])
+    }
+
+    /// A server that logs every write to an append-only file before answering, in a fresh
+    /// directory: killed and restarted, it has all its data.
+    fn start_durable() -> Self {
+        let dir = std::env::temp_dir().join(format!(
+            "steadfast-redis-{}-{}",
+            std::process::id(),
+            closed_port()
+        ));
+        std::fs::create_dir_all(&dir).expect("a temporary directory");
+        let dir = dir.to_str().expect("utf-8 path").to_owned();
+        Self::start_with(&[
+            "--save",
+            "",
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "always",
+            "--dir",
+            &dir,
+        ])
+    }
+
+    fn start_with(args: &[&str]) -> Self {
         let port = closed_port();
+        let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+        let child = Self::spawn(port, &args);
+        Self { child, port, args }
+    }
+
+    /// Kills the server at once: no shutdown, no final save.
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the killed server again, on its port and with its files.
+    fn restart(&mut self) {
+        self.child = Self::spawn(self.port, &self.args);
+    }
+
+    fn spawn(port: u16, args: &[String]) -> Child {
         let child = Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
+            .args(args)
             .stdout(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| {
@@ -42,7 +86,7 @@ impl RedisServer {
             );
             std::thread::sleep(Duration::from_millis(10));
         }
-        Self { child, port }
+        child
     }
 
     fn config(&self) -> RedisStoreConfig {
@@ -111,9 +155,63 @@ async fn redis_ledger_frees_the_key_of_a_failed_call() {
 }
 
 #[tokio::test]
-async fn redis_lease_of_a_crashed_holder_expires() {
+async fn redis_lease_of_a_crashed_holder_ends_as_unknown() {
     let redis = RedisServer::start();
-    ledger::a_crashed_holders_lease_expires(redis.store().await).await;
+    ledger::a_crashed_holders_lease_ends_as_unknown(redis.store().await).await;
+}
+
+#[tokio::test]
+async fn redis_ledger_frees_keys_of_failures_not_applied() {
+    let redis = RedisServer::start();
+    ledger::failures_not_applied_free_the_key(redis.store().await).await;
+}
+
+#[tokio::test]
+async fn redis_ledger_holds_keys_that_may_have_been_applied() {
+    let redis = RedisServer::start();
+    ledger::a_call_that_may_have_been_applied_holds_its_key(redis.store().await).await;
+}
+
+#[tokio::test]
+async fn redis_ledger_replays_a_key_resolved_as_applied() {
+    let redis = RedisServer::start();
+    ledger::a_key_resolved_as_applied_is_replayed(redis.store().await).await;
+}
+
+#[tokio::test]
+async fn redis_ledger_holds_the_key_of_a_timed_out_call() {
+    let redis = RedisServer::start();
+    ledger::a_timed_out_call_holds_its_key(redis.store().await).await;
+}
+
+#[tokio::test]
+async fn redis_ledger_refuses_a_key_reused_for_another_request() {
+    let redis = RedisServer::start();
+    ledger::a_key_reused_for_another_request_is_refused(redis.store().await).await;
+}
+
+#[tokio::test]
+async fn redis_ledger_settles_a_cancelled_call_at_once() {
+    let redis = RedisServer::start();
+    ledger::a_cancelled_call_settles_its_key_at_once(redis.store().await).await;
+}
+
+#[tokio::test]
+async fn redis_ledger_replays_a_failure_with_no_attempt() {
+    let redis = RedisServer::start();
+    ledger::a_replayed_failure_reports_no_attempt(redis.store().await).await;
+}
+
+#[tokio::test]
+async fn redis_ledger_does_not_wait_for_a_slow_body() {
+    let redis = RedisServer::start();
+    ledger::a_slow_body_is_not_waited_for(redis.store().await).await;
+}
+
+#[tokio::test]
+async fn redis_ledger_does_not_buffer_a_huge_body() {
+    let redis = RedisServer::start();
+    ledger::a_huge_body_is_not_buffered(redis.store().await).await;
 }
 
 #[tokio::test]
@@ -182,4 +280,245 @@ async fn fail_open_sends_without_the_ledger() {
 fn the_redis_url_never_shows_in_debug() {
     let config = RedisStoreConfig::new("redis://:hunter2-redis-password@10.0.0.5:6379");
     assert!(!format!("{config:?}").contains("hunter2"));
+}
+
+impl RedisServer {
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    async fn command(&self, name: &str) {
+        let client = redis::Client::open(self.url()).expect("valid url");
+        let mut connection = client
+            .get_multiplexed_async_connection()
+            .await
+            .expect("redis answers");
+        let () = redis::cmd(name)
+            .query_async(&mut connection)
+            .await
+            .expect("command runs");
+    }
+}
+
+fn unvouched(result: Result<reqwest::Response, Error>) {
+    let error = result.expect_err("the ledger lost its data");
+    assert!(
+        matches!(
+            error,
+            Error::Ledger {
+                source: StoreError::Unvouched,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_ledger_that_lost_its_data_refuses_keys_until_the_loss_is_acknowledged() {
+    let redis = RedisServer::start();
+    let store = redis.store().await;
+    let other_instance = redis.store().await;
+    let server = ledger::invoices_api(Duration::ZERO).await;
+    let (client, other) = (
+        ledger::client(store.clone()),
+        ledger::client(other_instance.clone()),
+    );
+    ledger::post(&client, &server, "order-1")
+        .await
+        .expect("created");
+
+    redis.command("FLUSHALL").await;
+
+    // Neither the completed key nor a new one reads as free.
+    unvouched(ledger::post(&client, &server, "order-1").await);
+    unvouched(ledger::post(&client, &server, "order-2").await);
+    unvouched(ledger::post(&other, &server, "order-3").await);
+    assert_eq!(ledger::seen(&server).await, 1, "nothing was sent");
+
+    store.acknowledge_loss().await.expect("redis answers");
+    ledger::post(&client, &server, "order-2")
+        .await
+        .expect("sent");
+    assert_eq!(ledger::seen(&server).await, 2);
+    unvouched(ledger::post(&other, &server, "order-3").await);
+    // The other instance acknowledges too, and both agree on one epoch from then on.
+    other_instance
+        .acknowledge_loss()
+        .await
+        .expect("redis answers");
+    ledger::post(&other, &server, "order-3")
+        .await
+        .expect("sent");
+    assert!(Replayed::is(
+        &ledger::post(&client, &server, "order-3")
+            .await
+            .expect("replayed")
+    ));
+    assert_eq!(ledger::seen(&server).await, 3);
+}
+
+#[tokio::test]
+async fn a_ledger_that_dies_while_completing_never_frees_the_key() {
+    let mut redis = RedisServer::start_durable();
+    let store = RedisStore::connect(&redis.config().timeout(Duration::from_millis(300)))
+        .await
+        .expect("redis answers");
+    let server = ledger::invoices_api(Duration::from_millis(300)).await;
+    let lease = Duration::from_secs(1);
+    let config = IdempotencyConfig::default()
+        .lease(lease)
+        .in_flight(InFlight::Fail);
+    let client = ledger::client_with(store, config);
+
+    let call = tokio::spawn({
+        let (client, server_uri) = (client.clone(), server.uri());
+        async move {
+            client
+                .post(format!("{server_uri}/invoices"))
+                .idempotency_key("payout-9")
+                .json(&serde_json::json!({ "customer": 42, "total_cents": 1999 }))
+                .send()
+                .await
+        }
+    });
+    while ledger::seen(&server).await == 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // Killed between the send and the completion: the completion fails.
+    redis.kill();
+    let response = call.await.expect("task").expect("the server acted");
+    assert_eq!(response.status(), 201);
+    // Back with what it had written: the reservation.
+    redis.restart();
+
+    // The reservation survived: held while the lease runs, unknown after, never free.
+    let started = std::time::Instant::now();
+    let error = loop {
+        match ledger::post(&client, &server, "payout-9").await {
+            Err(Error::IdempotencyKeyInFlight { .. } | Error::Ledger { .. })
+                if started.elapsed() < 5 * lease =>
+            {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            other => break other.expect_err("never sent again"),
+        }
+    };
+    assert!(
+        matches!(error, Error::IdempotencyOutcomeUnknown { .. }),
+        "{error:?}"
+    );
+    assert_eq!(ledger::seen(&server).await, 1);
+}
+
+/// A transport that is not ready until opened: a call holding a reservation waits in front
+/// of it, before anything is sent.
+#[derive(Clone)]
+struct Gate {
+    open: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    http: reqwest::Client,
+}
+
+impl tower::Service<reqwest::Request> for Gate {
+    type Response = reqwest::Response;
+    type Error = reqwest::Error;
+    type Future = <reqwest::Client as tower::Service<reqwest::Request>>::Future;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        if self.open.load(std::sync::atomic::Ordering::Relaxed) {
+            return tower::Service::poll_ready(&mut self.http, cx);
+        }
+        // Asked again soon, as a limiter's timer would.
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
+    }
+
+    fn call(&mut self, request: reqwest::Request) -> Self::Future {
+        tower::Service::call(&mut self.http, request)
+    }
+}
+
+#[tokio::test]
+async fn redis_frees_the_key_of_a_call_dropped_before_sending_at_once() {
+    use steadfast::idempotency::IdempotencyLayer;
+    use tower::{Layer as _, Service as _, ServiceExt as _};
+
+    let redis = RedisServer::start();
+    let server = ledger::invoices_api(Duration::ZERO).await;
+    let open = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let gate = Gate {
+        open: std::sync::Arc::clone(&open),
+        http: http(),
+    };
+    let layer = IdempotencyLayer::new(&IdempotencyConfig::default().in_flight(InFlight::Fail))
+        .expect("valid")
+        .store(redis.store().await);
+    let mut service = layer.layer(gate);
+    let request = || {
+        let mut request = reqwest::Request::new(
+            reqwest::Method::POST,
+            format!("{}/invoices", server.uri())
+                .parse()
+                .expect("valid url"),
+        );
+        request
+            .headers_mut()
+            .insert("idempotency-key", "order-7".parse().expect("valid"));
+        request
+    };
+
+    // Reserved, then waiting for the transport, then dropped: nothing went out.
+    let waiting = service.call(request());
+    let _ = tokio::time::timeout(Duration::from_millis(200), waiting).await;
+    open.store(true, std::sync::atomic::Ordering::Relaxed);
+    let started = Instant::now();
+    let response = loop {
+        match service.ready().await.expect("ready").call(request()).await {
+            Err(Error::IdempotencyKeyInFlight { .. })
+                if started.elapsed() < Duration::from_secs(2) =>
+            {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            other => break other.expect("the key was freed, not held as unknown"),
+        }
+    };
+    assert_eq!(response.status(), 201);
+    assert_eq!(ledger::seen(&server).await, 1);
+}
+
+#[tokio::test]
+async fn a_redis_restarted_empty_is_detected() {
+    let mut redis = RedisServer::start(); // no persistence: a restart forgets everything
+    let store = redis.store().await;
+    let server = ledger::invoices_api(Duration::ZERO).await;
+    let client = ledger::client(store.clone());
+    ledger::post(&client, &server, "order-1")
+        .await
+        .expect("created");
+
+    redis.kill();
+    redis.restart();
+
+    let started = Instant::now();
+    let error = loop {
+        // The connection is re-established on the next calls.
+        match ledger::post(&client, &server, "order-1").await {
+            Err(Error::Ledger {
+                source: StoreError::Unavailable(_),
+                ..
+            }) if started.elapsed() < Duration::from_secs(5) => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            other => break other,
+        }
+    };
+    unvouched(error);
+    assert_eq!(
+        ledger::seen(&server).await,
+        1,
+        "the completed key was not sent again"
+    );
 }

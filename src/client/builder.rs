@@ -195,7 +195,8 @@ impl ClientBuilder {
             }
             None => IdempotencyLayer::disabled(),
         }
-        .shared_classifier(Arc::clone(&classifier));
+        .shared_classifier(Arc::clone(&classifier))
+        .call_deadline(config.retry.deadline);
         // One header name for the layer that adds keys, the one that trusts them and the one
         // that logs them; the retry configuration is still checked as written.
         Policy::new(&config.retry)?;

@@ -112,6 +112,38 @@ impl Client {
         &self.inner.key_header
     }
 
+    /// Settles an idempotency key whose outcome is unknown, once someone checked with the
+    /// server: [`Resolution::Applied`](crate::idempotency::store::Resolution::Applied)
+    /// replays the given response to later calls with the key,
+    /// [`Resolution::NotApplied`](crate::idempotency::store::Resolution::NotApplied) frees
+    /// it so the call may be sent again. `method` and `url` are the call's. Returns whether
+    /// the key was unknown and is now settled.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidRequest`] for an invalid URL; [`Error::Ledger`] when the ledger
+    /// cannot be reached.
+    pub async fn resolve_idempotency_key(
+        &self,
+        method: Method,
+        url: impl IntoUrl,
+        key: &str,
+        resolution: crate::idempotency::store::Resolution,
+    ) -> Result<bool, Error> {
+        let url = url
+            .into_url()
+            .map_err(|e| Error::InvalidRequest(Box::new(e.without_url())))?;
+        self.inner
+            .stack
+            .get_ref()
+            .resolve(&method, &url, key, resolution)
+            .await
+            .map_err(|source| Error::Ledger {
+                key: key.to_owned(),
+                source,
+            })
+    }
+
     /// Starts a request with any method.
     pub fn request(&self, method: Method, url: impl IntoUrl) -> RequestBuilder {
         RequestBuilder::new(self.clone(), self.inner.http.request(method, url))

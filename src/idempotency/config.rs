@@ -31,16 +31,23 @@ pub struct IdempotencyConfig {
     pub format: KeyFormat,
     /// How fresh keys are made. Default [`KeyGenerator::UuidV4`].
     pub generator: KeyGenerator,
-    /// How long a completed key is remembered. Default 24 h.
+    /// How long a completed key, or one of unknown outcome, is remembered. Default 24 h.
     #[serde(with = "humantime_serde")]
     pub ttl: Duration,
-    /// How long a reservation holds before a crashed holder's key is free again.
+    /// How long a reservation holds. A holder that has not finished by then is taken to
+    /// have crashed after sending: its key reads as of unknown outcome, never as free.
     /// Default 5 min; keep it above the call deadline.
     #[serde(with = "humantime_serde")]
     pub lease: Duration,
-    /// The largest body stored with a completed key; above it only status and headers are
-    /// kept. Default 64 KiB.
+    /// The largest body stored with a completed key, and the most the ledger reads of one;
+    /// above it only status and headers are kept, and the caller gets the body as a stream.
+    /// Default 64 KiB.
     pub max_body_bytes: usize,
+    /// The longest the ledger waits for a recorded call's body; a slower body is not kept,
+    /// and the caller gets it as a stream. Default 30 s. A [`Client`](crate::Client) also
+    /// stops at the call's deadline (`retry.deadline`), whichever comes first.
+    #[serde(with = "humantime_serde")]
+    pub max_body_wait: Duration,
     /// Which outcomes complete a key. Default [`CompleteOn::Success`].
     pub complete_on: CompleteOn,
     /// What a call does when another call holds its key. Default: wait up to 30 s.
@@ -60,6 +67,7 @@ impl Default for IdempotencyConfig {
             ttl: Duration::from_secs(24 * 3600),
             lease: Duration::from_secs(300),
             max_body_bytes: 64 * 1024,
+            max_body_wait: Duration::from_secs(30),
             complete_on: CompleteOn::Success,
             in_flight: InFlight::default(),
             ledger_down: LedgerDown::FailClosed,
@@ -143,8 +151,10 @@ setters! {
     ttl: Duration,
     /// Sets how long a reservation holds. Default 5 min.
     lease: Duration,
-    /// Sets the largest stored body. Default 64 KiB.
+    /// Sets the largest stored body, and the most read of one. Default 64 KiB.
     max_body_bytes: usize,
+    /// Sets the longest wait for a recorded call's body. Default 30 s.
+    max_body_wait: Duration,
     /// Sets which outcomes complete a key. Default [`CompleteOn::Success`].
     complete_on: CompleteOn,
     /// Sets what a call does when its key is in flight. Default: wait up to 30 s.

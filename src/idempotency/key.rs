@@ -253,6 +253,19 @@ impl fmt::Debug for IdempotencyKey {
     }
 }
 
+/// Why a request's idempotency key was refused before anything was sent, as the source of
+/// [`Error::InvalidRequest`](crate::Error::InvalidRequest).
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidKey {
+    /// The key is empty.
+    #[error("idempotency key is empty")]
+    Empty,
+    /// The key is not printable ASCII.
+    #[error("idempotency key is not printable ASCII")]
+    NotPrintable,
+}
+
 /// Marks a response that came from the ledger, not from the network.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Replayed;

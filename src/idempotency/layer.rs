@@ -1,13 +1,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::Method;
 use reqwest::header::HeaderName;
+use reqwest::{Method, Url};
 use tower_layer::Layer;
 
 use super::Idempotency;
 use super::key::KeyMaker;
-use super::store::{IdempotencyStore, MemoryStore};
+use super::store::{IdempotencyStore, LedgerKey, MemoryStore, Resolution, StoreFuture};
 use super::{CompleteOn, IdempotencyConfig, InFlight, KeyFormat, LedgerDown, MakeIdempotencyKey};
 use crate::classify::{Classify, DefaultClassifier, SharedClassifier};
 use crate::error::ConfigError;
@@ -39,6 +39,8 @@ pub(crate) struct Settings {
     pub(crate) ttl: Duration,
     pub(crate) lease: Duration,
     pub(crate) max_body_bytes: usize,
+    pub(crate) max_body_wait: Duration,
+    pub(crate) call_deadline: Option<Duration>,
     pub(crate) complete_on: CompleteOn,
     pub(crate) in_flight: InFlight,
     pub(crate) ledger_down: LedgerDown,
@@ -60,7 +62,64 @@ impl std::fmt::Debug for Settings {
     }
 }
 
+impl Settings {
+    /// Settles the unknown key `key` of calls with `method` on `url` (see
+    /// [`IdempotencyLayer::resolve`]).
+    pub(crate) fn resolve(
+        &self,
+        method: &Method,
+        url: &Url,
+        key: &str,
+        resolution: Resolution,
+    ) -> StoreFuture<bool> {
+        let Some(store) = &self.store else {
+            return StoreFuture::ready(Ok(false));
+        };
+        let key = self.format.decode(key);
+        store.resolve(&LedgerKey::new(&key, method, url), resolution, self.ttl)
+    }
+}
+
 impl IdempotencyLayer {
+    /// Settles a key whose outcome is unknown, once someone checked with the server:
+    /// [`Resolution::Applied`] replays the given response to later calls with the key,
+    /// [`Resolution::NotApplied`] frees it so the call may be sent again. `method` and
+    /// `url` are those of the call (the ledger scopes keys by them); the query does not
+    /// matter. Resolves to `false` when the key was not unknown (free, completed, in flight,
+    /// or the layer keeps no ledger).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use reqwest::{Method, Url};
+    /// use steadfast::idempotency::store::Resolution;
+    /// use steadfast::idempotency::{IdempotencyConfig, IdempotencyLayer};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let layer = IdempotencyLayer::new(&IdempotencyConfig::default())?;
+    /// let url = Url::parse("https://api.example.com/payments")?;
+    /// // The payment provider's dashboard shows no payment `pay-1`: it may be sent again.
+    /// let settled = layer.resolve(&Method::POST, &url, "pay-1", Resolution::NotApplied).await?;
+    /// assert!(!settled, "this fresh ledger never saw pay-1");
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The future fails with a [`StoreError`](super::store::StoreError) when the ledger
+    /// cannot be reached.
+    pub fn resolve(
+        &self,
+        method: &Method,
+        url: &Url,
+        key: &str,
+        resolution: Resolution,
+    ) -> StoreFuture<bool> {
+        self.settings.resolve(method, url, key, resolution)
+    }
+
     /// A layer with the given settings, the configured key generator and an in-memory
     /// ledger ([`MemoryStore`]).
     ///
@@ -87,6 +146,7 @@ impl IdempotencyLayer {
         for (name, value) in [
             ("idempotency.ttl", config.ttl),
             ("idempotency.lease", config.lease),
+            ("idempotency.max_body_wait", config.max_body_wait),
         ] {
             if value.is_zero() {
                 return Err(ConfigError::ZeroDuration { name });
@@ -102,6 +162,8 @@ impl IdempotencyLayer {
                 ttl: config.ttl,
                 lease: config.lease,
                 max_body_bytes: config.max_body_bytes,
+                max_body_wait: config.max_body_wait,
+                call_deadline: None,
                 complete_on: config.complete_on,
                 in_flight: config.in_flight,
                 ledger_down: config.ledger_down,
@@ -128,6 +190,15 @@ impl IdempotencyLayer {
     #[must_use]
     pub fn shared_store(mut self, store: Arc<dyn IdempotencyStore>) -> Self {
         Arc::make_mut(&mut self.settings).store = Some(store);
+        self
+    }
+
+    /// Reads a recorded call's body no later than `deadline` after the call started, as well
+    /// as within `max_body_wait`: the call's deadline then bounds its body too. The
+    /// [`Client`](crate::Client) passes its own (`retry.deadline`). Default `None`.
+    #[must_use]
+    pub fn call_deadline(mut self, deadline: Option<Duration>) -> Self {
+        Arc::make_mut(&mut self.settings).call_deadline = deadline;
         self
     }
 

@@ -11,6 +11,15 @@
 //! [`Replayed`]. This protects APIs that do not support idempotency keys themselves. A key
 //! still in flight elsewhere makes the call wait (bounded) or fail with a typed error.
 //!
+//! A call that fails in a way the server may have acted on (a timeout after sending, a
+//! reset, 500, 502, 504) leaves its key **unknown**: a later call with it fails with
+//! [`Error::IdempotencyOutcomeUnknown`](crate::Error::IdempotencyOutcomeUnknown) and sends
+//! nothing, until the key is resolved ([`IdempotencyLayer::resolve`],
+//! `Client::resolve_idempotency_key`). A failure the server provably did not act on
+//! (connection refused, 408, 429, 503, another 4xx, a local refusal) frees the key. The same
+//! key sent with another method, URL or body fails with
+//! [`Error::IdempotencyKeyReused`](crate::Error::IdempotencyKeyReused).
+//!
 //! A key the layer generates is sent on every attempt, so that the server can tell a retry
 //! from a new operation, but it is not recorded: it belongs to one call, no other call can
 //! present it, and entries for it would only push out the ones that can repeat. A call
@@ -41,29 +50,48 @@
 //! # Errors
 //!
 //! [`Error::IdempotencyKeyInFlight`](crate::Error::IdempotencyKeyInFlight) when another call
-//! holds the key; [`Error::Ledger`](crate::Error::Ledger) when the ledger cannot be reached
-//! (nothing is sent unless [`LedgerDown::FailOpen`] is configured). Every error of a keyed
-//! call carries its key: [`Error::idempotency_key`](crate::Error::idempotency_key).
+//! holds the key; [`Error::IdempotencyOutcomeUnknown`](crate::Error::IdempotencyOutcomeUnknown)
+//! when an earlier call with it may have been applied;
+//! [`Error::IdempotencyKeyReused`](crate::Error::IdempotencyKeyReused) when it was used for
+//! another request; [`Error::Ledger`](crate::Error::Ledger) when the ledger cannot be reached,
+//! is full, or lost its data (nothing is sent; [`LedgerDown::FailOpen`] sends anyway when it
+//! cannot be reached); [`Error::InvalidRequest`](crate::Error::InvalidRequest) with an
+//! [`InvalidKey`] for an empty or non-ASCII key. None of these sent anything. Every error of
+//! a keyed call carries its key: [`Error::idempotency_key`](crate::Error::idempotency_key).
 //!
 //! # Bodies
 //!
 //! A call whose key is recorded (a named key, with a ledger) has its response body read
-//! into memory before it is returned (it is stored up to `max_body_bytes`); other calls'
-//! bodies stream as reqwest gives them. A call cancelled mid-flight keeps its
-//! key reserved until the lease ends: its outcome is unknown, so a repeat must not go out
-//! at once.
+//! before it is returned, up to `max_body_bytes` and for at most `max_body_wait` (and not
+//! past the call's deadline, [`IdempotencyLayer::call_deadline`]): a body
+//! read whole is stored with the key. A larger or slower one is not kept (the stored
+//! response says why: [`store::BodyOmitted`], also in a replay's extensions), and the caller
+//! gets what was read followed by the rest of the stream. Other calls' bodies stream as
+//! reqwest gives them.
+//!
+//! # Cancellation
+//!
+//! A call dropped before it ends settles its reservation at once: released if nothing was
+//! sent yet, marked unknown if the request may have gone out. (A store doing I/O does that
+//! write on the tokio runtime; without one, the lease's end makes the key unknown.)
 
+mod body;
+mod call;
 mod config;
 mod future;
 mod key;
 mod layer;
+mod replay;
+mod reserve;
 mod service;
+mod settle;
 pub mod store;
 
 pub use config::{CompleteOn, IdempotencyConfig, InFlight, LedgerDown};
 pub use future::ResponseFuture;
 pub use key::{
-    IdempotencyKey, KeyFormat, KeyGenerator, MakeIdempotencyKey, Replayed, UuidV4Keys, UuidV7Keys,
+    IdempotencyKey, InvalidKey, KeyFormat, KeyGenerator, MakeIdempotencyKey, Replayed, UuidV4Keys,
+    UuidV7Keys,
 };
 pub use layer::IdempotencyLayer;
 pub use service::Idempotency;

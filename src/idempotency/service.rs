@@ -5,7 +5,7 @@ use reqwest::{Request, Response};
 use tower_service::Service;
 
 use super::ResponseFuture;
-use super::future;
+use super::call;
 use super::layer::Settings;
 use crate::error::{BoxError, Error};
 
@@ -32,6 +32,22 @@ impl<S> Idempotency<S> {
         &mut self.inner
     }
 
+    /// Settles a key whose outcome is unknown: see [`IdempotencyLayer::resolve`](super::IdempotencyLayer::resolve).
+    ///
+    /// # Errors
+    ///
+    /// The future fails with a [`StoreError`](super::store::StoreError) when the ledger
+    /// cannot be reached.
+    pub fn resolve(
+        &self,
+        method: &reqwest::Method,
+        url: &reqwest::Url,
+        key: &str,
+        resolution: super::store::Resolution,
+    ) -> super::store::StoreFuture<bool> {
+        self.settings.resolve(method, url, key, resolution)
+    }
+
     /// Consumes the idempotency service, returning the inner one.
     pub fn into_inner(self) -> S {
         self.inner
@@ -56,7 +72,7 @@ where
 
     #[inline(always)]
     fn call(&mut self, request: Request) -> Self::Future {
-        future::call(&mut self.inner, &self.settings, request)
+        call::call(&mut self.inner, &self.settings, request)
     }
 }
 

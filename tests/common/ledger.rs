@@ -2,10 +2,14 @@
 
 use std::time::Duration;
 
-use steadfast::idempotency::store::{IdempotencyStore, MemoryStore};
-use steadfast::idempotency::{IdempotencyConfig, IdempotencyKey, Replayed};
+use reqwest::Method;
+use steadfast::idempotency::store::{
+    BodyOmitted, IdempotencyStore, MemoryStore, Resolution, StoredResponse,
+};
+use steadfast::idempotency::{CompleteOn, IdempotencyConfig, IdempotencyKey, InFlight, Replayed};
 use steadfast::retry::RetryConfig;
 use steadfast::{Client, Error};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -157,49 +161,352 @@ pub fn memory() -> MemoryStore {
     MemoryStore::new()
 }
 
-/// A holder that dies mid-call leaves its lease; once the lease ends the key is usable.
-pub async fn a_crashed_holders_lease_expires(store: impl IdempotencyStore + Clone) {
+/// A client over `store` that sends each call once, with `config`.
+pub fn client_with(store: impl IdempotencyStore, config: IdempotencyConfig) -> Client {
+    Client::builder()
+        .retry(RetryConfig::default().max_retries(0))
+        .idempotency(Some(config))
+        .idempotency_store(store)
+        .build(http())
+        .expect("valid config")
+}
+
+/// Answers `/invoices` with `first` once, then 201.
+pub async fn api_failing_once(first: ResponseTemplate) -> MockServer {
     let server = MockServer::start().await;
     Mock::given(path("/invoices"))
-        .respond_with(ResponseTemplate::new(201).set_delay(Duration::from_secs(30)))
+        .respond_with(first)
         .up_to_n_times(1)
         .with_priority(1)
         .mount(&server)
         .await;
     Mock::given(path("/invoices"))
-        .respond_with(ResponseTemplate::new(201))
+        .respond_with(ResponseTemplate::new(201).set_body_string(r#"{"id":"inv_2"}"#))
         .with_priority(2)
+        .mount(&server)
+        .await;
+    server
+}
+
+fn unknown(result: Result<reqwest::Response, Error>, key: &str) {
+    let error = result.expect_err("the key's outcome is unknown");
+    assert!(
+        matches!(error, Error::IdempotencyOutcomeUnknown { key: ref k } if k == key),
+        "{error:?}"
+    );
+    assert_eq!(error.idempotency_key(), Some(key));
+}
+
+/// Failures the server provably did not act on free the key: 429, 503, 4xx.
+pub async fn failures_not_applied_free_the_key(store: impl IdempotencyStore + Clone) {
+    for status in [429, 503, 422] {
+        let server = api_failing_once(ResponseTemplate::new(status)).await;
+        let client = client_with(store.clone(), IdempotencyConfig::default());
+        let key = format!("refund-{status}");
+        post(&client, &server, &key).await.expect_err("failed");
+        let retried = post(&client, &server, &key)
+            .await
+            .unwrap_or_else(|e| panic!("{status} freed the key: {e:?}"));
+        assert_eq!(retried.status(), 201);
+        assert_eq!(seen(&server).await, 2);
+    }
+}
+
+/// A 500 may have been acted on: the key stays held, a repeat fails with a typed error and
+/// sends nothing, until someone resolves it.
+pub async fn a_call_that_may_have_been_applied_holds_its_key(store: impl IdempotencyStore + Clone) {
+    for status in [500, 502, 504] {
+        let server = api_failing_once(ResponseTemplate::new(status)).await;
+        let client = client_with(store.clone(), IdempotencyConfig::default());
+        let key = format!("pay-{status}");
+        post(&client, &server, &key).await.expect_err("failed");
+        unknown(post(&client, &server, &key).await, &key);
+        unknown(post(&client, &server, &key).await, &key);
+        assert_eq!(seen(&server).await, 1, "{status}: nothing sent again");
+
+        // Someone checked: the server did not act. The key is free again.
+        let url = format!("{}/invoices?ignored=1", server.uri());
+        assert!(
+            client
+                .resolve_idempotency_key(Method::POST, &url, &key, Resolution::NotApplied)
+                .await
+                .expect("resolved")
+        );
+        assert!(
+            !client
+                .resolve_idempotency_key(Method::POST, &url, &key, Resolution::NotApplied)
+                .await
+                .expect("answered"),
+            "a free key is not unknown"
+        );
+        let sent = post(&client, &server, &key).await.expect("sent again");
+        assert_eq!(sent.status(), 201);
+        assert_eq!(seen(&server).await, 2);
+    }
+}
+
+/// A key resolved as applied is replayed with the response someone recorded.
+pub async fn a_key_resolved_as_applied_is_replayed(store: impl IdempotencyStore + Clone) {
+    let server = api_failing_once(ResponseTemplate::new(500)).await;
+    let client = client_with(store, IdempotencyConfig::default());
+    post(&client, &server, "pay-1").await.expect_err("500");
+    let url = format!("{}/invoices", server.uri());
+    let found = StoredResponse::new(
+        reqwest::StatusCode::CREATED,
+        &reqwest::header::HeaderMap::new(),
+        Some(br#"{"id":"inv_1"}"#),
+    );
+    assert!(
+        client
+            .resolve_idempotency_key(Method::POST, &url, "pay-1", Resolution::Applied(found))
+            .await
+            .expect("resolved")
+    );
+    let replayed = post(&client, &server, "pay-1").await.expect("replayed");
+    assert!(Replayed::is(&replayed));
+    assert_eq!(replayed.status(), 201);
+    assert_eq!(replayed.text().await.expect("body"), r#"{"id":"inv_1"}"#);
+    assert_eq!(seen(&server).await, 1);
+}
+
+/// A call cut by the deadline after sending may have been applied.
+pub async fn a_timed_out_call_holds_its_key(store: impl IdempotencyStore + Clone) {
+    let server = invoices_api(Duration::from_secs(5)).await;
+    let client = Client::builder()
+        .retry(
+            RetryConfig::default()
+                .max_retries(0)
+                .deadline(Some(Duration::from_millis(200))),
+        )
+        .idempotency(Some(IdempotencyConfig::default()))
+        .idempotency_store(store)
+        .build(http())
+        .expect("valid config");
+    let error = post(&client, &server, "payout-3")
+        .await
+        .expect_err("too slow");
+    assert!(matches!(error, Error::Timeout { .. }), "{error:?}");
+    unknown(post(&client, &server, "payout-3").await, "payout-3");
+    assert_eq!(seen(&server).await, 1);
+}
+
+/// The same key with another body (or URL, or method) is refused: nothing is sent.
+pub async fn a_key_reused_for_another_request_is_refused(store: impl IdempotencyStore + Clone) {
+    let server = invoices_api(Duration::ZERO).await;
+    let client = client(store);
+    let url = format!("{}/invoices", server.uri());
+    let pay = |amount: u32, url: String| {
+        client
+            .post(url)
+            .idempotency_key("pay-1")
+            .json(&serde_json::json!({ "amount": amount }))
+            .send()
+    };
+    pay(1999, url.clone()).await.expect("created");
+    for result in [
+        pay(2999, url.clone()).await,
+        pay(1999, format!("{url}?currency=usd")).await,
+    ] {
+        let error = result.expect_err("another request");
+        assert!(
+            matches!(error, Error::IdempotencyKeyReused { ref key } if key == "pay-1"),
+            "{error:?}"
+        );
+    }
+    assert!(Replayed::is(
+        &pay(1999, url).await.expect("the same request")
+    ));
+    assert_eq!(seen(&server).await, 1);
+}
+
+/// A holder that vanishes mid-call without a word (a crash: no drop runs) leaves its lease;
+/// once the lease ends the key is unknown, never free.
+pub async fn a_crashed_holders_lease_ends_as_unknown(store: impl IdempotencyStore + Clone) {
+    let server = MockServer::start().await;
+    Mock::given(path("/invoices"))
+        .respond_with(ResponseTemplate::new(201).set_delay(Duration::from_secs(30)))
         .mount(&server)
         .await;
     let lease = Duration::from_millis(300);
     let config = IdempotencyConfig::default().lease(lease);
-    let make = |store| {
-        Client::builder()
-            .idempotency(Some(config.clone()))
-            .idempotency_store(store)
-            .build(http())
-            .expect("valid config")
-    };
-    let (crashing, survivor) = (make(store.clone()), make(store));
+    let (crashing, survivor) = (
+        client_with(store.clone(), config.clone()),
+        client_with(store, config),
+    );
 
-    let uri = server.uri();
-    let holder = tokio::spawn(async move {
-        crashing
-            .post(format!("{uri}/invoices"))
-            .idempotency_key("job-17")
-            .send()
-            .await
-    });
-    while seen(&server).await == 0 {
-        tokio::time::sleep(Duration::from_millis(5)).await;
+    let mut holder = Box::pin(post(&crashing, &server, "job-17"));
+    tokio::select! {
+        _ = &mut holder => panic!("the server answers in 30 s"),
+        () = async { while seen(&server).await == 0 { tokio::time::sleep(Duration::from_millis(5)).await } } => {}
     }
-    holder.abort(); // the instance dies with the key reserved
+    std::mem::forget(holder); // the instance dies with the key reserved
     let started = std::time::Instant::now();
 
-    let response = post(&survivor, &server, "job-17")
-        .await
-        .expect("the lease ran out");
-    assert_eq!(response.status(), 201);
+    unknown(post(&survivor, &server, "job-17").await, "job-17");
     assert!(started.elapsed() >= lease / 2, "it waited for the lease");
-    assert_eq!(seen(&server).await, 2);
+    assert_eq!(seen(&server).await, 1);
+}
+
+/// A call dropped after sending marks its key unknown at once, without waiting for the
+/// lease. (One dropped before sending is freed at once: see each backend's own test.)
+pub async fn a_cancelled_call_settles_its_key_at_once(store: impl IdempotencyStore + Clone) {
+    let server = invoices_api(Duration::from_secs(30)).await;
+    let config = IdempotencyConfig::default().in_flight(InFlight::Fail);
+    let client = client_with(store, config);
+
+    let sent = post(&client, &server, "job-18");
+    let _ = tokio::time::timeout(Duration::from_millis(300), sent).await;
+    // The drop's write may be on its way (a store doing I/O spawns it).
+    let started = std::time::Instant::now();
+    loop {
+        match post(&client, &server, "job-18").await {
+            Err(Error::IdempotencyOutcomeUnknown { .. }) => break,
+            Err(Error::IdempotencyKeyInFlight { .. })
+                if started.elapsed() < Duration::from_secs(2) =>
+            {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            other => panic!("{:?}", other.map(|r| r.status())),
+        }
+    }
+    assert_eq!(seen(&server).await, 1);
+}
+
+/// A replay made no attempt, and says so.
+pub async fn a_replayed_failure_reports_no_attempt(store: impl IdempotencyStore + Clone) {
+    let server = api_failing_once(ResponseTemplate::new(422)).await;
+    let config = IdempotencyConfig::default().complete_on(CompleteOn::SuccessOrPermanent);
+    let client = client_with(store, config);
+    let first = post(&client, &server, "bad-1").await.expect_err("422");
+    assert_eq!(first.failure().expect("a failure").attempts(), 1);
+    let replayed = post(&client, &server, "bad-1")
+        .await
+        .expect_err("422 again");
+    assert_eq!(replayed.failure().expect("a failure").attempts(), 0);
+    assert_eq!(seen(&server).await, 1);
+}
+
+/// A scripted HTTP/1.1 server on loopback: answers every request with `head`, then writes
+/// `body` chunk by chunk, `gap` apart, `chunks` times (or forever with `None`).
+pub async fn scripted_server(
+    head: &'static str,
+    chunk: &'static [u8],
+    gap: Duration,
+    chunks: Option<usize>,
+) -> (String, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let task = tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let _ = socket.read(&mut buf).await;
+                if socket.write_all(head.as_bytes()).await.is_err() {
+                    return;
+                }
+                let mut written = 0;
+                while chunks.is_none_or(|n| written < n) {
+                    if socket.write_all(chunk).await.is_err() {
+                        return;
+                    }
+                    written += 1;
+                    if !gap.is_zero() {
+                        tokio::time::sleep(gap).await;
+                    }
+                }
+            });
+        }
+    });
+    (format!("http://{addr}/invoices"), task)
+}
+
+/// A 201 whose body dribbles in one byte every 50 ms: the call returns once the ledger's
+/// wait is over, the caller still gets the body as a stream, and the key is completed
+/// without it.
+pub async fn a_slow_body_is_not_waited_for(store: impl IdempotencyStore + Clone) {
+    let (url, server) = scripted_server(
+        "HTTP/1.1 201 Created\r\ncontent-length: 1000\r\n\r\n",
+        b"x",
+        Duration::from_millis(50),
+        None,
+    )
+    .await;
+    let wait = Duration::from_millis(300);
+    let client = client_with(store, IdempotencyConfig::default().max_body_wait(wait));
+    let started = std::time::Instant::now();
+    let call = client.post(&url).idempotency_key("slow-1").send();
+    let mut response = tokio::time::timeout(Duration::from_secs(10), call)
+        .await
+        .expect("the call returns")
+        .expect("the head arrived");
+    assert!(started.elapsed() < wait * 4, "{:?}", started.elapsed());
+    assert_eq!(response.status(), 201);
+    // What was read for the ledger comes first, then the rest of the stream.
+    let first = response.chunk().await.expect("readable").expect("a chunk");
+    assert!(first.len() >= 2, "{}", first.len());
+    assert!(first.iter().all(|b| *b == b'x'));
+    drop(response);
+
+    let replayed = client
+        .post(&url)
+        .idempotency_key("slow-1")
+        .send()
+        .await
+        .expect("replayed");
+    assert!(Replayed::is(&replayed));
+    assert_eq!(replayed.status(), 201);
+    assert_eq!(
+        replayed.extensions().get::<BodyOmitted>(),
+        Some(&BodyOmitted::TooSlow)
+    );
+    assert!(replayed.bytes().await.expect("empty").is_empty());
+    server.abort();
+}
+
+/// A 201 with a 1 GiB body: the ledger reads just past its cap and returns; the caller can
+/// read the whole stream; the key is completed without the body.
+pub async fn a_huge_body_is_not_buffered(store: impl IdempotencyStore + Clone) -> usize {
+    const CHUNK: &[u8] = &[b'y'; 16 * 1024];
+    let (url, server) = scripted_server(
+        "HTTP/1.1 201 Created\r\ncontent-length: 1073741824\r\n\r\n",
+        CHUNK,
+        Duration::ZERO,
+        Some(65_536),
+    )
+    .await;
+    let cap = 64 * 1024;
+    let client = client_with(store, IdempotencyConfig::default().max_body_bytes(cap));
+    let call = client.post(&url).idempotency_key("huge-1").send();
+    let mut response = tokio::time::timeout(Duration::from_secs(10), call)
+        .await
+        .expect("the call returns without reading the whole body")
+        .expect("the head arrived");
+    assert_eq!(response.status(), 201);
+    // The caller reads on, well past the cap, from the same stream.
+    let mut read = 0;
+    while read < 4 * cap {
+        read += response
+            .chunk()
+            .await
+            .expect("readable")
+            .expect("more")
+            .len();
+    }
+    drop(response);
+
+    let replayed = client
+        .post(&url)
+        .idempotency_key("huge-1")
+        .send()
+        .await
+        .expect("replayed");
+    assert!(Replayed::is(&replayed));
+    assert_eq!(
+        replayed.extensions().get::<BodyOmitted>(),
+        Some(&BodyOmitted::TooLarge)
+    );
+    server.abort();
+    cap
 }

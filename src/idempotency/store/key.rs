@@ -85,6 +85,14 @@ impl LedgerKey {
         }
     }
 
+    /// Bytes the key holds outside itself: a long key's shared text.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        match &self.text {
+            Text::Inline { .. } => 0,
+            Text::Shared(text) => text.len() + 2 * std::mem::size_of::<usize>(),
+        }
+    }
+
     /// The hash of the method and URL the key is scoped to.
     #[must_use]
     pub fn scope(&self) -> u64 {

@@ -1,5 +1,5 @@
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -7,7 +7,8 @@ use redis::{Client, Script};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    IdempotencyStore, LeaseToken, LedgerKey, Reservation, StoreError, StoreFuture, StoredResponse,
+    Fingerprint, IdempotencyStore, LeaseToken, LedgerKey, Reservation, Resolution, StoreError,
+    StoreFuture, StoredResponse, Terms,
 };
 
 /// Settings of a [`RedisStore`].
@@ -82,14 +83,29 @@ impl RedisStoreConfig {
 
 /// A ledger in Redis, shared by every instance of an integration.
 ///
-/// A reservation is `SET key "inflight:<token>" NX PX <lease>`, done in one script with the
-/// read of a completed entry; completion and release check the token first, so a holder
-/// whose lease ran out cannot overwrite the next holder. A crashed holder's lease simply
-/// expires. A completed entry is one value (`done:` + the snapshot) with the TTL.
+/// Each key is one Redis value, read and written only by Lua scripts, so every operation is
+/// atomic: `I` + lease token + fingerprint + the lease's end (Redis's own clock) while in
+/// flight, `U` + fingerprint when the outcome is unknown, `D` + fingerprint + the
+/// [`StoredResponse`] when completed. A reservation lives for the lease plus the TTL: once
+/// the lease ends, the scripts read it as unknown, never as free.
+///
+/// The scripts read Redis's clock (`TIME`), so Redis 5 or later is needed; each touches a
+/// key and the epoch marker, so one Redis (or a replicated primary), not a cluster.
+///
+/// # Durability
+///
+/// The ledger is only as good as Redis's memory of it. Run Redis with AOF
+/// (`appendonly yes`, `appendfsync everysec` or `always`), and with replicas, `WAIT` or
+/// `min-replicas-to-write`, and `maxmemory-policy noeviction`. A Redis that restarts
+/// empty, is flushed, or fails over to a replica without the data is **detected**: the store
+/// writes an epoch marker once (`<prefix>epoch`, no TTL) and every script checks it. When it
+/// is gone or changed, every key is [`Reservation::Unvouched`] (nothing is sent) until
+/// [`acknowledge_loss`](Self::acknowledge_loss) is called, on each store that saw the loss.
+/// A process that first meets a Redis after it lost its data cannot tell, and trusts it.
 ///
 /// # Clone
 ///
-/// Clones share one multiplexed connection, re-established after failures.
+/// Clones share one multiplexed connection, re-established after failures, and one epoch.
 ///
 /// # Example
 ///
@@ -110,14 +126,20 @@ impl RedisStoreConfig {
 pub struct RedisStore {
     connection: ConnectionManager,
     prefix: Arc<str>,
-    scripts: Arc<Scripts>,
+    shared: Arc<Shared>,
 }
 
-/// The scripts, hashed once rather than per call.
-struct Scripts {
+/// What clones share: the scripts, hashed once rather than per call, and the epoch.
+struct Shared {
+    epoch_key: String,
+    /// The epoch marker this store vouches for; `None` until first learned.
+    epoch: Mutex<Option<Arc<str>>>,
+    learn: Script,
     reserve: Script,
     complete: Script,
     release: Script,
+    unknown: Script,
+    resolve: Script,
 }
 
 impl fmt::Debug for RedisStore {
@@ -128,30 +150,87 @@ impl fmt::Debug for RedisStore {
     }
 }
 
-const RESERVE: &str = r"
-local current = redis.call('GET', KEYS[1])
-if current then return current end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return false
-";
-
-const COMPLETE: &str = r"
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
-  return 1
+/// Reads the epoch marker, writing `ARGV[1]` if there is none.
+const LEARN: &str = r"
+local e = redis.call('GET', KEYS[1])
+if not e then
+  redis.call('SET', KEYS[1], ARGV[1])
+  e = ARGV[1]
 end
-return 0
+return e
 ";
 
+/// Every script starts here: KEYS[2] is the epoch marker, ARGV[1] the epoch the store
+/// vouches for; `now` is Redis's clock in milliseconds.
+const PROLOGUE: &str = r"
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return {'lost'} end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local v = redis.call('GET', KEYS[1])
+local kind = v and string.sub(v, 1, 1)
+";
+
+/// ARGV: epoch, token, fingerprint, lease ms, lease + ttl ms.
+const RESERVE: &str = r"
+if not v then
+  local entry = 'I' .. ARGV[2] .. ARGV[3] .. string.format('%.0f', now + tonumber(ARGV[4]))
+  redis.call('SET', KEYS[1], entry, 'PX', ARGV[5])
+  return {'reserved'}
+end
+local fp
+if kind == 'I' then fp = string.sub(v, 34, 65) else fp = string.sub(v, 2, 33) end
+if fp ~= ARGV[3] then return {'reused'} end
+if kind == 'I' then
+  if tonumber(string.sub(v, 66)) > now then return {'inflight'} end
+  return {'unknown'}
+end
+if kind == 'U' then return {'unknown'} end
+if kind == 'D' then return {'done', string.sub(v, 34)} end
+return {'corrupt'}
+";
+
+/// ARGV: epoch, token, snapshot, ttl ms.
+const COMPLETE: &str = r"
+if kind == 'I' and string.sub(v, 2, 33) == ARGV[2] then
+  redis.call('SET', KEYS[1], 'D' .. string.sub(v, 34, 65) .. ARGV[3], 'PX', ARGV[4])
+  return {'ok'}
+end
+return {'no'}
+";
+
+/// ARGV: epoch, token.
 const RELEASE: &str = r"
-if redis.call('GET', KEYS[1]) == ARGV[1] then
+if kind == 'I' and string.sub(v, 2, 33) == ARGV[2] then
   redis.call('DEL', KEYS[1])
 end
-return 0
+return {'ok'}
 ";
 
-const IN_FLIGHT: &[u8] = b"inflight:";
-const DONE: &[u8] = b"done:";
+/// ARGV: epoch, token, ttl ms.
+const UNKNOWN: &str = r"
+if kind == 'I' and string.sub(v, 2, 33) == ARGV[2] then
+  redis.call('SET', KEYS[1], 'U' .. string.sub(v, 34, 65), 'PX', ARGV[3])
+end
+return {'ok'}
+";
+
+/// ARGV: epoch, `applied` or `not`, snapshot, ttl ms.
+const RESOLVE: &str = r"
+local fp
+if kind == 'I' and tonumber(string.sub(v, 66)) <= now then
+  fp = string.sub(v, 34, 65)
+elseif kind == 'U' then
+  fp = string.sub(v, 2, 33)
+else
+  return {'no'}
+end
+if ARGV[2] == 'applied' then
+  redis.call('SET', KEYS[1], 'D' .. fp .. ARGV[3], 'PX', ARGV[4])
+else
+  redis.call('DEL', KEYS[1])
+end
+return {'ok'}
+";
 
 fn unavailable(error: redis::RedisError) -> StoreError {
     StoreError::Unavailable(Box::new(error))
@@ -161,8 +240,17 @@ fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
 }
 
+fn script(body: &str) -> Script {
+    Script::new(&format!("{PROLOGUE}{body}"))
+}
+
+/// A fresh epoch marker: 128 random bits.
+fn new_epoch() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
 impl RedisStore {
-    /// Connects to the server now.
+    /// Connects to the server now, and learns (or writes) its epoch marker.
     ///
     /// # Errors
     ///
@@ -173,7 +261,9 @@ impl RedisStore {
         let connection = ConnectionManager::new_with_config(client, manager_config(config))
             .await
             .map_err(unavailable)?;
-        Ok(Self::from_parts(connection, config))
+        let store = Self::from_parts(connection, config);
+        store.epoch().await?;
+        Ok(store)
     }
 
     /// A store that connects on first use; an unreachable server then fails each call with
@@ -190,20 +280,98 @@ impl RedisStore {
         Ok(Self::from_parts(connection, config))
     }
 
+    /// Accepts that the ledger lost its data: from now on this store (and its clones)
+    /// vouches for what Redis holds again. Call it once someone has checked, with the
+    /// server, the calls whose keys were lost (dead letters, the server's own records).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Unavailable`] when Redis cannot be reached.
+    pub async fn acknowledge_loss(&self) -> Result<(), StoreError> {
+        // Adopts the marker another instance may have written since, or writes a new one:
+        // instances that acknowledge one after the other agree on one epoch.
+        let epoch = self.learn_epoch().await?;
+        *self.lock_epoch() = Some(epoch);
+        Ok(())
+    }
+
     fn from_parts(connection: ConnectionManager, config: &RedisStoreConfig) -> Self {
         Self {
             connection,
             prefix: Arc::from(config.prefix.as_str()),
-            scripts: Arc::new(Scripts {
-                reserve: Script::new(RESERVE),
-                complete: Script::new(COMPLETE),
-                release: Script::new(RELEASE),
+            shared: Arc::new(Shared {
+                epoch_key: format!("{}epoch", config.prefix),
+                epoch: Mutex::new(None),
+                learn: Script::new(LEARN),
+                reserve: script(RESERVE),
+                complete: script(COMPLETE),
+                release: script(RELEASE),
+                unknown: script(UNKNOWN),
+                resolve: script(RESOLVE),
             }),
         }
     }
 
     fn key(&self, key: &LedgerKey) -> String {
         format!("{}{key}", self.prefix)
+    }
+
+    fn lock_epoch(&self) -> std::sync::MutexGuard<'_, Option<Arc<str>>> {
+        self.shared
+            .epoch
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    async fn learn_epoch(&self) -> Result<Arc<str>, StoreError> {
+        let epoch: String = self
+            .shared
+            .learn
+            .key(&self.shared.epoch_key)
+            .arg(new_epoch())
+            .invoke_async(&mut self.connection.clone())
+            .await
+            .map_err(unavailable)?;
+        Ok(Arc::from(epoch))
+    }
+
+    /// The epoch this store vouches for, learned on first use.
+    async fn epoch(&self) -> Result<Arc<str>, StoreError> {
+        if let Some(epoch) = self.lock_epoch().clone() {
+            return Ok(epoch);
+        }
+        let learned = self.learn_epoch().await?;
+        // Concurrent first calls learn the same marker; the first one kept wins.
+        Ok(self.lock_epoch().get_or_insert(learned).clone())
+    }
+
+    /// Runs `script` on `key` with the epoch first among its arguments, then `args`.
+    fn run(
+        &self,
+        script: fn(&Shared) -> &Script,
+        key: &LedgerKey,
+        args: Vec<Vec<u8>>,
+    ) -> StoreFuture<Vec<Vec<u8>>> {
+        let (store, key) = (self.clone(), self.key(key));
+        StoreFuture::new(async move {
+            let epoch = store.epoch().await?;
+            let mut invocation = script(&store.shared).prepare_invoke();
+            invocation
+                .key(key)
+                .key(&store.shared.epoch_key)
+                .arg(epoch.as_bytes());
+            for arg in args {
+                invocation.arg(arg);
+            }
+            let reply: Vec<Vec<u8>> = invocation
+                .invoke_async(&mut store.connection.clone())
+                .await
+                .map_err(unavailable)?;
+            if reply.first().is_some_and(|kind| kind == b"lost") {
+                return Err(StoreError::Unvouched);
+            }
+            Ok(reply)
+        })
     }
 }
 
@@ -214,34 +382,45 @@ fn manager_config(config: &RedisStoreConfig) -> ConnectionManagerConfig {
         .set_number_of_retries(1)
 }
 
-fn holder(token: &LeaseToken) -> Vec<u8> {
-    [IN_FLIGHT, token.as_str().as_bytes()].concat()
+fn text(value: u64) -> Vec<u8> {
+    value.to_string().into_bytes()
+}
+
+fn kind(reply: &[Vec<u8>]) -> &[u8] {
+    reply.first().map_or(&[], Vec::as_slice)
 }
 
 impl IdempotencyStore for RedisStore {
-    fn reserve(&self, key: &LedgerKey, lease: Duration) -> StoreFuture<Reservation> {
-        let (key, mut connection, scripts) = (
-            self.key(key),
-            self.connection.clone(),
-            Arc::clone(&self.scripts),
-        );
+    fn reserve(
+        &self,
+        key: &LedgerKey,
+        fingerprint: &Fingerprint,
+        terms: Terms,
+    ) -> StoreFuture<Reservation> {
+        let token = LeaseToken::new();
+        let lease = millis(terms.lease);
+        let args = vec![
+            token.as_str().as_bytes().to_vec(),
+            fingerprint.as_bytes().to_vec(),
+            text(lease),
+            text(lease.saturating_add(millis(terms.ttl))),
+        ];
+        let reply = self.run(|s| &s.reserve, key, args);
         StoreFuture::new(async move {
-            let token = LeaseToken::new();
-            let current: Option<Vec<u8>> = scripts
-                .reserve
-                .key(key)
-                .arg(holder(&token))
-                .arg(millis(lease))
-                .invoke_async(&mut connection)
-                .await
-                .map_err(unavailable)?;
-            match current {
-                None => Ok(Reservation::Reserved(token)),
-                Some(value) if value.starts_with(IN_FLIGHT) => Ok(Reservation::InFlight),
-                Some(value) if value.starts_with(DONE) => Ok(Reservation::Completed(
-                    StoredResponse::from_bytes(&value[DONE.len()..])?,
+            let reply = match reply.await {
+                Ok(reply) => reply,
+                Err(StoreError::Unvouched) => return Ok(Reservation::Unvouched),
+                Err(e) => return Err(e),
+            };
+            match (kind(&reply), reply.get(1)) {
+                (b"reserved", _) => Ok(Reservation::Reserved(token)),
+                (b"inflight", _) => Ok(Reservation::InFlight),
+                (b"unknown", _) => Ok(Reservation::Unknown),
+                (b"reused", _) => Ok(Reservation::KeyReused),
+                (b"done", Some(snapshot)) => Ok(Reservation::Completed(
+                    StoredResponse::from_bytes(snapshot)?,
                 )),
-                Some(_) => Err(StoreError::Corrupt("unknown entry kind")),
+                _ => Err(StoreError::Corrupt("unknown entry kind")),
             }
         })
     }
@@ -253,42 +432,37 @@ impl IdempotencyStore for RedisStore {
         response: StoredResponse,
         ttl: Duration,
     ) -> StoreFuture<bool> {
-        let (key, mut connection, scripts) = (
-            self.key(key),
-            self.connection.clone(),
-            Arc::clone(&self.scripts),
-        );
-        let (holder, value) = (holder(token), [DONE, response.as_bytes()].concat());
-        StoreFuture::new(async move {
-            let done: i64 = scripts
-                .complete
-                .key(key)
-                .arg(holder)
-                .arg(value)
-                .arg(millis(ttl))
-                .invoke_async(&mut connection)
-                .await
-                .map_err(unavailable)?;
-            Ok(done == 1)
-        })
+        let args = vec![
+            token.as_str().as_bytes().to_vec(),
+            response.as_bytes().to_vec(),
+            text(millis(ttl)),
+        ];
+        let reply = self.run(|s| &s.complete, key, args);
+        StoreFuture::new(async move { Ok(kind(&reply.await?) == b"ok") })
     }
 
     fn release(&self, key: &LedgerKey, token: &LeaseToken) -> StoreFuture<()> {
-        let (key, mut connection, scripts) = (
-            self.key(key),
-            self.connection.clone(),
-            Arc::clone(&self.scripts),
+        let reply = self.run(
+            |s| &s.release,
+            key,
+            vec![token.as_str().as_bytes().to_vec()],
         );
-        let holder = holder(token);
-        StoreFuture::new(async move {
-            let _: i64 = scripts
-                .release
-                .key(key)
-                .arg(holder)
-                .invoke_async(&mut connection)
-                .await
-                .map_err(unavailable)?;
-            Ok(())
-        })
+        StoreFuture::new(async move { reply.await.map(drop) })
+    }
+
+    fn mark_unknown(&self, key: &LedgerKey, token: &LeaseToken, ttl: Duration) -> StoreFuture<()> {
+        let args = vec![token.as_str().as_bytes().to_vec(), text(millis(ttl))];
+        let reply = self.run(|s| &s.unknown, key, args);
+        StoreFuture::new(async move { reply.await.map(drop) })
+    }
+
+    fn resolve(&self, key: &LedgerKey, resolution: Resolution, ttl: Duration) -> StoreFuture<bool> {
+        let (how, snapshot) = match resolution {
+            Resolution::Applied(response) => (&b"applied"[..], response.as_bytes().to_vec()),
+            Resolution::NotApplied => (&b"not"[..], Vec::new()),
+        };
+        let args = vec![how.to_vec(), snapshot, text(millis(ttl))];
+        let reply = self.run(|s| &s.resolve, key, args);
+        StoreFuture::new(async move { Ok(kind(&reply.await?) == b"ok") })
     }
 }

@@ -65,6 +65,39 @@ const VERSION: u8 = 1;
 const FIXED: usize = 6;
 /// Flag: a body follows the headers.
 const HAS_BODY: u8 = 1;
+/// Flags: why no body was kept (bits 1 and 2); 0 for an encoding that does not say.
+const OMITTED: u8 = 0b110;
+
+/// Why a [`StoredResponse`] holds no body, though the server sent one.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyOmitted {
+    /// The body was larger than the ledger's byte cap.
+    TooLarge,
+    /// The body did not arrive within the ledger's time bound.
+    TooSlow,
+    /// Reading the body failed.
+    Unreadable,
+}
+
+impl BodyOmitted {
+    fn bits(self) -> u8 {
+        match self {
+            Self::TooLarge => 0b010,
+            Self::TooSlow => 0b100,
+            Self::Unreadable => 0b110,
+        }
+    }
+
+    fn from_bits(flags: u8) -> Option<Self> {
+        match flags & OMITTED {
+            0b010 => Some(Self::TooLarge),
+            0b100 => Some(Self::TooSlow),
+            0b110 => Some(Self::Unreadable),
+            _ => None,
+        }
+    }
+}
 
 impl StoredResponse {
     /// A snapshot of a response: `body` is `None` when it was above the cap or unreadable.
@@ -74,6 +107,20 @@ impl StoredResponse {
     /// Headers whose value is longer than 64 KiB are dropped.
     #[must_use]
     pub fn new(status: StatusCode, headers: &HeaderMap, body: Option<&[u8]>) -> Self {
+        Self::encode(status, headers, body, None)
+    }
+
+    /// A snapshot of a response's status and headers whose body was not kept, saying why.
+    pub(crate) fn omitting(status: StatusCode, headers: &HeaderMap, why: BodyOmitted) -> Self {
+        Self::encode(status, headers, None, Some(why))
+    }
+
+    fn encode(
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: Option<&[u8]>,
+        omitted: Option<BodyOmitted>,
+    ) -> Self {
         let kept = || {
             headers
                 .iter()
@@ -87,7 +134,10 @@ impl StoredResponse {
         let mut out = Vec::with_capacity(FIXED + header_bytes + body_len);
         out.push(VERSION);
         out.extend_from_slice(&status.as_u16().to_be_bytes());
-        out.push(if body.is_some() { HAS_BODY } else { 0 });
+        out.push(match (body, omitted) {
+            (Some(_), _) => HAS_BODY,
+            (None, why) => why.map_or(0, BodyOmitted::bits),
+        });
         out.extend_from_slice(&count.to_be_bytes());
         for (name, value) in kept().take(usize::from(count)) {
             // Names are at most 64 KiB by construction (http's own limit), values by the
@@ -132,11 +182,34 @@ impl StoredResponse {
         headers
     }
 
-    /// The stored body; `None` when it was larger than the cap (or could not be read), in
+    /// The stored body; `None` when it was not kept (see [`omitted`](Self::omitted)), in
     /// which case only status and headers were kept. It shares the snapshot's memory.
     #[must_use]
     pub fn body(&self) -> Option<Bytes> {
         self.body_start.map(|start| self.encoded.slice(start..))
+    }
+
+    /// Why the body was not kept, when the snapshot says (snapshots made with
+    /// [`new`](Self::new) and no body do not).
+    #[must_use]
+    pub fn omitted(&self) -> Option<BodyOmitted> {
+        self.encoded
+            .get(3)
+            .copied()
+            .and_then(BodyOmitted::from_bits)
+    }
+
+    /// The same snapshot without its body, saying why.
+    #[must_use]
+    pub fn without_body(&self, why: BodyOmitted) -> Self {
+        let start = self.body_start.unwrap_or(self.encoded.len());
+        let mut head = BytesMut::from(&self.encoded[..start]);
+        head[3] = why.bits();
+        Self {
+            status: self.status,
+            encoded: head.freeze(),
+            body_start: None,
+        }
     }
 
     /// The snapshot's encoding, for stores that persist it: a version byte, the status, the
@@ -169,9 +242,9 @@ impl StoredResponse {
             HeaderValue::from_bytes(value).map_err(|_| corrupt("bad header value"))?;
         }
         let body_start = match flags {
-            0 if at == bytes.len() => None,
-            0 => return Err(corrupt("bytes after the headers")),
             HAS_BODY => Some(at),
+            f if f & !OMITTED == 0 && at == bytes.len() => None,
+            f if f & !OMITTED == 0 => return Err(corrupt("bytes after the headers")),
             _ => return Err(corrupt("unknown flags")),
         };
         Ok(Self {
@@ -179,21 +252,6 @@ impl StoredResponse {
             encoded: Bytes::copy_from_slice(bytes),
             body_start,
         })
-    }
-
-    /// The same snapshot without its body.
-    #[must_use]
-    pub(crate) fn without_body(&self) -> Self {
-        let Some(start) = self.body_start else {
-            return self.clone();
-        };
-        let mut head = BytesMut::from(&self.encoded[..start]);
-        head[3] &= !HAS_BODY;
-        Self {
-            status: self.status,
-            encoded: head.freeze(),
-            body_start: None,
-        }
     }
 
     /// The size the snapshot takes in a ledger, roughly.
@@ -276,10 +334,22 @@ mod tests {
         let back = StoredResponse::from_bytes(without.as_bytes()).expect("decodes");
         assert_eq!(back.body(), None);
         assert_eq!(back.to_headers(), kept);
-        assert_eq!(
-            stored.without_body(),
-            StoredResponse::new(StatusCode::CREATED, &headers(), None)
-        );
+        let cut = stored.without_body(BodyOmitted::TooLarge);
+        assert_eq!(cut.body(), None);
+        assert_eq!(cut.status(), StatusCode::CREATED);
+        assert_eq!(cut.to_headers(), kept);
+        assert_eq!(stored.omitted(), None);
+        assert_eq!(without.omitted(), None);
+        for why in [
+            BodyOmitted::TooLarge,
+            BodyOmitted::TooSlow,
+            BodyOmitted::Unreadable,
+        ] {
+            let cut = stored.without_body(why);
+            let back = StoredResponse::from_bytes(cut.as_bytes()).expect("decodes");
+            assert_eq!(back.omitted(), Some(why));
+            assert_eq!(back.body(), None);
+        }
     }
 
     #[test]
@@ -361,7 +431,8 @@ mod tests {
             b"\x01\x00",
             b"\x02\x00\xc8\x00\x00\x00",
             b"\x01\x00\x63\x00\x00\x00",
-            b"\x01\x00\xc8\x04\x00\x00",
+            b"\x01\x00\xc8\x08\x00\x00",
+            b"\x01\x00\xc8\x03\x00\x00",
             b"\x01\x00\xc8\x00\x00\x01\x00\x02a",
             b"\x01\x00\xc8\x00\x00\x01\x00\x02a b\x00\x00",
             truncated,
