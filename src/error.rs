@@ -420,6 +420,8 @@ impl fmt::Display for NotRetried {
 pub struct Failure {
     pub(crate) method: Method,
     pub(crate) host: Option<String>,
+    /// The URL's path with secret segments masked, set where the URL is at hand.
+    pub(crate) path: Option<String>,
     pub(crate) attempts: u32,
     pub(crate) classification: Classification,
     pub(crate) status: Option<StatusCode>,
@@ -447,6 +449,7 @@ impl Failure {
         Self {
             method,
             host,
+            path: None,
             attempts,
             classification,
             status: response.as_ref().map(reqwest::Response::status),
@@ -481,6 +484,13 @@ impl Failure {
     #[must_use]
     pub fn host(&self) -> Option<&str> {
         self.host.as_deref()
+    }
+
+    /// The path the request was sent to, with secret segments masked (path templates,
+    /// see [`RedactConfig::path`](crate::redact::RedactConfig::path)); never the query.
+    #[must_use]
+    pub fn path(&self) -> Option<&str> {
+        self.path.as_deref()
     }
 
     /// How many attempts were made, the first included.
@@ -550,13 +560,24 @@ impl Failure {
 }
 
 impl Failure {
-    /// What was asked: the method and host. The place for a redacted path, too.
+    /// What was asked: the method, host and path (secret segments masked; never the query).
     fn write_target(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.method)?;
         if let Some(host) = &self.host {
             write!(f, " {host}")?;
+            if let Some(path) = &self.path {
+                f.write_str(path)?;
+            }
         }
         Ok(())
+    }
+
+    /// Names the endpoint from `url`: its host, and its path with secret segments masked by
+    /// the default and every configured template.
+    pub(crate) fn at(mut self, url: &reqwest::Url) -> Self {
+        self.host = url.host_str().map(str::to_owned);
+        self.path = Some(crate::redact::Redactor::shown_path(url.path()));
+        self
     }
 
     /// The last attempt's ending: the attempt limit when it cut it, else the classification.
@@ -608,6 +629,7 @@ impl fmt::Debug for Failure {
         f.debug_struct("Failure")
             .field("method", &self.method)
             .field("host", &self.host)
+            .field("path", &self.path)
             .field("attempts", &self.attempts)
             .field("classification", &self.classification)
             .field("status", &self.status)

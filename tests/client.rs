@@ -183,15 +183,22 @@ async fn the_deadline_bounds_the_whole_call() {
         .await
         .expect_err("the server is too slow");
 
-    assert!(
-        matches!(error, Error::Timeout { elapsed, .. } if elapsed == Duration::from_millis(300)),
-        "{error:?}"
-    );
+    // The deadline, not an attempt's limit, and said so with the call's history.
+    assert!(matches!(error, Error::DeadlineExceeded { .. }), "{error:?}");
+    let failure = error.failure().expect("a call's history");
+    assert_eq!(failure.deadline(), Some(Duration::from_millis(300)));
+    assert_eq!(failure.attempts(), 1);
     assert_eq!(
         error.outcome(),
         steadfast::classify::Applied::MaybeApplied,
         "cut after the request was written"
     );
+    let shown = error.to_string();
+    assert!(
+        shown.starts_with("GET: deadline of 300ms exceeded after 1 attempt"),
+        "{shown}"
+    );
+    assert!(shown.contains("outcome unknown"), "{shown}");
 }
 
 #[tokio::test(start_paused = true)]
@@ -425,4 +432,46 @@ async fn responses_decode_with_drift_reporting() {
         .await
         .expect_err("truncated JSON");
     assert!(matches!(error, Error::Decode(_)), "{error:?}");
+}
+
+#[tokio::test]
+async fn an_error_names_the_endpoint_with_its_secret_path_segments_masked() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(500))
+        .mount(&server)
+        .await;
+    let client =
+        Client::builder()
+            .log(steadfast::log::LogConfig::default().redact(
+                steadfast::redact::RedactConfig::default().path("/tenants/*/keys/{secret}"),
+            ))
+            .build(http())
+            .expect("valid");
+
+    for (path, shown) in [
+        ("/invoices/inv-7", "/invoices/inv-7"),
+        // A default template (Telegram-style bot tokens) and a configured one.
+        (
+            "/bot123456:SeCrEtToKeN/sendMessage",
+            "/botREDACTED/sendMessage",
+        ),
+        ("/tenants/t1/keys/SeCrEtToKeN", "/tenants/t1/keys/REDACTED"),
+    ] {
+        let error = client
+            .post(format!("{}{path}?token=SeCrEtQuErY", server.uri()))
+            .send()
+            .await
+            .expect_err("500");
+        let text = error.to_string();
+        assert!(
+            text.starts_with(&format!("POST 127.0.0.1{shown} failed")),
+            "{text}"
+        );
+        assert_eq!(error.failure().and_then(|f| f.path()), Some(shown));
+        for secret in ["SeCrEt", "token="] {
+            assert!(!text.contains(secret), "{text}");
+            assert!(!format!("{error:?}").contains(secret), "{error:?}");
+        }
+    }
 }

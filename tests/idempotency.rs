@@ -469,7 +469,7 @@ async fn a_call_cut_by_the_deadline_still_names_its_key() {
         .await
         .expect_err("too slow");
 
-    assert!(matches!(error, Error::Timeout { .. }), "{error:?}");
+    assert!(matches!(error, Error::DeadlineExceeded { .. }), "{error:?}");
     assert_eq!(error.idempotency_key(), Some("invoice-9"));
 }
 

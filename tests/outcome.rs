@@ -513,7 +513,7 @@ async fn the_deadline_error_tells_the_calls_history() {
     );
     let message = error.to_string();
     assert!(
-        message.contains("GET 127.0.0.1: deadline of 350ms exceeded after 4 attempts"),
+        message.contains("GET 127.0.0.1/orders: deadline of 350ms exceeded after 4 attempts"),
         "{message}"
     );
     assert!(message.contains("status 503"), "{message}");

@@ -44,11 +44,12 @@ pub(crate) fn replay(
     }
     let failure = Failure::new(
         request.method().clone(),
-        url.host_str().map(str::to_owned),
+        None,
         0,
         classification,
         Some(response),
-    );
+    )
+    .at(url);
     with_key(
         Err(Error::NotRetried {
             why: NotRetried::Permanent,

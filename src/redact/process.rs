@@ -1,13 +1,16 @@
-//! JSON field names configured anywhere in the process, masked by every redactor.
+//! JSON field names and path templates configured anywhere in the process, masked by every
+//! redactor.
 //!
-//! The mapper's errors have no client or log layer at hand, so a field name configured
-//! in a [`RedactConfig`](super::RedactConfig) would not reach them otherwise. The set only
-//! grows: masking a name too many is cheap, missing one leaks.
+//! The mapper's errors have no client or log layer at hand, and neither has an error's
+//! `Display` when it names the endpoint, so a field name or path template configured in a
+//! [`RedactConfig`](super::RedactConfig) would not reach them otherwise. The sets only
+//! grow: masking a name too many is cheap, missing one leaks.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{PoisonError, RwLock};
 
 use super::names::name_or_plural_matches;
+use super::path::PathTemplate;
 
 /// Set once a name is registered, so that a process that configures none never locks.
 static ANY: AtomicBool = AtomicBool::new(false);
@@ -22,6 +25,29 @@ pub(crate) fn register<'a>(names: impl IntoIterator<Item = &'a str>) {
             ANY.store(true, Ordering::Release);
         }
     }
+}
+
+/// Set once a path template is registered.
+static ANY_PATH: AtomicBool = AtomicBool::new(false);
+static PATHS: RwLock<Vec<PathTemplate>> = RwLock::new(Vec::new());
+
+/// Adds `templates` to the process-wide set (each once).
+pub(crate) fn register_paths<'a>(templates: impl IntoIterator<Item = &'a PathTemplate>) {
+    let mut paths = PATHS.write().unwrap_or_else(PoisonError::into_inner);
+    for template in templates {
+        if !paths.contains(template) {
+            paths.push(template.clone());
+            ANY_PATH.store(true, Ordering::Release);
+        }
+    }
+}
+
+/// Calls `f` with the registered path templates (none without a lock when there are none).
+pub(crate) fn with_paths<T>(f: impl FnOnce(&[PathTemplate]) -> T) -> T {
+    if !ANY_PATH.load(Ordering::Acquire) {
+        return f(&[]);
+    }
+    f(&PATHS.read().unwrap_or_else(PoisonError::into_inner))
 }
 
 /// Whether `name` matches a registered field name.

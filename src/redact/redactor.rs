@@ -126,6 +126,7 @@ impl Redactor {
             .iter()
             .fold(JsonRedactor::new(), |json, name| json.field(name.as_str()));
         process::register(config.json_fields.iter().map(String::as_str));
+        process::register_paths(&paths);
         Ok(Self {
             inner: Arc::new(Names {
                 headers,
@@ -134,6 +135,18 @@ impl Redactor {
                 paths,
             }),
         })
+    }
+
+    /// `path` with secret segments masked by the default templates and every template
+    /// configured in the process: for an error's message, which has no redactor at hand.
+    pub(crate) fn shown_path(path: &str) -> String {
+        let mut shown = String::with_capacity(path.len());
+        process::with_paths(|registered| {
+            let templates = DEFAULT_PATHS.iter().chain(registered);
+            // Writing to a `String` cannot fail.
+            let _ = super::path::write_path(&mut shown, path, &templates, super::URL_REDACTED);
+        });
+        shown
     }
 
     /// The shared default instance, for code that has no redactor at hand.

@@ -34,13 +34,12 @@ pub(super) struct Streamed {
 }
 
 impl Leftover {
-    fn host(&self) -> Option<String> {
+    /// The request's URL, for naming the endpoint in an error.
+    fn url(&self) -> Option<&Url> {
         self.spare
             .as_ref()
             .map(Request::url)
             .or(self.streamed.as_ref().map(|s| &s.url))
-            .and_then(Url::host_str)
-            .map(str::to_owned)
     }
 }
 
@@ -110,8 +109,7 @@ where
         let (next, delay) = match ending {
             Ok(next) => next,
             Err(ending) => {
-                let host = left.host();
-                return Err(fail(ending, classification, outcome, &progress, host));
+                return Err(fail(ending, classification, outcome, &progress, left.url()));
             }
         };
         scheduled(&progress, delay, classification);
@@ -140,7 +138,7 @@ where
                 elapsed: deadline,
                 idempotency_key: None,
             }) as BoxError);
-            return Err(fail(ending, classification, cut, &progress, left.host()));
+            return Err(fail(ending, classification, cut, &progress, left.url()));
         };
         let (next_outcome, next_classification) = match finished {
             Ok(finished) => finished,

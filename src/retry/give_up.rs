@@ -31,7 +31,7 @@ pub(super) fn fail(
     classification: Classification,
     outcome: Result<Response, BoxError>,
     progress: &Progress,
-    host: Option<String>,
+    url: Option<&reqwest::Url>,
 ) -> Error {
     let (response, source) = match outcome {
         Ok(response) => (Some(response), None),
@@ -39,11 +39,14 @@ pub(super) fn fail(
     };
     let mut failure = Failure::new(
         progress.method.clone(),
-        host,
+        None,
         progress.attempts,
         classification,
         response,
     );
+    if let Some(url) = url {
+        failure = failure.at(url);
+    }
     failure.outcome = progress.outcome;
     failure.timed_out_after = match source.as_deref().and_then(|e| e.downcast_ref()) {
         Some(Error::Timeout { elapsed, .. }) => Some(*elapsed),

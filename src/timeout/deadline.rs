@@ -4,7 +4,7 @@ use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use pin_project_lite::pin_project;
-use reqwest::{Body, Request, Response};
+use reqwest::{Body, Method, Request, Response};
 use tokio::time::Instant;
 use tower_layer::Layer;
 use tower_service::Service;
@@ -12,7 +12,8 @@ use tower_service::Service;
 use super::ResponseFuture;
 use super::body::DeadlineBody;
 use crate::body::map_body;
-use crate::error::{BoxError, Error};
+use crate::classify::{Applied, Classification, Reason};
+use crate::error::{BoxError, Error, Failure};
 
 /// Bounds a whole call with one limit: the response must arrive within it and, unless
 /// [`covers_body`](DeadlineLayer::covers_body) is off, the caller must have read the body
@@ -76,6 +77,7 @@ where
     #[inline(always)]
     fn call(&mut self, request: Request) -> Self::Future {
         DeadlineFuture {
+            method: request.method().clone(),
             inner: ResponseFuture::new(self.inner.call(request), self.limit),
             covers_body: self.covers_body,
         }
@@ -133,6 +135,8 @@ pin_project! {
         #[pin]
         inner: ResponseFuture<F>,
         covers_body: bool,
+        // For the error when the deadline cuts the call (a standard method copies no heap).
+        method: Method,
     }
 }
 
@@ -145,7 +149,18 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
-        let response = ready!(this.inner.as_mut().poll(cx))?;
+        let response = match ready!(this.inner.as_mut().poll(cx)) {
+            Ok(response) => response,
+            Err(Error::Timeout { .. })
+                if this
+                    .inner
+                    .expires_at()
+                    .is_some_and(|at| at <= Instant::now()) =>
+            {
+                return Poll::Ready(Err(cut(this.method, this.inner.limit())));
+            }
+            Err(error) => return Poll::Ready(Err(error)),
+        };
         if !*this.covers_body {
             return Poll::Ready(Ok(response));
         }
@@ -163,6 +178,20 @@ where
         Poll::Ready(Ok(map_body(response, |body| {
             Body::wrap(DeadlineBody::new(body, deadline, limit))
         })))
+    }
+}
+
+/// The error of a call the deadline cut. A retry layer below reports a call it cut after
+/// later attempts itself, with their history; what reaches here is the first attempt, still
+/// in flight, so the server may have acted.
+fn cut(method: &Method, limit: Option<Duration>) -> Error {
+    let classification =
+        Classification::transient(Reason::Timeout).with_applied(Applied::MaybeApplied);
+    let mut failure = Failure::new(method.clone(), None, 1, classification, None);
+    failure.deadline = limit;
+    Error::DeadlineExceeded {
+        failure: Box::new(failure),
+        source: None,
     }
 }
 

@@ -285,7 +285,7 @@ pub async fn a_timed_out_call_holds_its_key(store: impl IdempotencyStore + Clone
     let error = post(&client, &server, "payout-3")
         .await
         .expect_err("too slow");
-    assert!(matches!(error, Error::Timeout { .. }), "{error:?}");
+    assert!(matches!(error, Error::DeadlineExceeded { .. }), "{error:?}");
     unknown(post(&client, &server, "payout-3").await, "payout-3");
     assert_eq!(seen(&server).await, 1);
 }
