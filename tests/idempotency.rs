@@ -741,3 +741,19 @@ async fn a_recorded_body_is_read_within_the_call_deadline() {
     );
     server.abort();
 }
+
+#[tokio::test]
+async fn memory_ledger_completes_an_unknown_key_a_verifier_finds_applied() {
+    ledger::a_verifier_finding_an_unknown_key_applied_completes_it(ledger::memory()).await;
+}
+
+#[tokio::test]
+async fn memory_ledger_sends_an_unknown_key_a_verifier_finds_not_applied_once_more() {
+    ledger::a_verifier_finding_an_unknown_key_not_applied_sends_it_once_more(ledger::memory())
+        .await;
+}
+
+#[tokio::test]
+async fn memory_ledger_sends_nothing_when_the_verifier_cannot_tell() {
+    ledger::a_verifier_that_cannot_tell_sends_nothing(ledger::memory()).await;
+}
