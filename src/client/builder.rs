@@ -115,6 +115,17 @@ impl ClientBuilder {
         self
     }
 
+    /// Says whether `host` (or `host:port`) deduplicates by the idempotency key, whatever
+    /// [`server_dedupes`](Self::server_dedupes) says for every host. Adds to
+    /// [`RetryConfig::server_dedupes_hosts`]. Default: no overrides.
+    pub fn server_dedupes_host(mut self, host: impl Into<String>, dedupes: bool) -> Self {
+        self.config
+            .retry
+            .server_dedupes_hosts
+            .insert(host.into(), dedupes);
+        self
+    }
+
     /// Asks `verifier` whether an attempt that may have been applied was, before a POST or
     /// PATCH is retried; see [`verify`](crate::verify). The idempotency ledger asks it too,
     /// about a call whose key an earlier call left unknown (see
