@@ -741,3 +741,123 @@ async fn a_recorded_body_is_read_within_the_call_deadline() {
     );
     server.abort();
 }
+
+#[tokio::test]
+async fn memory_ledger_completes_an_unknown_key_a_verifier_finds_applied() {
+    ledger::a_verifier_finding_an_unknown_key_applied_completes_it(ledger::memory()).await;
+}
+
+#[tokio::test]
+async fn memory_ledger_sends_an_unknown_key_a_verifier_finds_not_applied_once_more() {
+    ledger::a_verifier_finding_an_unknown_key_not_applied_sends_it_once_more(ledger::memory())
+        .await;
+}
+
+#[tokio::test]
+async fn memory_ledger_sends_nothing_when_the_verifier_cannot_tell() {
+    ledger::a_verifier_that_cannot_tell_sends_nothing(ledger::memory()).await;
+}
+
+/// Two APIs on loopback under their own names: `pay.example` and `crm.example`, each
+/// answering `/orders` 500 once, then 201.
+async fn pay_and_crm() -> (MockServer, MockServer, reqwest::Client) {
+    let (pay, crm) = (MockServer::start().await, MockServer::start().await);
+    for server in [&pay, &crm] {
+        common::respond(
+            server,
+            ResponseTemplate::new(500),
+            1,
+            ResponseTemplate::new(201),
+        )
+        .await;
+    }
+    let http = reqwest::Client::builder()
+        .pool_idle_timeout(None)
+        .resolve("pay.example", *pay.address())
+        .resolve("crm.example", *crm.address())
+        .build()
+        .expect("a plain HTTP client builds");
+    (pay, crm, http)
+}
+
+async fn post_order(
+    client: &Client,
+    host: &str,
+    server: &MockServer,
+) -> Result<reqwest::Response, Error> {
+    let url = format!("http://{host}:{}/orders", server.address().port());
+    client.post(url).idempotency_key("order-1").send().await
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_keyed_post_is_retried_only_to_a_host_listed_as_deduplicating() {
+    let (pay, crm, http) = pay_and_crm().await;
+    let client = Client::builder()
+        .retry(
+            RetryConfig::default()
+                .deadline(None)
+                .server_dedupes_host("PAY.Example", true),
+        )
+        .attempt_timeout(None)
+        .build(http)
+        .expect("valid config");
+
+    let paid = post_order(&client, "pay.example", &pay)
+        .await
+        .expect("retried");
+    assert_eq!(paid.status(), 201);
+    let sent = pay.received_requests().await.expect("recording");
+    assert_eq!(keys(&sent, "idempotency-key"), ["order-1", "order-1"]);
+
+    let error = post_order(&client, "crm.example", &crm)
+        .await
+        .expect_err("not listed: not retried");
+    assert!(
+        matches!(
+            error,
+            Error::NotRetried {
+                why: NotRetried::UnsafeMethod,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert_eq!(crm.received_requests().await.expect("recording").len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_host_listed_as_not_deduplicating_overrides_the_setting_for_every_host() {
+    let (pay, crm, http) = pay_and_crm().await;
+    let client = Client::builder()
+        .retry(RetryConfig::default().deadline(None).server_dedupes(true))
+        .server_dedupes_host("crm.example", false)
+        .attempt_timeout(None)
+        .build(http)
+        .expect("valid config");
+
+    post_order(&client, "pay.example", &pay)
+        .await
+        .expect("retried");
+    assert_eq!(pay.received_requests().await.expect("recording").len(), 2);
+    post_order(&client, "crm.example", &crm)
+        .await
+        .expect_err("listed off: not retried");
+    assert_eq!(crm.received_requests().await.expect("recording").len(), 1);
+}
+
+#[test]
+fn a_server_dedupes_host_that_is_not_a_host_fails_the_build() {
+    let config: steadfast::ClientConfig = serde_json::from_str(
+        r#"{ "retry": { "server_dedupes_hosts": { "https://pay.example/v1": true } } }"#,
+    )
+    .expect("well-formed");
+    let error = Client::from_config(&config, http()).expect_err("not a host");
+    assert!(
+        matches!(
+            &error,
+            steadfast::ConfigError::Invalid { name: "retry.server_dedupes_hosts", value }
+                if value == "https://pay.example/v1"
+        ),
+        "{error:?}"
+    );
+}

@@ -179,6 +179,25 @@ async fn redis_ledger_replays_a_key_resolved_as_applied() {
 }
 
 #[tokio::test]
+async fn redis_ledger_completes_an_unknown_key_a_verifier_finds_applied() {
+    let redis = RedisServer::start();
+    ledger::a_verifier_finding_an_unknown_key_applied_completes_it(redis.store().await).await;
+}
+
+#[tokio::test]
+async fn redis_ledger_sends_an_unknown_key_a_verifier_finds_not_applied_once_more() {
+    let redis = RedisServer::start();
+    ledger::a_verifier_finding_an_unknown_key_not_applied_sends_it_once_more(redis.store().await)
+        .await;
+}
+
+#[tokio::test]
+async fn redis_ledger_sends_nothing_when_the_verifier_cannot_tell() {
+    let redis = RedisServer::start();
+    ledger::a_verifier_that_cannot_tell_sends_nothing(redis.store().await).await;
+}
+
+#[tokio::test]
 async fn redis_ledger_holds_the_key_of_a_timed_out_call() {
     let redis = RedisServer::start();
     ledger::a_timed_out_call_holds_its_key(redis.store().await).await;
@@ -520,5 +539,49 @@ async fn a_redis_restarted_empty_is_detected() {
         ledger::seen(&server).await,
         1,
         "the completed key was not sent again"
+    );
+}
+
+#[tokio::test]
+async fn a_verifier_vouches_for_a_key_a_ledger_that_lost_its_data_cannot() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use steadfast::verify::Verified;
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, ResponseTemplate};
+
+    let redis = RedisServer::start();
+    let store = redis.store().await;
+    let server = ledger::invoices_api(Duration::ZERO).await;
+    Mock::given(method("GET"))
+        .and(path("/invoices/order-1"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(r#"{"id":"inv_1"}"#))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/invoices/order-2"))
+        .respond_with(ResponseTemplate::new(404))
+        .mount(&server)
+        .await;
+    ledger::post(&ledger::client(store.clone()), &server, "order-1")
+        .await
+        .expect("created");
+    redis.command("FLUSHALL").await;
+
+    let asked = Arc::new(AtomicUsize::new(0));
+    let client = ledger::verifying_client(store, Arc::clone(&asked));
+    // The server shows order-1 was created: that is the call's answer, nothing is sent.
+    let found = ledger::post(&client, &server, "order-1")
+        .await
+        .expect("verified");
+    assert!(Verified::of(&found));
+    assert_eq!(found.text().await.expect("body"), r#"{"id":"inv_1"}"#);
+    // order-2 was not, but the ledger cannot hold its key for a resend: refused.
+    unvouched(ledger::post(&client, &server, "order-2").await);
+    assert_eq!(asked.load(Ordering::SeqCst), 2);
+    assert_eq!(
+        ledger::seen_with(&server, "POST").await,
+        1,
+        "nothing sent again"
     );
 }

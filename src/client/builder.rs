@@ -115,9 +115,24 @@ impl ClientBuilder {
         self
     }
 
+    /// Says whether `host` (or `host:port`) deduplicates by the idempotency key, whatever
+    /// [`server_dedupes`](Self::server_dedupes) says for every host. Adds to
+    /// [`RetryConfig::server_dedupes_hosts`]. Default: no overrides.
+    pub fn server_dedupes_host(mut self, host: impl Into<String>, dedupes: bool) -> Self {
+        self.config
+            .retry
+            .server_dedupes_hosts
+            .insert(host.into(), dedupes);
+        self
+    }
+
     /// Asks `verifier` whether an attempt that may have been applied was, before a POST or
-    /// PATCH is retried; see [`verify`](crate::verify). Default: none (such a request is not
-    /// retried and the call ends with its outcome unknown).
+    /// PATCH is retried; see [`verify`](crate::verify). The idempotency ledger asks it too,
+    /// about a call whose key an earlier call left unknown (see
+    /// [Unknown keys](crate::idempotency#unknown-keys)). Both are bounded by
+    /// `retry.verify_timeout`. Default: none (such a request is not retried and the call
+    /// ends with its outcome unknown; a later call with its key fails with
+    /// [`Error::IdempotencyOutcomeUnknown`](crate::Error::IdempotencyOutcomeUnknown)).
     pub fn verifier(mut self, verifier: impl Verify) -> Self {
         self.verifier = Some(Opaque(Arc::new(verifier)));
         self
@@ -190,6 +205,11 @@ impl ClientBuilder {
                 }
                 if let Some(maker) = key_maker {
                     layer = layer.shared_key_maker(maker.0);
+                }
+                if let Some(verifier) = &verifier {
+                    layer = layer
+                        .shared_verifier(Arc::clone(&verifier.0))
+                        .verify_timeout(config.retry.verify_timeout);
                 }
                 layer
             }

@@ -7,7 +7,7 @@ use reqwest::{Request, Response};
 use tower_service::Service;
 
 use super::layer::Settings;
-use super::reserve::{Next, Reserving};
+use super::reserve::{Next, Reserving, drive};
 use super::settle::Keyed;
 use super::store::{Fingerprint, LedgerKey, Terms};
 use super::{IdempotencyKey, InvalidKey, ResponseFuture};
@@ -69,6 +69,7 @@ where
         entry: LedgerKey::new(key.as_str(), request.method(), request.url()),
         fingerprint,
         key,
+        verified: false,
     };
     let terms = Terms::new(settings.lease, settings.ttl);
     let answer = match call
@@ -86,9 +87,10 @@ where
     match call.next(answer, &request) {
         Next::Send(keyed) => ResponseFuture::sending(inner.call(request), Some(keyed)),
         Next::Done(result) => ResponseFuture::ready(result),
-        Next::Wait(call) => {
+        // Waiting for another holder, or asking a verifier: the rare paths are boxed.
+        next @ (Next::Wait(_) | Next::Verify(..)) => {
             let ready = take_ready(inner);
-            ResponseFuture::boxed(Box::pin(call.wait_then_run(ready, request)))
+            ResponseFuture::boxed(Box::pin(drive(ready, request, next)))
         }
     }
 }

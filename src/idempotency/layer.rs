@@ -11,6 +11,10 @@ use super::store::{IdempotencyStore, LedgerKey, MemoryStore, Resolution, StoreFu
 use super::{CompleteOn, IdempotencyConfig, InFlight, KeyFormat, LedgerDown, MakeIdempotencyKey};
 use crate::classify::{Classify, DefaultClassifier, SharedClassifier};
 use crate::error::ConfigError;
+use crate::verify::{SharedVerifier, Verify};
+
+/// The limit of one verification unless set otherwise (the retry layer's default too).
+const DEFAULT_VERIFY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Applies [`Idempotency`] to a service.
 ///
@@ -45,6 +49,9 @@ pub(crate) struct Settings {
     pub(crate) in_flight: InFlight,
     pub(crate) ledger_down: LedgerDown,
     pub(crate) classifier: SharedClassifier,
+    /// Asked about keys of unknown outcome; `None` refuses them.
+    pub(crate) verifier: Option<SharedVerifier>,
+    pub(crate) verify_timeout: Duration,
 }
 
 impl std::fmt::Debug for Settings {
@@ -58,6 +65,8 @@ impl std::fmt::Debug for Settings {
             .field("complete_on", &self.complete_on)
             .field("in_flight", &self.in_flight)
             .field("ledger_down", &self.ledger_down)
+            .field("verifier", &self.verifier.is_some())
+            .field("verify_timeout", &self.verify_timeout)
             .finish_non_exhaustive()
     }
 }
@@ -168,6 +177,8 @@ impl IdempotencyLayer {
                 in_flight: config.in_flight,
                 ledger_down: config.ledger_down,
                 classifier: Arc::new(DefaultClassifier::new()),
+                verifier: None,
+                verify_timeout: DEFAULT_VERIFY_TIMEOUT,
             }),
         })
     }
@@ -199,6 +210,55 @@ impl IdempotencyLayer {
     #[must_use]
     pub fn call_deadline(mut self, deadline: Option<Duration>) -> Self {
         Arc::make_mut(&mut self.settings).call_deadline = deadline;
+        self
+    }
+
+    /// Asks `verifier` about a call whose key the ledger holds as unknown (or, having lost
+    /// its data, cannot vouch for), instead of refusing it at once; see
+    /// [Unknown keys](super#unknown-keys). Default: none (such a call fails with
+    /// [`Error::IdempotencyOutcomeUnknown`](crate::Error::IdempotencyOutcomeUnknown)).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use steadfast::idempotency::{IdempotencyConfig, IdempotencyLayer};
+    /// use steadfast::verify::{Sender, Verification, VerifyRequest};
+    ///
+    /// // Payments are looked up by the key, which the provider stores as a reference.
+    /// let layer = IdempotencyLayer::new(&IdempotencyConfig::default())?.verifier(
+    ///     |request: VerifyRequest, sender: Sender| async move {
+    ///         let mut url = request.url.clone();
+    ///         let reference = request.idempotency_key.unwrap_or_default();
+    ///         url.query_pairs_mut().append_pair("reference", &reference);
+    ///         match sender.send(reqwest::Request::new(reqwest::Method::GET, url)).await {
+    ///             Ok(found) if found.status() == 200 => Verification::Applied(found),
+    ///             Ok(missing) if missing.status() == 404 => Verification::NotApplied,
+    ///             _ => Verification::Unknown,
+    ///         }
+    ///     },
+    /// );
+    /// # let _ = layer;
+    /// # Ok::<(), steadfast::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn verifier(self, verifier: impl Verify) -> Self {
+        self.shared_verifier(Arc::new(verifier))
+    }
+
+    /// Uses a verifier shared with other layers (the retry layer's, say); see
+    /// [`verifier`](Self::verifier).
+    #[must_use]
+    pub fn shared_verifier(mut self, verifier: SharedVerifier) -> Self {
+        Arc::make_mut(&mut self.settings).verifier = Some(verifier);
+        self
+    }
+
+    /// Sets the limit of one verification, all its lookups together (the call's deadline
+    /// bounds it too); a verifier that has not answered by then counts as unknown. The
+    /// [`Client`](crate::Client) passes `retry.verify_timeout`. Default 10 s.
+    #[must_use]
+    pub fn verify_timeout(mut self, limit: Duration) -> Self {
+        Arc::make_mut(&mut self.settings).verify_timeout = limit;
         self
     }
 

@@ -15,7 +15,8 @@
 //! reset, 500, 502, 504) leaves its key **unknown**: a later call with it fails with
 //! [`Error::IdempotencyOutcomeUnknown`](crate::Error::IdempotencyOutcomeUnknown) and sends
 //! nothing, until the key is resolved ([`IdempotencyLayer::resolve`],
-//! `Client::resolve_idempotency_key`). A failure the server provably did not act on
+//! `Client::resolve_idempotency_key`) — or, with a [verifier](IdempotencyLayer::verifier),
+//! asks the server first (see [Unknown keys](#unknown-keys)). A failure the server provably did not act on
 //! (connection refused, 408, 429, 503, another 4xx, a local refusal) frees the key. The same
 //! key sent with another method, URL or body fails with
 //! [`Error::IdempotencyKeyReused`](crate::Error::IdempotencyKeyReused).
@@ -59,6 +60,27 @@
 //! [`InvalidKey`] for an empty or non-ASCII key. None of these sent anything. Every error of
 //! a keyed call carries its key: [`Error::idempotency_key`](crate::Error::idempotency_key).
 //!
+//! # Unknown keys
+//!
+//! With a [verifier](crate::verify) ([`IdempotencyLayer::verifier`], or
+//! `ClientBuilder::verifier`, which serves the retry layer too), a call with a key held as
+//! unknown, or one a ledger that lost its data cannot vouch for, asks it first, once, within
+//! `verify_timeout` ([`IdempotencyLayer::verify_timeout`]) and the call's deadline. Its
+//! lookups go through the layers below this one (in the [`Client`](crate::Client): deadline,
+//! retry, rate limit, attempt timeout), so they take quota like any attempt, and a lookup
+//! that fails transiently is retried as any GET; the verifier gets the last response
+//! whatever its status.
+//!
+//! - [`Verification::Applied`](crate::verify::Verification::Applied): the call ends `Ok`
+//!   with the verifier's response, marked [`Verified`](crate::verify::Verified); the key is
+//!   completed with it (body read as a recorded call's is), so later calls replay it.
+//! - [`Verification::NotApplied`](crate::verify::Verification::NotApplied): the key is freed
+//!   and reserved again, and the request is sent. If another call took the key meanwhile,
+//!   this one waits for it; if the key is unknown (or unvouched) again, the call is refused.
+//!   A ledger that lost its data cannot hold the key for the resend, so there it is refused.
+//! - [`Verification::Unknown`](crate::verify::Verification::Unknown), or no answer in
+//!   time: refused as without a verifier, nothing sent.
+//!
 //! # Bodies
 //!
 //! A call whose key is recorded (a named key, with a ledger) has its response body read
@@ -86,6 +108,7 @@ mod reserve;
 mod service;
 mod settle;
 pub mod store;
+mod verify;
 
 pub use config::{CompleteOn, IdempotencyConfig, InFlight, LedgerDown};
 pub use future::ResponseFuture;

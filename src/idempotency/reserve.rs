@@ -1,4 +1,5 @@
-//! What a reservation's answer leaves to do: send, replay, refuse, or wait for the holder.
+//! What a reservation's answer leaves to do: send, replay, refuse, verify, or wait for the
+//! holder.
 
 use std::future::poll_fn;
 use std::sync::Arc;
@@ -14,8 +15,10 @@ use super::settle::{Keyed, Lease};
 use super::store::{
     Fingerprint, IdempotencyStore, LedgerKey, Reservation, StoreError, StoreFuture, Terms,
 };
+use super::verify::Lookups;
 use super::{IdempotencyKey, InFlight, LedgerDown};
 use crate::error::{BoxError, Error};
+use crate::verify::Sender;
 
 /// A keyed call with a ledger, before its key is reserved.
 pub(crate) struct Reserving {
@@ -24,6 +27,8 @@ pub(crate) struct Reserving {
     pub(crate) key: IdempotencyKey,
     pub(crate) entry: LedgerKey,
     pub(crate) fingerprint: Fingerprint,
+    /// A verifier already answered for this call: another unknown is refused.
+    pub(crate) verified: bool,
 }
 
 /// What a reservation's answer leaves to do.
@@ -34,6 +39,8 @@ pub(crate) enum Next {
     Done(Result<Response, Error>),
     /// Another call holds the key: wait for it.
     Wait(Reserving),
+    /// An earlier call with the key may have been applied: ask the verifier.
+    Verify(Reserving, Unsure),
 }
 
 /// Why the ledger cannot tell whether an earlier call with a key was applied.
@@ -95,9 +102,18 @@ impl Reserving {
     }
 
     /// The one place that decides what a call does with a key whose earlier call may have
-    /// been applied: today it is refused, and nothing is sent. (A verifier, when one is
-    /// configured, would ask the server here and send, replay or refuse by its answer.)
+    /// been applied: a configured verifier asks the server (once per call, see
+    /// [`Reserving::verify`]); without one, or after its answer, the call is refused and
+    /// nothing is sent.
     fn unsure(self, why: Unsure, _request: &Request) -> Next {
+        if self.settings.verifier.is_some() && !self.verified {
+            return Next::Verify(self, why);
+        }
+        self.refuse(why)
+    }
+
+    /// Refuses a call whose key's earlier call may have been applied.
+    pub(crate) fn refuse(self, why: Unsure) -> Next {
         tracing::warn!(
             steadfast.idempotency_key = %self.key,
             reason = ?why,
@@ -113,7 +129,7 @@ impl Reserving {
         }))
     }
 
-    fn terms(&self) -> Terms {
+    pub(crate) fn terms(&self) -> Terms {
         Terms::new(self.settings.lease, self.settings.ttl)
     }
 
@@ -125,27 +141,18 @@ impl Reserving {
         first: StoreFuture<Reservation>,
     ) -> Result<Response, Error>
     where
-        S: Service<Request, Response = Response>,
+        S: Service<Request, Response = Response> + Clone + Send + 'static,
         S::Error: Into<BoxError>,
+        S::Future: Send,
     {
         let answer = first.await;
-        match self.next(answer, &request) {
-            Next::Send(keyed) => send(inner, request, keyed).await,
-            Next::Done(result) => result,
-            Next::Wait(call) => call.wait_then_run(inner, request).await,
-        }
+        let next = self.next(answer, &request);
+        drive(inner, request, next).await
     }
 
-    /// Waits, with backoff, until the other holder of the key finishes or the wait ends.
-    pub(crate) async fn wait_then_run<S>(
-        mut self,
-        inner: S,
-        request: Request,
-    ) -> Result<Response, Error>
-    where
-        S: Service<Request, Response = Response>,
-        S::Error: Into<BoxError>,
-    {
+    /// Waits, with backoff, until the other holder of the key finishes or the wait ends;
+    /// then says what the ledger's last answer leaves to do.
+    async fn wait(mut self, request: &Request) -> Next {
         let started = Instant::now();
         let mut pause = Duration::from_millis(10);
         let max = match self.settings.in_flight {
@@ -155,10 +162,10 @@ impl Reserving {
         loop {
             let waited = started.elapsed();
             if waited >= max {
-                return Err(Error::IdempotencyKeyInFlight {
+                return Next::Done(Err(Error::IdempotencyKeyInFlight {
                     key: self.key.to_string(),
                     waited,
-                });
+                }));
             }
             tokio::time::sleep(pause.min(max.saturating_sub(waited))).await;
             pause = (pause * 2).min(Duration::from_millis(250));
@@ -166,12 +173,33 @@ impl Reserving {
                 .store
                 .reserve(&self.entry, &self.fingerprint, self.terms())
                 .await;
-            match self.next(answer, &request) {
-                Next::Send(keyed) => return send(inner, request, keyed).await,
-                Next::Done(result) => return result,
+            match self.next(answer, request) {
                 Next::Wait(call) => self = call,
+                next => return next,
             }
         }
+    }
+}
+
+/// Carries a keyed call through what the ledger answers (waits, a verification) until it is
+/// sent or ends without sending.
+pub(crate) async fn drive<S>(inner: S, request: Request, mut next: Next) -> Result<Response, Error>
+where
+    S: Service<Request, Response = Response> + Clone + Send + 'static,
+    S::Error: Into<BoxError>,
+    S::Future: Send,
+{
+    loop {
+        next = match next {
+            Next::Send(keyed) => return send(inner, request, keyed).await,
+            Next::Done(result) => return result,
+            Next::Wait(call) => call.wait(&request).await,
+            Next::Verify(call, why) => {
+                // Only now: the sender's allocation is for this rare path alone.
+                let sender = Sender::new(Lookups(inner.clone()));
+                call.verify(sender, &request, why).await
+            }
+        };
     }
 }
 

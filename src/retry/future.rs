@@ -88,9 +88,8 @@ where
     pub(crate) fn new(ready: &mut S, inner: S, policy: Arc<Policy>, request: Request) -> Self {
         let start = Instant::now();
         let method = request.method().clone();
-        let safe = is_idempotent(&method)
-            || (policy.server_dedupes
-                && request.headers().contains_key(&policy.idempotency_header));
+        // The host is read only for a request that is not idempotent.
+        let safe = is_idempotent(&method) || policy.server_dedupes(&request);
         let left = spare(&request, &policy);
         let (span, attempt) = start_attempt(ready, &policy, request, 0);
         Self {

@@ -8,7 +8,8 @@
 //!    the attempt was not applied ([`Applied::NotApplied`](crate::classify::Applied): a
 //!    failed connection, 408, 429, 503, a local refusal); or the request carries an
 //!    `Idempotency-Key` **and** [`RetryConfig::server_dedupes`] says the server honours it
-//!    (off by default: most CRMs and ERPs ignore the header); or a
+//!    (off by default: most CRMs and ERPs ignore the header; per host in
+//!    [`RetryConfig::server_dedupes_hosts`]); or a
 //!    [verifier](crate::verify) asked the server and learned the attempt was not applied (a
 //!    verifier that finds it applied ends the call `Ok` with what it found);
 //! 3. the body can be replayed: a streaming body is sent once, and the error says it was
@@ -63,6 +64,7 @@
 mod attempts;
 mod backoff;
 mod budget;
+mod dedupes;
 mod future;
 mod give_up;
 mod layer;

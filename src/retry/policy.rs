@@ -1,3 +1,4 @@
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -5,6 +6,7 @@ use reqwest::Method;
 use reqwest::header::HeaderName;
 use serde::{Deserialize, Serialize};
 
+use super::dedupes::Dedupes;
 use super::{Backoff, BudgetConfig, Jitter, RetryBudget};
 use crate::classify::{DefaultClassifier, SharedClassifier};
 use crate::error::ConfigError;
@@ -66,8 +68,28 @@ pub struct RetryConfig {
     pub idempotency_header: String,
     /// Whether the server deduplicates requests by their idempotency key, so that a request
     /// carrying one is safe to retry whatever its method. Most CRMs and ERPs ignore the
-    /// header: turn it on only where the API documents it. Default `false`.
+    /// header: turn it on only where the API documents it. This is the setting for every
+    /// host; [`server_dedupes_hosts`](Self::server_dedupes_hosts) overrides it per host.
+    /// Default `false`.
     pub server_dedupes: bool,
+    /// Per-host overrides of [`server_dedupes`](Self::server_dedupes): `true` for an API
+    /// that documents deduplication by the key, `false` for one that does not when the
+    /// setting for every host is on. Keys are `host` or `host:port` (which wins for that
+    /// port; without a port, the scheme's default is the URL's), compared with the request
+    /// URL's host case-insensitively. An entry that is not a host (a URL, a path, userinfo,
+    /// a bad port) is a [`ConfigError::Invalid`] when the layer is built. Read only for a
+    /// request that is not idempotent and carries a key. Default none.
+    ///
+    /// ```
+    /// let config: steadfast::retry::RetryConfig = serde_json::from_str(
+    ///     r#"{ "server_dedupes_hosts": { "api.stripe.com": true, "erp.example.com:8443": true } }"#,
+    /// )?;
+    /// assert!(!config.server_dedupes, "every other host: off");
+    /// assert_eq!(config.server_dedupes_hosts.get("api.stripe.com"), Some(&true));
+    /// # steadfast::retry::RetryLayer::new(&config)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub server_dedupes_hosts: BTreeMap<String, bool>,
     /// The verifier's lookups allowed per call (see [`verify`](crate::verify)). Default 3.
     pub max_verifications: u32,
     /// The limit of one verification, all its lookups together (the deadline bounds it
@@ -88,6 +110,7 @@ impl Default for RetryConfig {
             budget: Some(BudgetConfig::default()),
             idempotency_header: crate::idempotency::DEFAULT_HEADER.to_owned(),
             server_dedupes: false,
+            server_dedupes_hosts: BTreeMap::new(),
             max_verifications: 3,
             verify_timeout: Duration::from_secs(10),
         }
@@ -159,6 +182,26 @@ impl RetryConfig {
         self
     }
 
+    /// Says whether `host` (`api.example.com`, or `api.example.com:8443` for one port)
+    /// deduplicates by the idempotency key, whatever
+    /// [`server_dedupes`](Self::server_dedupes) says for every host; see
+    /// [`server_dedupes_hosts`](Self::server_dedupes_hosts). Default: no overrides.
+    ///
+    /// ```
+    /// use steadfast::retry::{RetryConfig, RetryLayer};
+    ///
+    /// // Payments dedupe by the key; the CRM ignores it.
+    /// let config = RetryConfig::default().server_dedupes_host("api.stripe.com", true);
+    /// let layer = RetryLayer::new(&config)?;
+    /// # let _ = layer;
+    /// # Ok::<(), steadfast::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn server_dedupes_host(mut self, host: impl Into<String>, dedupes: bool) -> Self {
+        self.server_dedupes_hosts.insert(host.into(), dedupes);
+        self
+    }
+
     /// Sets the verifications allowed per call. Default 3.
     #[must_use]
     pub fn max_verifications(mut self, max_verifications: u32) -> Self {
@@ -184,7 +227,8 @@ pub(crate) struct Policy {
     pub(crate) max_retry_after: Duration,
     pub(crate) budget: Option<RetryBudget>,
     pub(crate) idempotency_header: HeaderName,
-    pub(crate) server_dedupes: bool,
+    /// `server_dedupes` and its per-host overrides.
+    pub(crate) dedupes: Dedupes,
     pub(crate) max_verifications: u32,
     pub(crate) verify_timeout: Duration,
     pub(crate) verifier: Option<SharedVerifier>,
@@ -200,7 +244,7 @@ impl std::fmt::Debug for Policy {
             .field("max_retry_after", &self.max_retry_after)
             .field("budget", &self.budget.is_some())
             .field("idempotency_header", &self.idempotency_header)
-            .field("server_dedupes", &self.server_dedupes)
+            .field("dedupes", &self.dedupes)
             .field("max_verifications", &self.max_verifications)
             .field("verify_timeout", &self.verify_timeout)
             .field("verifier", &self.verifier.is_some())
@@ -232,12 +276,23 @@ impl Policy {
             max_retry_after: config.max_retry_after,
             budget: config.budget.as_ref().map(RetryBudget::new).transpose()?,
             idempotency_header,
-            server_dedupes: config.server_dedupes,
+            dedupes: Dedupes::new(config.server_dedupes, &config.server_dedupes_hosts)?,
             max_verifications: config.max_verifications,
             verify_timeout: config.verify_timeout,
             verifier: None,
             classifier: Arc::new(DefaultClassifier::new()),
         })
+    }
+}
+
+impl Policy {
+    /// Whether a request that is not idempotent may be repeated after any failure: it
+    /// carries a key, and the server at its URL deduplicates by it.
+    #[inline]
+    pub(crate) fn server_dedupes(&self, request: &reqwest::Request) -> bool {
+        self.dedupes.any()
+            && request.headers().contains_key(&self.idempotency_header)
+            && self.dedupes.at(request.url())
     }
 }
 

@@ -1,5 +1,7 @@
 //! One suite of ledger behaviour, run against every `IdempotencyStore`.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use reqwest::Method;
@@ -8,6 +10,7 @@ use steadfast::idempotency::store::{
 };
 use steadfast::idempotency::{CompleteOn, IdempotencyConfig, IdempotencyKey, InFlight, Replayed};
 use steadfast::retry::RetryConfig;
+use steadfast::verify::{Sender, Verification, Verified, Verify, VerifyRequest};
 use steadfast::{Client, Error};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use wiremock::matchers::{method, path};
@@ -188,7 +191,7 @@ pub async fn api_failing_once(first: ResponseTemplate) -> MockServer {
     server
 }
 
-fn unknown(result: Result<reqwest::Response, Error>, key: &str) {
+pub fn unknown(result: Result<reqwest::Response, Error>, key: &str) {
     let error = result.expect_err("the key's outcome is unknown");
     assert!(
         matches!(error, Error::IdempotencyOutcomeUnknown { key: ref k } if k == key),
@@ -509,4 +512,136 @@ pub async fn a_huge_body_is_not_buffered(store: impl IdempotencyStore + Clone) -
     );
     server.abort();
     cap
+}
+
+/// A verifier that looks an invoice up by its key (`GET /invoices/<key>`): 200 applied,
+/// 404 not applied, anything else unknown. `asked` counts its verifications.
+pub fn lookup(asked: Arc<AtomicUsize>) -> impl Verify {
+    move |request: VerifyRequest, sender: Sender| {
+        asked.fetch_add(1, Ordering::SeqCst);
+        async move {
+            let Some(key) = request.idempotency_key else {
+                return Verification::Unknown;
+            };
+            let mut url = request.url.clone();
+            url.set_path(&format!("/invoices/{key}"));
+            match sender.send(reqwest::Request::new(Method::GET, url)).await {
+                Ok(found) if found.status() == 200 => Verification::Applied(found),
+                Ok(missing) if missing.status() == 404 => Verification::NotApplied,
+                _ => Verification::Unknown,
+            }
+        }
+    }
+}
+
+/// A client like [`client_with`]'s, with the [`lookup`] verifier.
+pub fn verifying_client(store: impl IdempotencyStore, asked: Arc<AtomicUsize>) -> Client {
+    Client::builder()
+        .retry(RetryConfig::default().max_retries(0))
+        .idempotency(Some(IdempotencyConfig::default()))
+        .idempotency_store(store)
+        .verifier(lookup(asked))
+        .build(http())
+        .expect("valid config")
+}
+
+/// The requests the server saw with `verb`.
+pub async fn seen_with(server: &MockServer, verb: &str) -> usize {
+    let requests = server.received_requests().await.expect("recording");
+    requests
+        .iter()
+        .filter(|r| r.method.as_str() == verb)
+        .count()
+}
+
+/// `/invoices` answers 500 once, then 201; `GET /invoices/pay-1` answers `lookup`. A first
+/// call with `pay-1`, from a client without a verifier, leaves the key unknown.
+pub async fn api_with_an_unknown_key(
+    store: impl IdempotencyStore,
+    lookup: ResponseTemplate,
+) -> MockServer {
+    let server = api_failing_once(ResponseTemplate::new(500)).await;
+    Mock::given(method("GET"))
+        .and(path("/invoices/pay-1"))
+        .respond_with(lookup)
+        .mount(&server)
+        .await;
+    let unverified = client_with(store, IdempotencyConfig::default());
+    post(&unverified, &server, "pay-1").await.expect_err("500");
+    unknown(post(&unverified, &server, "pay-1").await, "pay-1");
+    server
+}
+
+/// A verifier that finds the call applied ends it with what it found; the key is completed
+/// with that response, so the next call is a replay and asks nobody.
+pub async fn a_verifier_finding_an_unknown_key_applied_completes_it(
+    store: impl IdempotencyStore + Clone,
+) {
+    let found = ResponseTemplate::new(200)
+        .insert_header("x-invoice", "inv_1")
+        .set_body_string(r#"{"id":"inv_1"}"#);
+    let server = api_with_an_unknown_key(store.clone(), found).await;
+    let asked = Arc::new(AtomicUsize::new(0));
+    let client = verifying_client(store.clone(), Arc::clone(&asked));
+
+    let verified = post(&client, &server, "pay-1").await.expect("verified");
+    assert!(Verified::of(&verified));
+    assert!(!Replayed::is(&verified));
+    assert_eq!(IdempotencyKey::of(&verified), Some("pay-1"));
+    assert_eq!(verified.status(), 200);
+    assert_eq!(verified.text().await.expect("body"), r#"{"id":"inv_1"}"#);
+    assert_eq!(asked.load(Ordering::SeqCst), 1);
+    assert_eq!(seen_with(&server, "POST").await, 1, "not sent again");
+    assert_eq!(seen_with(&server, "GET").await, 1, "one lookup");
+
+    // Completed now: a replay, without a lookup, for this client and one without a verifier.
+    let unverified = client_with(store, IdempotencyConfig::default());
+    for client in [&client, &unverified] {
+        let replayed = post(client, &server, "pay-1").await.expect("replayed");
+        assert!(Replayed::is(&replayed));
+        assert_eq!(replayed.status(), 200);
+        assert_eq!(replayed.headers()["x-invoice"], "inv_1");
+        assert_eq!(replayed.text().await.expect("body"), r#"{"id":"inv_1"}"#);
+    }
+    assert_eq!(asked.load(Ordering::SeqCst), 1);
+    assert_eq!(seen_with(&server, "GET").await, 1);
+    assert_eq!(seen_with(&server, "POST").await, 1);
+}
+
+/// A verifier that finds the call not applied frees the key: the call is sent once more,
+/// and completes the key.
+pub async fn a_verifier_finding_an_unknown_key_not_applied_sends_it_once_more(
+    store: impl IdempotencyStore + Clone,
+) {
+    let server = api_with_an_unknown_key(store.clone(), ResponseTemplate::new(404)).await;
+    let asked = Arc::new(AtomicUsize::new(0));
+    let client = verifying_client(store, Arc::clone(&asked));
+
+    let sent = post(&client, &server, "pay-1").await.expect("sent again");
+    assert!(!Verified::of(&sent));
+    assert_eq!(sent.status(), 201);
+    assert_eq!(IdempotencyKey::of(&sent), Some("pay-1"));
+    assert_eq!(sent.text().await.expect("body"), r#"{"id":"inv_2"}"#);
+    assert_eq!(seen_with(&server, "POST").await, 2);
+    assert_eq!(seen_with(&server, "GET").await, 1);
+
+    let replayed = post(&client, &server, "pay-1").await.expect("replayed");
+    assert!(Replayed::is(&replayed));
+    assert_eq!(replayed.text().await.expect("body"), r#"{"id":"inv_2"}"#);
+    assert_eq!(seen_with(&server, "POST").await, 2);
+    assert_eq!(asked.load(Ordering::SeqCst), 1);
+}
+
+/// A verifier that cannot tell changes nothing: the typed error, nothing sent, the key
+/// still unknown (the next call asks again).
+pub async fn a_verifier_that_cannot_tell_sends_nothing(store: impl IdempotencyStore + Clone) {
+    let server = api_with_an_unknown_key(store.clone(), ResponseTemplate::new(500)).await;
+    let asked = Arc::new(AtomicUsize::new(0));
+    let client = verifying_client(store, Arc::clone(&asked));
+
+    unknown(post(&client, &server, "pay-1").await, "pay-1");
+    unknown(post(&client, &server, "pay-1").await, "pay-1");
+    assert_eq!(asked.load(Ordering::SeqCst), 2, "each call asks once");
+    assert_eq!(seen_with(&server, "GET").await, 2);
+    assert_eq!(seen_with(&server, "POST").await, 1, "nothing sent again");
 }
