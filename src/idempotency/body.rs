@@ -1,15 +1,15 @@
 //! Reading a recorded call's body: up to a byte cap and a time bound, never more.
 
-use bytes::{Bytes, BytesMut};
-use http_body::{Frame, SizeHint};
-use reqwest::{Response, ResponseBuilderExt, Url};
 use std::future::{Future, poll_fn};
-use std::pin::{Pin, pin};
-use std::task::{Context, Poll};
+use std::pin::pin;
+use std::task::Poll;
+
+use bytes::{Bytes, BytesMut};
+use reqwest::{Response, ResponseBuilderExt, Url};
 use tokio::time::Instant;
 
 use super::store::{BodyOmitted, StoredResponse};
-use crate::error::BoxError;
+use crate::body::{Prefixed, Tail};
 
 /// A response whose body was read for the ledger.
 pub(crate) struct Buffered {
@@ -50,10 +50,9 @@ pub(crate) async fn buffer(
                 // The caller meets the same error where the body broke, as it would without
                 // the ledger: the read prefix, then the error.
                 let stored = StoredResponse::omitting(status, &headers, BodyOmitted::Unreadable);
-                let body = reqwest::Body::wrap(Prefixed {
-                    read: [Some(read.freeze()).filter(|b| !b.is_empty()), None],
-                    rest: Rest::Failed(Some(e)),
-                });
+                let head = Some(read.freeze()).filter(|b| !b.is_empty());
+                let body =
+                    reqwest::Body::wrap(Prefixed::new(head.into_iter().collect(), Tail::Error(e)));
                 return Buffered {
                     response: rebuild(status, version, headers, extensions, body, url),
                     stored,
@@ -82,10 +81,11 @@ pub(crate) async fn buffer(
                 "response body not kept in the idempotency ledger; a replay will have none"
             );
             let rest = http::Response::<reqwest::Body>::from(response).into_body();
-            let body = reqwest::Body::wrap(Prefixed {
-                read: [Some(read.freeze()).filter(|b| !b.is_empty()), tail],
-                rest: Rest::Stream(rest),
-            });
+            let head = [Some(read.freeze()).filter(|b| !b.is_empty()), tail];
+            let body = reqwest::Body::wrap(Prefixed::new(
+                head.into_iter().flatten().collect(),
+                Tail::Rest(rest),
+            ));
             (StoredResponse::omitting(status, &headers, why), body)
         }
     };
@@ -123,67 +123,6 @@ impl Read {
         } else {
             self.more.freeze()
         }
-    }
-}
-
-/// A body that yields what was read already, then the rest of the original stream.
-struct Prefixed {
-    /// The bytes read under the cap, and the chunk that crossed it.
-    read: [Option<Bytes>; 2],
-    rest: Rest,
-}
-
-/// What follows the bytes already read.
-enum Rest {
-    /// The rest of the original stream.
-    Stream(reqwest::Body),
-    /// The error that broke the original stream, once.
-    Failed(Option<reqwest::Error>),
-}
-
-impl Prefixed {
-    fn read_len(&self) -> u64 {
-        self.read.iter().flatten().map(|b| b.len() as u64).sum()
-    }
-}
-
-impl http_body::Body for Prefixed {
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        if let Some(read) = self.read.iter_mut().find_map(Option::take) {
-            return Poll::Ready(Some(Ok(Frame::data(read))));
-        }
-        match &mut self.rest {
-            Rest::Stream(rest) => Pin::new(rest).poll_frame(cx).map_err(Into::into),
-            Rest::Failed(error) => Poll::Ready(error.take().map(|e| Err(e.into()))),
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.read.iter().all(Option::is_none)
-            && match &self.rest {
-                Rest::Stream(rest) => rest.is_end_stream(),
-                Rest::Failed(error) => error.is_none(),
-            }
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        let prefix = self.read_len();
-        let rest = match &self.rest {
-            Rest::Stream(rest) => rest.size_hint(),
-            Rest::Failed(_) => SizeHint::with_exact(0),
-        };
-        let mut hint = SizeHint::new();
-        hint.set_lower(rest.lower() + prefix);
-        if let Some(upper) = rest.upper() {
-            hint.set_upper(upper + prefix);
-        }
-        hint
     }
 }
 

@@ -1,15 +1,11 @@
 //! Taking bodies for the log without taking them from the caller.
 
-use std::pin::Pin;
-use std::task::{Context, Poll};
-
 use bytes::Bytes;
-use http_body::{Body as HttpBody, Frame, SizeHint};
 use http_body_util::BodyExt as _;
 use reqwest::{Body, Request, Response};
 use tokio::time::Instant;
 
-use crate::body::{join, split};
+use crate::body::{Prefixed, Tail, join, split};
 use crate::redact::Redactor;
 
 /// Request bodies longer than this are copied only up to the display cap: the redactor
@@ -111,10 +107,7 @@ pub(crate) async fn read_back(
         Ok(Err(e)) => (FAILED.to_owned(), Tail::Error(e)),
         Err(_elapsed) => (late(redactor, &prefix, max_bytes), Tail::Rest(body)),
     };
-    let rebuilt = Prefixed {
-        head: head.into_iter(),
-        tail: Some(tail),
-    };
+    let rebuilt = Prefixed::new(head, tail);
     (
         join(parts, Body::wrap(rebuilt)),
         Shown {
@@ -151,65 +144,6 @@ fn contiguous(chunks: &[Bytes], limit: usize) -> Bytes {
     }
 }
 
-/// What follows the bytes read for the log.
-enum Tail {
-    /// The body, not read further.
-    Rest(Body),
-    /// The error the read met, for the caller to meet too.
-    Error(reqwest::Error),
-}
-
-/// A body made of the chunks already read, then its tail.
-struct Prefixed {
-    head: std::vec::IntoIter<Bytes>,
-    tail: Option<Tail>,
-}
-
-impl HttpBody for Prefixed {
-    type Data = Bytes;
-    type Error = reqwest::Error;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, reqwest::Error>>> {
-        let this = self.get_mut();
-        if let Some(chunk) = this.head.next() {
-            return Poll::Ready(Some(Ok(Frame::data(chunk))));
-        }
-        if let Some(Tail::Rest(body)) = &mut this.tail {
-            return Pin::new(body).poll_frame(cx);
-        }
-        Poll::Ready(match this.tail.take() {
-            Some(Tail::Error(e)) => Some(Err(e)),
-            _ => None,
-        })
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.head.len() == 0
-            && match &self.tail {
-                None => true,
-                Some(Tail::Rest(body)) => body.is_end_stream(),
-                Some(Tail::Error(_)) => false,
-            }
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        let head: u64 = self.head.as_slice().iter().map(|c| c.len() as u64).sum();
-        let rest = match &self.tail {
-            Some(Tail::Rest(body)) => body.size_hint(),
-            _ => SizeHint::with_exact(0),
-        };
-        let mut hint = SizeHint::new();
-        hint.set_lower(rest.lower().saturating_add(head));
-        if let Some(upper) = rest.upper() {
-            hint.set_upper(upper.saturating_add(head));
-        }
-        hint
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -227,16 +161,5 @@ mod tests {
         for (chunks, limit, expected) in table {
             assert_eq!(contiguous(chunks, limit), expected.as_bytes(), "{limit}");
         }
-    }
-
-    #[tokio::test]
-    async fn a_prefixed_body_yields_the_head_then_the_rest() {
-        let body = Prefixed {
-            head: vec![Bytes::from("ab"), Bytes::from("c")].into_iter(),
-            tail: Some(Tail::Rest(Body::from("def"))),
-        };
-        assert_eq!(body.size_hint().exact(), Some(6));
-        let bytes = body.collect().await.expect("body").to_bytes();
-        assert_eq!(bytes, "abcdef");
     }
 }
