@@ -198,12 +198,12 @@ fn fate(state: &State, reference: &str, n: u32) -> Fate {
 
 type Reply = Result<Response<Full<Bytes>>, std::io::Error>;
 
-fn reply(status: StatusCode, body: String) -> Reply {
-    Ok(Response::builder()
+fn reply(status: StatusCode, body: String) -> Response<Full<Bytes>> {
+    Response::builder()
         .status(status)
         .header("content-type", "application/json")
         .body(Full::new(Bytes::from(body)))
-        .expect("valid response"))
+        .expect("valid response")
 }
 
 fn invoice(reference: &str) -> String {
@@ -220,11 +220,12 @@ async fn handle(state: &State, request: Request<Incoming>) -> Reply {
             .to_owned();
         let mut books = state.books();
         books.lookups += 1;
-        return if books.commits.get(&reference).copied().unwrap_or(0) > 0 {
-            reply(StatusCode::OK, format!("[{}]", invoice(&reference)))
+        let found = if books.commits.get(&reference).copied().unwrap_or(0) > 0 {
+            format!("[{}]", invoice(&reference))
         } else {
-            reply(StatusCode::OK, "[]".to_owned())
+            "[]".to_owned()
         };
+        return Ok(reply(StatusCode::OK, found));
     }
     let key = request
         .headers()
@@ -265,9 +266,9 @@ async fn handle(state: &State, request: Request<Incoming>) -> Reply {
         (fate, answer)
     };
     match (fate, answer) {
-        (Fate::Unavailable, _) => reply(StatusCode::SERVICE_UNAVAILABLE, "{}".to_owned()),
+        (Fate::Unavailable, _) => Ok(reply(StatusCode::SERVICE_UNAVAILABLE, "{}".to_owned())),
         (Fate::Throttled, _) => {
-            let mut response = reply(StatusCode::TOO_MANY_REQUESTS, "{}".to_owned())?;
+            let mut response = reply(StatusCode::TOO_MANY_REQUESTS, "{}".to_owned());
             response
                 .headers_mut()
                 .insert("retry-after", hyper::header::HeaderValue::from_static("0"));
@@ -275,11 +276,11 @@ async fn handle(state: &State, request: Request<Incoming>) -> Reply {
         }
         (Fate::DropThenNothing, _) => Err(std::io::Error::other("dropped before processing")),
         (Fate::CommitThenDrop, _) => Err(std::io::Error::other("dropped after commit")),
-        (Fate::CommitThen500, _) => reply(StatusCode::INTERNAL_SERVER_ERROR, "{}".to_owned()),
+        (Fate::CommitThen500, _) => Ok(reply(StatusCode::INTERNAL_SERVER_ERROR, "{}".to_owned())),
         (Fate::CommitThenHang, answer) => {
             tokio::time::sleep(state.hang).await;
-            reply(StatusCode::CREATED, answer.unwrap_or_default())
+            Ok(reply(StatusCode::CREATED, answer.unwrap_or_default()))
         }
-        (Fate::Ok, answer) => reply(StatusCode::CREATED, answer.unwrap_or_default()),
+        (Fate::Ok, answer) => Ok(reply(StatusCode::CREATED, answer.unwrap_or_default())),
     }
 }
