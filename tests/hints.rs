@@ -247,7 +247,7 @@ async fn a_capped_pause_is_logged_once_per_key_and_pause() {
     )
     .expect("valid config");
     let mut service = ServiceBuilder::new()
-        .layer(RateLimitLayer::from_limiter(limiter))
+        .layer(RateLimitLayer::shared_limiter(limiter))
         .service(http());
     let get = || reqwest::Request::new(reqwest::Method::GET, url.parse().expect("valid url"));
 

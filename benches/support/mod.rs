@@ -157,10 +157,10 @@ where
     ServiceBuilder::new()
         .layer(LogLayer::default())
         .layer(idempotency)
-        .layer(DeadlineLayer::new(retry.deadline))
+        .layer(DeadlineLayer::new(retry.deadline.unwrap_or(Duration::from_secs(120))))
         .layer(RetryLayer::new(&retry).expect("valid"))
-        .layer(RateLimitLayer::from_limiter(limiter))
-        .layer(TimeoutLayer::new(Some(Duration::from_secs(30))))
+        .layer(RateLimitLayer::shared_limiter(limiter))
+        .layer(TimeoutLayer::new(Duration::from_secs(30)))
         .service(inner)
 }
 

@@ -247,12 +247,12 @@ impl ClientBuilder {
             .hooks(log_hooks)
             .shared_classifier(classifier);
         let budget = retry.budget().cloned();
-        let attempt = TimeoutLayer::new(config.attempt_timeout).layer(http.clone());
+        let attempt = TimeoutLayer::optional(config.attempt_timeout).layer(http.clone());
         let rate_limited = match &limiter {
             Some(limiter) => RateLimit::new(attempt, limiter.clone()),
             None => RateLimit::unlimited(attempt),
         };
-        let call = DeadlineLayer::new(config.retry.deadline)
+        let call = DeadlineLayer::optional(config.retry.deadline)
             .covers_body(config.deadline_covers_body)
             .layer(retry.layer(rate_limited));
         let key_header = (idempotency.header().clone(), idempotency.format());

@@ -289,6 +289,10 @@ impl IdempotencyLayer {
         self
     }
 
+    pub(super) fn settings(&self) -> &Arc<Settings> {
+        &self.settings
+    }
+
     /// The header carrying the key.
     #[must_use]
     pub fn header(&self) -> &HeaderName {
@@ -306,6 +310,6 @@ impl<S> Layer<S> for IdempotencyLayer {
     type Service = Idempotency<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        Idempotency::from_settings(inner, Arc::clone(&self.settings))
+        Idempotency::new(inner, self)
     }
 }

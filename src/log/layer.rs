@@ -153,6 +153,10 @@ impl LogLayer {
         &self.shared.redactor
     }
 
+    pub(super) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
     pub(crate) fn hooks(self, hooks: Hooks) -> Self {
         self.map(|shared| shared.hooks = hooks)
     }
@@ -173,6 +177,6 @@ impl<S> Layer<S> for LogLayer {
     type Service = Log<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        Log::from_shared(inner, Arc::clone(&self.shared))
+        Log::new(inner, self)
     }
 }

@@ -75,6 +75,12 @@ impl RetryLayer {
     }
 }
 
+impl RetryLayer {
+    pub(super) fn policy(&self) -> &Arc<Policy> {
+        &self.policy
+    }
+}
+
 impl Default for RetryLayer {
     fn default() -> Self {
         Self {
@@ -89,6 +95,6 @@ impl<S> Layer<S> for RetryLayer {
     type Service = Retry<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        Retry::from_policy(inner, Arc::clone(&self.policy))
+        Retry::new(inner, self)
     }
 }
