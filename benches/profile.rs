@@ -152,7 +152,7 @@ async fn run(stack: &str, method: &Method, calls: u64) {
         "loopback-steadfast-no-idempotency" => {
             let client = steadfast::Client::builder()
                 .rate_limit(support::free_quota())
-                .idempotency(None)
+                .without_idempotency()
                 .build(http())
                 .expect("valid");
             loopback(&Contender::Steadfast(client), method, calls).await;

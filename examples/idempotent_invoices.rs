@@ -72,7 +72,7 @@ async fn run_job(
 ) -> Result<(), Box<dyn std::error::Error>> {
     let client = Client::builder()
         .retry(RetryConfig::default().base_delay(Duration::from_millis(50)))
-        .attempt_timeout(Some(Duration::from_millis(500)))
+        .attempt_timeout(Duration::from_millis(500))
         .verifier(invoice_by_external_ref)
         .idempotency_store(ledger)
         .build(reqwest::Client::new())?;

@@ -14,8 +14,8 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 /// A client without timers, for paused-clock tests (see `common::http`).
 fn paused_client(retry: RetryConfig) -> Client {
     Client::builder()
-        .retry(retry.deadline(None))
-        .attempt_timeout(None)
+        .retry(retry.without_deadline())
+        .without_attempt_timeout()
         .build(http())
         .expect("valid config")
 }
@@ -145,7 +145,7 @@ async fn a_hung_attempt_times_out_and_is_retried() {
         .await;
     let client = Client::builder()
         .retry(RetryConfig::default().base_delay(Duration::from_millis(1)))
-        .attempt_timeout(Some(Duration::from_millis(300)))
+        .attempt_timeout(Duration::from_millis(300))
         .build(http())
         .expect("valid");
 
@@ -172,8 +172,8 @@ async fn the_deadline_bounds_the_whole_call() {
         .mount(&server)
         .await;
     let client = Client::builder()
-        .retry(RetryConfig::default().deadline(Some(Duration::from_millis(300))))
-        .attempt_timeout(None)
+        .retry(RetryConfig::default().deadline(Duration::from_millis(300)))
+        .without_attempt_timeout()
         .build(http())
         .expect("valid");
 
@@ -238,8 +238,8 @@ async fn a_custom_classifier_is_used_by_the_retry_layer() {
     let server = MockServer::start().await;
     flaky(&server, 409, 1).await;
     let client = Client::builder()
-        .retry(RetryConfig::default().deadline(None))
-        .attempt_timeout(None)
+        .retry(RetryConfig::default().without_deadline())
+        .without_attempt_timeout()
         .classifier(
             DefaultClassifier::builder()
                 .status(reqwest::StatusCode::CONFLICT, Verdict::Transient)
@@ -268,7 +268,7 @@ async fn clones_share_one_retry_budget() {
         .mount(&server)
         .await;
     // One retry per 10 s window, for every clone together.
-    let retry = RetryConfig::default().budget(Some(BudgetConfig::default().min_per_second(0.1)));
+    let retry = RetryConfig::default().budget(BudgetConfig::default().min_per_second(0.1));
     let first = paused_client(retry);
     let second = first.clone();
     let url = format!("{}/orders", server.uri());
@@ -352,7 +352,7 @@ fn invalid_configuration_is_a_typed_error() {
         ),
         (
             ClientConfig::default().retry(
-                RetryConfig::default().budget(Some(BudgetConfig::default().retry_ratio(f64::NAN))),
+                RetryConfig::default().budget(BudgetConfig::default().retry_ratio(f64::NAN)),
             ),
             |e| {
                 matches!(
@@ -369,7 +369,7 @@ fn invalid_configuration_is_a_typed_error() {
             |e| matches!(e, ConfigError::HeaderName { .. }),
         ),
         (
-            ClientConfig::default().attempt_timeout(Some(Duration::ZERO)),
+            ClientConfig::default().attempt_timeout(Duration::ZERO),
             |e| {
                 matches!(
                     e,

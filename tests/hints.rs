@@ -22,8 +22,8 @@ const SECOND: Duration = Duration::from_secs(1);
 /// backoff from 100 ms, `max_retry_after` 60 s.
 fn client(rate_limit: Option<RateLimitConfig>) -> Client {
     let builder = Client::builder()
-        .retry(RetryConfig::default().deadline(None).budget(None))
-        .attempt_timeout(None);
+        .retry(RetryConfig::default().without_deadline().without_budget())
+        .without_attempt_timeout();
     match rate_limit {
         Some(rate_limit) => builder.rate_limit(rate_limit.jitter(Duration::ZERO)),
         None => builder,
@@ -208,8 +208,8 @@ async fn a_retry_after_pauses_the_key_only_when_throttled() {
     ] {
         let (server, url) = server(status, "10").await;
         let client = Client::builder()
-            .retry(RetryConfig::default().deadline(None).max_retries(0))
-            .attempt_timeout(None)
+            .retry(RetryConfig::default().without_deadline().max_retries(0))
+            .without_attempt_timeout()
             .rate_limit(RateLimitConfig::new(Quota::per_second(10)).jitter(Duration::ZERO))
             .build(http())
             .expect("valid config");

@@ -20,9 +20,9 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 /// A client without timers, for paused-clock tests (see `common::http`).
 fn paused_client(idempotency: IdempotencyConfig, store: MemoryStore) -> Client {
     Client::builder()
-        .retry(RetryConfig::default().deadline(None))
-        .attempt_timeout(None)
-        .idempotency(Some(idempotency))
+        .retry(RetryConfig::default().without_deadline())
+        .without_attempt_timeout()
+        .idempotency(idempotency)
         .idempotency_store(store)
         .build(http())
         .expect("valid config")
@@ -164,8 +164,12 @@ async fn a_post_with_a_key_is_retried_by_the_client_when_the_server_dedupes() {
         .mount(&server)
         .await;
     let client = Client::builder()
-        .retry(RetryConfig::default().deadline(None).server_dedupes(true))
-        .attempt_timeout(None)
+        .retry(
+            RetryConfig::default()
+                .without_deadline()
+                .server_dedupes(true),
+        )
+        .without_attempt_timeout()
         .idempotency_store(MemoryStore::new())
         .build(http())
         .expect("valid config");
@@ -234,7 +238,7 @@ async fn the_ledger_evicts_its_oldest_entry_when_full() {
 async fn a_key_in_flight_fails_fast_when_configured() {
     let server = ledger::invoices_api(Duration::from_millis(50)).await;
     let client = Client::builder()
-        .idempotency(Some(IdempotencyConfig::default().in_flight(InFlight::Fail)))
+        .idempotency(IdempotencyConfig::default().in_flight(InFlight::Fail))
         .build(http())
         .expect("valid config");
 
@@ -359,8 +363,8 @@ async fn generated_keys_are_sent_but_not_recorded_and_named_keys_are() {
 async fn a_ledger_that_is_down_stops_named_keys_only() {
     let server = ledger::invoices_api(Duration::ZERO).await;
     let client = Client::builder()
-        .retry(RetryConfig::default().deadline(None))
-        .attempt_timeout(None)
+        .retry(RetryConfig::default().without_deadline())
+        .without_attempt_timeout()
         .idempotency_store(Down)
         .build(http())
         .expect("valid config");
@@ -461,7 +465,7 @@ async fn memory_ledger_does_not_buffer_a_huge_body() {
 async fn a_call_cut_by_the_deadline_still_names_its_key() {
     let server = ledger::invoices_api(Duration::from_secs(20)).await;
     let client = Client::builder()
-        .retry(RetryConfig::default().deadline(Some(Duration::from_millis(200))))
+        .retry(RetryConfig::default().deadline(Duration::from_millis(200)))
         .build(http())
         .expect("valid");
 
@@ -479,8 +483,8 @@ async fn a_call_refused_by_the_rate_limiter_still_names_its_key() {
 
     let server = ledger::invoices_api(Duration::ZERO).await;
     let client = Client::builder()
-        .retry(RetryConfig::default().deadline(None))
-        .attempt_timeout(None)
+        .retry(RetryConfig::default().without_deadline())
+        .without_attempt_timeout()
         .rate_limit(
             RateLimitConfig::new(Quota::per_minute(1).burst(1)).mode(RateLimitMode::FailFast),
         )
@@ -724,7 +728,7 @@ async fn a_recorded_body_is_read_within_the_call_deadline() {
     .await;
     // The body wait alone would be 30 s; the call's deadline is 400 ms.
     let client = Client::builder()
-        .retry(RetryConfig::default().deadline(Some(Duration::from_millis(400))))
+        .retry(RetryConfig::default().deadline(Duration::from_millis(400)))
         .build(http())
         .expect("valid config");
     let started = std::time::Instant::now();
@@ -795,10 +799,10 @@ async fn a_keyed_post_is_retried_only_to_a_host_listed_as_deduplicating() {
     let client = Client::builder()
         .retry(
             RetryConfig::default()
-                .deadline(None)
+                .without_deadline()
                 .server_dedupes_host("PAY.Example", true),
         )
-        .attempt_timeout(None)
+        .without_attempt_timeout()
         .build(http)
         .expect("valid config");
 
@@ -829,9 +833,13 @@ async fn a_keyed_post_is_retried_only_to_a_host_listed_as_deduplicating() {
 async fn a_host_listed_as_not_deduplicating_overrides_the_setting_for_every_host() {
     let (pay, crm, http) = pay_and_crm().await;
     let client = Client::builder()
-        .retry(RetryConfig::default().deadline(None).server_dedupes(true))
+        .retry(
+            RetryConfig::default()
+                .without_deadline()
+                .server_dedupes(true),
+        )
         .server_dedupes_host("crm.example", false)
-        .attempt_timeout(None)
+        .without_attempt_timeout()
         .build(http)
         .expect("valid config");
 

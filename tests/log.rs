@@ -223,8 +223,8 @@ fn retry_config() -> RetryConfig {
         .base_delay(100 * MS)
         .max_delay(1_000 * MS)
         .jitter(Jitter::None)
-        .deadline(None)
-        .budget(None)
+        .without_deadline()
+        .without_budget()
 }
 
 #[derive(Clone, Default)]
@@ -474,7 +474,7 @@ async fn a_401_is_an_error_that_asks_for_a_human_and_runs_the_permanent_hook() {
     let calls = Calls::default();
     let client = Client::builder()
         .retry(retry_config())
-        .attempt_timeout(None)
+        .without_attempt_timeout()
         .on_give_up(calls.hook("give_up"))
         .on_permanent(calls.hook("permanent"))
         .build(http())
@@ -550,7 +550,7 @@ impl Secrets {
 fn leaky_client(max_retries: u32) -> Client {
     Client::builder()
         .retry(retry_config().max_retries(max_retries).base_delay(MS))
-        .attempt_timeout(None)
+        .without_attempt_timeout()
         .log(
             LogConfig::default()
                 .redact(RedactConfig::default().header("X-Partner-Pin"))
@@ -731,7 +731,7 @@ fn random_secrets_never_reach_the_logs_or_the_error() {
 fn body_client(bodies: BodyCapture) -> Client {
     Client::builder()
         .retry(retry_config().max_retries(1).base_delay(MS))
-        .attempt_timeout(None)
+        .without_attempt_timeout()
         .log(LogConfig::default().bodies(bodies))
         .build(http())
         .expect("valid config")
@@ -1008,8 +1008,8 @@ async fn the_client_logs_generated_keys_and_ledger_replays() {
         .mount(&server)
         .await;
     let client = Client::builder()
-        .retry(RetryConfig::default().deadline(None))
-        .attempt_timeout(None)
+        .retry(RetryConfig::default().without_deadline())
+        .without_attempt_timeout()
         .build(http())
         .expect("valid");
     let url = format!("{}/invoices", server.uri());

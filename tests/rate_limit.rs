@@ -173,8 +173,8 @@ where
 /// A client without timers of its own, for paused-clock tests (see `common::http`).
 fn paused_client(rate_limit: RateLimitConfig) -> Client {
     Client::builder()
-        .retry(RetryConfig::default().deadline(None).budget(None))
-        .attempt_timeout(None)
+        .retry(RetryConfig::default().without_deadline().without_budget())
+        .without_attempt_timeout()
         .rate_limit(rate_limit)
         .build(http())
         .expect("valid config")
@@ -330,8 +330,8 @@ async fn two_clients_sharing_a_limiter_share_its_quota() {
     let limiter = RateLimiter::new(&config(Quota::per_second(10).burst(1))).expect("valid");
     let build = || {
         Client::builder()
-            .retry(RetryConfig::default().deadline(None))
-            .attempt_timeout(None)
+            .retry(RetryConfig::default().without_deadline())
+            .without_attempt_timeout()
             .shared_rate_limiter(limiter.clone())
             .build(http())
             .expect("valid config")
@@ -362,11 +362,11 @@ async fn retries_take_permits_too() {
     let client = Client::builder()
         .retry(
             RetryConfig::default()
-                .deadline(None)
+                .without_deadline()
                 .base_delay(MS)
                 .max_delay(MS),
         )
-        .attempt_timeout(None)
+        .without_attempt_timeout()
         .rate_limit(config(Quota::per_second(1).burst(1)))
         .build(http())
         .expect("valid config");
@@ -474,8 +474,8 @@ async fn one_429_pauses_all_sixteen_tasks_for_its_retry_after() {
     .await;
     let events = Events::default();
     let retry = RetryConfig::default()
-        .deadline(None)
-        .budget(None)
+        .without_deadline()
+        .without_budget()
         .base_delay(10 * MS);
     let service = ServiceBuilder::new()
         .layer(RetryLayer::new(&retry).expect("valid"))
@@ -780,8 +780,8 @@ async fn the_state_of_a_host_can_be_read() {
     assert_eq!(state.paused_until, None);
 
     let limited = Client::builder()
-        .retry(RetryConfig::default().deadline(None).max_retries(0))
-        .attempt_timeout(None)
+        .retry(RetryConfig::default().without_deadline().max_retries(0))
+        .without_attempt_timeout()
         .shared_rate_limiter(client.rate_limiter().expect("has one").clone())
         .build(http())
         .expect("valid");

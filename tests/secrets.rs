@@ -171,16 +171,19 @@ fn hook(shown: &Shown, name: &'static str) -> impl Fn(&FailedCall<'_>) + Send + 
 }
 
 fn client(bodies: BodyCapture, attempt_timeout: Option<Duration>, shown: &Shown) -> Client {
-    Client::builder()
-        .retry(
-            RetryConfig::default()
-                .max_retries(1)
-                .base_delay(Duration::from_millis(10))
-                .jitter(Jitter::None)
-                .deadline(None)
-                .budget(None),
-        )
-        .attempt_timeout(attempt_timeout)
+    let builder = Client::builder().retry(
+        RetryConfig::default()
+            .max_retries(1)
+            .base_delay(Duration::from_millis(10))
+            .jitter(Jitter::None)
+            .without_deadline()
+            .without_budget(),
+    );
+    let builder = match attempt_timeout {
+        Some(limit) => builder.attempt_timeout(limit),
+        None => builder.without_attempt_timeout(),
+    };
+    builder
         .log(LogConfig::default().redact(redact_config()).bodies(bodies))
         .on_give_up(hook(shown, "on_give_up"))
         .on_permanent(hook(shown, "on_permanent"))

@@ -157,7 +157,9 @@ where
     ServiceBuilder::new()
         .layer(LogLayer::default())
         .layer(idempotency)
-        .layer(DeadlineLayer::new(retry.deadline.unwrap_or(Duration::from_secs(120))))
+        .layer(DeadlineLayer::new(
+            retry.deadline.unwrap_or(Duration::from_secs(120)),
+        ))
         .layer(RetryLayer::new(&retry).expect("valid"))
         .layer(RateLimitLayer::shared_limiter(limiter))
         .layer(TimeoutLayer::new(Duration::from_secs(30)))
@@ -267,7 +269,7 @@ impl Contender {
         };
         let no_idempotency = steadfast::Client::builder()
             .rate_limit(free_quota())
-            .idempotency(None)
+            .without_idempotency()
             .build(http())
             .expect("valid config");
         let mut all = vec![

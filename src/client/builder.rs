@@ -7,7 +7,8 @@ use super::{Client, ClientConfig};
 use crate::classify::{Classify, DefaultClassifier, SharedClassifier};
 use crate::error::ConfigError;
 use crate::idempotency::{
-    IdempotencyConfig, IdempotencyLayer, IdempotencyStore, MakeIdempotencyKey,
+    IdempotencyConfig, IdempotencyLayer, IdempotencyStore, MakeIdempotencyKey, SharedKeyMaker,
+    SharedStore,
 };
 use crate::log::{FailedCall, Hooks, LogConfig, LogLayer};
 use crate::rate_limit::{RateLimit, RateLimitConfig, RateLimiter};
@@ -26,7 +27,7 @@ use crate::verify::{SharedVerifier, Verify};
 ///
 /// let client = steadfast::Client::builder()
 ///     .retry(RetryConfig::default().max_retries(5))
-///     .attempt_timeout(Some(Duration::from_secs(10)))
+///     .attempt_timeout(Duration::from_secs(10))
 ///     .build(reqwest::Client::new())?;
 /// # let _ = client;
 /// # Ok::<(), steadfast::ConfigError>(())
@@ -37,8 +38,8 @@ pub struct ClientBuilder {
     config: ClientConfig,
     classifier: Option<Opaque<SharedClassifier>>,
     budget: Option<RetryBudget>,
-    store: Option<Opaque<Arc<dyn IdempotencyStore>>>,
-    key_maker: Option<Opaque<Arc<dyn MakeIdempotencyKey>>>,
+    store: Option<Opaque<SharedStore>>,
+    key_maker: Option<Opaque<SharedKeyMaker>>,
     log_hooks: Hooks,
     rate_limiter: Option<RateLimiter>,
     verifier: Option<Opaque<SharedVerifier>>,
@@ -56,12 +57,14 @@ impl<T> std::fmt::Debug for Opaque<T> {
 
 impl ClientBuilder {
     /// Replaces the whole configuration.
+    #[must_use]
     pub fn config(mut self, config: ClientConfig) -> Self {
         self.config = config;
         self
     }
 
     /// Sets the retry rules. Default [`RetryConfig::default`].
+    #[must_use]
     pub fn retry(mut self, retry: RetryConfig) -> Self {
         self.config.retry = retry;
         self
@@ -70,46 +73,90 @@ impl ClientBuilder {
     /// Sets whether the call's deadline (`retry.deadline`) also bounds the caller's read of
     /// a successful response's body; see [`ClientConfig::deadline_covers_body`]. Default
     /// `true`.
+    #[must_use]
     pub fn deadline_covers_body(mut self, covers: bool) -> Self {
         self.config.deadline_covers_body = covers;
         self
     }
 
-    /// Sets the limit of each attempt (`None`: no limit). Default 30 s.
-    pub fn attempt_timeout(mut self, limit: Option<Duration>) -> Self {
-        self.config.attempt_timeout = limit;
+    /// Sets the limit of each attempt. Default 30 s.
+    #[must_use]
+    pub fn attempt_timeout(mut self, limit: Duration) -> Self {
+        self.config = self.config.attempt_timeout(limit);
+        self
+    }
+
+    /// Turns the limit of each attempt off; see [`ClientConfig::without_attempt_timeout`].
+    /// Default on (30 s).
+    #[must_use]
+    pub fn without_attempt_timeout(mut self) -> Self {
+        self.config = self.config.without_attempt_timeout();
         self
     }
 
     /// Replaces the classifier every layer reads. Default
     /// [`DefaultClassifier`](crate::classify::DefaultClassifier).
-    pub fn classifier(mut self, classifier: impl Classify) -> Self {
-        self.classifier = Some(Opaque(Arc::new(classifier)));
+    #[must_use]
+    pub fn classifier(self, classifier: impl Classify) -> Self {
+        self.shared_classifier(Arc::new(classifier))
+    }
+
+    /// Uses a classifier shared with other clients or layers; see
+    /// [`classifier`](Self::classifier).
+    #[must_use]
+    pub fn shared_classifier(mut self, classifier: SharedClassifier) -> Self {
+        self.classifier = Some(Opaque(classifier));
         self
     }
 
-    /// Sets or (with `None`) turns off idempotency keys and the ledger. Default on.
-    pub fn idempotency(mut self, idempotency: Option<IdempotencyConfig>) -> Self {
-        self.config.idempotency = idempotency;
+    /// Sets idempotency keys and the ledger. Default [`IdempotencyConfig::default`].
+    #[must_use]
+    pub fn idempotency(mut self, idempotency: IdempotencyConfig) -> Self {
+        self.config = self.config.idempotency(idempotency);
+        self
+    }
+
+    /// Turns idempotency keys and the ledger off; see
+    /// [`ClientConfig::without_idempotency`]. Default on.
+    #[must_use]
+    pub fn without_idempotency(mut self) -> Self {
+        self.config = self.config.without_idempotency();
         self
     }
 
     /// Keeps completed keys in `store` (a `RedisStore` to share them between instances).
     /// Default: an in-memory [`MemoryStore`](crate::idempotency::store::MemoryStore).
-    pub fn idempotency_store(mut self, store: impl IdempotencyStore) -> Self {
-        self.store = Some(Opaque(Arc::new(store)));
+    #[must_use]
+    pub fn idempotency_store(self, store: impl IdempotencyStore) -> Self {
+        self.shared_idempotency_store(Arc::new(store))
+    }
+
+    /// Keeps completed keys in a ledger shared with other clients or layers; see
+    /// [`idempotency_store`](Self::idempotency_store).
+    #[must_use]
+    pub fn shared_idempotency_store(mut self, store: SharedStore) -> Self {
+        self.store = Some(Opaque(store));
         self
     }
 
     /// Makes fresh idempotency keys with `maker`. Default: the configured generator.
-    pub fn idempotency_key_maker(mut self, maker: impl MakeIdempotencyKey) -> Self {
-        self.key_maker = Some(Opaque(Arc::new(maker)));
+    #[must_use]
+    pub fn idempotency_key_maker(self, maker: impl MakeIdempotencyKey) -> Self {
+        self.shared_idempotency_key_maker(Arc::new(maker))
+    }
+
+    /// Makes fresh idempotency keys with a maker shared with other clients or layers; see
+    /// [`idempotency_key_maker`](Self::idempotency_key_maker).
+    #[must_use]
+    pub fn shared_idempotency_key_maker(mut self, maker: SharedKeyMaker) -> Self {
+        self.key_maker = Some(Opaque(maker));
         self
     }
 
     /// Says whether the API deduplicates requests by their idempotency key, so that a POST
     /// or PATCH carrying one is safe to retry after any failure. Default `false`: most CRMs
     /// and ERPs ignore the header. Sets [`RetryConfig::server_dedupes`].
+    #[must_use]
     pub fn server_dedupes(mut self, server_dedupes: bool) -> Self {
         self.config.retry.server_dedupes = server_dedupes;
         self
@@ -118,6 +165,7 @@ impl ClientBuilder {
     /// Says whether `host` (or `host:port`) deduplicates by the idempotency key, whatever
     /// [`server_dedupes`](Self::server_dedupes) says for every host. Adds to
     /// [`RetryConfig::server_dedupes_hosts`]. Default: no overrides.
+    #[must_use]
     pub fn server_dedupes_host(mut self, host: impl Into<String>, dedupes: bool) -> Self {
         self.config
             .retry
@@ -133,24 +181,34 @@ impl ClientBuilder {
     /// `retry.verify_timeout`. Default: none (such a request is not retried and the call
     /// ends with its outcome unknown; a later call with its key fails with
     /// [`Error::IdempotencyOutcomeUnknown`](crate::Error::IdempotencyOutcomeUnknown)).
-    pub fn verifier(mut self, verifier: impl Verify) -> Self {
-        self.verifier = Some(Opaque(Arc::new(verifier)));
+    #[must_use]
+    pub fn verifier(self, verifier: impl Verify) -> Self {
+        self.shared_verifier(Arc::new(verifier))
+    }
+
+    /// Uses a verifier shared with other clients or layers; see [`verifier`](Self::verifier).
+    #[must_use]
+    pub fn shared_verifier(mut self, verifier: SharedVerifier) -> Self {
+        self.verifier = Some(Opaque(verifier));
         self
     }
 
     /// Spends retries from a budget shared with other clients. Default: the client's own.
+    #[must_use]
     pub fn shared_budget(mut self, budget: RetryBudget) -> Self {
         self.budget = Some(budget);
         self
     }
 
     /// Sets the logging configuration. Default [`LogConfig::default`].
+    #[must_use]
     pub fn log(mut self, log: LogConfig) -> Self {
         self.config.log = log;
         self
     }
 
     /// Runs `hook` when a call fails with a retryable verdict; see [`LogLayer::on_give_up`].
+    #[must_use]
     pub fn on_give_up(mut self, hook: impl Fn(&FailedCall<'_>) + Send + Sync + 'static) -> Self {
         self.log_hooks.on_give_up = Some(crate::log::Hook::new(hook));
         self
@@ -158,6 +216,7 @@ impl ClientBuilder {
 
     /// Runs `hook` when a call fails with a permanent verdict (a 401 or 403 among them); see
     /// [`LogLayer::on_permanent`].
+    #[must_use]
     pub fn on_permanent(mut self, hook: impl Fn(&FailedCall<'_>) + Send + Sync + 'static) -> Self {
         self.log_hooks.on_permanent = Some(crate::log::Hook::new(hook));
         self
@@ -165,13 +224,24 @@ impl ClientBuilder {
 
     /// Limits the rate of attempts: a default quota per origin and per-host overrides.
     /// Default: no limit.
+    #[must_use]
     pub fn rate_limit(mut self, rate_limit: RateLimitConfig) -> Self {
-        self.config.rate_limit = Some(rate_limit);
+        self.config = self.config.rate_limit(rate_limit);
+        self
+    }
+
+    /// Turns rate limiting off, forgetting a configured quota and a
+    /// [`shared_rate_limiter`](Self::shared_rate_limiter). Default (off).
+    #[must_use]
+    pub fn without_rate_limit(mut self) -> Self {
+        self.config = self.config.without_rate_limit();
+        self.rate_limiter = None;
         self
     }
 
     /// Takes permits from `limiter`, shared with other clients or layers, instead of a
     /// limiter of the client's own; the configured `rate_limit` is then not used.
+    #[must_use]
     pub fn shared_rate_limiter(mut self, limiter: RateLimiter) -> Self {
         self.rate_limiter = Some(limiter);
         self
@@ -216,7 +286,7 @@ impl ClientBuilder {
             None => IdempotencyLayer::disabled(),
         }
         .shared_classifier(Arc::clone(&classifier))
-        .call_deadline(config.retry.deadline);
+        .optional_call_deadline(config.retry.deadline);
         // One header name for the layer that adds keys, the one that trusts them and the one
         // that logs them; the retry configuration is still checked as written.
         Policy::new(&config.retry)?;
@@ -242,7 +312,7 @@ impl ClientBuilder {
             (None, None) => None,
         };
         let log = LogLayer::new(&config.log)?
-            .call_deadline(config.retry.deadline)
+            .optional_call_deadline(config.retry.deadline)
             .idempotency_header(idempotency.header().clone())
             .hooks(log_hooks)
             .shared_classifier(classifier);

@@ -112,13 +112,14 @@ mod verify;
 
 pub use config::{CompleteOn, IdempotencyConfig, InFlight, LedgerDown};
 pub use future::ResponseFuture;
+pub use key::SharedKeyMaker;
 pub use key::{
     IdempotencyKey, InvalidKey, KeyFormat, KeyGenerator, MakeIdempotencyKey, Replayed, UuidV4Keys,
     UuidV7Keys,
 };
 pub use layer::IdempotencyLayer;
 pub use service::Idempotency;
-pub use store::IdempotencyStore;
+pub use store::{IdempotencyStore, SharedStore};
 
 /// The header that carries a call's key, unless configured otherwise.
 pub(crate) const DEFAULT_HEADER: &str = "idempotency-key";

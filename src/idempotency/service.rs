@@ -4,9 +4,9 @@ use std::task::{Context, Poll};
 use reqwest::{Request, Response};
 use tower_service::Service;
 
+use super::IdempotencyLayer;
 use super::ResponseFuture;
 use super::call;
-use super::IdempotencyLayer;
 use super::layer::Settings;
 use crate::error::{BoxError, Error};
 

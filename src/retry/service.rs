@@ -4,8 +4,8 @@ use std::task::{Context, Poll};
 use reqwest::{Request, Response};
 use tower_service::Service;
 
-use super::{ResponseFuture, RetryLayer};
 use super::policy::Policy;
+use super::{ResponseFuture, RetryLayer};
 use crate::error::{BoxError, Error, without_url};
 
 /// Retries failed attempts of a request, following the crate's retry rules.

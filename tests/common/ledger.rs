@@ -23,7 +23,7 @@ use super::http;
 pub fn client(store: impl IdempotencyStore) -> Client {
     Client::builder()
         .retry(RetryConfig::default().base_delay(Duration::from_millis(1)))
-        .idempotency(Some(IdempotencyConfig::default()))
+        .idempotency(IdempotencyConfig::default())
         .idempotency_store(store)
         .build(http())
         .expect("valid config")
@@ -168,7 +168,7 @@ pub fn memory() -> MemoryStore {
 pub fn client_with(store: impl IdempotencyStore, config: IdempotencyConfig) -> Client {
     Client::builder()
         .retry(RetryConfig::default().max_retries(0))
-        .idempotency(Some(config))
+        .idempotency(config)
         .idempotency_store(store)
         .build(http())
         .expect("valid config")
@@ -279,9 +279,9 @@ pub async fn a_timed_out_call_holds_its_key(store: impl IdempotencyStore + Clone
         .retry(
             RetryConfig::default()
                 .max_retries(0)
-                .deadline(Some(Duration::from_millis(200))),
+                .deadline(Duration::from_millis(200)),
         )
-        .idempotency(Some(IdempotencyConfig::default()))
+        .idempotency(IdempotencyConfig::default())
         .idempotency_store(store)
         .build(http())
         .expect("valid config");
@@ -538,7 +538,7 @@ pub fn lookup(asked: Arc<AtomicUsize>) -> impl Verify {
 pub fn verifying_client(store: impl IdempotencyStore, asked: Arc<AtomicUsize>) -> Client {
     Client::builder()
         .retry(RetryConfig::default().max_retries(0))
-        .idempotency(Some(IdempotencyConfig::default()))
+        .idempotency(IdempotencyConfig::default())
         .idempotency_store(store)
         .verifier(lookup(asked))
         .build(http())
