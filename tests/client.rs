@@ -327,7 +327,7 @@ fn config_is_read_from_text_with_durations() {
     assert_eq!(config.retry.verify_timeout, Duration::from_secs(3));
     let budget = config.retry.budget.clone().expect("budget on");
     assert_eq!(budget.window, Duration::from_secs(30));
-    assert!(Client::from_config(&config, http()).is_ok());
+    assert!(Client::from_config(http(), &config).is_ok());
 
     let unknown = serde_json::from_str::<ClientConfig>(r#"{ "retry": { "max_retrys": 5 } }"#);
     assert!(
@@ -381,7 +381,7 @@ fn invalid_configuration_is_a_typed_error() {
         ),
     ];
     for (config, expected) in cases {
-        let error = Client::from_config(&config, http()).expect_err("invalid");
+        let error = Client::from_config(http(), &config).expect_err("invalid");
         assert!(expected(&error), "{error:?}");
     }
 }

@@ -859,7 +859,7 @@ fn a_server_dedupes_host_that_is_not_a_host_fails_the_build() {
         r#"{ "retry": { "server_dedupes_hosts": { "https://pay.example/v1": true } } }"#,
     )
     .expect("well-formed");
-    let error = Client::from_config(&config, http()).expect_err("not a host");
+    let error = Client::from_config(http(), &config).expect_err("not a host");
     assert!(
         matches!(
             &error,

@@ -827,6 +827,6 @@ fn the_client_config_reads_rate_limits() {
     assert_eq!(rate_limit.quota, Quota::per_second(50).burst(5));
     assert_eq!(rate_limit.hosts["crm.example.com"], Quota::per_minute(600));
     assert_eq!(rate_limit.max_wait, 5 * SECOND);
-    Client::from_config(&config, http()).expect("builds");
+    Client::from_config(http(), &config).expect("builds");
     assert_eq!(steadfast::ClientConfig::default().rate_limit, None);
 }

@@ -23,7 +23,7 @@ use crate::retry::RetryConfig;
 ///         }
 ///     }"#,
 /// )?;
-/// let client = steadfast::Client::from_config(&config, reqwest::Client::new())?;
+/// let client = steadfast::Client::from_config(reqwest::Client::new(), &config)?;
 /// # let _ = client;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```

@@ -80,12 +80,13 @@ impl Client {
         ClientBuilder::default()
     }
 
-    /// A client from a configuration, for instance one read from a file.
+    /// A client around `http`, the transport, from a configuration, for instance one read
+    /// from a file.
     ///
     /// # Errors
     ///
     /// [`ConfigError`] when a setting is invalid.
-    pub fn from_config(config: &ClientConfig, http: reqwest::Client) -> Result<Self, ConfigError> {
+    pub fn from_config(http: reqwest::Client, config: &ClientConfig) -> Result<Self, ConfigError> {
         Self::builder().config(config.clone()).build(http)
     }
 

@@ -139,24 +139,12 @@ impl IdempotencyLayer {
     ///
     /// # Errors
     ///
-    /// [`ConfigError`] when the header name or a method is invalid, or a duration is zero.
+    /// [`ConfigError`] when the header name is invalid or a duration is zero.
     pub fn new(config: &IdempotencyConfig) -> Result<Self, ConfigError> {
         let header = super::header_name(&config.header).map_err(|_| ConfigError::HeaderName {
             name: "idempotency.header",
             value: config.header.clone(),
         })?;
-        let methods = config
-            .methods
-            .iter()
-            .map(|m| {
-                Method::from_bytes(m.to_ascii_uppercase().as_bytes()).map_err(|_| {
-                    ConfigError::Invalid {
-                        name: "idempotency.methods",
-                        value: m.clone(),
-                    }
-                })
-            })
-            .collect::<Result<_, _>>()?;
         for (name, value) in [
             ("idempotency.ttl", config.ttl),
             ("idempotency.lease", config.lease),
@@ -168,7 +156,7 @@ impl IdempotencyLayer {
         }
         Ok(Self {
             settings: Arc::new(Settings {
-                methods,
+                methods: config.methods.clone(),
                 header,
                 format: config.format,
                 maker: KeyMaker::Builtin(config.generator),
