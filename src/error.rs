@@ -74,7 +74,7 @@ pub enum Error {
     )]
     IdempotencyKeyInFlight {
         /// The key (keys are not secrets).
-        key: String,
+        key: IdempotencyKey,
         /// How long this call waited for the other one.
         waited: Duration,
     },
@@ -83,7 +83,7 @@ pub enum Error {
     #[error("idempotency ledger unavailable for key {key}; nothing was sent, not applied")]
     Ledger {
         /// The key of the call.
-        key: String,
+        key: IdempotencyKey,
         /// What the ledger said.
         #[source]
         source: crate::idempotency::store::StoreError,
@@ -164,7 +164,7 @@ pub enum Error {
     )]
     IdempotencyOutcomeUnknown {
         /// The key (keys are not secrets).
-        key: String,
+        key: IdempotencyKey,
     },
 
     /// The idempotency key was used before for another request (method, URL or body):
@@ -175,7 +175,7 @@ pub enum Error {
     )]
     IdempotencyKeyReused {
         /// The key (keys are not secrets).
-        key: String,
+        key: IdempotencyKey,
     },
 }
 
@@ -293,7 +293,7 @@ impl Error {
             Self::IdempotencyKeyInFlight { key, .. }
             | Self::Ledger { key, .. }
             | Self::IdempotencyOutcomeUnknown { key }
-            | Self::IdempotencyKeyReused { key } => Some(key),
+            | Self::IdempotencyKeyReused { key } => Some(key.as_str()),
             Self::Timeout {
                 idempotency_key, ..
             }
@@ -790,7 +790,7 @@ mod tests {
             ),
             (
                 Error::IdempotencyKeyInFlight {
-                    key: "k".to_owned(),
+                    key: IdempotencyKey::new("k"),
                     waited: Duration::from_secs(1),
                 },
                 Applied::NotApplied,

@@ -251,7 +251,7 @@ async fn a_key_in_flight_fails_fast_when_configured() {
     assert_eq!(first.expect("the holder succeeds").status(), 201);
     let error = second.expect_err("the key is in flight");
     assert!(
-        matches!(error, Error::IdempotencyKeyInFlight { ref key, .. } if key == "payout-1"),
+        matches!(error, Error::IdempotencyKeyInFlight { ref key, .. } if key.as_str() == "payout-1"),
         "{error:?}"
     );
     assert_eq!(

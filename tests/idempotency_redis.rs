@@ -266,7 +266,7 @@ async fn an_unreachable_redis_is_a_typed_error_and_nothing_is_sent() {
         .expect_err("no ledger");
 
     assert!(
-        matches!(error, Error::Ledger { ref key, .. } if key == "order-1"),
+        matches!(error, Error::Ledger { ref key, .. } if key.as_str() == "order-1"),
         "{error:?}"
     );
     assert!(error.to_string().contains("nothing was sent"), "{error}");

@@ -9,7 +9,7 @@ use tower_service::Service;
 
 use super::{ClientBuilder, ClientConfig, RequestBuilder};
 use crate::error::{ConfigError, Error};
-use crate::idempotency::{Idempotency, KeyFormat};
+use crate::idempotency::{Idempotency, IdempotencyKey, KeyFormat};
 use crate::log::Log;
 use crate::rate_limit::{RateLimit, RateLimitKey, RateLimitState, RateLimiter};
 use crate::retry::{Retry, RetryBudget};
@@ -140,7 +140,7 @@ impl Client {
             .resolve(&method, &url, key, resolution)
             .await
             .map_err(|source| Error::Ledger {
-                key: key.to_owned(),
+                key: IdempotencyKey::new(key),
                 source,
             })
     }
