@@ -120,7 +120,7 @@ pub fn in_memory()
 pub enum Ledger {
     /// The default: keys for POST and PATCH, and the in-memory ledger for named keys.
     Memory,
-    /// No keys and no ledger (the client's `idempotency(None)`).
+    /// No keys and no ledger (the client's `without_idempotency()`).
     Off,
 }
 
