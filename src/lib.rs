@@ -108,8 +108,8 @@
 //!   meant to build it (a custom store's `StoreError`). An idempotency key in an error is
 //!   an [`idempotency::IdempotencyKey`], in an `Option` where a call may have none.
 //! - **`#[must_use]`.** On every constructor, setter and accessor that returns a value
-//!   (`new`, `x`, `shared_x`, `without_x`, `get_ref`, `get_mut`, `into_inner`), and on
-//!   builder types.
+//!   (`new`, `x`, `shared_x`, `without_x`, `get_ref`, `get_mut`, `into_inner`); a builder
+//!   type such as [`ClientBuilder`] carries it on the type instead.
 
 mod body;
 mod boxed;

@@ -62,8 +62,8 @@ async fn a_stack_built_with_new_inner_first_works_like_the_layers() {
     let log = LogLayer::new(&LogConfig::default()).expect("valid");
 
     let attempt = Timeout::new(http(), Duration::from_secs(5));
-    let limited = RateLimit::new(attempt, limiter.clone());
-    let retried = Retry::new(limited, &retry);
+    let rate_limited = RateLimit::new(attempt, limiter.clone());
+    let retried = Retry::new(rate_limited, &retry);
     let bounded = Deadline::new(retried, Duration::from_secs(30));
     let keyed = Idempotency::new(bounded, &idempotency);
     let mut service = Log::new(keyed, &log);

@@ -57,14 +57,12 @@ impl<T> std::fmt::Debug for Opaque<T> {
 
 impl ClientBuilder {
     /// Replaces the whole configuration.
-    #[must_use]
     pub fn config(mut self, config: ClientConfig) -> Self {
         self.config = config;
         self
     }
 
     /// Sets the retry rules. Default [`RetryConfig::default`].
-    #[must_use]
     pub fn retry(mut self, retry: RetryConfig) -> Self {
         self.config.retry = retry;
         self
@@ -73,14 +71,12 @@ impl ClientBuilder {
     /// Sets whether the call's deadline (`retry.deadline`) also bounds the caller's read of
     /// a successful response's body; see [`ClientConfig::deadline_covers_body`]. Default
     /// `true`.
-    #[must_use]
     pub fn deadline_covers_body(mut self, covers: bool) -> Self {
         self.config.deadline_covers_body = covers;
         self
     }
 
     /// Sets the limit of each attempt. Default 30 s.
-    #[must_use]
     pub fn attempt_timeout(mut self, limit: Duration) -> Self {
         self.config = self.config.attempt_timeout(limit);
         self
@@ -88,7 +84,6 @@ impl ClientBuilder {
 
     /// Turns the limit of each attempt off; see [`ClientConfig::without_attempt_timeout`].
     /// Default on (30 s).
-    #[must_use]
     pub fn without_attempt_timeout(mut self) -> Self {
         self.config = self.config.without_attempt_timeout();
         self
@@ -96,21 +91,18 @@ impl ClientBuilder {
 
     /// Replaces the classifier every layer reads. Default
     /// [`DefaultClassifier`](crate::classify::DefaultClassifier).
-    #[must_use]
     pub fn classifier(self, classifier: impl Classify) -> Self {
         self.shared_classifier(Arc::new(classifier))
     }
 
     /// Uses a classifier shared with other clients or layers; see
     /// [`classifier`](Self::classifier).
-    #[must_use]
     pub fn shared_classifier(mut self, classifier: SharedClassifier) -> Self {
         self.classifier = Some(Opaque(classifier));
         self
     }
 
     /// Sets idempotency keys and the ledger. Default [`IdempotencyConfig::default`].
-    #[must_use]
     pub fn idempotency(mut self, idempotency: IdempotencyConfig) -> Self {
         self.config = self.config.idempotency(idempotency);
         self
@@ -118,7 +110,6 @@ impl ClientBuilder {
 
     /// Turns idempotency keys and the ledger off; see
     /// [`ClientConfig::without_idempotency`]. Default on.
-    #[must_use]
     pub fn without_idempotency(mut self) -> Self {
         self.config = self.config.without_idempotency();
         self
@@ -126,28 +117,24 @@ impl ClientBuilder {
 
     /// Keeps completed keys in `store` (a `RedisStore` to share them between instances).
     /// Default: an in-memory [`MemoryStore`](crate::idempotency::store::MemoryStore).
-    #[must_use]
     pub fn idempotency_store(self, store: impl IdempotencyStore) -> Self {
         self.shared_idempotency_store(Arc::new(store))
     }
 
     /// Keeps completed keys in a ledger shared with other clients or layers; see
     /// [`idempotency_store`](Self::idempotency_store).
-    #[must_use]
     pub fn shared_idempotency_store(mut self, store: SharedStore) -> Self {
         self.store = Some(Opaque(store));
         self
     }
 
     /// Makes fresh idempotency keys with `maker`. Default: the configured generator.
-    #[must_use]
     pub fn idempotency_key_maker(self, maker: impl MakeIdempotencyKey) -> Self {
         self.shared_idempotency_key_maker(Arc::new(maker))
     }
 
     /// Makes fresh idempotency keys with a maker shared with other clients or layers; see
     /// [`idempotency_key_maker`](Self::idempotency_key_maker).
-    #[must_use]
     pub fn shared_idempotency_key_maker(mut self, maker: SharedKeyMaker) -> Self {
         self.key_maker = Some(Opaque(maker));
         self
@@ -156,7 +143,6 @@ impl ClientBuilder {
     /// Says whether the API deduplicates requests by their idempotency key, so that a POST
     /// or PATCH carrying one is safe to retry after any failure. Default `false`: most CRMs
     /// and ERPs ignore the header. Sets [`RetryConfig::server_dedupes`].
-    #[must_use]
     pub fn server_dedupes(mut self, server_dedupes: bool) -> Self {
         self.config.retry.server_dedupes = server_dedupes;
         self
@@ -165,7 +151,6 @@ impl ClientBuilder {
     /// Says whether `host` (or `host:port`) deduplicates by the idempotency key, whatever
     /// [`server_dedupes`](Self::server_dedupes) says for every host. Adds to
     /// [`RetryConfig::server_dedupes_hosts`]. Default: no overrides.
-    #[must_use]
     pub fn server_dedupes_host(mut self, host: impl Into<String>, dedupes: bool) -> Self {
         self.config
             .retry
@@ -181,34 +166,29 @@ impl ClientBuilder {
     /// `retry.verify_timeout`. Default: none (such a request is not retried and the call
     /// ends with its outcome unknown; a later call with its key fails with
     /// [`Error::IdempotencyOutcomeUnknown`](crate::Error::IdempotencyOutcomeUnknown)).
-    #[must_use]
     pub fn verifier(self, verifier: impl Verify) -> Self {
         self.shared_verifier(Arc::new(verifier))
     }
 
     /// Uses a verifier shared with other clients or layers; see [`verifier`](Self::verifier).
-    #[must_use]
     pub fn shared_verifier(mut self, verifier: SharedVerifier) -> Self {
         self.verifier = Some(Opaque(verifier));
         self
     }
 
     /// Spends retries from a budget shared with other clients. Default: the client's own.
-    #[must_use]
     pub fn shared_budget(mut self, budget: RetryBudget) -> Self {
         self.budget = Some(budget);
         self
     }
 
     /// Sets the logging configuration. Default [`LogConfig::default`].
-    #[must_use]
     pub fn log(mut self, log: LogConfig) -> Self {
         self.config.log = log;
         self
     }
 
     /// Runs `hook` when a call fails with a retryable verdict; see [`LogLayer::on_give_up`].
-    #[must_use]
     pub fn on_give_up(mut self, hook: impl Fn(&FailedCall<'_>) + Send + Sync + 'static) -> Self {
         self.log_hooks.on_give_up = Some(crate::log::Hook::new(hook));
         self
@@ -216,7 +196,6 @@ impl ClientBuilder {
 
     /// Runs `hook` when a call fails with a permanent verdict (a 401 or 403 among them); see
     /// [`LogLayer::on_permanent`].
-    #[must_use]
     pub fn on_permanent(mut self, hook: impl Fn(&FailedCall<'_>) + Send + Sync + 'static) -> Self {
         self.log_hooks.on_permanent = Some(crate::log::Hook::new(hook));
         self
@@ -224,7 +203,6 @@ impl ClientBuilder {
 
     /// Limits the rate of attempts: a default quota per origin and per-host overrides.
     /// Default: no limit.
-    #[must_use]
     pub fn rate_limit(mut self, rate_limit: RateLimitConfig) -> Self {
         self.config = self.config.rate_limit(rate_limit);
         self
@@ -232,7 +210,6 @@ impl ClientBuilder {
 
     /// Turns rate limiting off, forgetting a configured quota and a
     /// [`shared_rate_limiter`](Self::shared_rate_limiter). Default (off).
-    #[must_use]
     pub fn without_rate_limit(mut self) -> Self {
         self.config = self.config.without_rate_limit();
         self.rate_limiter = None;
@@ -241,7 +218,6 @@ impl ClientBuilder {
 
     /// Takes permits from `limiter`, shared with other clients or layers, instead of a
     /// limiter of the client's own; the configured `rate_limit` is then not used.
-    #[must_use]
     pub fn shared_rate_limiter(mut self, limiter: RateLimiter) -> Self {
         self.rate_limiter = Some(limiter);
         self

@@ -103,6 +103,7 @@ impl BudgetConfig {
 }
 
 /// A setting's upper bound and the same range as the error writes it.
+#[derive(Clone, Copy)]
 struct Range {
     max: f64,
     text: &'static str,
