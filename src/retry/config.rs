@@ -70,8 +70,9 @@ pub struct RetryConfig {
     /// setting for every host is on. Keys are `host` or `host:port` (which wins for that
     /// port; without a port, the scheme's default is the URL's), compared with the request
     /// URL's host case-insensitively. An entry that is not a host (a URL, a path, userinfo,
-    /// a bad port) is a [`ConfigError::Invalid`] when the layer is built. Read only for a
-    /// request that is not idempotent and carries a key. Default none.
+    /// a bad port) is a [`ConfigError::Invalid`](crate::ConfigError::Invalid) when the
+    /// layer is built. Read only for a request that is not idempotent and carries a key.
+    /// Default none.
     ///
     /// ```
     /// let config: steadfast::retry::RetryConfig = serde_json::from_str(
