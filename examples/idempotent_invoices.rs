@@ -104,7 +104,7 @@ async fn run_job(
                 println!("  order {order}: {} ({how})", invoice["id"]);
             }
             // An earlier run left this key unknown: check, then `resolve_idempotency_key`.
-            Err(Error::IdempotencyOutcomeUnknown { key }) => {
+            Err(Error::IdempotencyOutcomeUnknown { key, .. }) => {
                 println!("  order {order}: {key} is held as unknown; resolve it first");
             }
             Err(error) if error.outcome().is_maybe_applied() => {

@@ -72,6 +72,7 @@ pub enum Error {
         "another call with idempotency key {key} is still in flight (waited {waited:?}); \
          nothing was sent, not applied"
     )]
+    #[non_exhaustive]
     IdempotencyKeyInFlight {
         /// The key (keys are not secrets).
         key: IdempotencyKey,
@@ -81,6 +82,7 @@ pub enum Error {
 
     /// The idempotency ledger could not be reached; nothing was sent.
     #[error("idempotency ledger unavailable for key {key}; nothing was sent, not applied")]
+    #[non_exhaustive]
     Ledger {
         /// The key of the call.
         key: IdempotencyKey,
@@ -162,6 +164,7 @@ pub enum Error {
         "the outcome of an earlier call with idempotency key {key} is unknown (it may have \
          been applied); nothing was sent: check with the server, then resolve the key"
     )]
+    #[non_exhaustive]
     IdempotencyOutcomeUnknown {
         /// The key (keys are not secrets).
         key: IdempotencyKey,
@@ -173,6 +176,7 @@ pub enum Error {
         "idempotency key {key} was used before for a different request (method, URL or \
          body); nothing was sent"
     )]
+    #[non_exhaustive]
     IdempotencyKeyReused {
         /// The key (keys are not secrets).
         key: IdempotencyKey,

@@ -194,7 +194,7 @@ pub async fn api_failing_once(first: ResponseTemplate) -> MockServer {
 pub fn unknown(result: Result<reqwest::Response, Error>, key: &str) {
     let error = result.expect_err("the key's outcome is unknown");
     assert!(
-        matches!(error, Error::IdempotencyOutcomeUnknown { key: ref k } if k.as_str() == key),
+        matches!(error, Error::IdempotencyOutcomeUnknown { key: ref k, .. } if k.as_str() == key),
         "{error:?}"
     );
     assert_eq!(error.idempotency_key(), Some(key));
@@ -312,7 +312,7 @@ pub async fn a_key_reused_for_another_request_is_refused(store: impl Idempotency
     ] {
         let error = result.expect_err("another request");
         assert!(
-            matches!(error, Error::IdempotencyKeyReused { ref key } if key.as_str() == "pay-1"),
+            matches!(error, Error::IdempotencyKeyReused { ref key, .. } if key.as_str() == "pay-1"),
             "{error:?}"
         );
     }
