@@ -477,8 +477,55 @@ async fn run_everything(bodies: BodyCapture) -> (String, String, Secrets, MockSe
     let timed_out = call(&timing_out, &server, &s, "/orders", "slow", false, &shown).await;
     assert!(timed_out.is_none(), "the slow call must time out");
     call_with_userinfo(&fast, &server, &s, &shown).await;
+    replay_and_deadline(&server, &s, &shown).await;
     mappers(&fast, &server, &s, &shown).await;
     (buffer.text(), shown.text(), s, server)
+}
+
+/// A ledger replay (the 401 recorded, then answered again without a request) and a call the
+/// deadline cuts: both build their errors apart from the retry layer.
+async fn replay_and_deadline(server: &MockServer, s: &Secrets, shown: &Shown) {
+    let ledger = Client::builder()
+        .idempotency(Some(
+            steadfast::idempotency::IdempotencyConfig::default()
+                .complete_on(steadfast::idempotency::CompleteOn::SuccessOrPermanent),
+        ))
+        .log(LogConfig::default().redact(redact_config()))
+        .on_permanent(hook(shown, "on_permanent"))
+        .build(http())
+        .expect("valid config");
+    let path = &paths(s)[0];
+    for attempts in [1, 0] {
+        let url = format!("{}{path}?{}", server.uri(), query(s));
+        let error = ledger
+            .post(url)
+            .idempotency_key("invoice-secrets-1")
+            .header("x-api-key", s.get("h_api_key"))
+            .header("x-scenario", "401")
+            .json(&json_body(s))
+            .send()
+            .await
+            .expect_err("a 401, then its replay");
+        assert_eq!(
+            error.failure().map(steadfast::Failure::attempts),
+            Some(attempts)
+        );
+        shown.push(&format!("{error}\n{error:?}\n{}", everything_shown(&error)));
+    }
+    let cut = Client::builder()
+        .retry(RetryConfig::default().deadline(Some(Duration::from_secs(1))))
+        .log(LogConfig::default().redact(redact_config()))
+        .build(http())
+        .expect("valid config");
+    let url = format!("{}{path}?{}", server.uri(), query(s));
+    let error = cut
+        .get(url)
+        .header("x-scenario", "slow")
+        .send()
+        .await
+        .expect_err("cut by the deadline");
+    assert!(matches!(error, Error::DeadlineExceeded { .. }), "{error:?}");
+    shown.push(&format!("{error}\n{error:?}\n{}", everything_shown(&error)));
 }
 
 fn assert_no_secret(logs: &str, shown: &str, s: &Secrets) {
