@@ -485,7 +485,10 @@ async fn run_everything(bodies: BodyCapture) -> (String, String, Secrets, MockSe
 /// A ledger replay (the 401 recorded, then answered again without a request) and a call the
 /// deadline cuts: both build their errors apart from the retry layer.
 async fn replay_and_deadline(server: &MockServer, s: &Secrets, shown: &Shown) {
+    // On the paused clock a timer fires as soon as the runtime waits on the server: none.
     let ledger = Client::builder()
+        .retry(RetryConfig::default().deadline(None))
+        .attempt_timeout(None)
         .idempotency(Some(
             steadfast::idempotency::IdempotencyConfig::default()
                 .complete_on(steadfast::idempotency::CompleteOn::SuccessOrPermanent),
@@ -508,7 +511,8 @@ async fn replay_and_deadline(server: &MockServer, s: &Secrets, shown: &Shown) {
             .expect_err("a 401, then its replay");
         assert_eq!(
             error.failure().map(steadfast::Failure::attempts),
-            Some(attempts)
+            Some(attempts),
+            "{error}"
         );
         shown.push(&format!("{error}\n{error:?}\n{}", everything_shown(&error)));
     }
