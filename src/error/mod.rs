@@ -1,0 +1,14 @@
+//! The crate's public errors: [`Error`], the history of a failed call ([`Failure`]), why it
+//! was not retried ([`NotRetried`], [`Unverified`]) and invalid configuration
+//! ([`ConfigError`]).
+
+mod config;
+mod failure;
+mod not_retried;
+mod variants;
+
+pub use config::ConfigError;
+pub use failure::Failure;
+pub use not_retried::{NotRetried, Unverified};
+pub(crate) use variants::without_url;
+pub use variants::{BoxError, Error};
