@@ -73,6 +73,7 @@ mod client;
 mod error;
 pub mod hints;
 pub mod idempotency;
+mod key;
 pub mod log;
 pub mod mapper;
 pub mod rate_limit;

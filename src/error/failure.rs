@@ -9,7 +9,7 @@ use reqwest::{Method, StatusCode};
 use tokio::time::Instant;
 
 use crate::classify::{Applied, Classification, Verdict};
-use crate::idempotency::IdempotencyKey;
+use crate::key::IdempotencyKey;
 
 /// A failed call's history: what was asked, how many attempts went out, how the last one
 /// ended, what the server said, and whether the server may have acted.

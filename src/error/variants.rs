@@ -9,7 +9,7 @@ use tokio::time::Instant;
 
 use super::{ConfigError, Failure, NotRetried};
 use crate::classify::{Applied, Classification, DefaultClassifier, Reason};
-use crate::idempotency::IdempotencyKey;
+use crate::key::IdempotencyKey;
 
 /// A boxed error, as tower layers pass them around.
 pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
@@ -85,7 +85,7 @@ pub enum Error {
         key: String,
         /// What the ledger said.
         #[source]
-        source: crate::idempotency::store::StoreError,
+        source: super::StoreError,
     },
 
     /// The transport failed and no retry layer was in the stack to take the decision.
@@ -140,7 +140,7 @@ pub enum Error {
     },
 
     /// The call's deadline passed while a later attempt was running (a verification cut by
-    /// it ends `NotRetried` with [`Unverified::TimedOut`]).
+    /// it ends `NotRetried` with [`Unverified::TimedOut`](super::Unverified::TimedOut)).
     ///
     /// [`Failure::deadline`] is the deadline, [`Failure::attempts`] counts the attempt that
     /// was cut, whose outcome is unknown.

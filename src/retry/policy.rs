@@ -108,7 +108,7 @@ impl Default for RetryConfig {
             deadline: Some(Duration::from_secs(120)),
             max_retry_after: Duration::from_secs(60),
             budget: Some(BudgetConfig::default()),
-            idempotency_header: crate::idempotency::DEFAULT_HEADER.to_owned(),
+            idempotency_header: crate::key::DEFAULT_HEADER.to_owned(),
             server_dedupes: false,
             server_dedupes_hosts: BTreeMap::new(),
             max_verifications: 3,
@@ -254,7 +254,7 @@ impl std::fmt::Debug for Policy {
 
 impl Policy {
     pub(crate) fn new(config: &RetryConfig) -> Result<Self, ConfigError> {
-        let idempotency_header = crate::idempotency::header_name(&config.idempotency_header)
+        let idempotency_header = crate::key::header_name(&config.idempotency_header)
             .map_err(|_| ConfigError::HeaderName {
                 name: "retry.idempotency_header",
                 value: config.idempotency_header.clone(),
