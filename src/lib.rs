@@ -79,6 +79,7 @@ pub mod mapper;
 pub mod rate_limit;
 pub mod redact;
 pub mod retry;
+mod telemetry;
 pub mod timeout;
 pub mod verify;
 

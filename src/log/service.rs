@@ -9,7 +9,7 @@ use tracing::{Instrument as _, Level, Span};
 
 use super::ResponseFuture;
 use super::call::Call;
-use super::fields::{TARGET, idempotency_key};
+use crate::telemetry::{TARGET, idempotency_key};
 use super::layer::Shared;
 use crate::error::{BoxError, Error};
 

@@ -10,7 +10,7 @@ use reqwest::{Request, Response, Url};
 use tokio::time::{Instant, timeout_at};
 use tower_service::Service;
 
-use super::RetryStats;
+use crate::telemetry::RetryStats;
 use super::future::{Progress, Settled, finish_attempt, settle, spare, start_attempt};
 use super::give_up::{Ending, fail};
 use super::policy::Policy;
@@ -163,7 +163,7 @@ fn scheduled(progress: &Progress, delay: std::time::Duration, classification: Cl
             delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
             "steadfast.verdict" = classification.verdict().as_str(),
             "steadfast.reason" = %classification.reason(),
-            "error.type" = crate::log::fields::ErrorType::of(classification)
+            "error.type" = crate::telemetry::ErrorType::of(classification)
                 .map(tracing::field::display),
         },
         "retry scheduled"
