@@ -106,7 +106,7 @@ impl Default for RetryConfig {
             max_delay: Duration::from_secs(10),
             jitter: Jitter::Full,
             deadline: Some(Duration::from_secs(120)),
-            max_retry_after: Duration::from_secs(60),
+            max_retry_after: crate::hints::DEFAULT_MAX_WAIT,
             budget: Some(BudgetConfig::default()),
             idempotency_header: crate::key::DEFAULT_HEADER.to_owned(),
             server_dedupes: false,
