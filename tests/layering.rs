@@ -126,8 +126,14 @@ fn allowed(from: &str, to: &str) -> Result<bool, String> {
     let from_floor = floor(from).ok_or_else(|| format!("src/{from} is in no floor"))?;
     // Capitalised: a root re-export (`crate::Error`, `crate::BoxError`, `crate::Client`).
     let to_floor = if to.starts_with(|c: char| c.is_uppercase()) {
-        if ["Client", "ClientBuilder", "ClientConfig", "RequestBuilder", "ResponseExt"]
-            .contains(&to)
+        if [
+            "Client",
+            "ClientBuilder",
+            "ClientConfig",
+            "RequestBuilder",
+            "ResponseExt",
+        ]
+        .contains(&to)
         {
             Floor::Top
         } else {
@@ -184,8 +190,7 @@ fn logic_in_mod_rs(source: &str) -> Vec<(usize, String)> {
             in_use = !trimmed.ends_with(';');
             continue;
         }
-        if trimmed.is_empty() || trimmed.starts_with("//") || trimmed.starts_with("#[") || is_mod
-        {
+        if trimmed.is_empty() || trimmed.starts_with("//") || trimmed.starts_with("#[") || is_mod {
             continue;
         }
         found.push((index + 1, line.to_owned()));
@@ -263,14 +268,22 @@ fn the_checks_catch_upward_imports_and_logic_in_mod_rs() {
     let grouped = "use crate::{error::Error, idempotency::{IdempotencyKey, DEFAULT}};\n";
     assert_eq!(violations(retry, grouped).len(), 1);
     let ground_up = "use crate::idempotency::IdempotencyKey;\n";
-    assert_eq!(violations(Path::new("error/failure.rs"), ground_up).len(), 1);
+    assert_eq!(
+        violations(Path::new("error/failure.rs"), ground_up).len(),
+        1
+    );
     let unknown = "use crate::breaker::Breaker;\n";
-    assert_eq!(violations(retry, unknown).len(), 1, "a new folder joins a floor");
+    assert_eq!(
+        violations(retry, unknown).len(),
+        1,
+        "a new folder joins a floor"
+    );
 
     let allowed = "use crate::error::Error;\nuse crate::retry::policy::Policy;\n\
                    /// See [`Log`](crate::log::Log).\nlet e = crate::Error::transport(x);\n";
     assert_eq!(violations(retry, allowed), Vec::<String>::new());
-    let in_tests = "use crate::error::Error;\n\n#[cfg(test)]\nmod tests {\n    use crate::log::Log;\n}\n";
+    let in_tests =
+        "use crate::error::Error;\n\n#[cfg(test)]\nmod tests {\n    use crate::log::Log;\n}\n";
     assert_eq!(violations(retry, in_tests), Vec::<String>::new());
     let facade = "use crate::{idempotency::Idempotency, log::Log, retry::Retry};\n";
     assert_eq!(

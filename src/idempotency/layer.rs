@@ -136,10 +136,11 @@ impl IdempotencyLayer {
     ///
     /// [`ConfigError`] when the header name or a method is invalid, or a duration is zero.
     pub fn new(config: &IdempotencyConfig) -> Result<Self, ConfigError> {
-        let header = crate::key::header_name(&config.header).map_err(|_| ConfigError::HeaderName {
-            name: "idempotency.header",
-            value: config.header.clone(),
-        })?;
+        let header =
+            crate::key::header_name(&config.header).map_err(|_| ConfigError::HeaderName {
+                name: "idempotency.header",
+                value: config.header.clone(),
+            })?;
         let methods = config
             .methods
             .iter()

@@ -117,7 +117,6 @@ fn is_printable_ascii(key: &str) -> bool {
     !key.is_empty() && key.bytes().all(|b| (0x20..0x7f).contains(&b))
 }
 
-
 /// How the key is written in the header.
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

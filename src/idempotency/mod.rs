@@ -113,7 +113,9 @@ mod verify;
 pub use config::{CompleteOn, IdempotencyConfig, InFlight, LedgerDown};
 pub use future::ResponseFuture;
 pub use layer::IdempotencyLayer;
-pub use make_key::{InvalidKey, KeyFormat, KeyGenerator, MakeIdempotencyKey, UuidV4Keys, UuidV7Keys};
+pub use make_key::{
+    InvalidKey, KeyFormat, KeyGenerator, MakeIdempotencyKey, UuidV4Keys, UuidV7Keys,
+};
 pub use replay::Replayed;
 pub use service::Idempotency;
 pub use store::IdempotencyStore;

@@ -2,10 +2,10 @@
 
 use reqwest::{Request, Response};
 
+use super::IdempotencyKey;
 use super::body::rebuild;
 use super::layer::Settings;
 use super::store::StoredResponse;
-use super::IdempotencyKey;
 use crate::classify::{Outcome, Verdict};
 use crate::error::{Error, Failure, NotRetried};
 

@@ -98,4 +98,3 @@ pub trait IdempotencyStore: Send + Sync + 'static {
     /// held by a call whose lease is still running.
     fn resolve(&self, key: &LedgerKey, resolution: Resolution, ttl: Duration) -> StoreFuture<bool>;
 }
-
