@@ -22,7 +22,7 @@ use super::{BodyOmitted, Fingerprint, LeaseToken, LedgerKey, StoredResponse};
 /// entries are dropped when met and before a reservation is refused. A response that does
 /// not fit even after evicting is kept without its body.
 ///
-/// Every operation answers at once ([`StoreFuture::ready`]) under one short lock. A
+/// Every operation answers at once ([`StoreFuture::ready`](super::StoreFuture::ready)) under one short lock. A
 /// completed entry is one slot of the index (with a short key inline) and its
 /// [`StoredResponse`]; evicting it touches nothing else.
 ///
