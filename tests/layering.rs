@@ -179,18 +179,22 @@ fn logic_in_mod_rs(source: &str) -> Vec<(usize, String)> {
             in_use = !trimmed.ends_with(';');
             continue;
         }
-        let is_mod = (trimmed.starts_with("mod ")
+        let is_mod_line = (trimmed.starts_with("mod ")
             || trimmed.starts_with("pub mod ")
             || trimmed.starts_with("pub(crate) mod "))
             && trimmed.ends_with(';');
-        let is_use = ["use ", "pub use ", "pub(crate) use ", "pub(super) use "]
+        let is_import = ["use ", "pub use ", "pub(crate) use ", "pub(super) use "]
             .iter()
             .any(|start| trimmed.starts_with(start));
-        if is_use {
+        if is_import {
             in_use = !trimmed.ends_with(';');
             continue;
         }
-        if trimmed.is_empty() || trimmed.starts_with("//") || trimmed.starts_with("#[") || is_mod {
+        if trimmed.is_empty()
+            || trimmed.starts_with("//")
+            || trimmed.starts_with("#[")
+            || is_mod_line
+        {
             continue;
         }
         found.push((index + 1, line.to_owned()));

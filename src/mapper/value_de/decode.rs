@@ -82,8 +82,6 @@ pub(super) struct Context<'c> {
     pub(super) declared_absent: Option<&'c RefCell<Vec<String>>>,
 }
 
-/// Where a value sits, as a stack-allocated linked list: no allocation per field
-
 #[cfg(test)]
 mod tests {
     use std::collections::{BTreeMap, HashMap};

@@ -11,6 +11,7 @@ use crate::mapper::error::{FieldError, FieldErrorKind};
 use crate::mapper::path::{self, Segment};
 use crate::redact::JsonRedactor;
 
+/// The error type seen by `Deserialize` impls while decoding.
 ///
 /// It never formats the unexpected input (serde passes it in `Unexpected`); the value
 /// preview is attached by the deserializer that knows the path, redacted.

@@ -2,6 +2,7 @@
 
 use crate::mapper::path::{self, Segment};
 
+/// Where a value sits, as a stack-allocated linked list: no allocation per field
 /// unless a path is actually reported.
 #[derive(Clone, Copy)]
 pub(super) enum Node<'p> {
