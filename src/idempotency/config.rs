@@ -61,7 +61,7 @@ impl Default for IdempotencyConfig {
     fn default() -> Self {
         Self {
             methods: vec!["POST".to_owned(), "PATCH".to_owned()],
-            header: super::DEFAULT_HEADER.to_owned(),
+            header: crate::key::DEFAULT_HEADER.to_owned(),
             format: KeyFormat::Plain,
             generator: KeyGenerator::UuidV4,
             ttl: Duration::from_secs(24 * 3600),

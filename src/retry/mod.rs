@@ -75,7 +75,9 @@ mod spare;
 
 pub use backoff::{Backoff, Jitter};
 pub use budget::{BudgetConfig, RetryBudget};
-pub use future::{ResponseFuture, RetryStats};
+pub use future::ResponseFuture;
 pub use layer::RetryLayer;
 pub use policy::RetryConfig;
 pub use service::Retry;
+
+pub use crate::telemetry::RetryStats;

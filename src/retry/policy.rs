@@ -106,9 +106,9 @@ impl Default for RetryConfig {
             max_delay: Duration::from_secs(10),
             jitter: Jitter::Full,
             deadline: Some(Duration::from_secs(120)),
-            max_retry_after: Duration::from_secs(60),
+            max_retry_after: crate::hints::DEFAULT_MAX_WAIT,
             budget: Some(BudgetConfig::default()),
-            idempotency_header: crate::idempotency::DEFAULT_HEADER.to_owned(),
+            idempotency_header: crate::key::DEFAULT_HEADER.to_owned(),
             server_dedupes: false,
             server_dedupes_hosts: BTreeMap::new(),
             max_verifications: 3,
@@ -254,10 +254,12 @@ impl std::fmt::Debug for Policy {
 
 impl Policy {
     pub(crate) fn new(config: &RetryConfig) -> Result<Self, ConfigError> {
-        let idempotency_header = crate::idempotency::header_name(&config.idempotency_header)
-            .map_err(|_| ConfigError::HeaderName {
-                name: "retry.idempotency_header",
-                value: config.idempotency_header.clone(),
+        let idempotency_header =
+            crate::key::header_name(&config.idempotency_header).map_err(|_| {
+                ConfigError::HeaderName {
+                    name: "retry.idempotency_header",
+                    value: config.idempotency_header.clone(),
+                }
             })?;
         if config.deadline.is_some_and(|d| d.is_zero()) {
             return Err(ConfigError::ZeroDuration {
