@@ -47,10 +47,7 @@ async fn the_default_client_retries_a_503() {
         .expect("retried to success");
 
     assert_eq!(response.status(), 200);
-    assert_eq!(
-        server.received_requests().await.expect("recording").len(),
-        2
-    );
+    assert_eq!(common::received(&server).await, 2);
 }
 
 #[tokio::test]
@@ -158,10 +155,7 @@ async fn a_hung_attempt_times_out_and_is_retried() {
 
     assert_eq!(response.status(), 200);
     assert!(started.elapsed() >= Duration::from_millis(300));
-    assert_eq!(
-        server.received_requests().await.expect("recording").len(),
-        2
-    );
+    assert_eq!(common::received(&server).await, 2);
 }
 
 #[tokio::test]
@@ -254,10 +248,7 @@ async fn a_custom_classifier_is_used_by_the_retry_layer() {
         .await
         .expect("409 retried");
     assert_eq!(response.status(), 200);
-    assert_eq!(
-        server.received_requests().await.expect("recording").len(),
-        2
-    );
+    assert_eq!(common::received(&server).await, 2);
 }
 
 #[tokio::test(start_paused = true)]

@@ -4,11 +4,10 @@
 
 mod common;
 
-use std::io;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use common::http;
+use common::log::capture_text;
+use common::{http, paused, received};
 use steadfast::rate_limit::{Quota, RateLimitConfig, RateLimitLayer, RateLimiter};
 use steadfast::retry::{RetryConfig, RetryStats};
 use steadfast::{Client, Error, NotRetried};
@@ -21,15 +20,11 @@ const SECOND: Duration = Duration::from_secs(1);
 /// A client without timers of its own (see `common::http`), retrying by the defaults:
 /// backoff from 100 ms, `max_retry_after` 60 s.
 fn client(rate_limit: Option<RateLimitConfig>) -> Client {
-    let builder = Client::builder()
-        .retry(RetryConfig::default().deadline(None).budget(None))
-        .attempt_timeout(None);
-    match rate_limit {
+    let builder = paused(RetryConfig::default().budget(None));
+    common::build(match rate_limit {
         Some(rate_limit) => builder.rate_limit(rate_limit.jitter(Duration::ZERO)),
         None => builder,
-    }
-    .build(http())
-    .expect("valid config")
+    })
 }
 
 /// A server answering `/orders` with `status` and `Retry-After: hint` once, then 200.
@@ -44,10 +39,6 @@ async fn server(status: u16, hint: &str) -> (MockServer, String) {
     .await;
     let url = format!("{}/orders", server.uri());
     (server, url)
-}
-
-async fn received(server: &MockServer) -> usize {
-    server.received_requests().await.expect("recording").len()
 }
 
 #[tokio::test(start_paused = true)]
@@ -232,14 +223,7 @@ async fn a_capped_pause_is_logged_once_per_key_and_pause() {
         .mount(&server)
         .await;
     let url = format!("{}/orders", server.uri());
-    let log = LogText::default();
-    let writer = log.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::INFO)
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = common::capture_on_this_thread(subscriber);
+    let logs = capture_text(tracing::Level::INFO);
     let limiter = RateLimiter::new(
         &RateLimitConfig::new(Quota::per_second(10))
             .jitter(Duration::ZERO)
@@ -262,7 +246,7 @@ async fn a_capped_pause_is_logged_once_per_key_and_pause() {
     let third = service.ready().await.expect("ready").call(get()).await;
     assert_eq!(third.expect("a response").status(), 429);
 
-    let text = log.text();
+    let text = logs.buffer.text();
     let warnings: Vec<&str> = text
         .lines()
         .filter(|l| l.contains("longer than max_pause"))
@@ -274,24 +258,4 @@ async fn a_capped_pause_is_logged_once_per_key_and_pause() {
         assert!(line.contains("pause_ms=60000"), "{line}");
     }
     assert_eq!(received(&server).await, 3);
-}
-
-#[derive(Clone, Default)]
-struct LogText(Arc<Mutex<Vec<u8>>>);
-
-impl LogText {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().expect("not poisoned")).into_owned()
-    }
-}
-
-impl io::Write for LogText {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().expect("not poisoned").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
 }

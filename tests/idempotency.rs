@@ -183,10 +183,7 @@ async fn a_post_with_a_key_is_retried_by_the_client_when_the_server_dedupes() {
         Some("payment-77"),
         "the key is readable from the error"
     );
-    assert_eq!(
-        server.received_requests().await.expect("recording").len(),
-        4
-    );
+    assert_eq!(common::received(&server).await, 4);
 }
 
 #[tokio::test(start_paused = true)]

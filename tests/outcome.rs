@@ -389,11 +389,7 @@ async fn a_verifiers_lookups_go_through_the_rate_limiter() {
     assert_eq!(lookups.len(), 1);
     let refused = lookups[0].as_ref().expect_err("refused by the limiter");
     assert!(refused.contains("rate limited"), "{refused}");
-    assert_eq!(
-        server.received_requests().await.expect("recording").len(),
-        1,
-        "the lookup never left"
-    );
+    assert_eq!(common::received(&server).await, 1, "the lookup never left");
     assert_eq!(error.outcome(), Applied::MaybeApplied);
 }
 

@@ -7,14 +7,12 @@
 
 mod common;
 
-use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use common::{Recorder, http};
-use futures_util::future::BoxFuture;
+use common::log::capture_text;
+use common::{Event, Recorder, call, get, http, paused};
 use steadfast::classify::Verdict;
 use steadfast::rate_limit::{Quota, RateLimitConfig, RateLimitLayer, RateLimitMode, RateLimiter};
 use steadfast::retry::{RetryConfig, RetryLayer};
@@ -22,7 +20,7 @@ use steadfast::{Client, ConfigError, Error};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
-use tower::{Layer, Service, ServiceBuilder, ServiceExt};
+use tower::{Service, ServiceBuilder};
 
 const MS: Duration = Duration::from_millis(1);
 const SECOND: Duration = Duration::from_secs(1);
@@ -111,7 +109,7 @@ async fn serve(
     script: &Script,
     count: &AtomicUsize,
     seen: &Mutex<Vec<Arrival>>,
-) -> io::Result<()> {
+) -> std::io::Result<()> {
     let (read, mut write) = socket.into_split();
     let mut read = BufReader::new(read);
     let mut line = String::new();
@@ -159,25 +157,9 @@ fn config(quota: Quota) -> RateLimitConfig {
     RateLimitConfig::new(quota).jitter(Duration::ZERO)
 }
 
-fn get(url: &str) -> reqwest::Request {
-    reqwest::Request::new(reqwest::Method::GET, url.parse().expect("valid url"))
-}
-
-async fn call<S>(service: &mut S, url: &str) -> Result<reqwest::Response, Error>
-where
-    S: Service<reqwest::Request, Response = reqwest::Response, Error = Error>,
-{
-    service.ready().await?.call(get(url)).await
-}
-
-/// A client without timers of its own, for paused-clock tests (see `common::http`).
+/// A client without timers of its own, and without a retry budget.
 fn paused_client(rate_limit: RateLimitConfig) -> Client {
-    Client::builder()
-        .retry(RetryConfig::default().deadline(None).budget(None))
-        .attempt_timeout(None)
-        .rate_limit(rate_limit)
-        .build(http())
-        .expect("valid config")
+    common::build(paused(RetryConfig::default().budget(None)).rate_limit(rate_limit))
 }
 
 /// Checks that over every stretch between two sends, no more went than
@@ -217,7 +199,9 @@ where
                 .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
                 .is_ok()
             {
-                let response = call(&mut service, &url).await.expect("the call succeeds");
+                let response = call(&mut service, get(&url))
+                    .await
+                    .expect("the call succeeds");
                 assert_eq!(response.status(), 200);
             }
         }));
@@ -274,7 +258,9 @@ async fn a_real_time_run_stays_within_five_percent_of_the_quota() {
         let (mut service, url) = (service.clone(), server.url());
         handles.push(tokio::spawn(async move {
             while Instant::now() < stop {
-                call(&mut service, &url).await.expect("the call succeeds");
+                call(&mut service, get(&url))
+                    .await
+                    .expect("the call succeeds");
             }
         }));
     }
@@ -383,75 +369,6 @@ async fn retries_take_permits_too() {
 // ---------------------------------------------------------------------------
 // The server says slow down: every caller slows down.
 
-/// Records, in order, each attempt leaving and each attempt's outcome, below the limiter.
-#[derive(Clone, Default)]
-struct Events(Arc<Mutex<Vec<Event>>>);
-
-#[derive(Debug, Clone, Copy)]
-enum Event {
-    Sent(Instant),
-    Answered(Instant, u16),
-}
-
-impl Events {
-    fn all(&self) -> Vec<Event> {
-        self.0.lock().expect("not poisoned").clone()
-    }
-}
-
-impl<S> Layer<S> for Events {
-    type Service = EventsService<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        EventsService {
-            inner,
-            events: self.clone(),
-        }
-    }
-}
-
-#[derive(Clone)]
-struct EventsService<S> {
-    inner: S,
-    events: Events,
-}
-
-impl<S> Service<reqwest::Request> for EventsService<S>
-where
-    S: Service<reqwest::Request, Response = reqwest::Response>,
-    S::Future: Send + 'static,
-{
-    type Response = reqwest::Response;
-    type Error = S::Error;
-    type Future = BoxFuture<'static, Result<reqwest::Response, S::Error>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: reqwest::Request) -> Self::Future {
-        let events = self.events.clone();
-        events
-            .0
-            .lock()
-            .expect("not poisoned")
-            .push(Event::Sent(Instant::now()));
-        let future = self.inner.call(request);
-        Box::pin(async move {
-            let outcome = future.await;
-            if let Ok(response) = &outcome {
-                let status = response.status().as_u16();
-                events
-                    .0
-                    .lock()
-                    .expect("not poisoned")
-                    .push(Event::Answered(Instant::now(), status));
-            }
-            outcome
-        })
-    }
-}
-
 #[tokio::test(start_paused = true)]
 async fn one_429_pauses_all_sixteen_tasks_for_its_retry_after() {
     // The server answers the 21st request with 429 + Retry-After: 1, and every request in
@@ -472,7 +389,7 @@ async fn one_429_pauses_all_sixteen_tasks_for_its_retry_after() {
         }
     })
     .await;
-    let events = Events::default();
+    let events = Recorder::default();
     let retry = RetryConfig::default()
         .deadline(None)
         .budget(None)
@@ -703,21 +620,14 @@ async fn each_wait_emits_an_event_saying_how_long_and_why() {
         }
     })
     .await;
-    let log = LogText::default();
-    let writer = log.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::DEBUG)
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = common::capture_on_this_thread(subscriber);
+    let logs = capture_text(tracing::Level::DEBUG);
     let client = paused_client(config(Quota::per_second(1).burst(1)));
 
     for _ in 0..3 {
         client.get(server.url()).send().await.expect("200");
     }
 
-    let text = log.text();
+    let text = logs.buffer.text();
     assert!(text.contains("the server asked to slow down"), "{text}");
     assert!(text.contains("pause_ms=2000"), "{text}");
     let waits: Vec<&str> = text
@@ -739,26 +649,6 @@ async fn each_wait_emits_an_event_saying_how_long_and_why() {
         "pacing is not a warning: {}",
         waits[1]
     );
-}
-
-#[derive(Clone, Default)]
-struct LogText(Arc<Mutex<Vec<u8>>>);
-
-impl LogText {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().expect("not poisoned")).into_owned()
-    }
-}
-
-impl io::Write for LogText {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().expect("not poisoned").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
 }
 
 #[tokio::test(start_paused = true)]

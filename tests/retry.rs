@@ -6,12 +6,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
-use common::{Recorder, closed_port, http};
+use common::{
+    budget_exhausted, call, closed_port, http, keyed_post, keys, received, request, stack,
+};
 use steadfast::classify::{Applied, Classify, DefaultClassifier, Outcome};
 use steadfast::retry::{BudgetConfig, Jitter, RetryConfig, RetryLayer};
 use steadfast::{Error, NotRetried};
 use tokio::time::Instant;
-use tower::{Service, ServiceBuilder, ServiceExt};
+use tower::{ServiceBuilder, ServiceExt};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -27,33 +29,6 @@ fn config() -> RetryConfig {
         .deadline(None)
 }
 
-/// A retry stack over a recorder over reqwest.
-fn stack(
-    config: &RetryConfig,
-) -> (
-    impl Service<reqwest::Request, Response = reqwest::Response, Error = Error> + Clone + use<>,
-    Recorder,
-) {
-    let recorder = Recorder::default();
-    let service = ServiceBuilder::new()
-        .layer(RetryLayer::new(config).expect("valid config"))
-        .layer(recorder.clone())
-        .service(http());
-    (service, recorder)
-}
-
-fn request(method: reqwest::Method, url: &str) -> reqwest::Request {
-    reqwest::Request::new(method, url.parse().expect("valid url"))
-}
-
-async fn call(
-    service: &mut (impl Service<reqwest::Request, Response = reqwest::Response, Error = Error> + Clone),
-    request: reqwest::Request,
-) -> Result<reqwest::Response, Error> {
-    service.ready().await?.call(request).await
-}
-
-/// Mounts `first` for the first `times` requests, then `then`.
 #[tokio::test(start_paused = true)]
 async fn get_503_503_200_succeeds_on_the_third_attempt_within_jitter_bounds() {
     // (jitter, lowest and highest allowed gap before retry 1 and retry 2)
@@ -80,10 +55,7 @@ async fn get_503_503_200_succeeds_on_the_third_attempt_within_jitter_bounds() {
             .expect("third attempt succeeds");
 
         assert_eq!(response.status(), 200);
-        assert_eq!(
-            server.received_requests().await.expect("recording").len(),
-            3
-        );
+        assert_eq!(received(&server).await, 3);
         let gaps = recorder.gaps();
         let stats = steadfast::retry::RetryStats::of(&response);
         assert_eq!(stats.attempts, 3);
@@ -115,10 +87,8 @@ async fn post_answered_500_is_sent_once_and_the_error_says_why() {
     let (mut service, recorder) = stack(&config());
 
     let url = format!("{}/orders", server.uri());
-    let mut post = request(reqwest::Method::POST, &url);
     // A key alone does not make a retry safe: most APIs ignore it.
-    post.headers_mut()
-        .insert("idempotency-key", "order-42".parse().expect("valid value"));
+    let post = keyed_post(&url, "order-42");
     let error = call(&mut service, post)
         .await
         .expect_err("500 is a failure");
@@ -184,23 +154,14 @@ async fn post_with_idempotency_key_is_retried_with_the_same_key() {
     let (mut service, _) = stack(&config());
 
     let url = format!("{}/orders", server.uri());
-    let mut post = request(reqwest::Method::POST, &url);
-    post.headers_mut()
-        .insert("idempotency-key", "order-42".parse().expect("valid value"));
+    let mut post = keyed_post(&url, "order-42");
     *post.body_mut() = Some(reqwest::Body::from(r#"{"sku":"A-1"}"#));
     let response = call(&mut service, post).await.expect("retried to success");
 
     assert_eq!(response.status(), 201);
     let seen = server.received_requests().await.expect("recording");
-    assert_eq!(seen.len(), 3);
+    assert_eq!(keys(&seen, "idempotency-key"), ["order-42"; 3]);
     for attempt in &seen {
-        assert_eq!(
-            attempt
-                .headers
-                .get("idempotency-key")
-                .map(reqwest::header::HeaderValue::as_bytes),
-            Some(&b"order-42"[..])
-        );
         assert_eq!(attempt.body, br#"{"sku":"A-1"}"#);
     }
 }
@@ -439,10 +400,7 @@ async fn streaming_body_is_sent_once_and_the_error_says_it_is_not_replayable() {
         "{error:?}"
     );
     assert!(error.to_string().contains("cannot be replayed"), "{error}");
-    assert_eq!(
-        server.received_requests().await.expect("recording").len(),
-        1
-    );
+    assert_eq!(received(&server).await, 1);
 }
 
 #[tokio::test(start_paused = true)]
@@ -472,16 +430,6 @@ async fn retries_end_with_retries_exhausted_and_the_last_response() {
         .await
         .expect("body");
     assert_eq!(body, "bad gateway");
-}
-
-fn budget_exhausted(error: &Error) -> bool {
-    matches!(
-        error,
-        Error::NotRetried {
-            why: NotRetried::BudgetExhausted,
-            ..
-        }
-    )
 }
 
 #[tokio::test(start_paused = true)]
@@ -638,7 +586,7 @@ async fn load(rate: u32, fault: f64) -> Load {
         .into_iter()
         .filter(|ok| *ok)
         .count();
-    let attempts = server.received_requests().await.expect("recording").len();
+    let attempts = received(&server).await;
     Load {
         calls: usize::try_from(calls).expect("small"),
         succeeded,
