@@ -5,10 +5,10 @@
 
 mod common;
 
-use std::collections::BTreeMap;
+use common::log::capture_events;
 use std::fmt::Debug;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -19,9 +19,6 @@ use steadfast::{Client, Error, ResponseExt as _};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
-use tracing::field::{Field, Visit};
-use tracing::{Event, Subscriber};
-use tracing_subscriber::layer::{Context, Layer, SubscriberExt as _};
 
 const DEADLINE: Duration = Duration::from_secs(5);
 const DRIBBLE: Duration = Duration::from_millis(500);
@@ -131,52 +128,6 @@ async fn serve(mut socket: TcpStream, status: u16, body: Body, written: &AtomicU
 }
 
 // ---------------------------------------------------------------------------------------
-// Events, as a log pipeline would get them.
-
-/// An event's message and fields.
-type Recorded = (String, BTreeMap<String, String>);
-
-#[derive(Clone, Default)]
-struct Events(Arc<Mutex<Vec<Recorded>>>);
-
-struct Fields<'a>(&'a mut BTreeMap<String, String>);
-
-impl Visit for Fields<'_> {
-    fn record_debug(&mut self, field: &Field, value: &dyn Debug) {
-        self.0.insert(field.name().to_owned(), format!("{value:?}"));
-    }
-
-    fn record_str(&mut self, field: &Field, value: &str) {
-        self.0.insert(field.name().to_owned(), value.to_owned());
-    }
-}
-
-impl<S: Subscriber> Layer<S> for Events {
-    fn on_event(&self, event: &Event<'_>, _: Context<'_, S>) {
-        let mut fields = BTreeMap::new();
-        event.record(&mut Fields(&mut fields));
-        let message = fields.remove("message").unwrap_or_default();
-        self.0.lock().expect("not poisoned").push((message, fields));
-    }
-}
-
-impl Events {
-    fn capture() -> (Self, tracing::subscriber::DefaultGuard) {
-        let events = Self::default();
-        let subscriber = tracing_subscriber::registry().with(events.clone());
-        (events, common::capture_on_this_thread(subscriber))
-    }
-
-    /// The fields of the only event with `message`.
-    fn only(&self, message: &str) -> BTreeMap<String, String> {
-        let events = self.0.lock().expect("not poisoned");
-        let found: Vec<_> = events.iter().filter(|(m, _)| m == message).collect();
-        assert_eq!(found.len(), 1, "{events:#?}");
-        found[0].1.clone()
-    }
-}
-
-// ---------------------------------------------------------------------------------------
 // Clients.
 
 fn client(bodies: BodyCapture, covers_body: bool) -> Client {
@@ -219,7 +170,7 @@ fn steadfast_timeout_in(error: &(dyn std::error::Error + 'static)) -> Option<Dur
 
 #[tokio::test(start_paused = true)]
 async fn a_dribbling_500_with_capture_on_ends_at_the_deadline() {
-    let (events, _guard) = Events::capture();
+    let (events, _guard) = capture_events();
     let server = Server::start(500, Body::Dribble { len: 1000 }).await;
     let client = client(capture_all(), true);
     let real = std::time::Instant::now();
@@ -246,7 +197,7 @@ async fn a_dribbling_500_with_capture_on_ends_at_the_deadline() {
 
 #[tokio::test(start_paused = true)]
 async fn a_dribbling_200_with_capture_on_returns_at_the_deadline_and_its_body_times_out() {
-    let (events, _guard) = Events::capture();
+    let (events, _guard) = capture_events();
     let server = Server::start(200, Body::Dribble { len: 1000 }).await;
     let client = client(capture_all(), true);
     let start = Instant::now();
@@ -268,7 +219,7 @@ async fn a_dribbling_200_with_capture_on_returns_at_the_deadline_and_its_body_ti
 
 #[tokio::test(start_paused = true)]
 async fn the_log_read_stops_at_its_own_read_timeout_and_the_caller_gets_every_byte() {
-    let (events, _guard) = Events::capture();
+    let (events, _guard) = capture_events();
     let server = Server::start(200, Body::Dribble { len: 30 }).await;
     // Without a deadline over the body, only `read_timeout` bounds the log's read.
     let client = client(capture_all().read_timeout(Duration::from_secs(2)), false);
@@ -295,7 +246,7 @@ async fn the_log_read_stops_at_its_own_read_timeout_and_the_caller_gets_every_by
 
 #[tokio::test]
 async fn a_1_gib_500_with_capture_on_reads_no_more_than_the_cap() {
-    let (events, _guard) = Events::capture();
+    let (events, _guard) = capture_events();
     let server = Server::start(500, Body::Huge { len: GIB }).await;
     let client = client(BodyCapture::default().response(true).max_bytes(1024), true);
     let real = std::time::Instant::now();

@@ -4,34 +4,17 @@ mod common;
 
 use std::time::Duration;
 
-use common::{closed_port, everything_shown, http};
+use common::{closed_port, everything_shown, http, paused, paused_client};
 use steadfast::classify::{DefaultClassifier, Verdict};
 use steadfast::retry::{BudgetConfig, RetryConfig};
 use steadfast::{Client, ClientConfig, ConfigError, Error, NotRetried};
 use wiremock::matchers::{body_json, header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-/// A client without timers, for paused-clock tests (see `common::http`).
-fn paused_client(retry: RetryConfig) -> Client {
-    Client::builder()
-        .retry(retry.deadline(None))
-        .attempt_timeout(None)
-        .build(http())
-        .expect("valid config")
-}
-
+/// `/orders` answers `status` `times` times, then 200 with an empty list.
 async fn flaky(server: &MockServer, status: u16, times: u64) {
-    Mock::given(path("/orders"))
-        .respond_with(ResponseTemplate::new(status))
-        .up_to_n_times(times)
-        .with_priority(1)
-        .mount(server)
-        .await;
-    Mock::given(path("/orders"))
-        .respond_with(ResponseTemplate::new(200).set_body_string("[]"))
-        .with_priority(2)
-        .mount(server)
-        .await;
+    let ok = ResponseTemplate::new(200).set_body_string("[]");
+    common::respond(server, ResponseTemplate::new(status), times, ok).await;
 }
 
 #[tokio::test(start_paused = true)]
@@ -231,9 +214,7 @@ async fn secrets_in_the_url_never_reach_an_error() {
 async fn a_custom_classifier_is_used_by_the_retry_layer() {
     let server = MockServer::start().await;
     flaky(&server, 409, 1).await;
-    let client = Client::builder()
-        .retry(RetryConfig::default().deadline(None))
-        .attempt_timeout(None)
+    let client = paused(RetryConfig::default())
         .classifier(
             DefaultClassifier::builder()
                 .status(reqwest::StatusCode::CONFLICT, Verdict::Transient)

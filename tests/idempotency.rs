@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{http, ledger};
+use common::{assert_one_key, http, keys, ledger, paused, respond_at};
 use steadfast::idempotency::store::{
     Fingerprint, IdempotencyStore, LeaseToken, LedgerKey, MemoryStore, Reservation, Resolution,
     StoreError, StoreFuture, StoredResponse, Terms,
@@ -17,44 +17,20 @@ use steadfast::{Client, Error, NotRetried};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-/// A client without timers, for paused-clock tests (see `common::http`).
+/// A paused-clock client (see `common::paused`) with this ledger.
 fn paused_client(idempotency: IdempotencyConfig, store: MemoryStore) -> Client {
-    Client::builder()
-        .retry(RetryConfig::default().deadline(None))
-        .attempt_timeout(None)
-        .idempotency(Some(idempotency))
-        .idempotency_store(store)
-        .build(http())
-        .expect("valid config")
-}
-
-fn keys(requests: &[wiremock::Request], header: &str) -> Vec<String> {
-    requests
-        .iter()
-        .map(|r| {
-            r.headers
-                .get(header)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("<none>")
-                .to_owned()
-        })
-        .collect()
+    common::build(
+        paused(RetryConfig::default())
+            .idempotency(Some(idempotency))
+            .idempotency_store(store),
+    )
 }
 
 #[tokio::test(start_paused = true)]
 async fn every_attempt_of_a_post_carries_the_same_generated_key() {
     let server = MockServer::start().await;
-    Mock::given(path("/payments"))
-        .respond_with(ResponseTemplate::new(503))
-        .up_to_n_times(2)
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    Mock::given(path("/payments"))
-        .respond_with(ResponseTemplate::new(201))
-        .with_priority(2)
-        .mount(&server)
-        .await;
+    let (unavailable, created) = (ResponseTemplate::new(503), ResponseTemplate::new(201));
+    respond_at(&server, "/payments", unavailable, 2, created).await;
     let client = paused_client(IdempotencyConfig::default(), MemoryStore::new());
 
     let response = client
@@ -64,20 +40,12 @@ async fn every_attempt_of_a_post_carries_the_same_generated_key() {
         .await
         .expect("third attempt succeeds");
 
-    let seen = keys(
-        &server.received_requests().await.expect("recording"),
-        "idempotency-key",
-    );
-    assert_eq!(seen.len(), 3);
-    assert!(seen.iter().all(|k| *k == seen[0]), "{seen:?}");
-    assert!(
-        uuid::Uuid::parse_str(&seen[0]).is_ok(),
-        "a UUID: {}",
-        seen[0]
-    );
+    let requests = server.received_requests().await.expect("recording");
+    let key = assert_one_key(&requests, "idempotency-key", 3);
+    assert!(uuid::Uuid::parse_str(&key).is_ok(), "a UUID: {key}");
     assert_eq!(
         steadfast::idempotency::IdempotencyKey::of(&response),
-        Some(seen[0].as_str()),
+        Some(key.as_str()),
         "the key is readable from the response"
     );
 }

@@ -19,13 +19,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 /// No deadline and no attempt limit: no timer runs while a request is in flight (but a
 /// verifier's `verify_timeout`), so on a paused clock tokio jumps only to backoff waits.
 fn paused() -> ClientBuilder {
-    Client::builder()
-        .retry(
-            RetryConfig::default()
-                .deadline(None)
-                .base_delay(Duration::from_millis(10)),
-        )
-        .attempt_timeout(None)
+    common::paused(RetryConfig::default().base_delay(Duration::from_millis(10)))
 }
 
 /// `POST /invoices` answers `first` once, then `then`.

@@ -216,6 +216,13 @@ pub fn all_output(capture: &Capture, buffer: &LogBuffer) -> String {
     format!("{}\n{}", buffer.text(), capture.dump())
 }
 
+/// Captures every span and event on this thread, formatting nothing.
+pub fn capture_events() -> (Capture, DefaultGuard) {
+    let capture = Capture::default();
+    let subscriber = tracing_subscriber::registry().with(capture.clone());
+    (capture, super::capture_on_this_thread(subscriber))
+}
+
 /// Captures at TRACE on this thread, feeding both the capture layer and
 /// tracing-subscriber's JSON formatter (with span events, so span fields are printed too).
 pub fn capture_json() -> Logs {
