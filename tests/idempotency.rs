@@ -4,6 +4,7 @@ mod common;
 
 use std::time::Duration;
 
+use common::server::{Body, Reply, Server};
 use common::{assert_one_key, http, keys, ledger, paused, respond_at};
 use steadfast::idempotency::store::{
     Fingerprint, IdempotencyStore, LeaseToken, LedgerKey, MemoryStore, Reservation, Resolution,
@@ -16,6 +17,8 @@ use steadfast::retry::RetryConfig;
 use steadfast::{Client, Error, NotRetried};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const MS: Duration = Duration::from_millis(1);
 
 /// A paused-clock client (see `common::paused`) with this ledger.
 fn paused_client(idempotency: IdempotencyConfig, store: MemoryStore) -> Client {
@@ -518,7 +521,7 @@ async fn a_keyed_call_whose_body_breaks_returns_its_head_and_stays_completed() {
         .expect("answered from the ledger");
     assert_eq!(repeat.status(), 201);
     assert!(Replayed::is(&repeat));
-    server.abort();
+    drop(server);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -680,13 +683,8 @@ async fn a_call_dropped_before_sending_frees_its_key_at_once() {
 
 #[tokio::test]
 async fn a_recorded_body_is_read_within_the_call_deadline() {
-    let (url, server) = ledger::scripted_server(
-        "HTTP/1.1 201 Created\r\ncontent-length: 1000\r\n\r\n",
-        b"x",
-        Duration::from_millis(50),
-        None,
-    )
-    .await;
+    let server = Server::always(Reply::status(201).body(Body::dribble(1000, 50 * MS))).await;
+    let url = server.url_at("/invoices");
     // The body wait alone would be 30 s; the call's deadline is 400 ms.
     let client = Client::builder()
         .retry(RetryConfig::default().deadline(Some(Duration::from_millis(400))))
@@ -704,7 +702,7 @@ async fn a_recorded_body_is_read_within_the_call_deadline() {
         "{:?}",
         started.elapsed()
     );
-    server.abort();
+    drop(server);
 }
 
 #[tokio::test]

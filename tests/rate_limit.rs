@@ -12,142 +12,17 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::log::capture_text;
+use common::server::{Reply, Server};
 use common::{Event, Recorder, call, get, http, paused};
 use steadfast::classify::Verdict;
 use steadfast::rate_limit::{Quota, RateLimitConfig, RateLimitLayer, RateLimitMode, RateLimiter};
 use steadfast::retry::{RetryConfig, RetryLayer};
 use steadfast::{Client, ConfigError, Error};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
 use tower::{Service, ServiceBuilder};
 
 const MS: Duration = Duration::from_millis(1);
 const SECOND: Duration = Duration::from_secs(1);
-
-// ---------------------------------------------------------------------------
-// A scripted loopback server on the test's clock.
-
-/// What the server answers one request with.
-#[derive(Clone, Default)]
-struct Reply {
-    status: u16,
-    headers: Vec<(String, String)>,
-}
-
-impl Reply {
-    fn status(status: u16) -> Self {
-        Self {
-            status,
-            headers: Vec::new(),
-        }
-    }
-
-    fn header(mut self, name: &str, value: &dyn std::fmt::Display) -> Self {
-        self.headers.push((name.to_owned(), value.to_string()));
-        self
-    }
-}
-
-/// One request as the server saw it: when, and what it answered.
-#[derive(Debug, Clone, Copy)]
-struct Arrival {
-    at: Instant,
-    status: u16,
-}
-
-type Script = dyn Fn(usize, Instant) -> Reply + Send + Sync;
-
-struct Server {
-    base: String,
-    arrivals: Arc<Mutex<Vec<Arrival>>>,
-}
-
-impl Server {
-    /// Starts a server that answers request `n` (from 0), arriving at `at`, with
-    /// `script(n, at)`.
-    async fn start(script: impl Fn(usize, Instant) -> Reply + Send + Sync + 'static) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind loopback");
-        let base = format!("http://{}", listener.local_addr().expect("address"));
-        let arrivals = Arc::new(Mutex::new(Vec::new()));
-        let script: Arc<Script> = Arc::new(script);
-        let count = Arc::new(AtomicUsize::new(0));
-        let seen = Arc::clone(&arrivals);
-        tokio::spawn(async move {
-            while let Ok((socket, _)) = listener.accept().await {
-                let (script, count, seen) =
-                    (Arc::clone(&script), Arc::clone(&count), Arc::clone(&seen));
-                tokio::spawn(async move {
-                    // A client closing its connection ends the task; nothing to report.
-                    let _ = serve(socket, &*script, &count, &seen).await;
-                });
-            }
-        });
-        Self { base, arrivals }
-    }
-
-    fn url(&self) -> String {
-        format!("{}/orders", self.base)
-    }
-
-    fn arrivals(&self) -> Vec<Arrival> {
-        self.arrivals.lock().expect("not poisoned").clone()
-    }
-
-    fn count(&self, status: u16) -> usize {
-        self.arrivals()
-            .iter()
-            .filter(|a| a.status == status)
-            .count()
-    }
-}
-
-async fn serve(
-    socket: TcpStream,
-    script: &Script,
-    count: &AtomicUsize,
-    seen: &Mutex<Vec<Arrival>>,
-) -> std::io::Result<()> {
-    let (read, mut write) = socket.into_split();
-    let mut read = BufReader::new(read);
-    let mut line = String::new();
-    loop {
-        line.clear();
-        if read.read_line(&mut line).await? == 0 {
-            return Ok(());
-        }
-        let mut body = 0;
-        loop {
-            line.clear();
-            read.read_line(&mut line).await?;
-            if line.trim().is_empty() {
-                break;
-            }
-            let lower = line.to_ascii_lowercase();
-            if let Some(length) = lower.strip_prefix("content-length:") {
-                body = length.trim().parse().unwrap_or(0);
-            }
-        }
-        read.read_exact(&mut vec![0; body]).await?;
-        let at = Instant::now();
-        let reply = script(count.fetch_add(1, Ordering::SeqCst), at);
-        seen.lock().expect("not poisoned").push(Arrival {
-            at,
-            status: reply.status,
-        });
-        let mut head = format!("HTTP/1.1 {} X\r\ncontent-length: 0\r\n", reply.status);
-        for (name, value) in &reply.headers {
-            head.push_str(name);
-            head.push_str(": ");
-            head.push_str(value);
-            head.push_str("\r\n");
-        }
-        head.push_str("\r\n");
-        write.write_all(head.as_bytes()).await?;
-    }
-}
 
 // ---------------------------------------------------------------------------
 // Helpers.

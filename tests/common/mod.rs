@@ -6,6 +6,7 @@ pub mod chaos;
 pub mod ledger;
 pub mod log;
 pub mod request;
+pub mod server;
 pub mod stack;
 
 pub use assert::*;
