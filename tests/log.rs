@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::log::{LogBuffer, Logs, all_output, capture_json};
-use common::{everything_shown, http, keyed_post, logged_stack};
+use common::{everything_shown, http, keyed_post, logged_stack, orders_server};
 use steadfast::log::redact::RedactConfig;
 use steadfast::log::{BodyCapture, FailedCall, LogConfig, LogLayer};
 use steadfast::retry::{Jitter, RetryConfig, RetryStats};
@@ -88,14 +88,7 @@ async fn a_call_that_fails_after_two_retries_is_described_by_its_spans_and_event
         buffer,
         guard: _guard,
     } = capture_json();
-    let server = MockServer::start().await;
-    common::respond(
-        &server,
-        ResponseTemplate::new(503),
-        3,
-        ResponseTemplate::new(200),
-    )
-    .await;
+    let server = orders_server(503, 3, 200).await;
     let calls = Calls::default();
     let log = LogLayer::default()
         .on_give_up(calls.hook("give_up"))
@@ -209,14 +202,7 @@ async fn a_call_that_succeeds_after_a_retry_logs_success_at_debug() {
         buffer: _buffer,
         guard: _guard,
     } = capture_json();
-    let server = MockServer::start().await;
-    common::respond(
-        &server,
-        ResponseTemplate::new(503),
-        1,
-        ResponseTemplate::new(200),
-    )
-    .await;
+    let server = orders_server(503, 1, 200).await;
     let calls = Calls::default();
     let log = LogLayer::default()
         .on_give_up(calls.hook("give_up"))
@@ -259,14 +245,7 @@ async fn a_401_is_an_error_that_asks_for_a_human_and_runs_the_permanent_hook() {
         buffer: _buffer,
         guard: _guard,
     } = capture_json();
-    let server = MockServer::start().await;
-    common::respond(
-        &server,
-        ResponseTemplate::new(401),
-        1,
-        ResponseTemplate::new(200),
-    )
-    .await;
+    let server = orders_server(401, 1, 200).await;
     let calls = Calls::default();
     let client = Client::builder()
         .retry(retry_config())
@@ -731,14 +710,7 @@ fn log_config_is_read_from_text_and_invalid_values_are_typed_errors() {
 
 #[tokio::test]
 async fn the_library_installs_no_global_subscriber() {
-    let server = MockServer::start().await;
-    common::respond(
-        &server,
-        ResponseTemplate::new(500),
-        1,
-        ResponseTemplate::new(200),
-    )
-    .await;
+    let server = orders_server(500, 1, 200).await;
     let client = Client::builder()
         .log(LogConfig::default().bodies(BodyCapture::default().response(true)))
         .on_give_up(|_| {})
@@ -884,14 +856,7 @@ async fn a_post_that_may_have_been_applied_is_logged_unknown() {
         buffer: _buffer,
         guard: _guard,
     } = capture_json();
-    let server = MockServer::start().await;
-    common::respond(
-        &server,
-        ResponseTemplate::new(500),
-        1,
-        ResponseTemplate::new(200),
-    )
-    .await;
+    let server = orders_server(500, 1, 200).await;
     let (mut service, _) = logged_stack(LogLayer::default(), &retry_config());
 
     let error = service

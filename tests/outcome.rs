@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{closed_port, http};
+use common::{closed_port, http, not_retried};
 use steadfast::classify::Applied;
 use steadfast::rate_limit::{Quota, RateLimitConfig, RateLimitMode};
 use steadfast::retry::RetryConfig;
@@ -87,14 +87,9 @@ async fn a_post_answered_500_is_not_retried_and_its_outcome_is_unknown() {
     let error = post(&client, &server).await.expect_err("500");
 
     assert_eq!(posts(&server).await.len(), 1);
-    assert!(
-        matches!(
-            error,
-            Error::NotRetried {
-                why: NotRetried::UnsafeMethod,
-                ..
-            }
-        ),
+    assert_eq!(
+        not_retried(&error),
+        Some(NotRetried::UnsafeMethod),
         "{error:?}"
     );
     assert_eq!(error.outcome(), Applied::MaybeApplied);
@@ -274,14 +269,9 @@ async fn a_verifier_that_cannot_tell_ends_the_call_unknown() {
 
     let error = keyed(&client, &server).send().await.expect_err("unknown");
 
-    assert!(
-        matches!(
-            error,
-            Error::NotRetried {
-                why: NotRetried::OutcomeUnknown(Unverified::Unknown),
-                ..
-            }
-        ),
+    assert_eq!(
+        not_retried(&error),
+        Some(NotRetried::OutcomeUnknown(Unverified::Unknown)),
         "{error:?}"
     );
     assert_eq!(error.outcome(), Applied::MaybeApplied);
@@ -315,14 +305,9 @@ async fn verifications_are_bounded_per_call() {
 
     let error = keyed(&client, &server).send().await.expect_err("500");
 
-    assert!(
-        matches!(
-            error,
-            Error::NotRetried {
-                why: NotRetried::OutcomeUnknown(Unverified::OutOfTries),
-                ..
-            }
-        ),
+    assert_eq!(
+        not_retried(&error),
+        Some(NotRetried::OutcomeUnknown(Unverified::OutOfTries)),
         "{error:?}"
     );
     assert_eq!(asked.count(), 1);
@@ -347,14 +332,9 @@ async fn a_verifier_that_hangs_is_cut_by_verify_timeout() {
     let started = tokio::time::Instant::now();
     let error = keyed(&client, &server).send().await.expect_err("unknown");
 
-    assert!(
-        matches!(
-            error,
-            Error::NotRetried {
-                why: NotRetried::OutcomeUnknown(Unverified::TimedOut),
-                ..
-            }
-        ),
+    assert_eq!(
+        not_retried(&error),
+        Some(NotRetried::OutcomeUnknown(Unverified::TimedOut)),
         "{error:?}"
     );
     assert_eq!(started.elapsed(), Duration::from_secs(2));
@@ -434,14 +414,9 @@ async fn a_post_hung_past_the_attempt_timeout_is_unknown() {
     let error = post(&client, &server).await.expect_err("hung");
 
     assert_eq!(posts(&server).await.len(), 1);
-    assert!(
-        matches!(
-            error,
-            Error::NotRetried {
-                why: NotRetried::UnsafeMethod,
-                ..
-            }
-        ),
+    assert_eq!(
+        not_retried(&error),
+        Some(NotRetried::UnsafeMethod),
         "{error:?}"
     );
     assert_eq!(error.outcome(), Applied::MaybeApplied);
@@ -522,14 +497,9 @@ async fn every_error_says_whether_the_server_may_have_acted() {
 
     // A rejection: the server did not act.
     let error = post(&client, &server).await.expect_err("422");
-    assert!(
-        matches!(
-            error,
-            Error::NotRetried {
-                why: NotRetried::Permanent,
-                ..
-            }
-        ),
+    assert_eq!(
+        not_retried(&error),
+        Some(NotRetried::Permanent),
         "{error:?}"
     );
     assert_eq!(error.outcome(), Applied::NotApplied);

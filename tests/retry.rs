@@ -7,7 +7,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
 use common::{
-    budget_exhausted, call, closed_port, http, keyed_post, keys, received, request, stack,
+    budget_exhausted, call, closed_port, http, keyed_post, keys, not_retried, orders_server,
+    received, request, stack,
 };
 use steadfast::classify::{Applied, Classify, DefaultClassifier, Outcome};
 use steadfast::retry::{BudgetConfig, Jitter, RetryConfig, RetryLayer};
@@ -39,14 +40,7 @@ async fn get_503_503_200_succeeds_on_the_third_attempt_within_jitter_bounds() {
         (Jitter::Decorrelated, [(100, 300), (100, 900)]),
     ];
     for (jitter, bounds) in cases {
-        let server = MockServer::start().await;
-        common::respond(
-            &server,
-            ResponseTemplate::new(503),
-            2,
-            ResponseTemplate::new(200),
-        )
-        .await;
+        let server = orders_server(503, 2, 200).await;
         let (mut service, recorder) = stack(&config().jitter(jitter));
 
         let url = format!("{}/orders", server.uri());
@@ -94,14 +88,9 @@ async fn post_answered_500_is_sent_once_and_the_error_says_why() {
         .expect_err("500 is a failure");
 
     assert_eq!(recorder.count(), 1);
-    assert!(
-        matches!(
-            error,
-            Error::NotRetried {
-                why: NotRetried::UnsafeMethod,
-                ..
-            }
-        ),
+    assert_eq!(
+        not_retried(&error),
+        Some(NotRetried::UnsafeMethod),
         "{error:?}"
     );
     assert_eq!(error.outcome(), Applied::MaybeApplied);
@@ -121,14 +110,7 @@ async fn post_answered_500_is_sent_once_and_the_error_says_why() {
 async fn post_without_key_is_retried_after_429_and_503() {
     // Both are refusals before any work: safe to send again whatever the method.
     for status in [429, 503] {
-        let server = MockServer::start().await;
-        common::respond(
-            &server,
-            ResponseTemplate::new(status),
-            1,
-            ResponseTemplate::new(201),
-        )
-        .await;
+        let server = orders_server(status, 1, 201).await;
         let (mut service, recorder) = stack(&config());
 
         let url = format!("{}/orders", server.uri());
@@ -143,14 +125,7 @@ async fn post_without_key_is_retried_after_429_and_503() {
 
 #[tokio::test(start_paused = true)]
 async fn post_with_idempotency_key_is_retried_with_the_same_key() {
-    let server = MockServer::start().await;
-    common::respond(
-        &server,
-        ResponseTemplate::new(503),
-        2,
-        ResponseTemplate::new(201),
-    )
-    .await;
+    let server = orders_server(503, 2, 201).await;
     let (mut service, _) = stack(&config());
 
     let url = format!("{}/orders", server.uri());
@@ -171,14 +146,7 @@ async fn every_attempt_sends_the_whole_request_again() {
     // Small bodies are copied for the next attempt, larger ones shared: both must arrive
     // whole, with the headers, on every attempt.
     for size in [0, 100, 4_096] {
-        let server = MockServer::start().await;
-        common::respond(
-            &server,
-            ResponseTemplate::new(503),
-            2,
-            ResponseTemplate::new(200),
-        )
-        .await;
+        let server = orders_server(503, 2, 200).await;
         let (mut service, _) = stack(&config());
         let body: Vec<u8> = (0..size)
             .map(|n| u8::try_from(n % 251).expect("small"))
@@ -283,16 +251,7 @@ async fn a_hint_past_the_deadline_fails_at_once_with_retry_at() {
 
     assert_eq!(Instant::now(), start, "no time passed: nothing slept");
     assert_eq!(recorder.count(), 1);
-    assert!(
-        matches!(
-            error,
-            Error::NotRetried {
-                why: NotRetried::Deadline,
-                ..
-            }
-        ),
-        "{error:?}"
-    );
+    assert_eq!(not_retried(&error), Some(NotRetried::Deadline), "{error:?}");
     let retry_at = error.retry_at().expect("the server named a time");
     assert_eq!(retry_at - start, Duration::from_secs(30));
 }
@@ -313,14 +272,9 @@ async fn a_hint_above_max_retry_after_is_not_slept() {
         .expect_err("an hour is longer than the 60 s default");
 
     assert_eq!(recorder.count(), 1);
-    assert!(
-        matches!(
-            error,
-            Error::NotRetried {
-                why: NotRetried::RetryAfterTooLong,
-                ..
-            }
-        ),
+    assert_eq!(
+        not_retried(&error),
+        Some(NotRetried::RetryAfterTooLong),
         "{error:?}"
     );
     assert_eq!(
@@ -349,14 +303,9 @@ async fn permanent_statuses_are_sent_once_and_the_response_is_kept() {
             .expect_err("permanent");
 
         assert_eq!(recorder.count(), 1, "status {status}");
-        assert!(
-            matches!(
-                error,
-                Error::NotRetried {
-                    why: NotRetried::Permanent,
-                    ..
-                }
-            ),
+        assert_eq!(
+            not_retried(&error),
+            Some(NotRetried::Permanent),
             "{status}: {error:?}"
         );
         assert_eq!(error.status().map(|s| s.as_u16()), Some(status));
@@ -389,14 +338,9 @@ async fn streaming_body_is_sent_once_and_the_error_says_it_is_not_replayable() {
     let error = call(&mut service, put).await.expect_err("503");
 
     assert_eq!(recorder.count(), 1);
-    assert!(
-        matches!(
-            error,
-            Error::NotRetried {
-                why: NotRetried::BodyNotReplayable,
-                ..
-            }
-        ),
+    assert_eq!(
+        not_retried(&error),
+        Some(NotRetried::BodyNotReplayable),
         "{error:?}"
     );
     assert!(error.to_string().contains("cannot be replayed"), "{error}");
@@ -490,14 +434,7 @@ async fn first_attempt_successes_earn_retries_in_the_budget() {
 
 #[tokio::test(start_paused = true)]
 async fn the_classifier_sees_each_attempt_once() {
-    let server = MockServer::start().await;
-    common::respond(
-        &server,
-        ResponseTemplate::new(503),
-        2,
-        ResponseTemplate::new(200),
-    )
-    .await;
+    let server = orders_server(503, 2, 200).await;
     let seen = Arc::new(AtomicUsize::new(0));
     let counted = Arc::clone(&seen);
     let default = DefaultClassifier::new();
@@ -668,14 +605,7 @@ async fn the_default_budget_at_thirty_percent_faults() {
 
 #[tokio::test(start_paused = true)]
 async fn a_first_attempt_success_reports_one_attempt() {
-    let server = MockServer::start().await;
-    common::respond(
-        &server,
-        ResponseTemplate::new(200),
-        1,
-        ResponseTemplate::new(200),
-    )
-    .await;
+    let server = orders_server(200, 1, 200).await;
     let (mut service, _) = stack(&config());
     let url = format!("{}/orders", server.uri());
     let response = call(&mut service, request(reqwest::Method::GET, &url))

@@ -14,6 +14,14 @@ pub fn budget_exhausted(error: &Error) -> bool {
     )
 }
 
+/// Why the call was not retried, if that is the error.
+pub fn not_retried(error: &Error) -> Option<NotRetried> {
+    match error {
+        Error::NotRetried { why, .. } => Some(*why),
+        _ => None,
+    }
+}
+
 /// How many requests the server saw.
 pub async fn received(server: &MockServer) -> usize {
     server.received_requests().await.expect("recording").len()

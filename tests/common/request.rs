@@ -60,3 +60,11 @@ pub async fn respond_at(
         .mount(server)
         .await;
 }
+
+/// A server whose `/orders` answers `first` for the first `times` requests, then `then`.
+pub async fn orders_server(first: u16, times: u64, then: u16) -> MockServer {
+    let server = MockServer::start().await;
+    let (first, then) = (ResponseTemplate::new(first), ResponseTemplate::new(then));
+    respond(&server, first, times, then).await;
+    server
+}
