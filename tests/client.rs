@@ -112,17 +112,13 @@ async fn an_invalid_request_is_a_typed_error_and_nothing_is_sent() {
 #[tokio::test]
 async fn a_hung_attempt_times_out_and_is_retried() {
     let server = MockServer::start().await;
-    Mock::given(path("/orders"))
-        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(20)))
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    Mock::given(path("/orders"))
-        .respond_with(ResponseTemplate::new(200))
-        .with_priority(2)
-        .mount(&server)
-        .await;
+    common::respond(
+        &server,
+        ResponseTemplate::new(200).set_delay(Duration::from_secs(20)),
+        1,
+        ResponseTemplate::new(200),
+    )
+    .await;
     let client = Client::builder()
         .retry(RetryConfig::default().base_delay(Duration::from_millis(1)))
         .attempt_timeout(Some(Duration::from_millis(300)))

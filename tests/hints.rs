@@ -213,7 +213,7 @@ async fn a_capped_pause_is_logged_once_per_key_and_pause() {
         .mount(&server)
         .await;
     let url = format!("{}/orders", server.uri());
-    let logs = capture_text(tracing::Level::INFO);
+    let (_, logs, _guard) = capture_text(tracing::Level::INFO);
     let limiter = RateLimiter::new(
         &RateLimitConfig::new(Quota::per_second(10))
             .jitter(Duration::ZERO)
@@ -236,7 +236,7 @@ async fn a_capped_pause_is_logged_once_per_key_and_pause() {
     let third = service.ready().await.expect("ready").call(get()).await;
     assert_eq!(third.expect("a response").status(), 429);
 
-    let text = logs.buffer.text();
+    let text = logs.text();
     let warnings: Vec<&str> = text
         .lines()
         .filter(|l| l.contains("longer than max_pause"))

@@ -5,7 +5,7 @@ mod common;
 use std::time::Duration;
 
 use common::server::{Body, Reply, Server};
-use common::{assert_one_key, http, keys, ledger, not_retried, paused, respond_at};
+use common::{assert_one_key, http, keyed_post, keys, ledger, not_retried, paused, respond_at};
 use steadfast::idempotency::store::{
     Fingerprint, IdempotencyStore, LeaseToken, LedgerKey, MemoryStore, Reservation, Resolution,
     StoreError, StoreFuture, StoredResponse, Terms,
@@ -468,31 +468,10 @@ async fn a_call_refused_by_the_rate_limiter_still_names_its_key() {
 
 #[tokio::test]
 async fn a_keyed_call_whose_body_breaks_returns_its_head_and_stays_completed() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
     // A server that says 201 with a 100-byte body, sends 10 bytes and hangs up.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let server = tokio::spawn(async move {
-        let mut accepted = 0;
-        while let Ok((mut socket, _)) = listener.accept().await {
-            accepted += 1;
-            let mut buf = [0u8; 4096];
-            let _ = socket.read(&mut buf).await;
-            let _ = socket
-                .write_all(b"HTTP/1.1 201 Created\r\ncontent-length: 100\r\n\r\n0123456789")
-                .await;
-            drop(socket);
-            if accepted == 2 {
-                break;
-            }
-        }
-        accepted
-    });
+    let server = Server::always(Reply::status(201).body(Body::cut(100, 10))).await;
     let client = Client::builder().build(http()).expect("valid");
-    let url = format!("http://{addr}/payments");
+    let url = server.url_at("/payments");
 
     // The caller gets the 201 (the server acted) with its key, and meets the broken body
     // where it broke, as it would without the ledger.
@@ -516,7 +495,7 @@ async fn a_keyed_call_whose_body_breaks_returns_its_head_and_stays_completed() {
         .expect("answered from the ledger");
     assert_eq!(repeat.status(), 201);
     assert!(Replayed::is(&repeat));
-    drop(server);
+    assert_eq!(server.arrivals().len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -655,18 +634,7 @@ async fn a_call_dropped_before_sending_frees_its_key_at_once() {
         .expect("valid")
         .store(store.clone());
     let mut service = layer.layer(http());
-    let request = || {
-        let mut request = reqwest::Request::new(
-            reqwest::Method::POST,
-            format!("{}/invoices", server.uri())
-                .parse()
-                .expect("valid url"),
-        );
-        request
-            .headers_mut()
-            .insert("idempotency-key", "order-7".parse().expect("valid"));
-        request
-    };
+    let request = || keyed_post(&format!("{}/invoices", server.uri()), "order-7");
     let call = service.ready().await.expect("ready").call(request());
     assert_eq!(store.len(), 1, "reserved");
     drop(call);

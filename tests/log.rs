@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::log::{LogBuffer, Logs, all_output, capture_json};
+use common::log::{LogBuffer, all_output, capture_json};
 use common::{everything_shown, http, keyed_post, logged_stack, orders_server};
 use steadfast::log::redact::RedactConfig;
 use steadfast::log::{BodyCapture, FailedCall, LogConfig, LogLayer};
@@ -83,11 +83,7 @@ fn assert_json_gave_up_line(buffer: &LogBuffer, url: &str) {
 
 #[tokio::test(start_paused = true)]
 async fn a_call_that_fails_after_two_retries_is_described_by_its_spans_and_events() {
-    let Logs {
-        capture,
-        buffer,
-        guard: _guard,
-    } = capture_json();
+    let (capture, buffer, _guard) = capture_json();
     let server = orders_server(503, 3, 200).await;
     let calls = Calls::default();
     let log = LogLayer::default()
@@ -197,11 +193,7 @@ async fn a_call_that_fails_after_two_retries_is_described_by_its_spans_and_event
 
 #[tokio::test(start_paused = true)]
 async fn a_call_that_succeeds_after_a_retry_logs_success_at_debug() {
-    let Logs {
-        capture,
-        buffer: _buffer,
-        guard: _guard,
-    } = capture_json();
+    let (capture, _buffer, _guard) = capture_json();
     let server = orders_server(503, 1, 200).await;
     let calls = Calls::default();
     let log = LogLayer::default()
@@ -240,11 +232,7 @@ async fn a_call_that_succeeds_after_a_retry_logs_success_at_debug() {
 
 #[tokio::test(start_paused = true)]
 async fn a_401_is_an_error_that_asks_for_a_human_and_runs_the_permanent_hook() {
-    let Logs {
-        capture,
-        buffer: _buffer,
-        guard: _guard,
-    } = capture_json();
+    let (capture, _buffer, _guard) = capture_json();
     let server = orders_server(401, 1, 200).await;
     let calls = Calls::default();
     let client = Client::builder()
@@ -407,11 +395,7 @@ async fn leaky_call(client: &Client, server: &MockServer, secrets: &Secrets) -> 
 
 #[tokio::test(start_paused = true)]
 async fn no_secret_reaches_the_logs_or_the_error_even_at_trace_with_bodies() {
-    let Logs {
-        capture,
-        buffer,
-        guard: _guard,
-    } = capture_json();
+    let (capture, buffer, _guard) = capture_json();
     let server = MockServer::start().await;
     let secrets = Secrets::fixed();
     mount_leaky(&server, &secrets).await;
@@ -485,11 +469,7 @@ fn random_secrets_never_reach_the_logs_or_the_error() {
     });
     runner
         .run(&strategy, |secrets| {
-            let Logs {
-                capture,
-                buffer,
-                guard,
-            } = capture_json();
+            let (capture, buffer, guard) = capture_json();
             let shown = runtime.block_on(async {
                 mount_leaky(&server, &secrets).await;
                 leaky_call(&client, &server, &secrets).await.1
@@ -520,11 +500,7 @@ fn body_client(bodies: BodyCapture) -> Client {
 
 #[tokio::test(start_paused = true)]
 async fn bodies_are_not_logged_by_default() {
-    let Logs {
-        capture,
-        buffer,
-        guard: _guard,
-    } = capture_json();
+    let (capture, buffer, _guard) = capture_json();
     let server = MockServer::start().await;
     common::respond(
         &server,
@@ -557,11 +533,7 @@ async fn bodies_are_not_logged_by_default() {
 
 #[tokio::test(start_paused = true)]
 async fn bodies_are_logged_for_failed_calls_only_by_default_and_capped() {
-    let Logs {
-        capture,
-        buffer: _buffer,
-        guard: _guard,
-    } = capture_json();
+    let (capture, _buffer, _guard) = capture_json();
     let server = MockServer::start().await;
     let big = serde_json::json!({ "items": vec!["x".repeat(100); 100], "token": "t" });
     Mock::given(path("/ok"))
@@ -627,11 +599,7 @@ async fn bodies_are_logged_for_failed_calls_only_by_default_and_capped() {
 
 #[tokio::test(start_paused = true)]
 async fn a_captured_success_body_is_handed_back_whole() {
-    let Logs {
-        capture,
-        buffer: _buffer,
-        guard: _guard,
-    } = capture_json();
+    let (capture, _buffer, _guard) = capture_json();
     let server = MockServer::start().await;
     common::respond(
         &server,
@@ -741,11 +709,7 @@ async fn the_library_installs_no_global_subscriber() {
 
 #[tokio::test]
 async fn a_success_body_that_cannot_be_read_for_the_log_is_logged_and_the_caller_meets_the_error() {
-    let Logs {
-        capture,
-        buffer: _buffer,
-        guard: _guard,
-    } = capture_json();
+    let (capture, _buffer, _guard) = capture_json();
     // A server that promises 100 bytes and closes after 7.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -786,11 +750,7 @@ async fn a_success_body_that_cannot_be_read_for_the_log_is_logged_and_the_caller
 
 #[tokio::test(start_paused = true)]
 async fn the_client_logs_generated_keys_and_ledger_replays() {
-    let Logs {
-        capture,
-        buffer: _buffer,
-        guard: _guard,
-    } = capture_json();
+    let (capture, _buffer, _guard) = capture_json();
     let server = MockServer::start().await;
     Mock::given(path("/invoices"))
         .respond_with(ResponseTemplate::new(201))
@@ -851,11 +811,7 @@ async fn the_client_logs_generated_keys_and_ledger_replays() {
 
 #[tokio::test(start_paused = true)]
 async fn a_post_that_may_have_been_applied_is_logged_unknown() {
-    let Logs {
-        capture,
-        buffer: _buffer,
-        guard: _guard,
-    } = capture_json();
+    let (capture, _buffer, _guard) = capture_json();
     let server = orders_server(500, 1, 200).await;
     let (mut service, _) = logged_stack(LogLayer::default(), &retry_config());
 

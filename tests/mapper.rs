@@ -5,7 +5,7 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::log::{Capture, EventRec, LogBuffer, Logs, capture_text};
+use common::log::{Capture, EventRec, LogBuffer, capture_text};
 
 use proptest::prelude::*;
 use serde::Deserialize;
@@ -20,11 +20,7 @@ const PLANTED_SECRET: &str = "hunter2-PLANTED-SECRET";
 
 /// Runs `f` with a subscriber that captures events and formatted text.
 fn capturing<R>(f: impl FnOnce() -> R) -> (R, Capture, LogBuffer) {
-    let Logs {
-        capture,
-        buffer,
-        guard,
-    } = capture_text(Level::TRACE);
+    let (capture, buffer, guard) = capture_text(Level::TRACE);
     let result = f();
     drop(guard);
     (result, capture, buffer)

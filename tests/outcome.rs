@@ -201,6 +201,22 @@ async fn lookup_answers(server: &MockServer, status: u16) {
         .await;
 }
 
+/// `POST /invoices` answers `first` once, then `then`; the lookup answers `lookup`.
+async fn verified_api(first: u16, then: u16, lookup: u16) -> (MockServer, Asked) {
+    let server = MockServer::start().await;
+    invoices(&server, first, then).await;
+    lookup_answers(&server, lookup).await;
+    (server, Asked::default())
+}
+
+/// `builder` with a verifier that looks invoices up and tells `asked`.
+fn verifying(builder: ClientBuilder, asked: &Asked) -> Client {
+    builder
+        .verifier(lookup_verifier(asked.clone()))
+        .build(http())
+        .expect("valid config")
+}
+
 fn keyed(client: &Client, server: &MockServer) -> steadfast::RequestBuilder {
     client
         .post(format!("{}/invoices", server.uri()))
@@ -211,14 +227,8 @@ fn keyed(client: &Client, server: &MockServer) -> steadfast::RequestBuilder {
 // Real clock: `verify_timeout` runs while the lookup is in flight.
 #[tokio::test]
 async fn a_verifier_that_finds_nothing_lets_the_retry_go_on() {
-    let server = MockServer::start().await;
-    invoices(&server, 500, 201).await;
-    lookup_answers(&server, 404).await;
-    let asked = Asked::default();
-    let client = paused()
-        .verifier(lookup_verifier(asked.clone()))
-        .build(http())
-        .expect("valid config");
+    let (server, asked) = verified_api(500, 201, 404).await;
+    let client = verifying(paused(), &asked);
 
     let response = keyed(&client, &server).send().await.expect("retried");
 
@@ -238,14 +248,8 @@ async fn a_verifier_that_finds_nothing_lets_the_retry_go_on() {
 // Real clock: `verify_timeout` runs while the lookup is in flight.
 #[tokio::test]
 async fn a_verifier_that_finds_the_invoice_ends_the_call_with_it() {
-    let server = MockServer::start().await;
-    invoices(&server, 500, 201).await;
-    lookup_answers(&server, 200).await;
-    let asked = Asked::default();
-    let client = paused()
-        .verifier(lookup_verifier(asked.clone()))
-        .build(http())
-        .expect("valid config");
+    let (server, asked) = verified_api(500, 201, 200).await;
+    let client = verifying(paused(), &asked);
 
     let response = keyed(&client, &server).send().await.expect("verified");
 
@@ -258,14 +262,8 @@ async fn a_verifier_that_finds_the_invoice_ends_the_call_with_it() {
 // Real clock: `verify_timeout` runs while the lookup is in flight.
 #[tokio::test]
 async fn a_verifier_that_cannot_tell_ends_the_call_unknown() {
-    let server = MockServer::start().await;
-    invoices(&server, 500, 201).await;
-    lookup_answers(&server, 502).await;
-    let asked = Asked::default();
-    let client = paused()
-        .verifier(lookup_verifier(asked.clone()))
-        .build(http())
-        .expect("valid config");
+    let (server, asked) = verified_api(500, 201, 502).await;
+    let client = verifying(paused(), &asked);
 
     let error = keyed(&client, &server).send().await.expect_err("unknown");
 
@@ -288,10 +286,7 @@ async fn a_verifier_that_cannot_tell_ends_the_call_unknown() {
 async fn verifications_are_bounded_per_call() {
     // Every POST fails 500 and every lookup finds nothing: one verification, then out of
     // tries.
-    let server = MockServer::start().await;
-    invoices(&server, 500, 500).await;
-    lookup_answers(&server, 404).await;
-    let asked = Asked::default();
+    let (server, asked) = verified_api(500, 500, 404).await;
     let client = paused()
         .retry(
             RetryConfig::default()
@@ -343,10 +338,7 @@ async fn a_verifier_that_hangs_is_cut_by_verify_timeout() {
 // Real clock: `verify_timeout` runs while the lookup is in flight.
 #[tokio::test]
 async fn a_verifiers_lookups_go_through_the_rate_limiter() {
-    let server = MockServer::start().await;
-    invoices(&server, 500, 201).await;
-    lookup_answers(&server, 404).await;
-    let asked = Asked::default();
+    let (server, asked) = verified_api(500, 201, 404).await;
     // One permit a minute, refused at once beyond it: the POST takes it, the lookup is
     // refused.
     let limit = RateLimitConfig::new(Quota::per(1, Duration::from_secs(60)).burst(1))
@@ -431,17 +423,13 @@ async fn a_post_hung_past_the_attempt_timeout_is_unknown() {
 #[tokio::test]
 async fn the_deadline_error_tells_the_calls_history() {
     let server = MockServer::start().await;
-    Mock::given(path("/orders"))
-        .respond_with(ResponseTemplate::new(503))
-        .up_to_n_times(3)
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    Mock::given(path("/orders"))
-        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(20)))
-        .with_priority(2)
-        .mount(&server)
-        .await;
+    common::respond(
+        &server,
+        ResponseTemplate::new(503),
+        3,
+        ResponseTemplate::new(200).set_delay(Duration::from_secs(20)),
+    )
+    .await;
     let deadline = Duration::from_millis(350);
     let client = Client::builder()
         .retry(
@@ -518,18 +506,7 @@ async fn every_error_says_whether_the_server_may_have_acted() {
 /// Counts the verifier's calls for a request that is safe to repeat.
 #[tokio::test(start_paused = true)]
 async fn a_safe_request_is_never_verified() {
-    let server = MockServer::start().await;
-    Mock::given(path("/orders"))
-        .respond_with(ResponseTemplate::new(500))
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    Mock::given(path("/orders"))
-        .respond_with(ResponseTemplate::new(200))
-        .with_priority(2)
-        .mount(&server)
-        .await;
+    let server = common::orders_server(500, 1, 200).await;
     let calls = Arc::new(AtomicUsize::new(0));
     let counted = Arc::clone(&calls);
     let client = paused()
@@ -553,14 +530,8 @@ async fn a_safe_request_is_never_verified() {
 // Real clock: `verify_timeout` runs while the lookup is in flight.
 #[tokio::test]
 async fn a_streamed_post_is_verified_by_its_url_and_key() {
-    let server = MockServer::start().await;
-    invoices(&server, 500, 201).await;
-    lookup_answers(&server, 200).await;
-    let asked = Asked::default();
-    let client = paused()
-        .verifier(lookup_verifier(asked.clone()))
-        .build(http())
-        .expect("valid config");
+    let (server, asked) = verified_api(500, 201, 200).await;
+    let client = verifying(paused(), &asked);
     let chunks =
         futures_util::stream::iter([Ok::<_, std::io::Error>(br#"{"amount":1999}"#.to_vec())]);
 

@@ -495,14 +495,14 @@ async fn each_wait_emits_an_event_saying_how_long_and_why() {
         }
     })
     .await;
-    let logs = capture_text(tracing::Level::DEBUG);
+    let (_, logs, _guard) = capture_text(tracing::Level::DEBUG);
     let client = paused_client(config(Quota::per_second(1).burst(1)));
 
     for _ in 0..3 {
         client.get(server.url()).send().await.expect("200");
     }
 
-    let text = logs.buffer.text();
+    let text = logs.text();
     assert!(text.contains("the server asked to slow down"), "{text}");
     assert!(text.contains("pause_ms=2000"), "{text}");
     let waits: Vec<&str> = text

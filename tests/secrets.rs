@@ -424,7 +424,7 @@ async fn mappers(client: &Client, server: &MockServer, s: &Secrets, shown: &Show
 }
 
 async fn run_everything(bodies: BodyCapture) -> (String, String, Secrets, MockServer) {
-    let logs = capture_json();
+    let (_, logs, _guard) = capture_json();
     let server = MockServer::start().await;
     let s = Secrets::new();
     mount(&server, &s).await;
@@ -445,7 +445,7 @@ async fn run_everything(bodies: BodyCapture) -> (String, String, Secrets, MockSe
     assert!(timed_out.is_none(), "the slow call must time out");
     call_with_userinfo(&fast, &server, &s, &shown).await;
     mappers(&fast, &server, &s, &shown).await;
-    (logs.buffer.text(), shown.text(), s, server)
+    (logs.text(), shown.text(), s, server)
 }
 
 fn assert_no_secret(logs: &str, shown: &str, s: &Secrets) {

@@ -204,13 +204,6 @@ impl LogBuffer {
     }
 }
 
-/// What a capture gives back; events stop being captured when `guard` drops.
-pub struct Logs {
-    pub capture: Capture,
-    pub buffer: LogBuffer,
-    pub guard: DefaultGuard,
-}
-
 /// Everything the run wrote: the formatted lines and every captured field.
 pub fn all_output(capture: &Capture, buffer: &LogBuffer) -> String {
     format!("{}\n{}", buffer.text(), capture.dump())
@@ -223,9 +216,9 @@ pub fn capture_events() -> (Capture, DefaultGuard) {
     (capture, super::capture_on_this_thread(subscriber))
 }
 
-/// Captures at TRACE on this thread, feeding both the capture layer and
+/// Captures at TRACE on this thread (until the guard drops), feeding both the capture layer and
 /// tracing-subscriber's JSON formatter (with span events, so span fields are printed too).
-pub fn capture_json() -> Logs {
+pub fn capture_json() -> (Capture, LogBuffer, DefaultGuard) {
     let capture = Capture::default();
     let buffer = LogBuffer::default();
     let writer = buffer.clone();
@@ -237,17 +230,12 @@ pub fn capture_json() -> Logs {
             .with_span_list(true)
             .with_writer(move || writer.clone()),
     );
-    let guard = super::capture_on_this_thread(subscriber);
-    Logs {
-        capture,
-        buffer,
-        guard,
-    }
+    (capture, buffer, super::capture_on_this_thread(subscriber))
 }
 
-/// Captures up to `level` on this thread, feeding both the capture layer and
+/// Captures up to `level` on this thread (until the guard drops), feeding both the capture layer and
 /// tracing-subscriber's plain-text formatter (no colours).
-pub fn capture_text(level: Level) -> Logs {
+pub fn capture_text(level: Level) -> (Capture, LogBuffer, DefaultGuard) {
     let capture = Capture::default();
     let buffer = LogBuffer::default();
     let writer = buffer.clone();
@@ -259,10 +247,5 @@ pub fn capture_text(level: Level) -> Logs {
                 .with_writer(move || writer.clone())
                 .with_ansi(false),
         );
-    let guard = super::capture_on_this_thread(subscriber);
-    Logs {
-        capture,
-        buffer,
-        guard,
-    }
+    (capture, buffer, super::capture_on_this_thread(subscriber))
 }

@@ -16,8 +16,10 @@ use tokio::time::Instant;
 /// A body sent after the head, `chunk` bytes of `x` per write, `gap` apart.
 #[derive(Debug, Clone, Copy)]
 pub struct Body {
-    /// The `Content-Length` announced, and what is sent unless the client stops reading.
+    /// The `Content-Length` announced.
     pub len: u64,
+    /// How many bytes are sent before the server hangs up (unless the client stops first).
+    stop: u64,
     chunk: usize,
     gap: Duration,
 }
@@ -25,13 +27,27 @@ pub struct Body {
 impl Body {
     /// `len` bytes, one every `gap`.
     pub fn dribble(len: u64, gap: Duration) -> Self {
-        Self { len, chunk: 1, gap }
+        Self {
+            len,
+            stop: len,
+            chunk: 1,
+            gap,
+        }
+    }
+
+    /// Announces `len` bytes, sends `sent` of them at once and hangs up.
+    pub fn cut(len: u64, sent: u64) -> Self {
+        Self {
+            stop: sent,
+            ..Self::huge(len)
+        }
     }
 
     /// `len` bytes as fast as the client takes them, made up as they go (64 KiB a write).
     pub fn huge(len: u64) -> Self {
         Self {
             len,
+            stop: len,
             chunk: 64 * 1024,
             gap: Duration::ZERO,
         }
@@ -225,10 +241,10 @@ async fn write_body(
 ) -> std::io::Result<()> {
     let chunk = vec![b'x'; body.chunk];
     let mut sent = 0;
-    while sent < body.len {
+    while sent < body.stop {
         let n = body
             .chunk
-            .min(usize::try_from(body.len - sent).unwrap_or(usize::MAX));
+            .min(usize::try_from(body.stop - sent).unwrap_or(usize::MAX));
         write.write_all(&chunk[..n]).await?;
         sent += n as u64;
         written.fetch_add(n as u64, Ordering::SeqCst);
