@@ -128,7 +128,7 @@ pub fn logged_stack(
     Recorder,
 ) {
     let (service, recorder) = stack(retry);
-    (log.layer(service), recorder)
+    (ServiceBuilder::new().layer(log).service(service), recorder)
 }
 
 /// A client builder without timers of its own, for paused-clock tests (see [`http`]):
