@@ -188,9 +188,7 @@ async fn a_retry_after_pauses_the_key_only_when_throttled() {
         (504, false),
     ] {
         let (server, url) = server(status, "10").await;
-        let client = Client::builder()
-            .retry(RetryConfig::default().deadline(None).max_retries(0))
-            .attempt_timeout(None)
+        let client = common::paused(RetryConfig::default().max_retries(0))
             .rate_limit(RateLimitConfig::new(Quota::per_second(10)).jitter(Duration::ZERO))
             .build(http())
             .expect("valid config");

@@ -134,9 +134,7 @@ async fn a_post_with_a_key_is_retried_by_the_client_when_the_server_dedupes() {
         .respond_with(ResponseTemplate::new(502))
         .mount(&server)
         .await;
-    let client = Client::builder()
-        .retry(RetryConfig::default().deadline(None).server_dedupes(true))
-        .attempt_timeout(None)
+    let client = common::paused(RetryConfig::default().server_dedupes(true))
         .idempotency_store(MemoryStore::new())
         .build(http())
         .expect("valid config");
@@ -321,9 +319,7 @@ async fn generated_keys_are_sent_but_not_recorded_and_named_keys_are() {
 #[tokio::test(start_paused = true)]
 async fn a_ledger_that_is_down_stops_named_keys_only() {
     let server = ledger::invoices_api(Duration::ZERO).await;
-    let client = Client::builder()
-        .retry(RetryConfig::default().deadline(None))
-        .attempt_timeout(None)
+    let client = common::paused(RetryConfig::default())
         .idempotency_store(Down)
         .build(http())
         .expect("valid config");
@@ -441,9 +437,7 @@ async fn a_call_refused_by_the_rate_limiter_still_names_its_key() {
     use steadfast::rate_limit::{Quota, RateLimitConfig, RateLimitMode};
 
     let server = ledger::invoices_api(Duration::ZERO).await;
-    let client = Client::builder()
-        .retry(RetryConfig::default().deadline(None))
-        .attempt_timeout(None)
+    let client = common::paused(RetryConfig::default())
         .rate_limit(
             RateLimitConfig::new(Quota::per_minute(1).burst(1)).mode(RateLimitMode::FailFast),
         )
@@ -718,13 +712,7 @@ async fn post_order(
 #[tokio::test(start_paused = true)]
 async fn a_keyed_post_is_retried_only_to_a_host_listed_as_deduplicating() {
     let (pay, crm, http) = pay_and_crm().await;
-    let client = Client::builder()
-        .retry(
-            RetryConfig::default()
-                .deadline(None)
-                .server_dedupes_host("PAY.Example", true),
-        )
-        .attempt_timeout(None)
+    let client = common::paused(RetryConfig::default().server_dedupes_host("PAY.Example", true))
         .build(http)
         .expect("valid config");
 

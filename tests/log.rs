@@ -235,9 +235,7 @@ async fn a_401_is_an_error_that_asks_for_a_human_and_runs_the_permanent_hook() {
     let (capture, _buffer, _guard) = capture_json();
     let server = orders_server(401, 1, 200).await;
     let calls = Calls::default();
-    let client = Client::builder()
-        .retry(retry_config())
-        .attempt_timeout(None)
+    let client = common::paused(retry_config())
         .on_give_up(calls.hook("give_up"))
         .on_permanent(calls.hook("permanent"))
         .build(http())
@@ -311,9 +309,7 @@ impl Secrets {
 }
 
 fn leaky_client(max_retries: u32) -> Client {
-    Client::builder()
-        .retry(retry_config().max_retries(max_retries).base_delay(MS))
-        .attempt_timeout(None)
+    common::paused(retry_config().max_retries(max_retries).base_delay(MS))
         .log(
             LogConfig::default()
                 .redact(RedactConfig::default().header("X-Partner-Pin"))
@@ -490,9 +486,7 @@ fn random_secrets_never_reach_the_logs_or_the_error() {
 // Body capture.
 
 fn body_client(bodies: BodyCapture) -> Client {
-    Client::builder()
-        .retry(retry_config().max_retries(1).base_delay(MS))
-        .attempt_timeout(None)
+    common::paused(retry_config().max_retries(1).base_delay(MS))
         .log(LogConfig::default().bodies(bodies))
         .build(http())
         .expect("valid config")
@@ -756,9 +750,7 @@ async fn the_client_logs_generated_keys_and_ledger_replays() {
         .respond_with(ResponseTemplate::new(201))
         .mount(&server)
         .await;
-    let client = Client::builder()
-        .retry(RetryConfig::default().deadline(None))
-        .attempt_timeout(None)
+    let client = common::paused(RetryConfig::default())
         .build(http())
         .expect("valid");
     let url = format!("{}/invoices", server.uri());

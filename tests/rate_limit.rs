@@ -190,9 +190,7 @@ async fn two_clients_sharing_a_limiter_share_its_quota() {
     let server = Server::start(|_, _| Reply::status(200)).await;
     let limiter = RateLimiter::new(&config(Quota::per_second(10).burst(1))).expect("valid");
     let build = || {
-        Client::builder()
-            .retry(RetryConfig::default().deadline(None))
-            .attempt_timeout(None)
+        common::paused(RetryConfig::default())
             .shared_rate_limiter(limiter.clone())
             .build(http())
             .expect("valid config")
@@ -220,14 +218,7 @@ async fn two_clients_sharing_a_limiter_share_its_quota() {
 #[tokio::test(start_paused = true)]
 async fn retries_take_permits_too() {
     let server = Server::start(|n, _| Reply::status(if n == 0 { 503 } else { 200 })).await;
-    let client = Client::builder()
-        .retry(
-            RetryConfig::default()
-                .deadline(None)
-                .base_delay(MS)
-                .max_delay(MS),
-        )
-        .attempt_timeout(None)
+    let client = common::paused(RetryConfig::default().base_delay(MS).max_delay(MS))
         .rate_limit(config(Quota::per_second(1).burst(1)))
         .build(http())
         .expect("valid config");
@@ -544,9 +535,7 @@ async fn the_state_of_a_host_can_be_read() {
     assert_eq!(state.limit, Some(5_000));
     assert_eq!(state.paused_until, None);
 
-    let limited = Client::builder()
-        .retry(RetryConfig::default().deadline(None).max_retries(0))
-        .attempt_timeout(None)
+    let limited = common::paused(RetryConfig::default().max_retries(0))
         .shared_rate_limiter(client.rate_limiter().expect("has one").clone())
         .build(http())
         .expect("valid");
