@@ -1,4 +1,16 @@
-//! Helpers shared by the integration tests.
+//! The harness shared by the integration tests; a suite writes only what is its own.
+//!
+//! - `stack`: `stack()` / `logged_stack()` (tower stacks over a [`Recorder`]),
+//!   `paused()` / `paused_client()` (clients without timers, for a paused clock).
+//! - `request`: `request()`, `get()`, `keyed_post()`, `call()`, and wiremock scripts
+//!   (`respond()`, `respond_at()`, `orders_server()`).
+//! - `assert`: `budget_exhausted()`, `not_retried()`, `received()`, `keys()`,
+//!   `assert_one_key()` ("the server saw N requests with the same key").
+//! - `log`: one capture layer (spans and events) and one log buffer, JSON or text.
+//! - `server`: one scripted HTTP/1.1 server on the test's clock, for what wiremock cannot
+//!   do (virtual-time arrivals, dribbled, huge or cut bodies).
+//! - `ledger`, `chaos`: the suites run against every ledger store, the chaos API.
+// Each suite compiles this module on its own and uses a part of it.
 #![allow(dead_code, unreachable_pub, unused_imports)]
 
 pub mod assert;
