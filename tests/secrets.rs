@@ -8,10 +8,10 @@
 mod common;
 
 use std::fmt::Write as _;
-use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use common::log::capture_json;
 use common::{everything_shown, http};
 use serde::Deserialize;
 use serde_json::json;
@@ -20,8 +20,6 @@ use steadfast::mapper::{DriftMonitor, FieldError, FieldErrorKind, Fields};
 use steadfast::redact::{RedactConfig, Redactor};
 use steadfast::retry::{Jitter, RetryConfig};
 use steadfast::{Client, Error, ResponseExt};
-use tracing_subscriber::fmt::format::FmtSpan;
-use tracing_subscriber::layer::SubscriberExt;
 use wiremock::matchers::header;
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
@@ -106,27 +104,6 @@ impl Secrets {
             .iter()
             .find(|(p, _)| *p == place)
             .map_or_else(|| panic!("no secret for {place}"), |(_, s)| s.as_str())
-    }
-}
-
-/// What a JSON log pipeline would receive.
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Buffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("not poisoned").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Buffer {
-    fn text(&self) -> String {
-        String::from_utf8(self.0.lock().expect("not poisoned").clone()).expect("UTF-8 logs")
     }
 }
 
@@ -447,17 +424,7 @@ async fn mappers(client: &Client, server: &MockServer, s: &Secrets, shown: &Show
 }
 
 async fn run_everything(bodies: BodyCapture) -> (String, String, Secrets, MockServer) {
-    let buffer = Buffer::default();
-    let writer = buffer.clone();
-    let subscriber = tracing_subscriber::registry().with(
-        tracing_subscriber::fmt::layer()
-            .json()
-            .with_span_events(FmtSpan::FULL)
-            .with_current_span(true)
-            .with_span_list(true)
-            .with_writer(move || writer.clone()),
-    );
-    let _guard = common::capture_on_this_thread(subscriber);
+    let (_, logs, _guard) = capture_json();
     let server = MockServer::start().await;
     let s = Secrets::new();
     mount(&server, &s).await;
@@ -479,7 +446,7 @@ async fn run_everything(bodies: BodyCapture) -> (String, String, Secrets, MockSe
     call_with_userinfo(&fast, &server, &s, &shown).await;
     replay_and_deadline(&server, &s, &shown).await;
     mappers(&fast, &server, &s, &shown).await;
-    (buffer.text(), shown.text(), s, server)
+    (logs.text(), shown.text(), s, server)
 }
 
 /// A ledger replay (the 401 recorded, then answered again without a request) and a call the
