@@ -118,7 +118,7 @@ async fn sixty_four_tasks_never_exceed_burst_plus_rate_times_elapsed() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_real_time_run_stays_within_five_percent_of_the_quota() {
+async fn a_real_time_run_never_exceeds_the_quota() {
     const RATE: u32 = 20;
     const BURST: u32 = 5;
     const WINDOW: Duration = Duration::from_secs(3);
@@ -150,9 +150,16 @@ async fn a_real_time_run_stays_within_five_percent_of_the_quota() {
     let paced = f64::from(u32::try_from(within).expect("small") - BURST);
     let rate = paced / WINDOW.as_secs_f64();
     let expected = f64::from(RATE);
+    // Never over the quota, whatever the machine does: that is the limiter's promise. Under
+    // it, a starved machine may send fewer (the exact pacing is checked on the paused
+    // clock), so the lower bound only says the calls were paced, not stalled.
     assert!(
-        (rate - expected).abs() <= expected * 0.05,
-        "{within} arrivals in {WINDOW:?}: {rate:.2}/s after the burst, want {expected}/s ± 5 %"
+        rate <= expected * 1.05,
+        "{within} arrivals in {WINDOW:?}: {rate:.2}/s after the burst, over {expected}/s + 5 %"
+    );
+    assert!(
+        rate >= expected * 0.5,
+        "{within} arrivals in {WINDOW:?}: {rate:.2}/s after the burst, far under {expected}/s"
     );
 }
 
