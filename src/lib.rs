@@ -118,11 +118,13 @@ mod client;
 mod error;
 pub mod hints;
 pub mod idempotency;
+mod key;
 pub mod log;
 pub mod mapper;
 pub mod rate_limit;
 pub mod redact;
 pub mod retry;
+mod telemetry;
 pub mod timeout;
 pub mod verify;
 

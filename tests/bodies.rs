@@ -5,10 +5,9 @@
 
 mod common;
 
-use std::collections::BTreeMap;
+use common::log::capture_events;
+use common::server::{Body, Reply, Server};
 use std::fmt::Debug;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -16,165 +15,11 @@ use steadfast::log::{BodyCapture, LogConfig};
 use steadfast::mapper::DriftMonitor;
 use steadfast::retry::RetryConfig;
 use steadfast::{Client, Error, ResponseExt as _};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
-use tracing::field::{Field, Visit};
-use tracing::{Event, Subscriber};
-use tracing_subscriber::layer::{Context, Layer, SubscriberExt as _};
 
 const DEADLINE: Duration = Duration::from_secs(5);
 const DRIBBLE: Duration = Duration::from_millis(500);
 const GIB: u64 = 1 << 30;
-
-// ---------------------------------------------------------------------------------------
-// The scripted server.
-
-/// What the server sends after its headers.
-#[derive(Clone, Copy)]
-enum Body {
-    /// `len` bytes of `x`, one every [`DRIBBLE`].
-    Dribble { len: u64 },
-    /// `len` bytes of `x`, as fast as the client takes them, made up as they go.
-    Huge { len: u64 },
-}
-
-/// A server on 127.0.0.1:0 that answers every request with `status`, a `Content-Length`
-/// and `body`; it counts the body bytes it managed to write.
-struct Server {
-    address: std::net::SocketAddr,
-    written: Arc<AtomicU64>,
-    connections: Arc<AtomicU64>,
-}
-
-impl Server {
-    async fn start(status: u16, body: Body) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let address = listener.local_addr().expect("address");
-        let written = Arc::new(AtomicU64::new(0));
-        let connections = Arc::new(AtomicU64::new(0));
-        let (w, c) = (Arc::clone(&written), Arc::clone(&connections));
-        tokio::spawn(async move {
-            while let Ok((socket, _)) = listener.accept().await {
-                let (w, c) = (Arc::clone(&w), Arc::clone(&c));
-                tokio::spawn(async move {
-                    c.fetch_add(1, Ordering::SeqCst);
-                    serve(socket, status, body, &w).await;
-                    c.fetch_sub(1, Ordering::SeqCst);
-                });
-            }
-        });
-        Self {
-            address,
-            written,
-            connections,
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}/orders", self.address)
-    }
-
-    fn written(&self) -> u64 {
-        self.written.load(Ordering::SeqCst)
-    }
-
-    /// Waits (at most `limit` of real time) until every connection has ended.
-    async fn all_closed(&self, limit: std::time::Duration) -> bool {
-        let start = std::time::Instant::now();
-        while self.connections.load(Ordering::SeqCst) > 0 {
-            if start.elapsed() > limit {
-                return false;
-            }
-            tokio::task::yield_now().await;
-            std::thread::sleep(std::time::Duration::from_millis(1));
-        }
-        true
-    }
-}
-
-async fn serve(mut socket: TcpStream, status: u16, body: Body, written: &AtomicU64) {
-    let mut request = Vec::new();
-    let mut buf = [0_u8; 1024];
-    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-        match socket.read(&mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => request.extend_from_slice(&buf[..n]),
-        }
-    }
-    let len = match body {
-        Body::Dribble { len } | Body::Huge { len } => len,
-    };
-    let head = format!("HTTP/1.1 {status} Status\r\ncontent-length: {len}\r\n\r\n");
-    if socket.write_all(head.as_bytes()).await.is_err() {
-        return;
-    }
-    let chunk = vec![b'x'; 64 * 1024];
-    let mut sent = 0;
-    while sent < len {
-        let n = match body {
-            Body::Dribble { .. } => 1,
-            Body::Huge { .. } => chunk
-                .len()
-                .min(usize::try_from(len - sent).unwrap_or(usize::MAX)),
-        };
-        // A closed connection ends the write: the client has stopped reading.
-        if socket.write_all(&chunk[..n]).await.is_err() {
-            return;
-        }
-        sent += n as u64;
-        written.fetch_add(n as u64, Ordering::SeqCst);
-        if let Body::Dribble { .. } = body {
-            tokio::time::sleep(DRIBBLE).await;
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-// Events, as a log pipeline would get them.
-
-/// An event's message and fields.
-type Recorded = (String, BTreeMap<String, String>);
-
-#[derive(Clone, Default)]
-struct Events(Arc<Mutex<Vec<Recorded>>>);
-
-struct Fields<'a>(&'a mut BTreeMap<String, String>);
-
-impl Visit for Fields<'_> {
-    fn record_debug(&mut self, field: &Field, value: &dyn Debug) {
-        self.0.insert(field.name().to_owned(), format!("{value:?}"));
-    }
-
-    fn record_str(&mut self, field: &Field, value: &str) {
-        self.0.insert(field.name().to_owned(), value.to_owned());
-    }
-}
-
-impl<S: Subscriber> Layer<S> for Events {
-    fn on_event(&self, event: &Event<'_>, _: Context<'_, S>) {
-        let mut fields = BTreeMap::new();
-        event.record(&mut Fields(&mut fields));
-        let message = fields.remove("message").unwrap_or_default();
-        self.0.lock().expect("not poisoned").push((message, fields));
-    }
-}
-
-impl Events {
-    fn capture() -> (Self, tracing::subscriber::DefaultGuard) {
-        let events = Self::default();
-        let subscriber = tracing_subscriber::registry().with(events.clone());
-        (events, common::capture_on_this_thread(subscriber))
-    }
-
-    /// The fields of the only event with `message`.
-    fn only(&self, message: &str) -> BTreeMap<String, String> {
-        let events = self.0.lock().expect("not poisoned");
-        let found: Vec<_> = events.iter().filter(|(m, _)| m == message).collect();
-        assert_eq!(found.len(), 1, "{events:#?}");
-        found[0].1.clone()
-    }
-}
 
 // ---------------------------------------------------------------------------------------
 // Clients.
@@ -219,8 +64,8 @@ fn steadfast_timeout_in(error: &(dyn std::error::Error + 'static)) -> Option<Dur
 
 #[tokio::test(start_paused = true)]
 async fn a_dribbling_500_with_capture_on_ends_at_the_deadline() {
-    let (events, _guard) = Events::capture();
-    let server = Server::start(500, Body::Dribble { len: 1000 }).await;
+    let (events, _guard) = capture_events();
+    let server = Server::always(Reply::status(500).body(Body::dribble(1000, DRIBBLE))).await;
     let client = client(capture_all(), true);
     let real = std::time::Instant::now();
     let start = Instant::now();
@@ -246,8 +91,8 @@ async fn a_dribbling_500_with_capture_on_ends_at_the_deadline() {
 
 #[tokio::test(start_paused = true)]
 async fn a_dribbling_200_with_capture_on_returns_at_the_deadline_and_its_body_times_out() {
-    let (events, _guard) = Events::capture();
-    let server = Server::start(200, Body::Dribble { len: 1000 }).await;
+    let (events, _guard) = capture_events();
+    let server = Server::always(Reply::status(200).body(Body::dribble(1000, DRIBBLE))).await;
     let client = client(capture_all(), true);
     let start = Instant::now();
 
@@ -268,8 +113,8 @@ async fn a_dribbling_200_with_capture_on_returns_at_the_deadline_and_its_body_ti
 
 #[tokio::test(start_paused = true)]
 async fn the_log_read_stops_at_its_own_read_timeout_and_the_caller_gets_every_byte() {
-    let (events, _guard) = Events::capture();
-    let server = Server::start(200, Body::Dribble { len: 30 }).await;
+    let (events, _guard) = capture_events();
+    let server = Server::always(Reply::status(200).body(Body::dribble(30, DRIBBLE))).await;
     // Without a deadline over the body, only `read_timeout` bounds the log's read.
     let client = client(capture_all().read_timeout(Duration::from_secs(2)), false);
     let start = Instant::now();
@@ -295,8 +140,8 @@ async fn the_log_read_stops_at_its_own_read_timeout_and_the_caller_gets_every_by
 
 #[tokio::test]
 async fn a_1_gib_500_with_capture_on_reads_no_more_than_the_cap() {
-    let (events, _guard) = Events::capture();
-    let server = Server::start(500, Body::Huge { len: GIB }).await;
+    let (events, _guard) = capture_events();
+    let server = Server::always(Reply::status(500).body(Body::huge(GIB))).await;
     let client = client(BodyCapture::default().response(true).max_bytes(1024), true);
     let real = std::time::Instant::now();
 
@@ -328,7 +173,7 @@ async fn a_1_gib_500_with_capture_on_reads_no_more_than_the_cap() {
 
 #[tokio::test(start_paused = true)]
 async fn the_callers_read_of_a_dribbling_200_times_out_at_the_deadline() {
-    let server = Server::start(200, Body::Dribble { len: 1000 }).await;
+    let server = Server::always(Reply::status(200).body(Body::dribble(1000, DRIBBLE))).await;
     let client = client(BodyCapture::default(), true);
     let start = Instant::now();
 
@@ -352,7 +197,7 @@ async fn the_callers_read_of_a_dribbling_200_times_out_at_the_deadline() {
 
 #[tokio::test(start_paused = true)]
 async fn with_the_body_left_out_of_the_deadline_the_caller_reads_it_all() {
-    let server = Server::start(200, Body::Dribble { len: 14 }).await;
+    let server = Server::always(Reply::status(200).body(Body::dribble(14, DRIBBLE))).await;
     let client = client(BodyCapture::default(), false);
     let start = Instant::now();
 

@@ -4,11 +4,10 @@
 
 mod common;
 
-use std::io;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use common::http;
+use common::log::capture_text;
+use common::{http, not_retried, paused, received};
 use steadfast::rate_limit::{Quota, RateLimitConfig, RateLimitLayer, RateLimiter};
 use steadfast::retry::{RetryConfig, RetryStats};
 use steadfast::{Client, Error, NotRetried};
@@ -21,15 +20,11 @@ const SECOND: Duration = Duration::from_secs(1);
 /// A client without timers of its own (see `common::http`), retrying by the defaults:
 /// backoff from 100 ms, `max_retry_after` 60 s.
 fn client(rate_limit: Option<RateLimitConfig>) -> Client {
-    let builder = Client::builder()
-        .retry(RetryConfig::default().without_deadline().without_budget())
-        .without_attempt_timeout();
-    match rate_limit {
+    let builder = paused(RetryConfig::default().without_budget());
+    common::build(match rate_limit {
         Some(rate_limit) => builder.rate_limit(rate_limit.jitter(Duration::ZERO)),
         None => builder,
-    }
-    .build(http())
-    .expect("valid config")
+    })
 }
 
 /// A server answering `/orders` with `status` and `Retry-After: hint` once, then 200.
@@ -44,10 +39,6 @@ async fn server(status: u16, hint: &str) -> (MockServer, String) {
     .await;
     let url = format!("{}/orders", server.uri());
     (server, url)
-}
-
-async fn received(server: &MockServer) -> usize {
-    server.received_requests().await.expect("recording").len()
 }
 
 #[tokio::test(start_paused = true)]
@@ -95,14 +86,9 @@ async fn absurd_hints_are_too_long_not_absent() {
             .await
             .expect_err("not retried");
 
-        assert!(
-            matches!(
-                error,
-                Error::NotRetried {
-                    why: NotRetried::RetryAfterTooLong,
-                    ..
-                }
-            ),
+        assert_eq!(
+            not_retried(&error),
+            Some(NotRetried::RetryAfterTooLong),
             "{hint}: {error:?}"
         );
         assert_eq!(Instant::now(), start, "{hint}: nothing slept");
@@ -154,14 +140,9 @@ async fn a_429_for_a_day_pauses_the_key_for_max_pause_only() {
             .send()
             .await
             .expect_err("a day is too long to retry");
-        assert!(
-            matches!(
-                error,
-                Error::NotRetried {
-                    why: NotRetried::RetryAfterTooLong,
-                    ..
-                }
-            ),
+        assert_eq!(
+            not_retried(&error),
+            Some(NotRetried::RetryAfterTooLong),
             "{error:?}"
         );
         assert_eq!(
@@ -207,9 +188,7 @@ async fn a_retry_after_pauses_the_key_only_when_throttled() {
         (504, false),
     ] {
         let (server, url) = server(status, "10").await;
-        let client = Client::builder()
-            .retry(RetryConfig::default().without_deadline().max_retries(0))
-            .without_attempt_timeout()
+        let client = common::paused(RetryConfig::default().max_retries(0))
             .rate_limit(RateLimitConfig::new(Quota::per_second(10)).jitter(Duration::ZERO))
             .build(http())
             .expect("valid config");
@@ -232,14 +211,7 @@ async fn a_capped_pause_is_logged_once_per_key_and_pause() {
         .mount(&server)
         .await;
     let url = format!("{}/orders", server.uri());
-    let log = LogText::default();
-    let writer = log.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::INFO)
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = common::capture_on_this_thread(subscriber);
+    let (_, logs, _guard) = capture_text(tracing::Level::INFO);
     let limiter = RateLimiter::new(
         &RateLimitConfig::new(Quota::per_second(10))
             .jitter(Duration::ZERO)
@@ -262,7 +234,7 @@ async fn a_capped_pause_is_logged_once_per_key_and_pause() {
     let third = service.ready().await.expect("ready").call(get()).await;
     assert_eq!(third.expect("a response").status(), 429);
 
-    let text = log.text();
+    let text = logs.text();
     let warnings: Vec<&str> = text
         .lines()
         .filter(|l| l.contains("longer than max_pause"))
@@ -274,24 +246,4 @@ async fn a_capped_pause_is_logged_once_per_key_and_pause() {
         assert!(line.contains("pause_ms=60000"), "{line}");
     }
     assert_eq!(received(&server).await, 3);
-}
-
-#[derive(Clone, Default)]
-struct LogText(Arc<Mutex<Vec<u8>>>);
-
-impl LogText {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().expect("not poisoned")).into_owned()
-    }
-}
-
-impl io::Write for LogText {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().expect("not poisoned").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
 }

@@ -4,7 +4,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::{http, ledger};
+use common::server::{Body, Reply, Server};
+use common::{assert_one_key, http, keyed_post, keys, ledger, not_retried, paused, respond_at};
 use steadfast::idempotency::store::{
     Fingerprint, IdempotencyStore, LeaseToken, LedgerKey, MemoryStore, Reservation, Resolution,
     StoreError, StoreFuture, StoredResponse, Terms,
@@ -17,44 +18,22 @@ use steadfast::{Client, Error, NotRetried};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-/// A client without timers, for paused-clock tests (see `common::http`).
-fn paused_client(idempotency: IdempotencyConfig, store: MemoryStore) -> Client {
-    Client::builder()
-        .retry(RetryConfig::default().without_deadline())
-        .without_attempt_timeout()
-        .idempotency(idempotency)
-        .idempotency_store(store)
-        .build(http())
-        .expect("valid config")
-}
+const MS: Duration = Duration::from_millis(1);
 
-fn keys(requests: &[wiremock::Request], header: &str) -> Vec<String> {
-    requests
-        .iter()
-        .map(|r| {
-            r.headers
-                .get(header)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("<none>")
-                .to_owned()
-        })
-        .collect()
+/// A paused-clock client (see `common::paused`) with this ledger.
+fn paused_client(idempotency: IdempotencyConfig, store: MemoryStore) -> Client {
+    common::build(
+        paused(RetryConfig::default())
+            .idempotency(idempotency)
+            .idempotency_store(store),
+    )
 }
 
 #[tokio::test(start_paused = true)]
 async fn every_attempt_of_a_post_carries_the_same_generated_key() {
     let server = MockServer::start().await;
-    Mock::given(path("/payments"))
-        .respond_with(ResponseTemplate::new(503))
-        .up_to_n_times(2)
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    Mock::given(path("/payments"))
-        .respond_with(ResponseTemplate::new(201))
-        .with_priority(2)
-        .mount(&server)
-        .await;
+    let (unavailable, created) = (ResponseTemplate::new(503), ResponseTemplate::new(201));
+    respond_at(&server, "/payments", unavailable, 2, created).await;
     let client = paused_client(IdempotencyConfig::default(), MemoryStore::new());
 
     let response = client
@@ -64,20 +43,12 @@ async fn every_attempt_of_a_post_carries_the_same_generated_key() {
         .await
         .expect("third attempt succeeds");
 
-    let seen = keys(
-        &server.received_requests().await.expect("recording"),
-        "idempotency-key",
-    );
-    assert_eq!(seen.len(), 3);
-    assert!(seen.iter().all(|k| *k == seen[0]), "{seen:?}");
-    assert!(
-        uuid::Uuid::parse_str(&seen[0]).is_ok(),
-        "a UUID: {}",
-        seen[0]
-    );
+    let requests = server.received_requests().await.expect("recording");
+    let key = assert_one_key(&requests, "idempotency-key", 3);
+    assert!(uuid::Uuid::parse_str(&key).is_ok(), "a UUID: {key}");
     assert_eq!(
         steadfast::idempotency::IdempotencyKey::of(&response),
-        Some(seen[0].as_str()),
+        Some(key.as_str()),
         "the key is readable from the response"
     );
 }
@@ -163,13 +134,7 @@ async fn a_post_with_a_key_is_retried_by_the_client_when_the_server_dedupes() {
         .respond_with(ResponseTemplate::new(502))
         .mount(&server)
         .await;
-    let client = Client::builder()
-        .retry(
-            RetryConfig::default()
-                .without_deadline()
-                .server_dedupes(true),
-        )
-        .without_attempt_timeout()
+    let client = common::paused(RetryConfig::default().server_dedupes(true))
         .idempotency_store(MemoryStore::new())
         .build(http())
         .expect("valid config");
@@ -187,10 +152,7 @@ async fn a_post_with_a_key_is_retried_by_the_client_when_the_server_dedupes() {
         Some("payment-77"),
         "the key is readable from the error"
     );
-    assert_eq!(
-        server.received_requests().await.expect("recording").len(),
-        4
-    );
+    assert_eq!(common::received(&server).await, 4);
 }
 
 #[tokio::test(start_paused = true)]
@@ -275,14 +237,9 @@ async fn permanent_failures_are_replayed_when_configured() {
         let error = ledger::post(&client, &server, "bad-invoice")
             .await
             .expect_err("422");
-        assert!(
-            matches!(
-                error,
-                Error::NotRetried {
-                    why: NotRetried::Permanent,
-                    ..
-                }
-            ),
+        assert_eq!(
+            not_retried(&error),
+            Some(NotRetried::Permanent),
             "{error:?}"
         );
         assert_eq!(
@@ -362,9 +319,7 @@ async fn generated_keys_are_sent_but_not_recorded_and_named_keys_are() {
 #[tokio::test(start_paused = true)]
 async fn a_ledger_that_is_down_stops_named_keys_only() {
     let server = ledger::invoices_api(Duration::ZERO).await;
-    let client = Client::builder()
-        .retry(RetryConfig::default().without_deadline())
-        .without_attempt_timeout()
+    let client = common::paused(RetryConfig::default())
         .idempotency_store(Down)
         .build(http())
         .expect("valid config");
@@ -482,9 +437,7 @@ async fn a_call_refused_by_the_rate_limiter_still_names_its_key() {
     use steadfast::rate_limit::{Quota, RateLimitConfig, RateLimitMode};
 
     let server = ledger::invoices_api(Duration::ZERO).await;
-    let client = Client::builder()
-        .retry(RetryConfig::default().without_deadline())
-        .without_attempt_timeout()
+    let client = common::paused(RetryConfig::default())
         .rate_limit(
             RateLimitConfig::new(Quota::per_minute(1).burst(1)).mode(RateLimitMode::FailFast),
         )
@@ -509,31 +462,10 @@ async fn a_call_refused_by_the_rate_limiter_still_names_its_key() {
 
 #[tokio::test]
 async fn a_keyed_call_whose_body_breaks_returns_its_head_and_stays_completed() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
     // A server that says 201 with a 100-byte body, sends 10 bytes and hangs up.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let server = tokio::spawn(async move {
-        let mut accepted = 0;
-        while let Ok((mut socket, _)) = listener.accept().await {
-            accepted += 1;
-            let mut buf = [0u8; 4096];
-            let _ = socket.read(&mut buf).await;
-            let _ = socket
-                .write_all(b"HTTP/1.1 201 Created\r\ncontent-length: 100\r\n\r\n0123456789")
-                .await;
-            drop(socket);
-            if accepted == 2 {
-                break;
-            }
-        }
-        accepted
-    });
+    let server = Server::always(Reply::status(201).body(Body::cut(100, 10))).await;
     let client = Client::builder().build(http()).expect("valid");
-    let url = format!("http://{addr}/payments");
+    let url = server.url_at("/payments");
 
     // The caller gets the 201 (the server acted) with its key, and meets the broken body
     // where it broke, as it would without the ledger.
@@ -557,7 +489,7 @@ async fn a_keyed_call_whose_body_breaks_returns_its_head_and_stays_completed() {
         .expect("answered from the ledger");
     assert_eq!(repeat.status(), 201);
     assert!(Replayed::is(&repeat));
-    server.abort();
+    assert_eq!(server.arrivals().len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -696,18 +628,7 @@ async fn a_call_dropped_before_sending_frees_its_key_at_once() {
         .expect("valid")
         .store(store.clone());
     let mut service = layer.layer(http());
-    let request = || {
-        let mut request = reqwest::Request::new(
-            reqwest::Method::POST,
-            format!("{}/invoices", server.uri())
-                .parse()
-                .expect("valid url"),
-        );
-        request
-            .headers_mut()
-            .insert("idempotency-key", "order-7".parse().expect("valid"));
-        request
-    };
+    let request = || keyed_post(&format!("{}/invoices", server.uri()), "order-7");
     let call = service.ready().await.expect("ready").call(request());
     assert_eq!(store.len(), 1, "reserved");
     drop(call);
@@ -719,13 +640,8 @@ async fn a_call_dropped_before_sending_frees_its_key_at_once() {
 
 #[tokio::test]
 async fn a_recorded_body_is_read_within_the_call_deadline() {
-    let (url, server) = ledger::scripted_server(
-        "HTTP/1.1 201 Created\r\ncontent-length: 1000\r\n\r\n",
-        b"x",
-        Duration::from_millis(50),
-        None,
-    )
-    .await;
+    let server = Server::always(Reply::status(201).body(Body::dribble(1000, 50 * MS))).await;
+    let url = server.url_at("/invoices");
     // The body wait alone would be 30 s; the call's deadline is 400 ms.
     let client = Client::builder()
         .retry(RetryConfig::default().deadline(Duration::from_millis(400)))
@@ -743,7 +659,7 @@ async fn a_recorded_body_is_read_within_the_call_deadline() {
         "{:?}",
         started.elapsed()
     );
-    server.abort();
+    drop(server);
 }
 
 #[tokio::test]
@@ -796,13 +712,7 @@ async fn post_order(
 #[tokio::test(start_paused = true)]
 async fn a_keyed_post_is_retried_only_to_a_host_listed_as_deduplicating() {
     let (pay, crm, http) = pay_and_crm().await;
-    let client = Client::builder()
-        .retry(
-            RetryConfig::default()
-                .without_deadline()
-                .server_dedupes_host("PAY.Example", true),
-        )
-        .without_attempt_timeout()
+    let client = common::paused(RetryConfig::default().server_dedupes_host("PAY.Example", true))
         .build(http)
         .expect("valid config");
 
@@ -816,14 +726,9 @@ async fn a_keyed_post_is_retried_only_to_a_host_listed_as_deduplicating() {
     let error = post_order(&client, "crm.example", &crm)
         .await
         .expect_err("not listed: not retried");
-    assert!(
-        matches!(
-            error,
-            Error::NotRetried {
-                why: NotRetried::UnsafeMethod,
-                ..
-            }
-        ),
+    assert_eq!(
+        not_retried(&error),
+        Some(NotRetried::UnsafeMethod),
         "{error:?}"
     );
     assert_eq!(crm.received_requests().await.expect("recording").len(), 1);
@@ -863,7 +768,7 @@ fn a_server_dedupes_host_that_is_not_a_host_fails_the_build() {
     assert!(
         matches!(
             &error,
-            steadfast::ConfigError::Invalid { name: "retry.server_dedupes_hosts", value }
+            steadfast::ConfigError::Invalid { name: "retry.server_dedupes_hosts", value, .. }
                 if value == "https://pay.example/v1"
         ),
         "{error:?}"

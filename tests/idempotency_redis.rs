@@ -8,7 +8,7 @@ use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{closed_port, http, ledger};
+use common::{closed_port, http, keyed_post, ledger};
 use steadfast::idempotency::store::{RedisStore, RedisStoreConfig, StoreError};
 use steadfast::idempotency::{IdempotencyConfig, InFlight, LedgerDown, Replayed};
 use steadfast::{Client, Error};
@@ -472,18 +472,7 @@ async fn redis_frees_the_key_of_a_call_dropped_before_sending_at_once() {
         .expect("valid")
         .store(redis.store().await);
     let mut service = layer.layer(gate);
-    let request = || {
-        let mut request = reqwest::Request::new(
-            reqwest::Method::POST,
-            format!("{}/invoices", server.uri())
-                .parse()
-                .expect("valid url"),
-        );
-        request
-            .headers_mut()
-            .insert("idempotency-key", "order-7".parse().expect("valid"));
-        request
-    };
+    let request = || keyed_post(&format!("{}/invoices", server.uri()), "order-7");
 
     // Reserved, then waiting for the transport, then dropped: nothing went out.
     let waiting = service.call(request());

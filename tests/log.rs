@@ -3,210 +3,22 @@
 
 mod common;
 
-use std::collections::{BTreeMap, HashMap};
-use std::fmt::Debug;
-use std::io::Write;
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{Recorder, everything_shown, http};
+use common::log::{LogBuffer, all_output, capture_json};
+use common::{everything_shown, http, keyed_post, logged_stack, orders_server};
 use steadfast::log::redact::RedactConfig;
 use steadfast::log::{BodyCapture, FailedCall, LogConfig, LogLayer};
-use steadfast::retry::{Jitter, RetryConfig, RetryLayer, RetryStats};
+use steadfast::retry::{Jitter, RetryConfig, RetryStats};
 use steadfast::{Client, ClientConfig, ConfigError, Error};
-use tower::{Service, ServiceBuilder, ServiceExt};
-use tracing::field::{Field, Visit};
-use tracing::span::{Attributes, Id, Record};
-use tracing::{Event, Level, Subscriber};
-use tracing_subscriber::fmt::format::FmtSpan;
-use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
-use tracing_subscriber::registry::LookupSpan;
+use tower::{Service, ServiceExt};
+use tracing::Level;
 use wiremock::matchers::path;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const MS: Duration = Duration::from_millis(1);
-
-// ---------------------------------------------------------------------------------------
-// Capture: a layer that keeps every span (with its parent and recorded fields) and event.
-
-#[derive(Debug, Clone)]
-struct SpanRec {
-    name: &'static str,
-    parent: Option<usize>,
-    fields: BTreeMap<String, String>,
-    /// How many times each field was given a value (a text formatter shows each one).
-    times: BTreeMap<String, usize>,
-}
-
-#[derive(Debug, Clone)]
-struct EventRec {
-    level: Level,
-    message: String,
-    fields: BTreeMap<String, String>,
-    /// Index of the innermost span the event happened in.
-    span: Option<usize>,
-}
-
-#[derive(Default, Debug)]
-struct Captured {
-    spans: Vec<SpanRec>,
-    events: Vec<EventRec>,
-    /// Live span ids to indexes in `spans` (the registry reuses ids of closed spans).
-    live: HashMap<u64, usize>,
-}
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Captured>>);
-
-struct Fields<'a>(&'a mut BTreeMap<String, String>);
-
-impl Visit for Fields<'_> {
-    fn record_debug(&mut self, field: &Field, value: &dyn Debug) {
-        self.0.insert(field.name().to_owned(), format!("{value:?}"));
-    }
-
-    fn record_str(&mut self, field: &Field, value: &str) {
-        self.0.insert(field.name().to_owned(), value.to_owned());
-    }
-}
-
-/// Counts the values given to each field.
-struct Times<'a>(&'a mut BTreeMap<String, usize>);
-
-impl Visit for Times<'_> {
-    fn record_debug(&mut self, field: &Field, _: &dyn Debug) {
-        *self.0.entry(field.name().to_owned()).or_default() += 1;
-    }
-}
-
-impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Capture {
-    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
-        let mut captured = self.0.lock().expect("not poisoned");
-        let parent = ctx
-            .span(id)
-            .and_then(|span| span.parent())
-            .and_then(|parent| captured.live.get(&parent.id().into_u64()).copied());
-        let (mut fields, mut times) = (BTreeMap::new(), BTreeMap::new());
-        attrs.record(&mut Fields(&mut fields));
-        attrs.record(&mut Times(&mut times));
-        captured.spans.push(SpanRec {
-            name: attrs.metadata().name(),
-            parent,
-            fields,
-            times,
-        });
-        let index = captured.spans.len() - 1;
-        captured.live.insert(id.into_u64(), index);
-    }
-
-    fn on_record(&self, id: &Id, values: &Record<'_>, _: Context<'_, S>) {
-        let mut captured = self.0.lock().expect("not poisoned");
-        let index = captured.live[&id.into_u64()];
-        let span = &mut captured.spans[index];
-        values.record(&mut Fields(&mut span.fields));
-        values.record(&mut Times(&mut span.times));
-    }
-
-    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
-        let mut captured = self.0.lock().expect("not poisoned");
-        let mut fields = BTreeMap::new();
-        event.record(&mut Fields(&mut fields));
-        let span = ctx
-            .event_span(event)
-            .and_then(|span| captured.live.get(&span.id().into_u64()).copied());
-        captured.events.push(EventRec {
-            level: *event.metadata().level(),
-            message: fields.remove("message").unwrap_or_default(),
-            fields,
-            span,
-        });
-    }
-
-    fn on_close(&self, id: Id, _: Context<'_, S>) {
-        self.0
-            .lock()
-            .expect("not poisoned")
-            .live
-            .remove(&id.into_u64());
-    }
-}
-
-impl Capture {
-    fn spans(&self, name: &str) -> Vec<(usize, SpanRec)> {
-        let captured = self.0.lock().expect("not poisoned");
-        captured
-            .spans
-            .iter()
-            .cloned()
-            .enumerate()
-            .filter(|(_, span)| span.name == name)
-            .collect()
-    }
-
-    fn events(&self, message: &str) -> Vec<EventRec> {
-        let captured = self.0.lock().expect("not poisoned");
-        captured
-            .events
-            .iter()
-            .filter(|event| event.message == message)
-            .cloned()
-            .collect()
-    }
-
-    fn dump(&self) -> String {
-        format!("{:#?}", self.0.lock().expect("not poisoned"))
-    }
-}
-
-/// What the JSON formatter wrote: what a user's log pipeline would receive.
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Buffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("not poisoned").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Buffer {
-    fn text(&self) -> String {
-        String::from_utf8(self.0.lock().expect("not poisoned").clone()).expect("UTF-8 logs")
-    }
-
-    fn lines(&self) -> Vec<serde_json::Value> {
-        self.text()
-            .lines()
-            .map(|line| serde_json::from_str(line).expect("each line is JSON"))
-            .collect()
-    }
-}
-
-/// A subscriber at TRACE that feeds both the capture layer and tracing-subscriber's JSON
-/// formatter (with span events, so span fields are printed too).
-fn subscriber() -> (impl Subscriber + Send + Sync, Capture, Buffer) {
-    let capture = Capture::default();
-    let buffer = Buffer::default();
-    let writer = buffer.clone();
-    let subscriber = tracing_subscriber::registry().with(capture.clone()).with(
-        tracing_subscriber::fmt::layer()
-            .json()
-            .with_span_events(FmtSpan::FULL)
-            .with_current_span(true)
-            .with_span_list(true)
-            .with_writer(move || writer.clone()),
-    );
-    (subscriber, capture, buffer)
-}
-
-/// Everything the run wrote: the JSON lines and every captured field.
-fn all_output(capture: &Capture, buffer: &Buffer) -> String {
-    format!("{}\n{}", buffer.text(), capture.dump())
-}
 
 // ---------------------------------------------------------------------------------------
 // Helpers.
@@ -251,37 +63,12 @@ impl Calls {
     }
 }
 
-fn stack(
-    log: LogLayer,
-    retry: &RetryConfig,
-) -> (
-    impl Service<reqwest::Request, Response = reqwest::Response, Error = Error> + Clone + use<>,
-    Recorder,
-) {
-    let recorder = Recorder::default();
-    let service = ServiceBuilder::new()
-        .layer(log)
-        .layer(RetryLayer::new(retry).expect("valid config"))
-        .layer(recorder.clone())
-        .service(http());
-    (service, recorder)
-}
-
-fn keyed_post(url: &str) -> reqwest::Request {
-    let mut request = reqwest::Request::new(reqwest::Method::POST, url.parse().expect("url"));
-    request.headers_mut().insert(
-        "idempotency-key",
-        reqwest::header::HeaderValue::from_static("order-42"),
-    );
-    request
-}
-
 // ---------------------------------------------------------------------------------------
 // Spans and events.
 
 /// The JSON formatter prints what the capture layer saw: the gave-up line carries the
 /// call span's fields.
-fn assert_json_gave_up_line(buffer: &Buffer, url: &str) {
+fn assert_json_gave_up_line(buffer: &LogBuffer, url: &str) {
     let lines = buffer.lines();
     let line = lines
         .iter()
@@ -296,21 +83,13 @@ fn assert_json_gave_up_line(buffer: &Buffer, url: &str) {
 
 #[tokio::test(start_paused = true)]
 async fn a_call_that_fails_after_two_retries_is_described_by_its_spans_and_events() {
-    let (subscriber, capture, buffer) = subscriber();
-    let _guard = common::capture_on_this_thread(subscriber);
-    let server = MockServer::start().await;
-    common::respond(
-        &server,
-        ResponseTemplate::new(503),
-        3,
-        ResponseTemplate::new(200),
-    )
-    .await;
+    let (capture, buffer, _guard) = capture_json();
+    let server = orders_server(503, 3, 200).await;
     let calls = Calls::default();
     let log = LogLayer::default()
         .on_give_up(calls.hook("give_up"))
         .on_permanent(calls.hook("permanent"));
-    let (mut service, recorder) = stack(log, &retry_config());
+    let (mut service, recorder) = logged_stack(log, &retry_config());
     let port = server.address().port();
     let url = format!("http://127.0.0.1:{port}/orders?page=2");
 
@@ -318,7 +97,7 @@ async fn a_call_that_fails_after_two_retries_is_described_by_its_spans_and_event
         .ready()
         .await
         .expect("ready")
-        .call(keyed_post(&url))
+        .call(keyed_post(&url, "order-42"))
         .await
         .expect_err("three 503s");
 
@@ -414,27 +193,19 @@ async fn a_call_that_fails_after_two_retries_is_described_by_its_spans_and_event
 
 #[tokio::test(start_paused = true)]
 async fn a_call_that_succeeds_after_a_retry_logs_success_at_debug() {
-    let (subscriber, capture, _buffer) = subscriber();
-    let _guard = common::capture_on_this_thread(subscriber);
-    let server = MockServer::start().await;
-    common::respond(
-        &server,
-        ResponseTemplate::new(503),
-        1,
-        ResponseTemplate::new(200),
-    )
-    .await;
+    let (capture, _buffer, _guard) = capture_json();
+    let server = orders_server(503, 1, 200).await;
     let calls = Calls::default();
     let log = LogLayer::default()
         .on_give_up(calls.hook("give_up"))
         .on_permanent(calls.hook("permanent"));
-    let (mut service, _) = stack(log, &retry_config());
+    let (mut service, _) = logged_stack(log, &retry_config());
 
     let response = service
         .ready()
         .await
         .expect("ready")
-        .call(keyed_post(&format!("{}/orders", server.uri())))
+        .call(keyed_post(&format!("{}/orders", server.uri()), "order-42"))
         .await
         .expect("second attempt succeeds");
 
@@ -461,20 +232,10 @@ async fn a_call_that_succeeds_after_a_retry_logs_success_at_debug() {
 
 #[tokio::test(start_paused = true)]
 async fn a_401_is_an_error_that_asks_for_a_human_and_runs_the_permanent_hook() {
-    let (subscriber, capture, _buffer) = subscriber();
-    let _guard = common::capture_on_this_thread(subscriber);
-    let server = MockServer::start().await;
-    common::respond(
-        &server,
-        ResponseTemplate::new(401),
-        1,
-        ResponseTemplate::new(200),
-    )
-    .await;
+    let (capture, _buffer, _guard) = capture_json();
+    let server = orders_server(401, 1, 200).await;
     let calls = Calls::default();
-    let client = Client::builder()
-        .retry(retry_config())
-        .without_attempt_timeout()
+    let client = common::paused(retry_config())
         .on_give_up(calls.hook("give_up"))
         .on_permanent(calls.hook("permanent"))
         .build(http())
@@ -548,9 +309,7 @@ impl Secrets {
 }
 
 fn leaky_client(max_retries: u32) -> Client {
-    Client::builder()
-        .retry(retry_config().max_retries(max_retries).base_delay(MS))
-        .without_attempt_timeout()
+    common::paused(retry_config().max_retries(max_retries).base_delay(MS))
         .log(
             LogConfig::default()
                 .redact(RedactConfig::default().header("X-Partner-Pin"))
@@ -632,8 +391,7 @@ async fn leaky_call(client: &Client, server: &MockServer, secrets: &Secrets) -> 
 
 #[tokio::test(start_paused = true)]
 async fn no_secret_reaches_the_logs_or_the_error_even_at_trace_with_bodies() {
-    let (subscriber, capture, buffer) = subscriber();
-    let _guard = common::capture_on_this_thread(subscriber);
+    let (capture, buffer, _guard) = capture_json();
     let server = MockServer::start().await;
     let secrets = Secrets::fixed();
     mount_leaky(&server, &secrets).await;
@@ -707,8 +465,7 @@ fn random_secrets_never_reach_the_logs_or_the_error() {
     });
     runner
         .run(&strategy, |secrets| {
-            let (subscriber, capture, buffer) = subscriber();
-            let guard = common::capture_on_this_thread(subscriber);
+            let (capture, buffer, guard) = capture_json();
             let shown = runtime.block_on(async {
                 mount_leaky(&server, &secrets).await;
                 leaky_call(&client, &server, &secrets).await.1
@@ -729,9 +486,7 @@ fn random_secrets_never_reach_the_logs_or_the_error() {
 // Body capture.
 
 fn body_client(bodies: BodyCapture) -> Client {
-    Client::builder()
-        .retry(retry_config().max_retries(1).base_delay(MS))
-        .without_attempt_timeout()
+    common::paused(retry_config().max_retries(1).base_delay(MS))
         .log(LogConfig::default().bodies(bodies))
         .build(http())
         .expect("valid config")
@@ -739,8 +494,7 @@ fn body_client(bodies: BodyCapture) -> Client {
 
 #[tokio::test(start_paused = true)]
 async fn bodies_are_not_logged_by_default() {
-    let (subscriber, capture, buffer) = subscriber();
-    let _guard = common::capture_on_this_thread(subscriber);
+    let (capture, buffer, _guard) = capture_json();
     let server = MockServer::start().await;
     common::respond(
         &server,
@@ -773,8 +527,7 @@ async fn bodies_are_not_logged_by_default() {
 
 #[tokio::test(start_paused = true)]
 async fn bodies_are_logged_for_failed_calls_only_by_default_and_capped() {
-    let (subscriber, capture, _buffer) = subscriber();
-    let _guard = common::capture_on_this_thread(subscriber);
+    let (capture, _buffer, _guard) = capture_json();
     let server = MockServer::start().await;
     let big = serde_json::json!({ "items": vec!["x".repeat(100); 100], "token": "t" });
     Mock::given(path("/ok"))
@@ -840,8 +593,7 @@ async fn bodies_are_logged_for_failed_calls_only_by_default_and_capped() {
 
 #[tokio::test(start_paused = true)]
 async fn a_captured_success_body_is_handed_back_whole() {
-    let (subscriber, capture, _buffer) = subscriber();
-    let _guard = common::capture_on_this_thread(subscriber);
+    let (capture, _buffer, _guard) = capture_json();
     let server = MockServer::start().await;
     common::respond(
         &server,
@@ -920,14 +672,7 @@ fn log_config_is_read_from_text_and_invalid_values_are_typed_errors() {
 
 #[tokio::test]
 async fn the_library_installs_no_global_subscriber() {
-    let server = MockServer::start().await;
-    common::respond(
-        &server,
-        ResponseTemplate::new(500),
-        1,
-        ResponseTemplate::new(200),
-    )
-    .await;
+    let server = orders_server(500, 1, 200).await;
     let client = Client::builder()
         .log(LogConfig::default().bodies(BodyCapture::default().response(true)))
         .on_give_up(|_| {})
@@ -958,8 +703,7 @@ async fn the_library_installs_no_global_subscriber() {
 
 #[tokio::test]
 async fn a_success_body_that_cannot_be_read_for_the_log_is_logged_and_the_caller_meets_the_error() {
-    let (subscriber, capture, _buffer) = subscriber();
-    let _guard = common::capture_on_this_thread(subscriber);
+    let (capture, _buffer, _guard) = capture_json();
     // A server that promises 100 bytes and closes after 7.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -1000,16 +744,13 @@ async fn a_success_body_that_cannot_be_read_for_the_log_is_logged_and_the_caller
 
 #[tokio::test(start_paused = true)]
 async fn the_client_logs_generated_keys_and_ledger_replays() {
-    let (subscriber, capture, _buffer) = subscriber();
-    let _guard = common::capture_on_this_thread(subscriber);
+    let (capture, _buffer, _guard) = capture_json();
     let server = MockServer::start().await;
     Mock::given(path("/invoices"))
         .respond_with(ResponseTemplate::new(201))
         .mount(&server)
         .await;
-    let client = Client::builder()
-        .retry(RetryConfig::default().without_deadline())
-        .without_attempt_timeout()
+    let client = common::paused(RetryConfig::default())
         .build(http())
         .expect("valid");
     let url = format!("{}/invoices", server.uri());
@@ -1062,23 +803,15 @@ async fn the_client_logs_generated_keys_and_ledger_replays() {
 
 #[tokio::test(start_paused = true)]
 async fn a_post_that_may_have_been_applied_is_logged_unknown() {
-    let (subscriber, capture, _buffer) = subscriber();
-    let _guard = common::capture_on_this_thread(subscriber);
-    let server = MockServer::start().await;
-    common::respond(
-        &server,
-        ResponseTemplate::new(500),
-        1,
-        ResponseTemplate::new(200),
-    )
-    .await;
-    let (mut service, _) = stack(LogLayer::default(), &retry_config());
+    let (capture, _buffer, _guard) = capture_json();
+    let server = orders_server(500, 1, 200).await;
+    let (mut service, _) = logged_stack(LogLayer::default(), &retry_config());
 
     let error = service
         .ready()
         .await
         .expect("ready")
-        .call(keyed_post(&format!("{}/orders", server.uri())))
+        .call(keyed_post(&format!("{}/orders", server.uri()), "order-42"))
         .await
         .expect_err("a 500 to a POST is not sent again");
 

@@ -4,9 +4,8 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::fmt;
-use std::io;
-use std::sync::{Arc, Mutex};
+
+use common::log::{Capture, EventRec, LogBuffer, capture_text};
 
 use proptest::prelude::*;
 use serde::Deserialize;
@@ -15,104 +14,16 @@ use steadfast::mapper::{
     DecodeError, DriftMonitor, FieldErrorKind, Fields, MapError, Mapper, Text,
     decode_value_with_drift, decode_with_drift, map_batch, map_batch_with_ids,
 };
-use tracing::field::{Field, Visit};
-use tracing::{Level, Subscriber};
-use tracing_subscriber::layer::{Context, SubscriberExt};
-use tracing_subscriber::{Layer, registry};
+use tracing::Level;
 
 const PLANTED_SECRET: &str = "hunter2-PLANTED-SECRET";
 
-// ---------------------------------------------------------------------------
-// Capturing tracing output without a global subscriber.
-
-#[derive(Debug, Clone)]
-struct CapturedEvent {
-    level: Level,
-    target: String,
-    fields: BTreeMap<String, String>,
-}
-
-impl CapturedEvent {
-    fn field(&self, name: &str) -> Option<&str> {
-        self.fields.get(name).map(String::as_str)
-    }
-}
-
-#[derive(Debug, Clone, Default)]
-struct Capture(Arc<Mutex<Vec<CapturedEvent>>>);
-
-impl Capture {
-    fn events(&self) -> Vec<CapturedEvent> {
-        self.0.lock().expect("capture lock").clone()
-    }
-
-    fn count(&self, level: Level, target_prefix: &str) -> usize {
-        self.events()
-            .iter()
-            .filter(|e| e.level == level && e.target.starts_with(target_prefix))
-            .count()
-    }
-}
-
-struct FieldsVisitor<'a>(&'a mut BTreeMap<String, String>);
-
-impl Visit for FieldsVisitor<'_> {
-    fn record_str(&mut self, field: &Field, value: &str) {
-        self.0.insert(field.name().to_owned(), value.to_owned());
-    }
-
-    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.0.insert(field.name().to_owned(), format!("{value:?}"));
-    }
-}
-
-impl<S: Subscriber> Layer<S> for Capture {
-    fn on_event(&self, event: &tracing::Event<'_>, _ctx: Context<'_, S>) {
-        let mut fields = BTreeMap::new();
-        event.record(&mut FieldsVisitor(&mut fields));
-        self.0.lock().expect("capture lock").push(CapturedEvent {
-            level: *event.metadata().level(),
-            target: event.metadata().target().to_owned(),
-            fields,
-        });
-    }
-}
-
-/// The formatted log text, to check what a real log line would contain.
-#[derive(Debug, Clone, Default)]
-struct LogText(Arc<Mutex<Vec<u8>>>);
-
-impl LogText {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().expect("log lock")).into_owned()
-    }
-}
-
-impl io::Write for LogText {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().expect("log lock").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
 /// Runs `f` with a subscriber that captures events and formatted text.
-fn capturing<R>(f: impl FnOnce() -> R) -> (R, Capture, LogText) {
-    let capture = Capture::default();
-    let text = LogText::default();
-    let writer = text.clone();
-    let subscriber = registry().with(capture.clone()).with(
-        tracing_subscriber::fmt::layer()
-            .with_writer(move || writer.clone())
-            .with_ansi(false),
-    );
-    let guard = common::capture_on_this_thread(subscriber);
+fn capturing<R>(f: impl FnOnce() -> R) -> (R, Capture, LogBuffer) {
+    let (capture, buffer, guard) = capture_text(Level::TRACE);
     let result = f();
     drop(guard);
-    (result, capture, text)
+    (result, capture, buffer)
 }
 
 // ---------------------------------------------------------------------------
@@ -256,8 +167,8 @@ fn forgetting_to_finish_is_logged() {
         let mut f = Fields::new(&record);
         let _ = f.required::<i64>("customer_id");
     });
-    let errors: Vec<CapturedEvent> = capture
-        .events()
+    let errors: Vec<EventRec> = capture
+        .all_events()
         .into_iter()
         .filter(|e| e.level == Level::ERROR)
         .collect();
@@ -270,7 +181,7 @@ fn forgetting_to_finish_is_logged() {
         let _ = f.into_result();
     });
     assert!(
-        capture.events().is_empty(),
+        capture.all_events().is_empty(),
         "reported problems are not logged again"
     );
 }
@@ -408,8 +319,8 @@ fn batch_logs_one_warn_per_rejected_record_and_one_summary() {
         capturing(|| map_batch_with_ids(&to_billing_client, &customers, |c| crm_id(c)));
     assert_eq!(report.rejected.len(), 2);
 
-    let events = capture.events();
-    let warns: Vec<&CapturedEvent> = events.iter().filter(|e| e.level == Level::WARN).collect();
+    let events = capture.all_events();
+    let warns: Vec<&EventRec> = events.iter().filter(|e| e.level == Level::WARN).collect();
     assert_eq!(warns.len(), 2);
     for (warn, rejected) in warns.iter().zip(&report.rejected) {
         assert_eq!(
@@ -423,7 +334,7 @@ fn batch_logs_one_warn_per_rejected_record_and_one_summary() {
         );
     }
 
-    let infos: Vec<&CapturedEvent> = events.iter().filter(|e| e.level == Level::INFO).collect();
+    let infos: Vec<&EventRec> = events.iter().filter(|e| e.level == Level::INFO).collect();
     assert_eq!(infos.len(), 1);
     assert_eq!(infos[0].field("total"), Some("5"));
     assert_eq!(infos[0].field("mapped"), Some("3"));
@@ -436,8 +347,8 @@ fn batch_without_ids_still_logs_index() {
     let customers = crm_export();
     let (report, capture, _) = capturing(|| map_batch(&to_billing_client, &customers));
     assert!(report.rejected.iter().all(|r| r.id.is_none()));
-    let warns: Vec<CapturedEvent> = capture
-        .events()
+    let warns: Vec<EventRec> = capture
+        .all_events()
         .into_iter()
         .filter(|e| e.level == Level::WARN)
         .collect();
@@ -525,7 +436,7 @@ fn drift_warns_once_per_signature() {
         }
     });
     assert_eq!(capture.count(Level::WARN, "steadfast::mapper::drift"), 1);
-    let warn = &capture.events()[0];
+    let warn = &capture.all_events()[0];
     assert_eq!(warn.field("unknown"), Some("vip"));
     assert_eq!(warn.field("missing_optional"), Some("address, email"));
     assert!(text.text().contains("CrmCustomer"), "{}", text.text());
@@ -544,7 +455,7 @@ fn drift_warns_once_per_signature() {
     });
     assert_eq!(capture.count(Level::WARN, "steadfast::mapper::drift"), 1);
     assert_eq!(
-        capture.events()[0].field("missing_optional"),
+        capture.all_events()[0].field("missing_optional"),
         Some("address")
     );
     assert_eq!(monitor.signatures_seen(), 2);
@@ -563,7 +474,7 @@ fn no_drift_no_warning() {
             assert!(drift.is_empty());
         }
     });
-    assert!(capture.events().is_empty());
+    assert!(capture.all_events().is_empty());
 }
 
 #[test]

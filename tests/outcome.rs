@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{closed_port, http};
+use common::{closed_port, http, not_retried};
 use steadfast::classify::Applied;
 use steadfast::rate_limit::{Quota, RateLimitConfig, RateLimitMode};
 use steadfast::retry::RetryConfig;
@@ -19,13 +19,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 /// No deadline and no attempt limit: no timer runs while a request is in flight (but a
 /// verifier's `verify_timeout`), so on a paused clock tokio jumps only to backoff waits.
 fn paused() -> ClientBuilder {
-    Client::builder()
-        .retry(
-            RetryConfig::default()
-                .without_deadline()
-                .base_delay(Duration::from_millis(10)),
-        )
-        .without_attempt_timeout()
+    common::paused(RetryConfig::default().base_delay(Duration::from_millis(10)))
 }
 
 /// `POST /invoices` answers `first` once, then `then`.
@@ -93,14 +87,9 @@ async fn a_post_answered_500_is_not_retried_and_its_outcome_is_unknown() {
     let error = post(&client, &server).await.expect_err("500");
 
     assert_eq!(posts(&server).await.len(), 1);
-    assert!(
-        matches!(
-            error,
-            Error::NotRetried {
-                why: NotRetried::UnsafeMethod,
-                ..
-            }
-        ),
+    assert_eq!(
+        not_retried(&error),
+        Some(NotRetried::UnsafeMethod),
         "{error:?}"
     );
     assert_eq!(error.outcome(), Applied::MaybeApplied);
@@ -212,6 +201,22 @@ async fn lookup_answers(server: &MockServer, status: u16) {
         .await;
 }
 
+/// `POST /invoices` answers `first` once, then `then`; the lookup answers `lookup`.
+async fn verified_api(first: u16, then: u16, lookup: u16) -> (MockServer, Asked) {
+    let server = MockServer::start().await;
+    invoices(&server, first, then).await;
+    lookup_answers(&server, lookup).await;
+    (server, Asked::default())
+}
+
+/// `builder` with a verifier that looks invoices up and tells `asked`.
+fn verifying(builder: ClientBuilder, asked: &Asked) -> Client {
+    builder
+        .verifier(lookup_verifier(asked.clone()))
+        .build(http())
+        .expect("valid config")
+}
+
 fn keyed(client: &Client, server: &MockServer) -> steadfast::RequestBuilder {
     client
         .post(format!("{}/invoices", server.uri()))
@@ -222,14 +227,8 @@ fn keyed(client: &Client, server: &MockServer) -> steadfast::RequestBuilder {
 // Real clock: `verify_timeout` runs while the lookup is in flight.
 #[tokio::test]
 async fn a_verifier_that_finds_nothing_lets_the_retry_go_on() {
-    let server = MockServer::start().await;
-    invoices(&server, 500, 201).await;
-    lookup_answers(&server, 404).await;
-    let asked = Asked::default();
-    let client = paused()
-        .verifier(lookup_verifier(asked.clone()))
-        .build(http())
-        .expect("valid config");
+    let (server, asked) = verified_api(500, 201, 404).await;
+    let client = verifying(paused(), &asked);
 
     let response = keyed(&client, &server).send().await.expect("retried");
 
@@ -249,14 +248,8 @@ async fn a_verifier_that_finds_nothing_lets_the_retry_go_on() {
 // Real clock: `verify_timeout` runs while the lookup is in flight.
 #[tokio::test]
 async fn a_verifier_that_finds_the_invoice_ends_the_call_with_it() {
-    let server = MockServer::start().await;
-    invoices(&server, 500, 201).await;
-    lookup_answers(&server, 200).await;
-    let asked = Asked::default();
-    let client = paused()
-        .verifier(lookup_verifier(asked.clone()))
-        .build(http())
-        .expect("valid config");
+    let (server, asked) = verified_api(500, 201, 200).await;
+    let client = verifying(paused(), &asked);
 
     let response = keyed(&client, &server).send().await.expect("verified");
 
@@ -269,25 +262,14 @@ async fn a_verifier_that_finds_the_invoice_ends_the_call_with_it() {
 // Real clock: `verify_timeout` runs while the lookup is in flight.
 #[tokio::test]
 async fn a_verifier_that_cannot_tell_ends_the_call_unknown() {
-    let server = MockServer::start().await;
-    invoices(&server, 500, 201).await;
-    lookup_answers(&server, 502).await;
-    let asked = Asked::default();
-    let client = paused()
-        .verifier(lookup_verifier(asked.clone()))
-        .build(http())
-        .expect("valid config");
+    let (server, asked) = verified_api(500, 201, 502).await;
+    let client = verifying(paused(), &asked);
 
     let error = keyed(&client, &server).send().await.expect_err("unknown");
 
-    assert!(
-        matches!(
-            error,
-            Error::NotRetried {
-                why: NotRetried::OutcomeUnknown(Unverified::Unknown),
-                ..
-            }
-        ),
+    assert_eq!(
+        not_retried(&error),
+        Some(NotRetried::OutcomeUnknown(Unverified::Unknown)),
         "{error:?}"
     );
     assert_eq!(error.outcome(), Applied::MaybeApplied);
@@ -304,10 +286,7 @@ async fn a_verifier_that_cannot_tell_ends_the_call_unknown() {
 async fn verifications_are_bounded_per_call() {
     // Every POST fails 500 and every lookup finds nothing: one verification, then out of
     // tries.
-    let server = MockServer::start().await;
-    invoices(&server, 500, 500).await;
-    lookup_answers(&server, 404).await;
-    let asked = Asked::default();
+    let (server, asked) = verified_api(500, 500, 404).await;
     let client = paused()
         .retry(
             RetryConfig::default()
@@ -321,14 +300,9 @@ async fn verifications_are_bounded_per_call() {
 
     let error = keyed(&client, &server).send().await.expect_err("500");
 
-    assert!(
-        matches!(
-            error,
-            Error::NotRetried {
-                why: NotRetried::OutcomeUnknown(Unverified::OutOfTries),
-                ..
-            }
-        ),
+    assert_eq!(
+        not_retried(&error),
+        Some(NotRetried::OutcomeUnknown(Unverified::OutOfTries)),
         "{error:?}"
     );
     assert_eq!(asked.count(), 1);
@@ -353,14 +327,9 @@ async fn a_verifier_that_hangs_is_cut_by_verify_timeout() {
     let started = tokio::time::Instant::now();
     let error = keyed(&client, &server).send().await.expect_err("unknown");
 
-    assert!(
-        matches!(
-            error,
-            Error::NotRetried {
-                why: NotRetried::OutcomeUnknown(Unverified::TimedOut),
-                ..
-            }
-        ),
+    assert_eq!(
+        not_retried(&error),
+        Some(NotRetried::OutcomeUnknown(Unverified::TimedOut)),
         "{error:?}"
     );
     assert_eq!(started.elapsed(), Duration::from_secs(2));
@@ -369,10 +338,7 @@ async fn a_verifier_that_hangs_is_cut_by_verify_timeout() {
 // Real clock: `verify_timeout` runs while the lookup is in flight.
 #[tokio::test]
 async fn a_verifiers_lookups_go_through_the_rate_limiter() {
-    let server = MockServer::start().await;
-    invoices(&server, 500, 201).await;
-    lookup_answers(&server, 404).await;
-    let asked = Asked::default();
+    let (server, asked) = verified_api(500, 201, 404).await;
     // One permit a minute, refused at once beyond it: the POST takes it, the lookup is
     // refused.
     let limit = RateLimitConfig::new(Quota::per(1, Duration::from_secs(60)).burst(1))
@@ -389,11 +355,7 @@ async fn a_verifiers_lookups_go_through_the_rate_limiter() {
     assert_eq!(lookups.len(), 1);
     let refused = lookups[0].as_ref().expect_err("refused by the limiter");
     assert!(refused.contains("rate limited"), "{refused}");
-    assert_eq!(
-        server.received_requests().await.expect("recording").len(),
-        1,
-        "the lookup never left"
-    );
+    assert_eq!(common::received(&server).await, 1, "the lookup never left");
     assert_eq!(error.outcome(), Applied::MaybeApplied);
 }
 
@@ -444,14 +406,9 @@ async fn a_post_hung_past_the_attempt_timeout_is_unknown() {
     let error = post(&client, &server).await.expect_err("hung");
 
     assert_eq!(posts(&server).await.len(), 1);
-    assert!(
-        matches!(
-            error,
-            Error::NotRetried {
-                why: NotRetried::UnsafeMethod,
-                ..
-            }
-        ),
+    assert_eq!(
+        not_retried(&error),
+        Some(NotRetried::UnsafeMethod),
         "{error:?}"
     );
     assert_eq!(error.outcome(), Applied::MaybeApplied);
@@ -466,17 +423,13 @@ async fn a_post_hung_past_the_attempt_timeout_is_unknown() {
 #[tokio::test]
 async fn the_deadline_error_tells_the_calls_history() {
     let server = MockServer::start().await;
-    Mock::given(path("/orders"))
-        .respond_with(ResponseTemplate::new(503))
-        .up_to_n_times(3)
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    Mock::given(path("/orders"))
-        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(20)))
-        .with_priority(2)
-        .mount(&server)
-        .await;
+    common::respond(
+        &server,
+        ResponseTemplate::new(503),
+        3,
+        ResponseTemplate::new(200).set_delay(Duration::from_secs(20)),
+    )
+    .await;
     let deadline = Duration::from_millis(350);
     let client = Client::builder()
         .retry(
@@ -532,14 +485,9 @@ async fn every_error_says_whether_the_server_may_have_acted() {
 
     // A rejection: the server did not act.
     let error = post(&client, &server).await.expect_err("422");
-    assert!(
-        matches!(
-            error,
-            Error::NotRetried {
-                why: NotRetried::Permanent,
-                ..
-            }
-        ),
+    assert_eq!(
+        not_retried(&error),
+        Some(NotRetried::Permanent),
         "{error:?}"
     );
     assert_eq!(error.outcome(), Applied::NotApplied);
@@ -558,18 +506,7 @@ async fn every_error_says_whether_the_server_may_have_acted() {
 /// Counts the verifier's calls for a request that is safe to repeat.
 #[tokio::test(start_paused = true)]
 async fn a_safe_request_is_never_verified() {
-    let server = MockServer::start().await;
-    Mock::given(path("/orders"))
-        .respond_with(ResponseTemplate::new(500))
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    Mock::given(path("/orders"))
-        .respond_with(ResponseTemplate::new(200))
-        .with_priority(2)
-        .mount(&server)
-        .await;
+    let server = common::orders_server(500, 1, 200).await;
     let calls = Arc::new(AtomicUsize::new(0));
     let counted = Arc::clone(&calls);
     let client = paused()
@@ -593,14 +530,8 @@ async fn a_safe_request_is_never_verified() {
 // Real clock: `verify_timeout` runs while the lookup is in flight.
 #[tokio::test]
 async fn a_streamed_post_is_verified_by_its_url_and_key() {
-    let server = MockServer::start().await;
-    invoices(&server, 500, 201).await;
-    lookup_answers(&server, 200).await;
-    let asked = Asked::default();
-    let client = paused()
-        .verifier(lookup_verifier(asked.clone()))
-        .build(http())
-        .expect("valid config");
+    let (server, asked) = verified_api(500, 201, 200).await;
+    let client = verifying(paused(), &asked);
     let chunks =
         futures_util::stream::iter([Ok::<_, std::io::Error>(br#"{"amount":1999}"#.to_vec())]);
 

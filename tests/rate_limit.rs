@@ -7,149 +7,22 @@
 
 mod common;
 
-use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use common::{Recorder, http};
-use futures_util::future::BoxFuture;
+use common::log::capture_text;
+use common::server::{Reply, Server};
+use common::{Event, Recorder, call, get, http, paused};
 use steadfast::classify::Verdict;
 use steadfast::rate_limit::{Quota, RateLimitConfig, RateLimitLayer, RateLimitMode, RateLimiter};
 use steadfast::retry::{RetryConfig, RetryLayer};
 use steadfast::{Client, ConfigError, Error};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
-use tower::{Layer, Service, ServiceBuilder, ServiceExt};
+use tower::{Service, ServiceBuilder};
 
 const MS: Duration = Duration::from_millis(1);
 const SECOND: Duration = Duration::from_secs(1);
-
-// ---------------------------------------------------------------------------
-// A scripted loopback server on the test's clock.
-
-/// What the server answers one request with.
-#[derive(Clone, Default)]
-struct Reply {
-    status: u16,
-    headers: Vec<(String, String)>,
-}
-
-impl Reply {
-    fn status(status: u16) -> Self {
-        Self {
-            status,
-            headers: Vec::new(),
-        }
-    }
-
-    fn header(mut self, name: &str, value: &dyn std::fmt::Display) -> Self {
-        self.headers.push((name.to_owned(), value.to_string()));
-        self
-    }
-}
-
-/// One request as the server saw it: when, and what it answered.
-#[derive(Debug, Clone, Copy)]
-struct Arrival {
-    at: Instant,
-    status: u16,
-}
-
-type Script = dyn Fn(usize, Instant) -> Reply + Send + Sync;
-
-struct Server {
-    base: String,
-    arrivals: Arc<Mutex<Vec<Arrival>>>,
-}
-
-impl Server {
-    /// Starts a server that answers request `n` (from 0), arriving at `at`, with
-    /// `script(n, at)`.
-    async fn start(script: impl Fn(usize, Instant) -> Reply + Send + Sync + 'static) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind loopback");
-        let base = format!("http://{}", listener.local_addr().expect("address"));
-        let arrivals = Arc::new(Mutex::new(Vec::new()));
-        let script: Arc<Script> = Arc::new(script);
-        let count = Arc::new(AtomicUsize::new(0));
-        let seen = Arc::clone(&arrivals);
-        tokio::spawn(async move {
-            while let Ok((socket, _)) = listener.accept().await {
-                let (script, count, seen) =
-                    (Arc::clone(&script), Arc::clone(&count), Arc::clone(&seen));
-                tokio::spawn(async move {
-                    // A client closing its connection ends the task; nothing to report.
-                    let _ = serve(socket, &*script, &count, &seen).await;
-                });
-            }
-        });
-        Self { base, arrivals }
-    }
-
-    fn url(&self) -> String {
-        format!("{}/orders", self.base)
-    }
-
-    fn arrivals(&self) -> Vec<Arrival> {
-        self.arrivals.lock().expect("not poisoned").clone()
-    }
-
-    fn count(&self, status: u16) -> usize {
-        self.arrivals()
-            .iter()
-            .filter(|a| a.status == status)
-            .count()
-    }
-}
-
-async fn serve(
-    socket: TcpStream,
-    script: &Script,
-    count: &AtomicUsize,
-    seen: &Mutex<Vec<Arrival>>,
-) -> io::Result<()> {
-    let (read, mut write) = socket.into_split();
-    let mut read = BufReader::new(read);
-    let mut line = String::new();
-    loop {
-        line.clear();
-        if read.read_line(&mut line).await? == 0 {
-            return Ok(());
-        }
-        let mut body = 0;
-        loop {
-            line.clear();
-            read.read_line(&mut line).await?;
-            if line.trim().is_empty() {
-                break;
-            }
-            let lower = line.to_ascii_lowercase();
-            if let Some(length) = lower.strip_prefix("content-length:") {
-                body = length.trim().parse().unwrap_or(0);
-            }
-        }
-        read.read_exact(&mut vec![0; body]).await?;
-        let at = Instant::now();
-        let reply = script(count.fetch_add(1, Ordering::SeqCst), at);
-        seen.lock().expect("not poisoned").push(Arrival {
-            at,
-            status: reply.status,
-        });
-        let mut head = format!("HTTP/1.1 {} X\r\ncontent-length: 0\r\n", reply.status);
-        for (name, value) in &reply.headers {
-            head.push_str(name);
-            head.push_str(": ");
-            head.push_str(value);
-            head.push_str("\r\n");
-        }
-        head.push_str("\r\n");
-        write.write_all(head.as_bytes()).await?;
-    }
-}
 
 // ---------------------------------------------------------------------------
 // Helpers.
@@ -159,25 +32,9 @@ fn config(quota: Quota) -> RateLimitConfig {
     RateLimitConfig::new(quota).jitter(Duration::ZERO)
 }
 
-fn get(url: &str) -> reqwest::Request {
-    reqwest::Request::new(reqwest::Method::GET, url.parse().expect("valid url"))
-}
-
-async fn call<S>(service: &mut S, url: &str) -> Result<reqwest::Response, Error>
-where
-    S: Service<reqwest::Request, Response = reqwest::Response, Error = Error>,
-{
-    service.ready().await?.call(get(url)).await
-}
-
-/// A client without timers of its own, for paused-clock tests (see `common::http`).
+/// A client without timers of its own, and without a retry budget.
 fn paused_client(rate_limit: RateLimitConfig) -> Client {
-    Client::builder()
-        .retry(RetryConfig::default().without_deadline().without_budget())
-        .without_attempt_timeout()
-        .rate_limit(rate_limit)
-        .build(http())
-        .expect("valid config")
+    common::build(paused(RetryConfig::default().without_budget()).rate_limit(rate_limit))
 }
 
 /// Checks that over every stretch between two sends, no more went than
@@ -217,7 +74,9 @@ where
                 .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
                 .is_ok()
             {
-                let response = call(&mut service, &url).await.expect("the call succeeds");
+                let response = call(&mut service, get(&url))
+                    .await
+                    .expect("the call succeeds");
                 assert_eq!(response.status(), 200);
             }
         }));
@@ -259,7 +118,7 @@ async fn sixty_four_tasks_never_exceed_burst_plus_rate_times_elapsed() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_real_time_run_stays_within_five_percent_of_the_quota() {
+async fn a_real_time_run_never_exceeds_the_quota() {
     const RATE: u32 = 20;
     const BURST: u32 = 5;
     const WINDOW: Duration = Duration::from_secs(3);
@@ -274,7 +133,9 @@ async fn a_real_time_run_stays_within_five_percent_of_the_quota() {
         let (mut service, url) = (service.clone(), server.url());
         handles.push(tokio::spawn(async move {
             while Instant::now() < stop {
-                call(&mut service, &url).await.expect("the call succeeds");
+                call(&mut service, get(&url))
+                    .await
+                    .expect("the call succeeds");
             }
         }));
     }
@@ -289,9 +150,16 @@ async fn a_real_time_run_stays_within_five_percent_of_the_quota() {
     let paced = f64::from(u32::try_from(within).expect("small") - BURST);
     let rate = paced / WINDOW.as_secs_f64();
     let expected = f64::from(RATE);
+    // Never over the quota, whatever the machine does: that is the limiter's promise. Under
+    // it, a starved machine may send fewer (the exact pacing is checked on the paused
+    // clock), so the lower bound only says the calls were paced, not stalled.
     assert!(
-        (rate - expected).abs() <= expected * 0.05,
-        "{within} arrivals in {WINDOW:?}: {rate:.2}/s after the burst, want {expected}/s ± 5 %"
+        rate <= expected * 1.05,
+        "{within} arrivals in {WINDOW:?}: {rate:.2}/s after the burst, over {expected}/s + 5 %"
+    );
+    assert!(
+        rate >= expected * 0.5,
+        "{within} arrivals in {WINDOW:?}: {rate:.2}/s after the burst, far under {expected}/s"
     );
 }
 
@@ -329,9 +197,7 @@ async fn two_clients_sharing_a_limiter_share_its_quota() {
     let server = Server::start(|_, _| Reply::status(200)).await;
     let limiter = RateLimiter::new(&config(Quota::per_second(10).burst(1))).expect("valid");
     let build = || {
-        Client::builder()
-            .retry(RetryConfig::default().without_deadline())
-            .without_attempt_timeout()
+        common::paused(RetryConfig::default())
             .shared_rate_limiter(limiter.clone())
             .build(http())
             .expect("valid config")
@@ -359,14 +225,7 @@ async fn two_clients_sharing_a_limiter_share_its_quota() {
 #[tokio::test(start_paused = true)]
 async fn retries_take_permits_too() {
     let server = Server::start(|n, _| Reply::status(if n == 0 { 503 } else { 200 })).await;
-    let client = Client::builder()
-        .retry(
-            RetryConfig::default()
-                .without_deadline()
-                .base_delay(MS)
-                .max_delay(MS),
-        )
-        .without_attempt_timeout()
+    let client = common::paused(RetryConfig::default().base_delay(MS).max_delay(MS))
         .rate_limit(config(Quota::per_second(1).burst(1)))
         .build(http())
         .expect("valid config");
@@ -382,75 +241,6 @@ async fn retries_take_permits_too() {
 
 // ---------------------------------------------------------------------------
 // The server says slow down: every caller slows down.
-
-/// Records, in order, each attempt leaving and each attempt's outcome, below the limiter.
-#[derive(Clone, Default)]
-struct Events(Arc<Mutex<Vec<Event>>>);
-
-#[derive(Debug, Clone, Copy)]
-enum Event {
-    Sent(Instant),
-    Answered(Instant, u16),
-}
-
-impl Events {
-    fn all(&self) -> Vec<Event> {
-        self.0.lock().expect("not poisoned").clone()
-    }
-}
-
-impl<S> Layer<S> for Events {
-    type Service = EventsService<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        EventsService {
-            inner,
-            events: self.clone(),
-        }
-    }
-}
-
-#[derive(Clone)]
-struct EventsService<S> {
-    inner: S,
-    events: Events,
-}
-
-impl<S> Service<reqwest::Request> for EventsService<S>
-where
-    S: Service<reqwest::Request, Response = reqwest::Response>,
-    S::Future: Send + 'static,
-{
-    type Response = reqwest::Response;
-    type Error = S::Error;
-    type Future = BoxFuture<'static, Result<reqwest::Response, S::Error>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: reqwest::Request) -> Self::Future {
-        let events = self.events.clone();
-        events
-            .0
-            .lock()
-            .expect("not poisoned")
-            .push(Event::Sent(Instant::now()));
-        let future = self.inner.call(request);
-        Box::pin(async move {
-            let outcome = future.await;
-            if let Ok(response) = &outcome {
-                let status = response.status().as_u16();
-                events
-                    .0
-                    .lock()
-                    .expect("not poisoned")
-                    .push(Event::Answered(Instant::now(), status));
-            }
-            outcome
-        })
-    }
-}
 
 #[tokio::test(start_paused = true)]
 async fn one_429_pauses_all_sixteen_tasks_for_its_retry_after() {
@@ -472,7 +262,7 @@ async fn one_429_pauses_all_sixteen_tasks_for_its_retry_after() {
         }
     })
     .await;
-    let events = Events::default();
+    let events = Recorder::default();
     let retry = RetryConfig::default()
         .without_deadline()
         .without_budget()
@@ -703,21 +493,14 @@ async fn each_wait_emits_an_event_saying_how_long_and_why() {
         }
     })
     .await;
-    let log = LogText::default();
-    let writer = log.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::DEBUG)
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = common::capture_on_this_thread(subscriber);
+    let (_, logs, _guard) = capture_text(tracing::Level::DEBUG);
     let client = paused_client(config(Quota::per_second(1).burst(1)));
 
     for _ in 0..3 {
         client.get(server.url()).send().await.expect("200");
     }
 
-    let text = log.text();
+    let text = logs.text();
     assert!(text.contains("the server asked to slow down"), "{text}");
     assert!(text.contains("pause_ms=2000"), "{text}");
     let waits: Vec<&str> = text
@@ -741,26 +524,6 @@ async fn each_wait_emits_an_event_saying_how_long_and_why() {
     );
 }
 
-#[derive(Clone, Default)]
-struct LogText(Arc<Mutex<Vec<u8>>>);
-
-impl LogText {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().expect("not poisoned")).into_owned()
-    }
-}
-
-impl io::Write for LogText {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().expect("not poisoned").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test(start_paused = true)]
 async fn the_state_of_a_host_can_be_read() {
     let server = Server::start(|n, _| match n {
@@ -779,9 +542,7 @@ async fn the_state_of_a_host_can_be_read() {
     assert_eq!(state.limit, Some(5_000));
     assert_eq!(state.paused_until, None);
 
-    let limited = Client::builder()
-        .retry(RetryConfig::default().without_deadline().max_retries(0))
-        .without_attempt_timeout()
+    let limited = common::paused(RetryConfig::default().max_retries(0))
         .shared_rate_limiter(client.rate_limiter().expect("has one").clone())
         .build(http())
         .expect("valid");
@@ -804,7 +565,7 @@ fn invalid_quotas_fail_the_build_with_a_typed_error() {
             .build(http())
             .expect_err("invalid quota");
         let named = match &error {
-            ConfigError::OutOfRange { name, .. } | ConfigError::ZeroDuration { name } => *name,
+            ConfigError::OutOfRange { name, .. } | ConfigError::ZeroDuration { name, .. } => *name,
             other => panic!("unexpected {other:?}"),
         };
         assert_eq!(named, field);

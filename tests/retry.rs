@@ -6,12 +6,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
-use common::{Recorder, closed_port, http};
+use common::{
+    budget_exhausted, call, closed_port, http, keyed_post, keys, not_retried, orders_server,
+    received, request, stack,
+};
 use steadfast::classify::{Applied, Classify, DefaultClassifier, Outcome};
 use steadfast::retry::{BudgetConfig, Jitter, RetryConfig, RetryLayer};
 use steadfast::{Error, NotRetried};
 use tokio::time::Instant;
-use tower::{Service, ServiceBuilder, ServiceExt};
+use tower::{ServiceBuilder, ServiceExt};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -27,33 +30,6 @@ fn config() -> RetryConfig {
         .without_deadline()
 }
 
-/// A retry stack over a recorder over reqwest.
-fn stack(
-    config: &RetryConfig,
-) -> (
-    impl Service<reqwest::Request, Response = reqwest::Response, Error = Error> + Clone + use<>,
-    Recorder,
-) {
-    let recorder = Recorder::default();
-    let service = ServiceBuilder::new()
-        .layer(RetryLayer::new(config).expect("valid config"))
-        .layer(recorder.clone())
-        .service(http());
-    (service, recorder)
-}
-
-fn request(method: reqwest::Method, url: &str) -> reqwest::Request {
-    reqwest::Request::new(method, url.parse().expect("valid url"))
-}
-
-async fn call(
-    service: &mut (impl Service<reqwest::Request, Response = reqwest::Response, Error = Error> + Clone),
-    request: reqwest::Request,
-) -> Result<reqwest::Response, Error> {
-    service.ready().await?.call(request).await
-}
-
-/// Mounts `first` for the first `times` requests, then `then`.
 #[tokio::test(start_paused = true)]
 async fn get_503_503_200_succeeds_on_the_third_attempt_within_jitter_bounds() {
     // (jitter, lowest and highest allowed gap before retry 1 and retry 2)
@@ -64,14 +40,7 @@ async fn get_503_503_200_succeeds_on_the_third_attempt_within_jitter_bounds() {
         (Jitter::Decorrelated, [(100, 300), (100, 900)]),
     ];
     for (jitter, bounds) in cases {
-        let server = MockServer::start().await;
-        common::respond(
-            &server,
-            ResponseTemplate::new(503),
-            2,
-            ResponseTemplate::new(200),
-        )
-        .await;
+        let server = orders_server(503, 2, 200).await;
         let (mut service, recorder) = stack(&config().jitter(jitter));
 
         let url = format!("{}/orders", server.uri());
@@ -80,10 +49,7 @@ async fn get_503_503_200_succeeds_on_the_third_attempt_within_jitter_bounds() {
             .expect("third attempt succeeds");
 
         assert_eq!(response.status(), 200);
-        assert_eq!(
-            server.received_requests().await.expect("recording").len(),
-            3
-        );
+        assert_eq!(received(&server).await, 3);
         let gaps = recorder.gaps();
         let stats = steadfast::retry::RetryStats::of(&response);
         assert_eq!(stats.attempts, 3);
@@ -115,23 +81,16 @@ async fn post_answered_500_is_sent_once_and_the_error_says_why() {
     let (mut service, recorder) = stack(&config());
 
     let url = format!("{}/orders", server.uri());
-    let mut post = request(reqwest::Method::POST, &url);
     // A key alone does not make a retry safe: most APIs ignore it.
-    post.headers_mut()
-        .insert("idempotency-key", "order-42".parse().expect("valid value"));
+    let post = keyed_post(&url, "order-42");
     let error = call(&mut service, post)
         .await
         .expect_err("500 is a failure");
 
     assert_eq!(recorder.count(), 1);
-    assert!(
-        matches!(
-            error,
-            Error::NotRetried {
-                why: NotRetried::UnsafeMethod,
-                ..
-            }
-        ),
+    assert_eq!(
+        not_retried(&error),
+        Some(NotRetried::UnsafeMethod),
         "{error:?}"
     );
     assert_eq!(error.outcome(), Applied::MaybeApplied);
@@ -151,14 +110,7 @@ async fn post_answered_500_is_sent_once_and_the_error_says_why() {
 async fn post_without_key_is_retried_after_429_and_503() {
     // Both are refusals before any work: safe to send again whatever the method.
     for status in [429, 503] {
-        let server = MockServer::start().await;
-        common::respond(
-            &server,
-            ResponseTemplate::new(status),
-            1,
-            ResponseTemplate::new(201),
-        )
-        .await;
+        let server = orders_server(status, 1, 201).await;
         let (mut service, recorder) = stack(&config());
 
         let url = format!("{}/orders", server.uri());
@@ -173,34 +125,18 @@ async fn post_without_key_is_retried_after_429_and_503() {
 
 #[tokio::test(start_paused = true)]
 async fn post_with_idempotency_key_is_retried_with_the_same_key() {
-    let server = MockServer::start().await;
-    common::respond(
-        &server,
-        ResponseTemplate::new(503),
-        2,
-        ResponseTemplate::new(201),
-    )
-    .await;
+    let server = orders_server(503, 2, 201).await;
     let (mut service, _) = stack(&config());
 
     let url = format!("{}/orders", server.uri());
-    let mut post = request(reqwest::Method::POST, &url);
-    post.headers_mut()
-        .insert("idempotency-key", "order-42".parse().expect("valid value"));
+    let mut post = keyed_post(&url, "order-42");
     *post.body_mut() = Some(reqwest::Body::from(r#"{"sku":"A-1"}"#));
     let response = call(&mut service, post).await.expect("retried to success");
 
     assert_eq!(response.status(), 201);
     let seen = server.received_requests().await.expect("recording");
-    assert_eq!(seen.len(), 3);
+    assert_eq!(keys(&seen, "idempotency-key"), ["order-42"; 3]);
     for attempt in &seen {
-        assert_eq!(
-            attempt
-                .headers
-                .get("idempotency-key")
-                .map(reqwest::header::HeaderValue::as_bytes),
-            Some(&b"order-42"[..])
-        );
         assert_eq!(attempt.body, br#"{"sku":"A-1"}"#);
     }
 }
@@ -210,14 +146,7 @@ async fn every_attempt_sends_the_whole_request_again() {
     // Small bodies are copied for the next attempt, larger ones shared: both must arrive
     // whole, with the headers, on every attempt.
     for size in [0, 100, 4_096] {
-        let server = MockServer::start().await;
-        common::respond(
-            &server,
-            ResponseTemplate::new(503),
-            2,
-            ResponseTemplate::new(200),
-        )
-        .await;
+        let server = orders_server(503, 2, 200).await;
         let (mut service, _) = stack(&config());
         let body: Vec<u8> = (0..size)
             .map(|n| u8::try_from(n % 251).expect("small"))
@@ -250,7 +179,10 @@ async fn post_to_a_closed_port_is_retried_because_nothing_was_sent() {
         .expect_err("nothing listens");
 
     assert_eq!(recorder.count(), 3, "1 attempt + 2 retries");
-    let Error::RetriesExhausted { failure, source } = &error else {
+    let Error::RetriesExhausted {
+        failure, source, ..
+    } = &error
+    else {
         panic!("expected RetriesExhausted, got {error:?}");
     };
     assert_eq!(failure.attempts(), 3);
@@ -322,16 +254,7 @@ async fn a_hint_past_the_deadline_fails_at_once_with_retry_at() {
 
     assert_eq!(Instant::now(), start, "no time passed: nothing slept");
     assert_eq!(recorder.count(), 1);
-    assert!(
-        matches!(
-            error,
-            Error::NotRetried {
-                why: NotRetried::Deadline,
-                ..
-            }
-        ),
-        "{error:?}"
-    );
+    assert_eq!(not_retried(&error), Some(NotRetried::Deadline), "{error:?}");
     let retry_at = error.retry_at().expect("the server named a time");
     assert_eq!(retry_at - start, Duration::from_secs(30));
 }
@@ -352,14 +275,9 @@ async fn a_hint_above_max_retry_after_is_not_slept() {
         .expect_err("an hour is longer than the 60 s default");
 
     assert_eq!(recorder.count(), 1);
-    assert!(
-        matches!(
-            error,
-            Error::NotRetried {
-                why: NotRetried::RetryAfterTooLong,
-                ..
-            }
-        ),
+    assert_eq!(
+        not_retried(&error),
+        Some(NotRetried::RetryAfterTooLong),
         "{error:?}"
     );
     assert_eq!(
@@ -388,14 +306,9 @@ async fn permanent_statuses_are_sent_once_and_the_response_is_kept() {
             .expect_err("permanent");
 
         assert_eq!(recorder.count(), 1, "status {status}");
-        assert!(
-            matches!(
-                error,
-                Error::NotRetried {
-                    why: NotRetried::Permanent,
-                    ..
-                }
-            ),
+        assert_eq!(
+            not_retried(&error),
+            Some(NotRetried::Permanent),
             "{status}: {error:?}"
         );
         assert_eq!(error.status().map(|s| s.as_u16()), Some(status));
@@ -428,21 +341,13 @@ async fn streaming_body_is_sent_once_and_the_error_says_it_is_not_replayable() {
     let error = call(&mut service, put).await.expect_err("503");
 
     assert_eq!(recorder.count(), 1);
-    assert!(
-        matches!(
-            error,
-            Error::NotRetried {
-                why: NotRetried::BodyNotReplayable,
-                ..
-            }
-        ),
+    assert_eq!(
+        not_retried(&error),
+        Some(NotRetried::BodyNotReplayable),
         "{error:?}"
     );
     assert!(error.to_string().contains("cannot be replayed"), "{error}");
-    assert_eq!(
-        server.received_requests().await.expect("recording").len(),
-        1
-    );
+    assert_eq!(received(&server).await, 1);
 }
 
 #[tokio::test(start_paused = true)]
@@ -472,16 +377,6 @@ async fn retries_end_with_retries_exhausted_and_the_last_response() {
         .await
         .expect("body");
     assert_eq!(body, "bad gateway");
-}
-
-fn budget_exhausted(error: &Error) -> bool {
-    matches!(
-        error,
-        Error::NotRetried {
-            why: NotRetried::BudgetExhausted,
-            ..
-        }
-    )
 }
 
 #[tokio::test(start_paused = true)]
@@ -542,14 +437,7 @@ async fn first_attempt_successes_earn_retries_in_the_budget() {
 
 #[tokio::test(start_paused = true)]
 async fn the_classifier_sees_each_attempt_once() {
-    let server = MockServer::start().await;
-    common::respond(
-        &server,
-        ResponseTemplate::new(503),
-        2,
-        ResponseTemplate::new(200),
-    )
-    .await;
+    let server = orders_server(503, 2, 200).await;
     let seen = Arc::new(AtomicUsize::new(0));
     let counted = Arc::clone(&seen);
     let default = DefaultClassifier::new();
@@ -638,7 +526,7 @@ async fn load(rate: u32, fault: f64) -> Load {
         .into_iter()
         .filter(|ok| *ok)
         .count();
-    let attempts = server.received_requests().await.expect("recording").len();
+    let attempts = received(&server).await;
     Load {
         calls: usize::try_from(calls).expect("small"),
         succeeded,
@@ -720,14 +608,7 @@ async fn the_default_budget_at_thirty_percent_faults() {
 
 #[tokio::test(start_paused = true)]
 async fn a_first_attempt_success_reports_one_attempt() {
-    let server = MockServer::start().await;
-    common::respond(
-        &server,
-        ResponseTemplate::new(200),
-        1,
-        ResponseTemplate::new(200),
-    )
-    .await;
+    let server = orders_server(200, 1, 200).await;
     let (mut service, _) = stack(&config());
     let url = format!("{}/orders", server.uri());
     let response = call(&mut service, request(reqwest::Method::GET, &url))

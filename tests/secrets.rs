@@ -8,10 +8,10 @@
 mod common;
 
 use std::fmt::Write as _;
-use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use common::log::capture_json;
 use common::{everything_shown, http};
 use serde::Deserialize;
 use serde_json::json;
@@ -20,8 +20,6 @@ use steadfast::mapper::{DriftMonitor, FieldError, FieldErrorKind, Fields};
 use steadfast::redact::{RedactConfig, Redactor};
 use steadfast::retry::{Jitter, RetryConfig};
 use steadfast::{Client, Error, ResponseExt};
-use tracing_subscriber::fmt::format::FmtSpan;
-use tracing_subscriber::layer::SubscriberExt;
 use wiremock::matchers::header;
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
@@ -106,27 +104,6 @@ impl Secrets {
             .iter()
             .find(|(p, _)| *p == place)
             .map_or_else(|| panic!("no secret for {place}"), |(_, s)| s.as_str())
-    }
-}
-
-/// What a JSON log pipeline would receive.
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Buffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("not poisoned").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Buffer {
-    fn text(&self) -> String {
-        String::from_utf8(self.0.lock().expect("not poisoned").clone()).expect("UTF-8 logs")
     }
 }
 
@@ -450,17 +427,7 @@ async fn mappers(client: &Client, server: &MockServer, s: &Secrets, shown: &Show
 }
 
 async fn run_everything(bodies: BodyCapture) -> (String, String, Secrets, MockServer) {
-    let buffer = Buffer::default();
-    let writer = buffer.clone();
-    let subscriber = tracing_subscriber::registry().with(
-        tracing_subscriber::fmt::layer()
-            .json()
-            .with_span_events(FmtSpan::FULL)
-            .with_current_span(true)
-            .with_span_list(true)
-            .with_writer(move || writer.clone()),
-    );
-    let _guard = common::capture_on_this_thread(subscriber);
+    let (_, logs, _guard) = capture_json();
     let server = MockServer::start().await;
     let s = Secrets::new();
     mount(&server, &s).await;
@@ -480,8 +447,59 @@ async fn run_everything(bodies: BodyCapture) -> (String, String, Secrets, MockSe
     let timed_out = call(&timing_out, &server, &s, "/orders", "slow", false, &shown).await;
     assert!(timed_out.is_none(), "the slow call must time out");
     call_with_userinfo(&fast, &server, &s, &shown).await;
+    replay_and_deadline(&server, &s, &shown).await;
     mappers(&fast, &server, &s, &shown).await;
-    (buffer.text(), shown.text(), s, server)
+    (logs.text(), shown.text(), s, server)
+}
+
+/// A ledger replay (the 401 recorded, then answered again without a request) and a call the
+/// deadline cuts: both build their errors apart from the retry layer.
+async fn replay_and_deadline(server: &MockServer, s: &Secrets, shown: &Shown) {
+    // On the paused clock a timer fires as soon as the runtime waits on the server: none.
+    let ledger = Client::builder()
+        .retry(RetryConfig::default().without_deadline())
+        .without_attempt_timeout()
+        .idempotency(
+            steadfast::idempotency::IdempotencyConfig::default()
+                .complete_on(steadfast::idempotency::CompleteOn::SuccessOrPermanent),
+        )
+        .log(LogConfig::default().redact(redact_config()))
+        .on_permanent(hook(shown, "on_permanent"))
+        .build(http())
+        .expect("valid config");
+    let path = &paths(s)[0];
+    for attempts in [1, 0] {
+        let url = format!("{}{path}?{}", server.uri(), query(s));
+        let error = ledger
+            .post(url)
+            .idempotency_key("invoice-secrets-1")
+            .header("x-api-key", s.get("h_api_key"))
+            .header("x-scenario", "401")
+            .json(&json_body(s))
+            .send()
+            .await
+            .expect_err("a 401, then its replay");
+        assert_eq!(
+            error.failure().map(steadfast::Failure::attempts),
+            Some(attempts),
+            "{error}"
+        );
+        shown.push(&format!("{error}\n{error:?}\n{}", everything_shown(&error)));
+    }
+    let cut = Client::builder()
+        .retry(RetryConfig::default().deadline(Duration::from_secs(1)))
+        .log(LogConfig::default().redact(redact_config()))
+        .build(http())
+        .expect("valid config");
+    let url = format!("{}{path}?{}", server.uri(), query(s));
+    let error = cut
+        .get(url)
+        .header("x-scenario", "slow")
+        .send()
+        .await
+        .expect_err("cut by the deadline");
+    assert!(matches!(error, Error::DeadlineExceeded { .. }), "{error:?}");
+    shown.push(&format!("{error}\n{error:?}\n{}", everything_shown(&error)));
 }
 
 fn assert_no_secret(logs: &str, shown: &str, s: &Secrets) {

@@ -155,8 +155,11 @@ fn classify_one(
         return None;
     }
     if let Some(e) = err.downcast_ref::<hyper::Error>() {
-        // A response head beyond hyper's limits stays too large on every attempt.
-        if e.is_parse_too_large() {
+        // A response head beyond hyper's limits stays too large on every attempt. hyper says
+        // so structurally only through `is_parse_too_large`, which needs its `server`
+        // feature (a client library should not pull in a server), so its text decides;
+        // this runs on failed attempts only.
+        if e.is_parse() && e.to_string().contains("too large") {
             return Some(Classification::permanent(Reason::InvalidResponse));
         }
         if e.is_incomplete_message() || e.is_canceled() || e.is_closed() {

@@ -8,6 +8,10 @@ use std::time::Duration;
 /// saying "not soon", not a schedule.
 pub const MAX_HINT: Duration = Duration::from_secs(24 * 60 * 60);
 
+/// The longest hinted wait honoured unless configured otherwise: the default of both retry's
+/// `max_retry_after` and the rate limiter's `max_pause`, so the two bounds agree.
+pub(crate) const DEFAULT_MAX_WAIT: Duration = Duration::from_secs(60);
+
 /// How long a server asked its clients to wait, checked against a maximum.
 ///
 /// A hint is never silently dropped for being long: beyond the maximum it is `TooLong`,

@@ -41,6 +41,7 @@ mod rate_limit;
 mod reset;
 mod retry_after;
 
+pub(crate) use hint::DEFAULT_MAX_WAIT;
 pub use hint::{Hint, MAX_HINT};
 pub use rate_limit::RateLimitHeaders;
 pub(crate) use rate_limit::any_present;

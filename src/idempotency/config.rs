@@ -64,7 +64,7 @@ impl Default for IdempotencyConfig {
     fn default() -> Self {
         Self {
             methods: vec![Method::POST, Method::PATCH],
-            header: super::DEFAULT_HEADER.to_owned(),
+            header: crate::key::DEFAULT_HEADER.to_owned(),
             format: KeyFormat::Plain,
             generator: KeyGenerator::UuidV4,
             ttl: Duration::from_secs(24 * 3600),

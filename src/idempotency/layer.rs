@@ -6,7 +6,7 @@ use reqwest::{Method, Url};
 use tower_layer::Layer;
 
 use super::Idempotency;
-use super::key::KeyMaker;
+use super::make_key::KeyMaker;
 use super::store::{
     IdempotencyStore, LedgerKey, MemoryStore, Resolution, SharedStore, StoreFuture,
 };
@@ -141,10 +141,11 @@ impl IdempotencyLayer {
     ///
     /// [`ConfigError`] when the header name is invalid or a duration is zero.
     pub fn new(config: &IdempotencyConfig) -> Result<Self, ConfigError> {
-        let header = super::header_name(&config.header).map_err(|_| ConfigError::HeaderName {
-            name: "idempotency.header",
-            value: config.header.clone(),
-        })?;
+        let header =
+            crate::key::header_name(&config.header).map_err(|_| ConfigError::HeaderName {
+                name: "idempotency.header",
+                value: config.header.clone(),
+            })?;
         for (name, value) in [
             ("idempotency.ttl", config.ttl),
             ("idempotency.lease", config.lease),

@@ -101,8 +101,8 @@ mod body;
 mod call;
 mod config;
 mod future;
-mod key;
 mod layer;
+mod make_key;
 mod replay;
 mod reserve;
 mod service;
@@ -112,42 +112,12 @@ mod verify;
 
 pub use config::{CompleteOn, IdempotencyConfig, InFlight, LedgerDown};
 pub use future::ResponseFuture;
-pub use key::SharedKeyMaker;
-pub use key::{
-    IdempotencyKey, InvalidKey, KeyFormat, KeyGenerator, MakeIdempotencyKey, Replayed, UuidV4Keys,
-    UuidV7Keys,
-};
 pub use layer::IdempotencyLayer;
+pub use make_key::{
+    InvalidKey, KeyFormat, KeyGenerator, MakeIdempotencyKey, SharedKeyMaker, UuidV4Keys, UuidV7Keys,
+};
+pub use replay::Replayed;
 pub use service::Idempotency;
 pub use store::{IdempotencyStore, SharedStore};
 
-/// The header that carries a call's key, unless configured otherwise.
-pub(crate) const DEFAULT_HEADER: &str = "idempotency-key";
-
-/// The header name `text` spells. The default name is kept static, so that putting it
-/// on a request, and copying that request for a retry, shares no reference count.
-pub(crate) fn header_name(
-    text: &str,
-) -> Result<reqwest::header::HeaderName, reqwest::header::InvalidHeaderName> {
-    if text.eq_ignore_ascii_case(DEFAULT_HEADER) {
-        return Ok(reqwest::header::HeaderName::from_static(DEFAULT_HEADER));
-    }
-    reqwest::header::HeaderName::try_from(text)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn header_names_are_parsed_in_any_case() {
-        for text in ["idempotency-key", "Idempotency-Key", "IDEMPOTENCY-KEY"] {
-            assert_eq!(header_name(text).expect("valid").as_str(), DEFAULT_HEADER);
-        }
-        assert_eq!(
-            header_name("X-Request-Key").expect("valid").as_str(),
-            "x-request-key"
-        );
-        assert!(header_name("not a header").is_err());
-    }
-}
+pub use crate::key::IdempotencyKey;

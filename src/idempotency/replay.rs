@@ -2,10 +2,10 @@
 
 use reqwest::{Request, Response};
 
+use super::IdempotencyKey;
 use super::body::rebuild;
 use super::layer::Settings;
 use super::store::StoredResponse;
-use super::{IdempotencyKey, Replayed};
 use crate::classify::{Outcome, Verdict};
 use crate::error::{Error, Failure, NotRetried};
 
@@ -76,5 +76,17 @@ pub(crate) fn put_key(result: &mut Result<Response, Error>, key: IdempotencyKey)
             response.extensions_mut().insert(key);
         }
         Err(error) => error.set_idempotency_key(key),
+    }
+}
+
+/// Marks a response that came from the ledger, not from the network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Replayed;
+
+impl Replayed {
+    /// Whether `response` was replayed from the ledger.
+    #[must_use]
+    pub fn is(response: &reqwest::Response) -> bool {
+        response.extensions().get::<Self>().is_some()
     }
 }

@@ -87,16 +87,12 @@ where
 
 #[cfg(test)]
 mod tests {
-    use std::convert::Infallible;
-
+    use tower::ServiceExt as _;
     use tower_layer::Layer as _;
+    use tower_test::mock;
 
     use super::*;
     use crate::idempotency::{IdempotencyConfig, IdempotencyKey, IdempotencyLayer};
-
-    fn ok(_: Request) -> std::future::Ready<Result<Response, Infallible>> {
-        std::future::ready(Ok(Response::from(http::Response::new(""))))
-    }
 
     fn request(method: reqwest::Method) -> Request {
         Request::new(
@@ -105,31 +101,73 @@ mod tests {
         )
     }
 
+    /// Answers the next request the inner service sees with an empty 200 and returns it; a
+    /// request that never comes fails the test (after 5 s) rather than hanging it.
+    async fn answer_ok(handle: &mut mock::Handle<Request, Response>) -> Request {
+        let next = tokio::time::timeout(std::time::Duration::from_secs(5), handle.next_request());
+        let (sent, answer) = next
+            .await
+            .expect("the request went on")
+            .expect("the service is alive");
+        answer.send_response(Response::from(http::Response::new("")));
+        sent
+    }
+
+    fn key_sent(request: &Request) -> Option<&str> {
+        request
+            .headers()
+            .get("idempotency-key")
+            .map(|key| key.to_str().expect("visible ASCII"))
+    }
+
     #[tokio::test]
     async fn only_keyed_calls_leave_the_fast_path() {
+        let (inner, mut handle) = mock::pair::<Request, Response>();
         let layer = IdempotencyLayer::new(&IdempotencyConfig::default()).expect("valid");
-        let mut service = layer.layer(tower::service_fn(ok));
+        let mut service = layer.layer(inner);
 
-        let get = service.call(request(reqwest::Method::GET));
+        let get = service
+            .ready()
+            .await
+            .expect("ready")
+            .call(request(reqwest::Method::GET));
         assert!(get.is_passthrough(), "{get:?}");
-        let response = get.await.expect("ok");
-        assert_eq!(IdempotencyKey::of(&response), None);
+        let (response, sent) = tokio::join!(get, answer_ok(&mut handle));
+        assert_eq!(key_sent(&sent), None);
+        assert_eq!(IdempotencyKey::of(&response.expect("ok")), None);
 
-        let post = service.call(request(reqwest::Method::POST));
+        let post = service
+            .ready()
+            .await
+            .expect("ready")
+            .call(request(reqwest::Method::POST));
         assert!(!post.is_passthrough());
         assert!(
             !post.is_boxed(),
             "the memory ledger answers in place: {post:?}"
         );
-        assert!(IdempotencyKey::of(&post.await.expect("ok")).is_some());
+        let (response, sent) = tokio::join!(post, answer_ok(&mut handle));
+        let response = response.expect("ok");
+        let generated = IdempotencyKey::of(&response).expect("a generated key");
+        assert_eq!(
+            key_sent(&sent),
+            Some(generated),
+            "the key sent is the key told"
+        );
 
         let mut keyed = request(reqwest::Method::GET);
         keyed
             .headers_mut()
             .insert("idempotency-key", "order-42".parse().expect("valid"));
-        let keyed = service.call(keyed);
+        let keyed = service.ready().await.expect("ready").call(keyed);
         assert!(!keyed.is_passthrough());
-        let response = keyed.await.expect("ok");
-        assert_eq!(IdempotencyKey::of(&response), Some("order-42"));
+        let (response, sent) = tokio::join!(keyed, answer_ok(&mut handle));
+        assert_eq!(key_sent(&sent), Some("order-42"));
+        assert_eq!(IdempotencyKey::of(&response.expect("ok")), Some("order-42"));
+        drop(service);
+        assert!(
+            handle.next_request().await.is_none(),
+            "one request per call"
+        );
     }
 }

@@ -9,12 +9,12 @@ use tokio::time::Instant;
 use tracing::{Level, Span};
 
 use super::body::{Captured, Shown, read_back};
-use super::fields::{ErrorType, TARGET, idempotency_key, record_outcome};
 use super::hook::FailedCall;
 use super::layer::Shared;
 use crate::classify::{Applied, Classification, Outcome, Verdict};
 use crate::error::{BoxError, Error, Failure};
-use crate::retry::RetryStats;
+use crate::telemetry::RetryStats;
+use crate::telemetry::{ErrorType, TARGET, idempotency_key, record_outcome};
 
 /// What the `gave up` event says when a human must act.
 const NEEDS_ATTENTION: &str =

@@ -93,7 +93,7 @@ impl LogLayer {
                 redactor: Redactor::new(&config.redact)?,
                 bodies: config.bodies.clone(),
                 call_deadline: None,
-                idempotency_header: HeaderName::from_static(crate::idempotency::DEFAULT_HEADER),
+                idempotency_header: HeaderName::from_static(crate::key::DEFAULT_HEADER),
                 classifier: Arc::new(DefaultClassifier::new()),
                 hooks: Hooks::default(),
             }),

@@ -108,7 +108,6 @@
 mod body;
 mod call;
 mod config;
-pub(crate) mod fields;
 mod future;
 mod hook;
 mod layer;

@@ -9,9 +9,9 @@ use tracing::{Instrument as _, Level, Span};
 
 use super::ResponseFuture;
 use super::call::Call;
-use super::fields::{TARGET, idempotency_key};
 use super::layer::{LogLayer, Shared};
 use crate::error::{BoxError, Error};
+use crate::telemetry::{TARGET, idempotency_key};
 
 /// Logs each call: a span with OpenTelemetry fields, events for its outcome, hooks on
 /// failure, every URL, header and body redacted.

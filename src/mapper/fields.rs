@@ -1,16 +1,19 @@
 //! `Fields`: read a JSON record field by field, collecting every problem.
 
+mod convert;
+mod lookup;
+
 use std::fmt;
 use std::str::FromStr;
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use self::lookup::Lookup;
 use super::error::{FieldError, FieldErrorKind, MapError};
 use super::path::{self, Segment};
 use super::text::Text;
 use super::traits::Mapper;
-use super::value_de;
 use crate::redact::JsonRedactor;
 
 /// Reads fields of a JSON record and collects every problem instead of stopping at the
@@ -82,25 +85,6 @@ pub struct Fields<'a> {
 
 /// A `static` because a `const` with a `Vec` inside is not promoted to `'static`.
 static DEFAULT_REDACTOR: JsonRedactor = JsonRedactor::new();
-
-/// Where a path led.
-enum Lookup<'a> {
-    Found {
-        at: String,
-        value: &'a Value,
-    },
-    Absent {
-        at: String,
-    },
-    Null {
-        at: String,
-    },
-    NotContainer {
-        at: String,
-        expected: &'static str,
-        value: &'a Value,
-    },
-}
 
 impl<'a> Fields<'a> {
     /// Starts reading `record`, redacting values in problems with the default names.
@@ -360,152 +344,6 @@ impl<'a> Fields<'a> {
             None => Ok(()),
         }
     }
-
-    fn lookup(&self, path: &str) -> Lookup<'a> {
-        let mut at = self.prefix.clone();
-        let mut current = self.record;
-        for segment in path::parse(path) {
-            let next = match (segment, current) {
-                (_, Value::Null) => return Lookup::Null { at },
-                (Segment::Key(key), Value::Object(map)) => map.get(key),
-                (Segment::Index(index), Value::Array(items)) => items.get(index),
-                (Segment::Key(_), _) => {
-                    return Lookup::NotContainer {
-                        at,
-                        expected: "an object",
-                        value: current,
-                    };
-                }
-                (Segment::Index(_), _) => {
-                    return Lookup::NotContainer {
-                        at,
-                        expected: "an array",
-                        value: current,
-                    };
-                }
-            };
-            path::push(&mut at, segment);
-            match next {
-                Some(value) => current = value,
-                None => return Lookup::Absent { at },
-            }
-        }
-        if current.is_null() {
-            Lookup::Null { at }
-        } else {
-            Lookup::Found { at, value: current }
-        }
-    }
-
-    /// The value at `path`, or `None` with the problem recorded.
-    fn present(&mut self, path: &str) -> Option<(String, &'a Value)> {
-        match self.lookup(path) {
-            Lookup::Found { at, value } => Some((at, value)),
-            Lookup::Absent { at } => {
-                self.record_at(at, FieldErrorKind::Missing, None);
-                None
-            }
-            Lookup::Null { at } => {
-                self.record_at(at, FieldErrorKind::Null, None);
-                None
-            }
-            Lookup::NotContainer {
-                at,
-                expected,
-                value,
-            } => {
-                self.record_at(at, FieldErrorKind::invalid(expected), Some(value));
-                None
-            }
-        }
-    }
-
-    /// The value at `path`, or `None` when absent or `null` (no problem) or when the
-    /// path runs through a non-container (problem recorded).
-    fn present_or_none(&mut self, path: &str) -> Option<(String, &'a Value)> {
-        match self.lookup(path) {
-            Lookup::Found { at, value } => Some((at, value)),
-            Lookup::Absent { .. } | Lookup::Null { .. } => None,
-            Lookup::NotContainer {
-                at,
-                expected,
-                value,
-            } => {
-                self.record_at(at, FieldErrorKind::invalid(expected), Some(value));
-                None
-            }
-        }
-    }
-
-    fn decode<T: DeserializeOwned>(&mut self, at: &str, value: &Value) -> Option<T> {
-        match value_de::from_value(value, self.redactor) {
-            Ok(decoded) => Some(decoded),
-            Err(mut problem) => {
-                problem.prefix_with(at, self.redactor);
-                self.push(problem);
-                None
-            }
-        }
-    }
-
-    fn converted<U>(
-        &mut self,
-        at: String,
-        value: &Value,
-        result: Result<U, FieldErrorKind>,
-    ) -> Option<U> {
-        match result {
-            Ok(converted) => Some(converted),
-            Err(kind) => {
-                self.record_at(at, kind, Some(value));
-                None
-            }
-        }
-    }
-
-    fn parse_value<T: FromStr>(&mut self, at: String, value: &Value) -> Option<T> {
-        let parsed = match value {
-            Value::String(s) => s.trim().parse().ok(),
-            Value::Number(n) => n.to_string().parse().ok(),
-            Value::Bool(b) => b.to_string().parse().ok(),
-            Value::Null | Value::Array(_) | Value::Object(_) => None,
-        };
-        if parsed.is_none() {
-            let expected = short_type_name(std::any::type_name::<T>());
-            self.record_at(at, FieldErrorKind::Invalid { expected }, Some(value));
-        }
-        parsed
-    }
-
-    fn read_child<R>(
-        &mut self,
-        at: String,
-        value: &'a Value,
-        read: impl FnOnce(&mut Fields<'a>) -> Option<R>,
-    ) -> Option<R> {
-        let mut child = Fields::child(value, at, self.redactor);
-        let result = read(&mut child);
-        for problem in std::mem::take(&mut child.problems) {
-            self.push(problem);
-        }
-        result
-    }
-
-    fn record_at(&mut self, at: String, kind: FieldErrorKind, value: Option<&Value>) {
-        let problem = FieldError::new(at, kind);
-        let problem = match value {
-            Some(value) => problem.with_value_using(value, self.redactor),
-            None => problem.scrubbed(self.redactor),
-        };
-        self.push(problem);
-    }
-
-    /// Several reads below one absent parent report the same problem; keep one.
-    fn push(&mut self, problem: FieldError) {
-        if !self.problems.contains(&problem) {
-            self.problems.push(problem);
-        }
-    }
 }
 
 /// Shows where the reader is and what it found, never the record, which may hold secrets.
@@ -528,25 +366,6 @@ impl Drop for Fields<'_> {
             );
         }
     }
-}
-
-/// `alloc::vec::Vec<core::option::Option<u8>>` → `Vec<Option<u8>>`.
-fn short_type_name(full: &str) -> String {
-    let mut out = String::with_capacity(full.len());
-    let mut word_start = 0;
-    for (i, c) in full.char_indices() {
-        if !(c.is_alphanumeric() || c == '_' || c == ':') {
-            push_last_segment(&mut out, &full[word_start..i]);
-            out.push(c);
-            word_start = i + c.len_utf8();
-        }
-    }
-    push_last_segment(&mut out, &full[word_start..]);
-    out
-}
-
-fn push_last_segment(out: &mut String, word: &str) {
-    out.push_str(word.rsplit("::").next().unwrap_or(word));
 }
 
 #[cfg(test)]
@@ -814,22 +633,5 @@ mod tests {
             error.problems()[0].kind(),
             FieldErrorKind::Custom(_)
         ));
-    }
-
-    #[test]
-    fn short_type_names() {
-        let table = [
-            ("u8", "u8"),
-            ("alloc::string::String", "String"),
-            (
-                "alloc::vec::Vec<core::option::Option<my_crate::Cents>>",
-                "Vec<Option<Cents>>",
-            ),
-            ("(u8, alloc::string::String)", "(u8, String)"),
-            ("&str", "&str"),
-        ];
-        for (full, short) in table {
-            assert_eq!(short_type_name(full), short);
-        }
     }
 }

@@ -240,7 +240,7 @@ mod defaults {
     }
 
     pub(super) fn max_pause() -> Duration {
-        Duration::from_secs(60)
+        crate::hints::DEFAULT_MAX_WAIT
     }
 }
 
@@ -401,11 +401,6 @@ mod tests {
         assert_eq!(config.max_pause, Duration::from_secs(300));
         let default = RateLimitConfig::new(Quota::per_second(5));
         assert_eq!(default.max_pause, Duration::from_secs(60));
-        assert_eq!(
-            default.max_pause,
-            crate::retry::RetryConfig::default().max_retry_after,
-            "one default for both bounds"
-        );
         assert_eq!(
             default.max_pause(Duration::ZERO).validate(),
             Err(ConfigError::ZeroDuration {

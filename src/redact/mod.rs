@@ -97,6 +97,7 @@
 mod config;
 mod headers;
 mod json;
+mod mask;
 mod names;
 mod path;
 mod process;
@@ -109,6 +110,7 @@ mod url;
 pub use config::RedactConfig;
 pub use headers::RedactedHeaders;
 pub use json::{JsonRedactor, redact_json};
+pub use mask::{REDACTED, URL_REDACTED};
 pub use names::{
     DEFAULT_SENSITIVE_FIELDS, DEFAULT_SENSITIVE_HEADERS, DEFAULT_SENSITIVE_QUERY_PARAMS,
     is_sensitive_field,
@@ -116,10 +118,3 @@ pub use names::{
 pub use path::DEFAULT_PATH_TEMPLATES;
 pub use redactor::Redactor;
 pub use url::RedactedUrl;
-
-/// Text that replaces a masked value.
-pub const REDACTED: &str = "[redacted]";
-
-/// Text that replaces a masked userinfo, path segment or query value in a URL, as
-/// OpenTelemetry spells it.
-pub const URL_REDACTED: &str = "REDACTED";

@@ -10,13 +10,13 @@ use reqwest::{Request, Response, Url};
 use tokio::time::{Instant, timeout_at};
 use tower_service::Service;
 
-use super::RetryStats;
 use super::future::{Progress, Settled, finish_attempt, settle, spare, start_attempt};
 use super::give_up::{Ending, fail};
 use super::policy::Policy;
 use super::rules::{Attempted, Decision, decide, server_hint};
 use crate::classify::{Applied, Classification};
 use crate::error::{BoxError, Error, NotRetried, Unverified, without_url};
+use crate::telemetry::RetryStats;
 use crate::verify::{Sender, Verification, Verified, VerifyRequest};
 
 /// What is left of the request after an attempt: a copy for the next one, or, for a body
@@ -163,7 +163,7 @@ fn scheduled(progress: &Progress, delay: std::time::Duration, classification: Cl
             delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
             "steadfast.verdict" = classification.verdict().as_str(),
             "steadfast.reason" = %classification.reason(),
-            "error.type" = crate::log::fields::ErrorType::of(classification)
+            "error.type" = crate::telemetry::ErrorType::of(classification)
                 .map(tracing::field::display),
         },
         "retry scheduled"

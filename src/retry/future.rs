@@ -17,6 +17,7 @@ use super::policy::{Policy, is_idempotent};
 use crate::boxed::BoxResponseFuture;
 use crate::classify::{Applied, Classification, Outcome, Verdict};
 use crate::error::{BoxError, Error, without_url};
+use crate::telemetry::RetryStats;
 
 pin_project! {
     /// The future returned by [`Retry`](super::Retry): all attempts of one logical call.
@@ -142,7 +143,7 @@ where
                     && classification.verdict() == Verdict::Success
                 {
                     let status = Some(response.status());
-                    crate::log::fields::record_outcome(&call.span, status, classification);
+                    crate::telemetry::record_outcome(&call.span, status, classification);
                     if let Some(budget) = &call.policy.budget {
                         budget.deposit();
                     }
@@ -207,46 +208,6 @@ where
         f.debug_struct("ResponseFuture")
             .field("state", &state)
             .finish_non_exhaustive()
-    }
-}
-
-/// How much retrying a successful call took.
-///
-/// Read it with [`RetryStats::of`]. The retry layer stores it in the response's extensions
-/// only when the call needed more than one attempt, so the happy path allocates nothing.
-///
-/// # Example
-///
-/// ```
-/// use steadfast::retry::RetryStats;
-///
-/// # fn report(response: &reqwest::Response) {
-/// let stats = RetryStats::of(response);
-/// println!("{} attempts, {:?} waiting", stats.attempts, stats.waited);
-/// # }
-/// ```
-#[non_exhaustive]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryStats {
-    /// Attempts made, the first included.
-    pub attempts: u32,
-    /// Time spent waiting between attempts (backoff and `Retry-After`).
-    pub waited: Duration,
-}
-
-impl RetryStats {
-    /// The stats of a response: one attempt and no waiting unless the retry layer recorded
-    /// more.
-    #[must_use]
-    pub fn of(response: &Response) -> Self {
-        response
-            .extensions()
-            .get::<Self>()
-            .copied()
-            .unwrap_or(Self {
-                attempts: 1,
-                waited: Duration::ZERO,
-            })
     }
 }
 
@@ -320,7 +281,7 @@ pub(super) fn start_attempt<S>(
 where
     S: Service<Request>,
 {
-    let span = crate::log::fields::attempt_span(&request, &policy.idempotency_header, resend_count);
+    let span = crate::telemetry::attempt_span(&request, &policy.idempotency_header, resend_count);
     // Entered for the call alone, as `in_scope` does, without moving the request into a
     // closure first.
     let sent = {
@@ -349,6 +310,6 @@ where
         Err(error) => policy.classifier.classify(Outcome::Error(error.as_ref())),
     });
     let status = outcome.as_ref().ok().map(Response::status);
-    crate::log::fields::record_outcome(span, status, classification);
+    crate::telemetry::record_outcome(span, status, classification);
     (outcome, classification)
 }

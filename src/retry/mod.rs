@@ -77,6 +77,8 @@ mod spare;
 pub use backoff::{Backoff, Jitter};
 pub use budget::{BudgetConfig, RetryBudget};
 pub use config::RetryConfig;
-pub use future::{ResponseFuture, RetryStats};
+pub use future::ResponseFuture;
 pub use layer::RetryLayer;
 pub use service::Retry;
+
+pub use crate::telemetry::RetryStats;

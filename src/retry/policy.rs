@@ -47,10 +47,12 @@ impl std::fmt::Debug for Policy {
 
 impl Policy {
     pub(crate) fn new(config: &RetryConfig) -> Result<Self, ConfigError> {
-        let idempotency_header = crate::idempotency::header_name(&config.idempotency_header)
-            .map_err(|_| ConfigError::HeaderName {
-                name: "retry.idempotency_header",
-                value: config.idempotency_header.clone(),
+        let idempotency_header =
+            crate::key::header_name(&config.idempotency_header).map_err(|_| {
+                ConfigError::HeaderName {
+                    name: "retry.idempotency_header",
+                    value: config.idempotency_header.clone(),
+                }
             })?;
         if config.deadline.is_some_and(|d| d.is_zero()) {
             return Err(ConfigError::ZeroDuration {

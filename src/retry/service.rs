@@ -73,11 +73,9 @@ where
 
 #[cfg(test)]
 mod tests {
-    use std::convert::Infallible;
-    use std::sync::atomic::{AtomicU32, Ordering};
-
     use tower::ServiceExt as _;
     use tower_layer::Layer as _;
+    use tower_test::mock;
 
     use super::*;
     use crate::retry::{RetryConfig, RetryLayer, RetryStats};
@@ -89,73 +87,74 @@ mod tests {
         )
     }
 
+    /// The next attempt the inner service sees; a missing attempt fails instead of hanging
+    /// (the paused clock jumps the hour at once).
+    async fn next_attempt(
+        handle: &mut mock::Handle<Request, Response>,
+    ) -> (Request, mock::SendResponse<Response>) {
+        tokio::time::timeout(std::time::Duration::from_secs(3600), handle.next_request())
+            .await
+            .expect("an attempt")
+            .expect("the service is alive")
+    }
+
+    fn status(code: u16) -> Response {
+        let mut response = http::Response::new("");
+        *response.status_mut() = http::StatusCode::from_u16(code).expect("valid");
+        Response::from(response)
+    }
+
     #[tokio::test(start_paused = true)]
     async fn the_first_attempt_runs_in_place_and_a_failure_moves_on() {
-        let calls = Arc::new(AtomicU32::new(0));
-        let flaky = tower::service_fn({
-            let calls = Arc::clone(&calls);
-            move |_: Request| {
-                // 503 first, then 200.
-                let status = if calls.fetch_add(1, Ordering::SeqCst) == 0 {
-                    503
-                } else {
-                    200
-                };
-                let mut response = http::Response::new("");
-                *response.status_mut() = http::StatusCode::from_u16(status).expect("valid");
-                std::future::ready(Ok::<_, Infallible>(Response::from(response)))
-            }
-        });
+        let (inner, mut handle) = mock::pair::<Request, Response>();
         let layer = RetryLayer::new(&RetryConfig::default()).expect("valid");
-        let mut service = layer.layer(flaky);
+        let mut service = layer.layer(inner);
 
         let future = service.ready().await.expect("ready").call(request());
         assert!(
             format!("{future:?}").contains("first attempt"),
             "{future:?}"
         );
-        let response = future.await.expect("the retry succeeds");
+        let call = tokio::spawn(future);
+        let (first, answer) = next_attempt(&mut handle).await;
+        assert_eq!(first.url().path(), "/orders");
+        answer.send_response(status(503));
+        let (retry, answer) = next_attempt(&mut handle).await;
+        assert_eq!(retry.url().path(), "/orders");
+        answer.send_response(status(200));
+        let response = call.await.expect("joined").expect("the retry succeeds");
         assert_eq!(response.status(), 200);
         assert_eq!(RetryStats::of(&response).attempts, 2);
-        assert_eq!(calls.load(Ordering::SeqCst), 2);
 
-        let response = service.ready().await.expect("ready").call(request()).await;
-        assert_eq!(RetryStats::of(&response.expect("ok")).attempts, 1);
+        let call = tokio::spawn(service.ready().await.expect("ready").call(request()));
+        let (_, answer) = next_attempt(&mut handle).await;
+        answer.send_response(status(200));
+        let response = call.await.expect("joined").expect("ok");
+        assert_eq!(RetryStats::of(&response).attempts, 1);
+        drop(service);
+        assert!(handle.next_request().await.is_none(), "no other attempt");
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_refusal_after_an_attempt_that_may_have_been_applied_keeps_the_outcome_unknown() {
-        let calls = Arc::new(AtomicU32::new(0));
-        // 500 first, then a rate limiter's refusal with a long wait.
-        let flaky = tower::service_fn({
-            let calls = Arc::clone(&calls);
-            move |_: Request| {
-                let first = calls.fetch_add(1, Ordering::SeqCst) == 0;
-                std::future::ready(if first {
-                    let mut response = http::Response::new("");
-                    *response.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
-                    Ok(Response::from(response))
-                } else {
-                    Err(Error::RateLimited {
-                        retry_after: std::time::Duration::from_secs(600),
-                        key: None,
-                        idempotency_key: None,
-                    })
-                })
-            }
-        });
+        let (inner, mut handle) = mock::pair::<Request, Response>();
         let layer = RetryLayer::new(&RetryConfig::default()).expect("valid");
-        let mut service = layer.layer(flaky);
+        let mut service = layer.layer(inner);
 
-        let error = service
-            .ready()
-            .await
-            .expect("ready")
-            .call(request())
-            .await
-            .expect_err("refused");
+        let call = tokio::spawn(service.ready().await.expect("ready").call(request()));
+        // 500 first, then a rate limiter's refusal with a long wait.
+        let (_, answer) = next_attempt(&mut handle).await;
+        answer.send_response(status(500));
+        let (_, answer) = next_attempt(&mut handle).await;
+        answer.send_error(Error::RateLimited {
+            retry_after: std::time::Duration::from_secs(600),
+            key: None,
+            idempotency_key: None,
+        });
+        let error = call.await.expect("joined").expect_err("refused");
+        drop(service);
+        assert!(handle.next_request().await.is_none(), "no third attempt");
 
-        assert_eq!(calls.load(Ordering::SeqCst), 2);
         assert!(
             matches!(
                 error,

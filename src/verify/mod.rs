@@ -53,6 +53,14 @@
 //! deadline. The idempotency ledger calls the same trait for keys it holds as unknown. The
 //! trait's shape is kept for both: a [`VerifyRequest`] and a [`Sender`] in, a
 //! [`Verification`] out.
+//!
+//! # When a verifier can be trusted
+//!
+//! "Not found" must mean "will not be created": answer [`Verification::NotApplied`] only
+//! when the API cannot still act on the earlier attempt after the lookup, or the next
+//! attempt may create a second record. An API that queues writes (accepts a POST, creates
+//! the record later) needs the lookup to see queued work too, or a verifier that answers
+//! [`Verification::Unknown`] until the queue has drained.
 
 mod request;
 mod sender;

@@ -51,7 +51,12 @@ impl Sender {
         }
     }
 
-    /// Sends `request` once (no retry) and returns the response, whatever its status.
+    /// Sends `request` through the layers below the one that verifies, and returns the
+    /// response, whatever its status.
+    ///
+    /// From the retry layer that is one attempt (rate limit and attempt timeout, no retry);
+    /// from the idempotency ledger it is a whole call below the ledger, so a lookup that
+    /// fails transiently is retried like any GET.
     ///
     /// # Errors
     ///

@@ -12,11 +12,13 @@ use steadfast::idempotency::{CompleteOn, IdempotencyConfig, IdempotencyKey, InFl
 use steadfast::retry::RetryConfig;
 use steadfast::verify::{Sender, Verification, Verified, Verify, VerifyRequest};
 use steadfast::{Client, Error};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use super::http;
+use super::server::{Body, Reply, Server};
+
+const MS: Duration = Duration::from_millis(1);
 
 /// A real-time client over `store` (these tests overlap calls, which a paused clock
 /// cannot do while requests are in flight).
@@ -389,53 +391,12 @@ pub async fn a_replayed_failure_reports_no_attempt(store: impl IdempotencyStore 
     assert_eq!(seen(&server).await, 1);
 }
 
-/// A scripted HTTP/1.1 server on loopback: answers every request with `head`, then writes
-/// `body` chunk by chunk, `gap` apart, `chunks` times (or forever with `None`).
-pub async fn scripted_server(
-    head: &'static str,
-    chunk: &'static [u8],
-    gap: Duration,
-    chunks: Option<usize>,
-) -> (String, tokio::task::JoinHandle<()>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let task = tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let mut buf = [0u8; 4096];
-                let _ = socket.read(&mut buf).await;
-                if socket.write_all(head.as_bytes()).await.is_err() {
-                    return;
-                }
-                let mut written = 0;
-                while chunks.is_none_or(|n| written < n) {
-                    if socket.write_all(chunk).await.is_err() {
-                        return;
-                    }
-                    written += 1;
-                    if !gap.is_zero() {
-                        tokio::time::sleep(gap).await;
-                    }
-                }
-            });
-        }
-    });
-    (format!("http://{addr}/invoices"), task)
-}
-
 /// A 201 whose body dribbles in one byte every 50 ms: the call returns once the ledger's
 /// wait is over, the caller still gets the body as a stream, and the key is completed
 /// without it.
 pub async fn a_slow_body_is_not_waited_for(store: impl IdempotencyStore + Clone) {
-    let (url, server) = scripted_server(
-        "HTTP/1.1 201 Created\r\ncontent-length: 1000\r\n\r\n",
-        b"x",
-        Duration::from_millis(50),
-        None,
-    )
-    .await;
+    let server = Server::always(Reply::status(201).body(Body::dribble(1000, 50 * MS))).await;
+    let url = server.url_at("/invoices");
     let wait = Duration::from_millis(300);
     let client = client_with(store, IdempotencyConfig::default().max_body_wait(wait));
     let started = std::time::Instant::now();
@@ -465,20 +426,14 @@ pub async fn a_slow_body_is_not_waited_for(store: impl IdempotencyStore + Clone)
         Some(&BodyOmitted::TooSlow)
     );
     assert!(replayed.bytes().await.expect("empty").is_empty());
-    server.abort();
+    drop(server);
 }
 
 /// A 201 with a 1 GiB body: the ledger reads just past its cap and returns; the caller can
 /// read the whole stream; the key is completed without the body.
 pub async fn a_huge_body_is_not_buffered(store: impl IdempotencyStore + Clone) -> usize {
-    const CHUNK: &[u8] = &[b'y'; 16 * 1024];
-    let (url, server) = scripted_server(
-        "HTTP/1.1 201 Created\r\ncontent-length: 1073741824\r\n\r\n",
-        CHUNK,
-        Duration::ZERO,
-        Some(65_536),
-    )
-    .await;
+    let server = Server::always(Reply::status(201).body(Body::huge(1 << 30))).await;
+    let url = server.url_at("/invoices");
     let cap = 64 * 1024;
     let client = client_with(store, IdempotencyConfig::default().max_body_bytes(cap));
     let call = client.post(&url).idempotency_key("huge-1").send();
@@ -510,7 +465,7 @@ pub async fn a_huge_body_is_not_buffered(store: impl IdempotencyStore + Clone) -
         replayed.extensions().get::<BodyOmitted>(),
         Some(&BodyOmitted::TooLarge)
     );
-    server.abort();
+    drop(server);
     cap
 }
 

@@ -1,14 +1,29 @@
-//! Helpers shared by the integration tests.
-#![allow(dead_code, unreachable_pub)]
+//! The harness shared by the integration tests; a suite writes only what is its own.
+//!
+//! - `stack`: `stack()` / `logged_stack()` (tower stacks over a [`Recorder`]),
+//!   `paused()` / `paused_client()` (clients without timers, for a paused clock).
+//! - `request`: `request()`, `get()`, `keyed_post()`, `call()`, and wiremock scripts
+//!   (`respond()`, `respond_at()`, `orders_server()`).
+//! - `assert`: `budget_exhausted()`, `not_retried()`, `received()`, `keys()`,
+//!   `assert_one_key()` ("the server saw N requests with the same key").
+//! - `log`: one capture layer (spans and events) and one log buffer, JSON or text.
+//! - `server`: one scripted HTTP/1.1 server on the test's clock, for what wiremock cannot
+//!   do (virtual-time arrivals, dribbled, huge or cut bodies).
+//! - `ledger`, `chaos`: the suites run against every ledger store, the chaos API.
+// Each suite compiles this module on its own and uses a part of it.
+#![allow(dead_code, unreachable_pub, unused_imports)]
 
+pub mod assert;
 pub mod chaos;
 pub mod ledger;
+pub mod log;
+pub mod request;
+pub mod server;
+pub mod stack;
 
-use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
-
-use tokio::time::Instant;
-use tower::{Layer, Service};
+pub use assert::*;
+pub use request::*;
+pub use stack::*;
 
 /// A reqwest client fit for paused-clock tests.
 ///
@@ -20,63 +35,6 @@ pub fn http() -> reqwest::Client {
         .pool_idle_timeout(None)
         .build()
         .expect("a plain HTTP client builds")
-}
-
-/// Records the (virtual) instant at which each attempt leaves, below the retry layer.
-#[derive(Clone, Default)]
-pub struct Recorder {
-    times: Arc<Mutex<Vec<Instant>>>,
-}
-
-impl Recorder {
-    pub fn times(&self) -> Vec<Instant> {
-        self.times.lock().expect("not poisoned").clone()
-    }
-
-    pub fn count(&self) -> usize {
-        self.times.lock().expect("not poisoned").len()
-    }
-
-    /// Gaps between consecutive attempts.
-    pub fn gaps(&self) -> Vec<std::time::Duration> {
-        self.times().windows(2).map(|w| w[1] - w[0]).collect()
-    }
-}
-
-impl<S> Layer<S> for Recorder {
-    type Service = Recorded<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        Recorded {
-            inner,
-            recorder: self.clone(),
-        }
-    }
-}
-
-#[derive(Clone)]
-pub struct Recorded<S> {
-    inner: S,
-    recorder: Recorder,
-}
-
-impl<S: Service<reqwest::Request>> Service<reqwest::Request> for Recorded<S> {
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = S::Future;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: reqwest::Request) -> Self::Future {
-        self.recorder
-            .times
-            .lock()
-            .expect("not poisoned")
-            .push(Instant::now());
-        self.inner.call(request)
-    }
 }
 
 /// A loopback port with nothing listening on it.
@@ -110,26 +68,4 @@ pub fn capture_on_this_thread(
     static SECOND: std::sync::OnceLock<tracing::Dispatch> = std::sync::OnceLock::new();
     SECOND.get_or_init(|| tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default()));
     tracing::subscriber::set_default(subscriber)
-}
-
-/// Answers `/orders` with `first` for the first `times` requests, then with `then`.
-pub async fn respond(
-    server: &wiremock::MockServer,
-    first: wiremock::ResponseTemplate,
-    times: u64,
-    then: wiremock::ResponseTemplate,
-) {
-    use wiremock::Mock;
-    use wiremock::matchers::path;
-    Mock::given(path("/orders"))
-        .respond_with(first)
-        .up_to_n_times(times)
-        .with_priority(1)
-        .mount(server)
-        .await;
-    Mock::given(path("/orders"))
-        .respond_with(then)
-        .with_priority(2)
-        .mount(server)
-        .await;
 }

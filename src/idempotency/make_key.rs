@@ -1,10 +1,13 @@
+//! Making fresh idempotency keys, and the forms a key may take in its header.
+
 use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
-use bytes::Bytes;
 use reqwest::header::HeaderValue;
 use serde::{Deserialize, Serialize};
+
+use super::IdempotencyKey;
 
 /// Makes a fresh idempotency key for a logical call.
 ///
@@ -98,7 +101,7 @@ impl KeyMaker {
         };
         let value = match format {
             // The header shares the key's memory.
-            KeyFormat::Plain => HeaderValue::from_maybe_shared(key.0.clone()).ok()?,
+            KeyFormat::Plain => HeaderValue::from_maybe_shared(key.as_shared().clone()).ok()?,
             KeyFormat::SfString => HeaderValue::try_from(format.encode(key.as_str())?).ok()?,
         };
         Some((key, value))
@@ -116,27 +119,6 @@ impl fmt::Debug for KeyMaker {
 
 fn is_printable_ascii(key: &str) -> bool {
     !key.is_empty() && key.bytes().all(|b| (0x20..0x7f).contains(&b))
-}
-
-/// A short key's text, kept in the same allocation as the reference count that shares it.
-struct Inline {
-    len: usize,
-    bytes: [u8; 64],
-}
-
-impl Default for Inline {
-    fn default() -> Self {
-        Self {
-            len: 0,
-            bytes: [0; 64],
-        }
-    }
-}
-
-impl AsRef<[u8]> for Inline {
-    fn as_ref(&self) -> &[u8] {
-        &self.bytes[..self.len]
-    }
 }
 
 /// How the key is written in the header.
@@ -194,69 +176,6 @@ impl KeyFormat {
     }
 }
 
-/// The idempotency key a call used, stored in the response's extensions.
-///
-/// # Example
-///
-/// ```
-/// use steadfast::idempotency::IdempotencyKey;
-///
-/// # fn log(response: &reqwest::Response) {
-/// if let Some(key) = IdempotencyKey::of(response) {
-///     println!("created with key {key}");
-/// }
-/// # }
-/// ```
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub struct IdempotencyKey(
-    /// Printable ASCII, checked where keys are made; clones share one allocation.
-    Bytes,
-);
-
-impl IdempotencyKey {
-    /// A key from text the caller checked is printable ASCII.
-    pub(crate) fn new(key: &str) -> Self {
-        let bytes = key.as_bytes();
-        if bytes.len() <= 64 {
-            let mut text = Inline::default();
-            text.bytes[..bytes.len()].copy_from_slice(bytes);
-            text.len = bytes.len();
-            return Self(Bytes::from_owner(text));
-        }
-        Self(Bytes::from_owner(bytes.to_vec()))
-    }
-
-    /// The key's bytes, sharing its memory.
-    #[cfg(test)]
-    pub(crate) fn as_shared(&self) -> &Bytes {
-        &self.0
-    }
-
-    /// The key of a response, when the call had one.
-    #[must_use]
-    pub fn of(response: &reqwest::Response) -> Option<&str> {
-        response.extensions().get::<Self>().map(Self::as_str)
-    }
-
-    /// The key as text.
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.0).unwrap_or_default()
-    }
-}
-
-impl fmt::Display for IdempotencyKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl fmt::Debug for IdempotencyKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "IdempotencyKey({:?})", self.as_str())
-    }
-}
-
 /// Why a request's idempotency key was refused before anything was sent, as the source of
 /// [`Error::InvalidRequest`](crate::Error::InvalidRequest).
 #[non_exhaustive]
@@ -268,18 +187,6 @@ pub enum InvalidKey {
     /// The key is not printable ASCII.
     #[error("idempotency key is not printable ASCII")]
     NotPrintable,
-}
-
-/// Marks a response that came from the ledger, not from the network.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Replayed;
-
-impl Replayed {
-    /// Whether `response` was replayed from the ledger.
-    #[must_use]
-    pub fn is(response: &reqwest::Response) -> bool {
-        response.extensions().get::<Self>().is_some()
-    }
 }
 
 #[cfg(test)]

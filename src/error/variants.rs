@@ -1,16 +1,15 @@
-//! The crate's error type.
+//! The crate's error enum: one variant per way a call can end badly, each saying whether
+//! the server may have acted.
 
 use std::error::Error as StdError;
-use std::fmt;
-use std::sync::Mutex;
 use std::time::Duration;
 
-use reqwest::header::HeaderMap;
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use tokio::time::Instant;
 
-use crate::classify::{Applied, Classification, DefaultClassifier, Reason, Verdict};
-use crate::idempotency::IdempotencyKey;
+use super::{ConfigError, Failure, NotRetried};
+use crate::classify::{Applied, Classification, DefaultClassifier, Reason};
+use crate::key::IdempotencyKey;
 
 /// A boxed error, as tower layers pass them around.
 pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
@@ -88,7 +87,7 @@ pub enum Error {
         key: IdempotencyKey,
         /// What the ledger said.
         #[source]
-        source: crate::idempotency::store::StoreError,
+        source: super::StoreError,
     },
 
     /// The transport failed and no retry layer was in the stack to take the decision.
@@ -104,6 +103,7 @@ pub enum Error {
 
     /// The call failed on every attempt allowed by the retry configuration.
     #[error("{failure}; {}", .failure.outcome)]
+    #[non_exhaustive]
     RetriesExhausted {
         /// What happened on the last attempt.
         failure: Box<Failure>,
@@ -132,6 +132,7 @@ pub enum Error {
 
     /// The call failed and was not retried, for the reason in `why`.
     #[error("{failure}; not retried: {why}; {}", .failure.outcome)]
+    #[non_exhaustive]
     NotRetried {
         /// Why no further attempt was made.
         why: NotRetried,
@@ -143,11 +144,12 @@ pub enum Error {
     },
 
     /// The call's deadline passed while a later attempt was running (a verification cut by
-    /// it ends `NotRetried` with [`Unverified::TimedOut`]).
+    /// it ends `NotRetried` with [`Unverified::TimedOut`](super::Unverified::TimedOut)).
     ///
     /// [`Failure::deadline`] is the deadline, [`Failure::attempts`] counts the attempt that
     /// was cut, whose outcome is unknown.
     #[error("{failure}; {}", .failure.outcome)]
+    #[non_exhaustive]
     DeadlineExceeded {
         /// The call so far: attempts, the last classification and status, the key.
         failure: Box<Failure>,
@@ -348,349 +350,6 @@ impl Error {
     }
 }
 
-/// Why a failed call was not retried.
-#[non_exhaustive]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NotRetried {
-    /// The verdict was permanent: retrying cannot help.
-    Permanent,
-    /// The method is not idempotent, the attempt may have been applied, and nothing says a
-    /// repeat is safe: no verifier is set, and the server is not known to deduplicate by the
-    /// idempotency key.
-    UnsafeMethod,
-    /// The request body is a stream that cannot be sent twice.
-    BodyNotReplayable,
-    /// The retry budget is spent: too many retries relative to recent successes.
-    BudgetExhausted,
-    /// The next attempt could not start before the total deadline.
-    Deadline,
-    /// The server asked for a longer wait than the configured `max_retry_after` (or than a
-    /// day, [`hints::MAX_HINT`](crate::hints::MAX_HINT)); `retry_at` holds the server's
-    /// time when it can be represented.
-    RetryAfterTooLong,
-    /// The attempt may have been applied and the verifier could not tell whether it was.
-    OutcomeUnknown(Unverified),
-}
-
-/// Why a verifier could not settle an attempt's outcome.
-#[non_exhaustive]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Unverified {
-    /// The verifier answered [`Verification::Unknown`](crate::verify::Verification::Unknown).
-    Unknown,
-    /// The verifier took longer than `verify_timeout`, or ran into the deadline.
-    TimedOut,
-    /// The call used up its `max_verifications`.
-    OutOfTries,
-}
-
-impl fmt::Display for Unverified {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Unknown => "the verifier could not tell",
-            Self::TimedOut => "the verifier timed out",
-            Self::OutOfTries => "the call used up its verifications (max_verifications)",
-        })
-    }
-}
-
-impl fmt::Display for NotRetried {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Permanent => "the failure is permanent",
-            Self::UnsafeMethod => {
-                "the method is not idempotent and the server may have acted (set a verifier \
-                 that looks the request up, or server_dedupes if the API documents that it \
-                 deduplicates by the idempotency key)"
-            }
-            Self::BodyNotReplayable => {
-                "the request body is a stream and cannot be replayed (use a buffered body to \
-                 allow retries)"
-            }
-            Self::BudgetExhausted => {
-                "the retry budget is exhausted (too many retries relative to recent successes)"
-            }
-            Self::Deadline => "the next attempt would start after the total deadline",
-            Self::RetryAfterTooLong => "the server asked for a wait longer than max_retry_after",
-            Self::OutcomeUnknown(why) => {
-                return write!(f, "the outcome could not be verified: {why}");
-            }
-        })
-    }
-}
-
-/// A failed call's history: what was asked, how many attempts went out, how the last one
-/// ended, what the server said, and whether the server may have acted.
-pub struct Failure {
-    pub(crate) method: Method,
-    pub(crate) host: Option<String>,
-    /// The URL's path with secret segments masked, set where the URL is at hand.
-    pub(crate) path: Option<String>,
-    pub(crate) attempts: u32,
-    pub(crate) classification: Classification,
-    pub(crate) status: Option<StatusCode>,
-    pub(crate) retry_at: Option<Instant>,
-    // A mutex so the error stays `Sync` and the response can be taken out through `&self`.
-    pub(crate) response: Mutex<Option<reqwest::Response>>,
-    pub(crate) idempotency_key: Option<IdempotencyKey>,
-    /// The whole call's: `MaybeApplied` when any attempt may have been applied.
-    pub(crate) outcome: Applied,
-    /// Set when the call's deadline ended it.
-    pub(crate) deadline: Option<Duration>,
-    /// The attempt limit, when the last attempt was cut by it.
-    pub(crate) timed_out_after: Option<Duration>,
-}
-
-impl Failure {
-    /// A failure whose outcome is its last attempt's, without `retry_at` or key yet.
-    pub(crate) fn new(
-        method: Method,
-        host: Option<String>,
-        attempts: u32,
-        classification: Classification,
-        response: Option<reqwest::Response>,
-    ) -> Self {
-        Self {
-            method,
-            host,
-            path: None,
-            attempts,
-            classification,
-            status: response.as_ref().map(reqwest::Response::status),
-            retry_at: None,
-            response: Mutex::new(response),
-            idempotency_key: None,
-            outcome: classification.applied(),
-            deadline: None,
-            timed_out_after: None,
-        }
-    }
-
-    /// Whether the server may have acted on any attempt of the call.
-    #[must_use]
-    pub fn outcome(&self) -> Applied {
-        self.outcome
-    }
-
-    /// The call's deadline, when it is what ended the call.
-    #[must_use]
-    pub fn deadline(&self) -> Option<Duration> {
-        self.deadline
-    }
-
-    /// The request's method.
-    #[must_use]
-    pub fn method(&self) -> &Method {
-        &self.method
-    }
-
-    /// The host the request was sent to.
-    #[must_use]
-    pub fn host(&self) -> Option<&str> {
-        self.host.as_deref()
-    }
-
-    /// The path the request was sent to, with secret segments masked (path templates,
-    /// see [`RedactConfig::path`](crate::redact::RedactConfig::path)); never the query.
-    #[must_use]
-    pub fn path(&self) -> Option<&str> {
-        self.path.as_deref()
-    }
-
-    /// How many attempts were made, the first included.
-    #[must_use]
-    pub fn attempts(&self) -> u32 {
-        self.attempts
-    }
-
-    /// The last attempt's classification.
-    #[must_use]
-    pub fn classification(&self) -> Classification {
-        self.classification
-    }
-
-    /// The last attempt's verdict.
-    #[must_use]
-    pub fn verdict(&self) -> Verdict {
-        self.classification.verdict()
-    }
-
-    /// The status of the last response, when the last attempt got one.
-    #[must_use]
-    pub fn status(&self) -> Option<StatusCode> {
-        self.status
-    }
-
-    /// When the server said a new attempt may be made, if it said so.
-    #[must_use]
-    pub fn retry_at(&self) -> Option<Instant> {
-        self.retry_at
-    }
-
-    /// The headers of the last response, when it has not been taken yet.
-    #[must_use]
-    pub fn headers(&self) -> Option<HeaderMap> {
-        self.lock().as_ref().map(|r| r.headers().clone())
-    }
-
-    /// Takes the last response, to read its body. Returns `None` the second time.
-    ///
-    /// The response is the server's, unredacted: its headers may carry cookies or tokens,
-    /// and `reqwest::Response`'s own `Debug` prints the full URL (query and userinfo
-    /// included) and every header value. Log it through [`Redactor`](crate::redact::Redactor) (`url`, `headers`,
-    /// `body`), never with `{:?}`.
-    #[must_use]
-    pub fn take_response(&self) -> Option<reqwest::Response> {
-        self.lock().take()
-    }
-
-    /// The idempotency key of the call, when it had one.
-    #[must_use]
-    pub fn idempotency_key(&self) -> Option<&str> {
-        self.idempotency_key.as_ref().map(IdempotencyKey::as_str)
-    }
-
-    /// Puts a response (back) in, after the log layer read its body for a log line.
-    pub(crate) fn put_response(&self, response: reqwest::Response) {
-        *self.lock() = Some(response);
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Option<reqwest::Response>> {
-        // A poisoned lock only means a reader panicked; the response itself is intact.
-        self.response
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-}
-
-impl Failure {
-    /// What was asked: the method, host and path (secret segments masked; never the query).
-    fn write_target(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.method)?;
-        if let Some(host) = &self.host {
-            write!(f, " {host}")?;
-            if let Some(path) = &self.path {
-                f.write_str(path)?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Names the endpoint from `url`: its host, and its path with secret segments masked by
-    /// the default and every configured template.
-    pub(crate) fn at(mut self, url: &reqwest::Url) -> Self {
-        self.host = url.host_str().map(str::to_owned);
-        self.path = Some(crate::redact::Redactor::shown_path(url.path()));
-        self
-    }
-
-    /// The last attempt's ending: the attempt limit when it cut it, else the classification.
-    fn write_last(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.timed_out_after {
-            Some(limit) => write!(
-                f,
-                "attempt timed out after {limit:?} ({})",
-                self.classification.verdict()
-            ),
-            None => write!(f, "{}", self.classification),
-        }
-    }
-}
-
-impl fmt::Display for Failure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.write_target(f)?;
-        let plural = if self.attempts == 1 { "" } else { "s" };
-        if let Some(deadline) = self.deadline {
-            write!(
-                f,
-                ": deadline of {deadline:?} exceeded after {} attempt{plural}; last completed attempt: ",
-                self.attempts
-            )?;
-        } else if self.attempts == 0 {
-            // Only the idempotency ledger answers without an attempt.
-            f.write_str(
-                " failed earlier with the same idempotency key (replayed from the ledger): ",
-            )?;
-        } else {
-            write!(f, " failed after {} attempt{plural}: ", self.attempts)?;
-        }
-        self.write_last(f)?;
-        if let Some(key) = &self.idempotency_key {
-            write!(f, "; idempotency key {}", key.as_str())?;
-        }
-        if let Some(at) = self.retry_at {
-            let wait = at.saturating_duration_since(Instant::now());
-            write!(f, "; the server asked to wait {wait:?}")?;
-        }
-        Ok(())
-    }
-}
-
-impl fmt::Debug for Failure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // No URL, headers or body: they may hold secrets.
-        f.debug_struct("Failure")
-            .field("method", &self.method)
-            .field("host", &self.host)
-            .field("path", &self.path)
-            .field("attempts", &self.attempts)
-            .field("classification", &self.classification)
-            .field("status", &self.status)
-            .field("retry_at", &self.retry_at)
-            .field("idempotency_key", &self.idempotency_key)
-            .field("outcome", &self.outcome)
-            .field("deadline", &self.deadline)
-            .finish_non_exhaustive()
-    }
-}
-
-/// An invalid configuration value, reported when a layer or client is built.
-#[non_exhaustive]
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum ConfigError {
-    /// `base_delay` is greater than `max_delay`.
-    #[error("retry base_delay ({base:?}) is greater than max_delay ({max:?})")]
-    BaseAboveMax {
-        /// The configured base delay.
-        base: Duration,
-        /// The configured maximum delay.
-        max: Duration,
-    },
-    /// A number that must be finite and within a range is not.
-    #[error("{name} must be a finite number in {range}, got {value}")]
-    OutOfRange {
-        /// The setting's name.
-        name: &'static str,
-        /// The allowed range, as text.
-        range: &'static str,
-        /// The configured value.
-        value: f64,
-    },
-    /// A duration that must not be zero is zero.
-    #[error("{name} must be greater than zero")]
-    ZeroDuration {
-        /// The setting's name.
-        name: &'static str,
-    },
-    /// A value is not one the setting accepts.
-    #[error("{name} has an invalid value: {value:?}")]
-    Invalid {
-        /// The setting's name.
-        name: &'static str,
-        /// The configured value.
-        value: String,
-    },
-    /// A header name is not a valid HTTP header name.
-    #[error("{name} is not a valid header name: {value:?}")]
-    HeaderName {
-        /// The setting's name.
-        name: &'static str,
-        /// The configured value.
-        value: String,
-    },
-}
-
 impl Error {
     /// A transport error without a key yet (the idempotency layer adds it).
     pub(crate) fn transport(source: BoxError) -> Self {
@@ -720,7 +379,11 @@ pub(crate) fn without_url(error: BoxError) -> BoxError {
 
 #[cfg(test)]
 mod tests {
+    use reqwest::Method;
+
     use super::*;
+    use crate::classify::Verdict;
+    use crate::error::Unverified;
 
     fn assert_send_sync<T: Send + Sync + 'static>() {}
 
@@ -843,34 +506,5 @@ mod tests {
             let shown = error.to_string();
             assert!(shown.contains(text), "{shown}");
         }
-    }
-
-    #[test]
-    fn the_deadline_names_itself_apart_from_an_attempt_limit() {
-        let mut cut = failure(Classification::transient(Reason::Status(
-            StatusCode::SERVICE_UNAVAILABLE,
-        )));
-        cut.deadline = Some(Duration::from_millis(3_500));
-        cut.attempts = 4;
-        cut.status = Some(StatusCode::SERVICE_UNAVAILABLE);
-        cut.outcome = Applied::MaybeApplied;
-        cut.idempotency_key = Some(IdempotencyKey::new("inv-42"));
-        let error = Error::DeadlineExceeded {
-            failure: cut,
-            source: None,
-        };
-        assert_eq!(
-            error.to_string(),
-            "POST api.example.com: deadline of 3.5s exceeded after 4 attempts; last completed \
-             attempt: transient (status 503 Service Unavailable); idempotency key inv-42; \
-             outcome unknown: the server may have acted"
-        );
-
-        let mut timed_out = failure(Classification::transient(Reason::Timeout));
-        timed_out.timed_out_after = Some(Duration::from_secs(2));
-        assert_eq!(
-            timed_out.to_string(),
-            "POST api.example.com failed after 2 attempts: attempt timed out after 2s (transient)"
-        );
     }
 }

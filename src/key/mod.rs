@@ -1,0 +1,10 @@
+//! The idempotency key and the header that carries it, on the ground floor: the
+//! idempotency layer makes keys, retry and log read them, and errors carry them, so none of
+//! them imports another for it. The public path is
+//! [`idempotency::IdempotencyKey`](crate::idempotency::IdempotencyKey).
+
+mod header;
+mod idempotency_key;
+
+pub(crate) use header::{DEFAULT_HEADER, header_name};
+pub use idempotency_key::IdempotencyKey;
