@@ -8,7 +8,7 @@
 //! - bare reqwest;
 //! - steadfast: `Client::builder()` defaults (retry with budget, idempotency keys and the
 //!   in-memory ledger, deadline and attempt timeouts, logging with no subscriber) and a
-//!   rate limit whose quota never binds; the same with `idempotency(None)`; and, for POST,
+//!   rate limit whose quota never binds; the same with `without_idempotency()`; and, for POST,
 //!   the defaults with a key named per call (`order-<n>`), which the ledger records;
 //! - reqwest-middleware with reqwest-tracing and reqwest-retry (3 retries, exponential
 //!   100 ms to 10 s, full jitter).

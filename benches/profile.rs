@@ -119,18 +119,18 @@ async fn run(stack: &str, method: &Method, calls: u64) {
             tower_calls(layer.layer(in_memory()), method, calls).await;
         }
         "timeout" => {
-            let layer = TimeoutLayer::new(Some(Duration::from_secs(30)));
+            let layer = TimeoutLayer::new(Duration::from_secs(30));
             tower_calls(layer.layer(in_memory()), method, calls).await;
         }
         "deadline" | "deadline-without-body" => {
             let layer =
-                DeadlineLayer::new(Some(Duration::from_secs(120))).covers_body(stack == "deadline");
+                DeadlineLayer::new(Duration::from_secs(120)).covers_body(stack == "deadline");
             tower_calls(layer.layer(in_memory()), method, calls).await;
         }
         "retry" => tower_calls(RetryLayer::default().layer(in_memory()), method, calls).await,
         "rate-limit" => {
             let limiter = RateLimiter::new(&support::free_quota()).expect("valid");
-            let layer = RateLimitLayer::from_limiter(limiter);
+            let layer = RateLimitLayer::shared_limiter(limiter);
             tower_calls(layer.layer(in_memory()), method, calls).await;
         }
         "loopback-bare" => loopback(&Contender::Bare(http()), method, calls).await,
@@ -152,7 +152,7 @@ async fn run(stack: &str, method: &Method, calls: u64) {
         "loopback-steadfast-no-idempotency" => {
             let client = steadfast::Client::builder()
                 .rate_limit(support::free_quota())
-                .idempotency(None)
+                .without_idempotency()
                 .build(http())
                 .expect("valid");
             loopback(&Contender::Steadfast(client), method, calls).await;

@@ -125,7 +125,7 @@ fn layer(c: &mut Criterion) {
     });
 
     let limited = ServiceBuilder::new()
-        .layer(RateLimitLayer::from_limiter(limiter()))
+        .layer(RateLimitLayer::shared_limiter(limiter()))
         .service(ok_service());
     group.bench_function("rate limit", |b| {
         b.to_async(&current)

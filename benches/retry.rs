@@ -50,9 +50,9 @@ fn stack(c: &mut Criterion) {
     });
 
     let full = ServiceBuilder::new()
-        .layer(TimeoutLayer::new(Some(Duration::from_secs(120))))
+        .layer(TimeoutLayer::new(Duration::from_secs(120)))
         .layer(RetryLayer::default())
-        .layer(TimeoutLayer::new(Some(Duration::from_secs(30))))
+        .layer(TimeoutLayer::new(Duration::from_secs(30)))
         .service(ok_service());
     group.bench_function("deadline + retry + attempt timeout", |b| {
         b.to_async(&runtime)

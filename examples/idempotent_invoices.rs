@@ -72,7 +72,7 @@ async fn run_job(
 ) -> Result<(), Box<dyn std::error::Error>> {
     let client = Client::builder()
         .retry(RetryConfig::default().base_delay(Duration::from_millis(50)))
-        .attempt_timeout(Some(Duration::from_millis(500)))
+        .attempt_timeout(Duration::from_millis(500))
         .verifier(invoice_by_external_ref)
         .idempotency_store(ledger)
         .build(reqwest::Client::new())?;
@@ -104,7 +104,7 @@ async fn run_job(
                 println!("  order {order}: {} ({how})", invoice["id"]);
             }
             // An earlier run left this key unknown: check, then `resolve_idempotency_key`.
-            Err(Error::IdempotencyOutcomeUnknown { key }) => {
+            Err(Error::IdempotencyOutcomeUnknown { key, .. }) => {
                 println!("  order {order}: {key} is held as unknown; resolve it first");
             }
             Err(error) if error.outcome().is_maybe_applied() => {

@@ -48,7 +48,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .max_retries(3)
                 .base_delay(Duration::from_millis(50)),
         )
-        .attempt_timeout(Some(Duration::from_secs(2)))
+        .attempt_timeout(Duration::from_secs(2))
         // Bodies are off by default; here they are logged for failed calls, redacted and
         // cut at 4 KiB.
         .log(LogConfig::default().bodies(BodyCapture::default().request(true).response(true)))

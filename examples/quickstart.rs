@@ -23,9 +23,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             RetryConfig::default()
                 .max_retries(3)
                 .base_delay(Duration::from_millis(100))
-                .deadline(Some(Duration::from_secs(30))),
+                .deadline(Duration::from_secs(30)),
         )
-        .attempt_timeout(Some(Duration::from_secs(2)))
+        .attempt_timeout(Duration::from_secs(2))
         .build(reqwest::Client::new())?;
 
     println!("fetching 20 orders from {}\n", api.uri());

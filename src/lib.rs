@@ -65,6 +65,51 @@
 //!
 //! steadfast turns on no TLS backend of reqwest: your own `reqwest`
 //! dependency chooses it (reqwest's default is rustls).
+//!
+//! # Writing a layer
+//!
+//! Every layer has the same shape, so that a user who knows one knows them all. A new layer
+//! follows these rules; [`retry::Backoff`] (`retry/backoff.rs`), [`hints::parse_retry_after`]
+//! (`hints/retry_after.rs`) and [`timeout`] (`timeout/`) are the files to imitate.
+//!
+//! - **Three parts.** `XLayer` holds the configuration and is cheap to clone; `X<S>` is the
+//!   `Service`, with the inner service as first type parameter; its `ResponseFuture` is a
+//!   `pin_project_lite` state machine. `poll_ready` forwards to the inner service and `call`
+//!   never blocks.
+//! - **Constructors.** `XLayer::new(&XConfig) -> Result<Self, ConfigError>` when there is
+//!   anything to validate. `X::new(inner, ..)` takes the wrapped thing first, then the one
+//!   thing the layer holds: a limit ([`timeout::Timeout::new`]), a shared handle
+//!   ([`rate_limit::RateLimit::new`]) or the configured layer
+//!   ([`retry::Retry::new`]); it is the same as `layer.layer(inner)`. Every service has
+//!   `get_ref`, `get_mut` and `into_inner`. The facade follows the same rule:
+//!   [`Client::from_config`] takes the transport first, like [`Client::new`] and
+//!   [`ClientBuilder::build`].
+//! - **Shared state.** A part that clients may share (budget, rate limiter, ledger,
+//!   classifier, verifier, key maker) is given two ways: `x(value)` gives the layer its own,
+//!   `shared_x(handle)` takes a handle other layers or clients hold too
+//!   ([`retry::RetryLayer::shared_budget`], [`rate_limit::RateLimitLayer::shared_limiter`],
+//!   [`idempotency::IdempotencyLayer::shared_store`], `shared_classifier`,
+//!   `shared_verifier`, `shared_key_maker`). A handle is a cheap clone: a type with an `Arc`
+//!   inside ([`retry::RetryBudget`], [`rate_limit::RateLimiter`]) or an `Arc<dyn Trait>`
+//!   named `SharedX` ([`classify::SharedClassifier`], [`verify::SharedVerifier`],
+//!   [`idempotency::SharedStore`], [`idempotency::SharedKeyMaker`]). Cloning a layer or a
+//!   client never multiplies a limit; its `# Clone` docs say so.
+//! - **Settings.** Config structs are the builders: serde with `deny_unknown_fields`,
+//!   durations through `humantime_serde`, a setter per field named after it, the default
+//!   stated in its doc line. Setters take the value, never an `Option`: a part that can be
+//!   off has one `without_x()` ([`retry::RetryConfig::without_budget`],
+//!   [`ClientConfig::without_attempt_timeout`],
+//!   [`idempotency::IdempotencyLayer::without_ledger`]). A serde field stays an `Option`
+//!   where the file needs to say "off". Typed values, not strings, where a type exists
+//!   (`Method`, `Duration`); a layer's config lives in its `config.rs`.
+//! - **Errors.** Invalid configuration is a [`ConfigError`] when the layer is built, never
+//!   a panic at request time. Call errors are [`Error`] variants. Every public error enum
+//!   is `#[non_exhaustive]`; so is every variant with named fields, unless callers are
+//!   meant to build it (a custom store's `StoreError`). An idempotency key in an error is
+//!   an [`idempotency::IdempotencyKey`], in an `Option` where a call may have none.
+//! - **`#[must_use]`.** On every constructor, setter and accessor that returns a value
+//!   (`new`, `x`, `shared_x`, `without_x`, `get_ref`, `get_mut`, `into_inner`); a builder
+//!   type such as [`ClientBuilder`] carries it on the type instead.
 
 mod body;
 mod boxed;

@@ -30,9 +30,9 @@ fn client(bodies: BodyCapture, covers_body: bool) -> Client {
             RetryConfig::default()
                 .max_retries(1)
                 .base_delay(Duration::from_millis(1))
-                .deadline(Some(DEADLINE)),
+                .deadline(DEADLINE),
         )
-        .attempt_timeout(Some(Duration::from_secs(2)))
+        .attempt_timeout(Duration::from_secs(2))
         .deadline_covers_body(covers_body)
         .log(LogConfig::default().bodies(bodies))
         .build(common::http())

@@ -77,13 +77,13 @@ fn retry() -> RetryConfig {
     RetryConfig::default()
         .base_delay(Duration::from_millis(1))
         .max_delay(Duration::from_millis(20))
-        .budget(None)
+        .without_budget()
 }
 
 fn builder(retry: RetryConfig) -> ClientBuilder {
     Client::builder()
         .retry(retry)
-        .attempt_timeout(Some(ATTEMPT_TIMEOUT))
+        .attempt_timeout(ATTEMPT_TIMEOUT)
 }
 
 /// Looks the invoice up by the reference its POST carried: applied if the API has it, not

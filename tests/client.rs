@@ -121,7 +121,7 @@ async fn a_hung_attempt_times_out_and_is_retried() {
     .await;
     let client = Client::builder()
         .retry(RetryConfig::default().base_delay(Duration::from_millis(1)))
-        .attempt_timeout(Some(Duration::from_millis(300)))
+        .attempt_timeout(Duration::from_millis(300))
         .build(http())
         .expect("valid");
 
@@ -145,8 +145,8 @@ async fn the_deadline_bounds_the_whole_call() {
         .mount(&server)
         .await;
     let client = Client::builder()
-        .retry(RetryConfig::default().deadline(Some(Duration::from_millis(300))))
-        .attempt_timeout(None)
+        .retry(RetryConfig::default().deadline(Duration::from_millis(300)))
+        .without_attempt_timeout()
         .build(http())
         .expect("valid");
 
@@ -236,7 +236,7 @@ async fn clones_share_one_retry_budget() {
         .mount(&server)
         .await;
     // One retry per 10 s window, for every clone together.
-    let retry = RetryConfig::default().budget(Some(BudgetConfig::default().min_per_second(0.1)));
+    let retry = RetryConfig::default().budget(BudgetConfig::default().min_per_second(0.1));
     let first = paused_client(retry);
     let second = first.clone();
     let url = format!("{}/orders", server.uri());
@@ -277,7 +277,7 @@ fn config_is_read_from_text_with_durations() {
     assert_eq!(config.retry.verify_timeout, Duration::from_secs(3));
     let budget = config.retry.budget.clone().expect("budget on");
     assert_eq!(budget.window, Duration::from_secs(30));
-    assert!(Client::from_config(&config, http()).is_ok());
+    assert!(Client::from_config(http(), &config).is_ok());
 
     let unknown = serde_json::from_str::<ClientConfig>(r#"{ "retry": { "max_retrys": 5 } }"#);
     assert!(
@@ -302,7 +302,7 @@ fn invalid_configuration_is_a_typed_error() {
         ),
         (
             ClientConfig::default().retry(
-                RetryConfig::default().budget(Some(BudgetConfig::default().retry_ratio(f64::NAN))),
+                RetryConfig::default().budget(BudgetConfig::default().retry_ratio(f64::NAN)),
             ),
             |e| {
                 matches!(
@@ -319,19 +319,20 @@ fn invalid_configuration_is_a_typed_error() {
             |e| matches!(e, ConfigError::HeaderName { .. }),
         ),
         (
-            ClientConfig::default().attempt_timeout(Some(Duration::ZERO)),
+            ClientConfig::default().attempt_timeout(Duration::ZERO),
             |e| {
                 matches!(
                     e,
                     ConfigError::ZeroDuration {
-                        name: "attempt_timeout"
+                        name: "attempt_timeout",
+                        ..
                     }
                 )
             },
         ),
     ];
     for (config, expected) in cases {
-        let error = Client::from_config(&config, http()).expect_err("invalid");
+        let error = Client::from_config(http(), &config).expect_err("invalid");
         assert!(expected(&error), "{error:?}");
     }
 }

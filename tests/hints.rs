@@ -20,7 +20,7 @@ const SECOND: Duration = Duration::from_secs(1);
 /// A client without timers of its own (see `common::http`), retrying by the defaults:
 /// backoff from 100 ms, `max_retry_after` 60 s.
 fn client(rate_limit: Option<RateLimitConfig>) -> Client {
-    let builder = paused(RetryConfig::default().budget(None));
+    let builder = paused(RetryConfig::default().without_budget());
     common::build(match rate_limit {
         Some(rate_limit) => builder.rate_limit(rate_limit.jitter(Duration::ZERO)),
         None => builder,
@@ -219,7 +219,7 @@ async fn a_capped_pause_is_logged_once_per_key_and_pause() {
     )
     .expect("valid config");
     let mut service = ServiceBuilder::new()
-        .layer(RateLimitLayer::from_limiter(limiter))
+        .layer(RateLimitLayer::shared_limiter(limiter))
         .service(http());
     let get = || reqwest::Request::new(reqwest::Method::GET, url.parse().expect("valid url"));
 

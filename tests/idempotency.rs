@@ -24,7 +24,7 @@ const MS: Duration = Duration::from_millis(1);
 fn paused_client(idempotency: IdempotencyConfig, store: MemoryStore) -> Client {
     common::build(
         paused(RetryConfig::default())
-            .idempotency(Some(idempotency))
+            .idempotency(idempotency)
             .idempotency_store(store),
     )
 }
@@ -200,7 +200,7 @@ async fn the_ledger_evicts_its_oldest_entry_when_full() {
 async fn a_key_in_flight_fails_fast_when_configured() {
     let server = ledger::invoices_api(Duration::from_millis(50)).await;
     let client = Client::builder()
-        .idempotency(Some(IdempotencyConfig::default().in_flight(InFlight::Fail)))
+        .idempotency(IdempotencyConfig::default().in_flight(InFlight::Fail))
         .build(http())
         .expect("valid config");
 
@@ -213,7 +213,7 @@ async fn a_key_in_flight_fails_fast_when_configured() {
     assert_eq!(first.expect("the holder succeeds").status(), 201);
     let error = second.expect_err("the key is in flight");
     assert!(
-        matches!(error, Error::IdempotencyKeyInFlight { ref key, .. } if key == "payout-1"),
+        matches!(error, Error::IdempotencyKeyInFlight { ref key, .. } if key.as_str() == "payout-1"),
         "{error:?}"
     );
     assert_eq!(
@@ -420,7 +420,7 @@ async fn memory_ledger_does_not_buffer_a_huge_body() {
 async fn a_call_cut_by_the_deadline_still_names_its_key() {
     let server = ledger::invoices_api(Duration::from_secs(20)).await;
     let client = Client::builder()
-        .retry(RetryConfig::default().deadline(Some(Duration::from_millis(200))))
+        .retry(RetryConfig::default().deadline(Duration::from_millis(200)))
         .build(http())
         .expect("valid");
 
@@ -644,7 +644,7 @@ async fn a_recorded_body_is_read_within_the_call_deadline() {
     let url = server.url_at("/invoices");
     // The body wait alone would be 30 s; the call's deadline is 400 ms.
     let client = Client::builder()
-        .retry(RetryConfig::default().deadline(Some(Duration::from_millis(400))))
+        .retry(RetryConfig::default().deadline(Duration::from_millis(400)))
         .build(http())
         .expect("valid config");
     let started = std::time::Instant::now();
@@ -738,9 +738,13 @@ async fn a_keyed_post_is_retried_only_to_a_host_listed_as_deduplicating() {
 async fn a_host_listed_as_not_deduplicating_overrides_the_setting_for_every_host() {
     let (pay, crm, http) = pay_and_crm().await;
     let client = Client::builder()
-        .retry(RetryConfig::default().deadline(None).server_dedupes(true))
+        .retry(
+            RetryConfig::default()
+                .without_deadline()
+                .server_dedupes(true),
+        )
         .server_dedupes_host("crm.example", false)
-        .attempt_timeout(None)
+        .without_attempt_timeout()
         .build(http)
         .expect("valid config");
 
@@ -760,11 +764,11 @@ fn a_server_dedupes_host_that_is_not_a_host_fails_the_build() {
         r#"{ "retry": { "server_dedupes_hosts": { "https://pay.example/v1": true } } }"#,
     )
     .expect("well-formed");
-    let error = Client::from_config(&config, http()).expect_err("not a host");
+    let error = Client::from_config(http(), &config).expect_err("not a host");
     assert!(
         matches!(
             &error,
-            steadfast::ConfigError::Invalid { name: "retry.server_dedupes_hosts", value }
+            steadfast::ConfigError::Invalid { name: "retry.server_dedupes_hosts", value, .. }
                 if value == "https://pay.example/v1"
         ),
         "{error:?}"

@@ -238,9 +238,7 @@ async fn redis_entries_expire_with_their_ttl() {
     let redis = RedisServer::start();
     let server = ledger::invoices_api(Duration::ZERO).await;
     let client = Client::builder()
-        .idempotency(Some(
-            IdempotencyConfig::default().ttl(Duration::from_millis(200)),
-        ))
+        .idempotency(IdempotencyConfig::default().ttl(Duration::from_millis(200)))
         .idempotency_store(redis.store().await)
         .build(http())
         .expect("valid");
@@ -268,7 +266,7 @@ async fn an_unreachable_redis_is_a_typed_error_and_nothing_is_sent() {
         .expect_err("no ledger");
 
     assert!(
-        matches!(error, Error::Ledger { ref key, .. } if key == "order-1"),
+        matches!(error, Error::Ledger { ref key, .. } if key.as_str() == "order-1"),
         "{error:?}"
     );
     assert!(error.to_string().contains("nothing was sent"), "{error}");
@@ -281,9 +279,7 @@ async fn fail_open_sends_without_the_ledger() {
     let config = RedisStoreConfig::new(format!("redis://127.0.0.1:{}", closed_port()))
         .timeout(Duration::from_millis(200));
     let client = Client::builder()
-        .idempotency(Some(
-            IdempotencyConfig::default().ledger_down(LedgerDown::FailOpen),
-        ))
+        .idempotency(IdempotencyConfig::default().ledger_down(LedgerDown::FailOpen))
         .idempotency_store(RedisStore::lazy(&config).expect("valid url"))
         .build(http())
         .expect("valid");

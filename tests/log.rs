@@ -35,8 +35,8 @@ fn retry_config() -> RetryConfig {
         .base_delay(100 * MS)
         .max_delay(1_000 * MS)
         .jitter(Jitter::None)
-        .deadline(None)
-        .budget(None)
+        .without_deadline()
+        .without_budget()
 }
 
 #[derive(Clone, Default)]
@@ -649,12 +649,12 @@ fn log_config_is_read_from_text_and_invalid_values_are_typed_errors() {
     );
     assert_eq!(ClientConfig::default().log.bodies.max_bytes, 4096);
     assert!(!ClientConfig::default().log.bodies.request);
-    Client::from_config(&config, http()).expect("valid");
+    Client::from_config(http(), &config).expect("valid");
 
     let zero = ClientConfig::default()
         .log(LogConfig::default().bodies(BodyCapture::default().max_bytes(0)));
     assert!(matches!(
-        Client::from_config(&zero, http()),
+        Client::from_config(http(), &zero),
         Err(ConfigError::OutOfRange {
             name: "log.bodies.max_bytes",
             ..

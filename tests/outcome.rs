@@ -62,7 +62,7 @@ async fn a_keyless_post_answered_503_is_retried() {
     let server = MockServer::start().await;
     invoices(&server, 503, 201).await;
     let client = paused()
-        .idempotency(None)
+        .without_idempotency()
         .build(http())
         .expect("valid config");
 
@@ -134,7 +134,7 @@ async fn with_server_dedupes_a_keyless_post_answered_500_is_still_not_retried() 
     invoices(&server, 500, 201).await;
     let client = paused()
         .server_dedupes(true)
-        .idempotency(None)
+        .without_idempotency()
         .build(http())
         .expect("valid config");
 
@@ -290,7 +290,7 @@ async fn verifications_are_bounded_per_call() {
     let client = paused()
         .retry(
             RetryConfig::default()
-                .deadline(None)
+                .without_deadline()
                 .base_delay(Duration::from_millis(10))
                 .max_verifications(1),
         )
@@ -317,7 +317,7 @@ async fn a_verifier_that_hangs_is_cut_by_verify_timeout() {
     let client = paused()
         .retry(
             RetryConfig::default()
-                .deadline(None)
+                .without_deadline()
                 .verify_timeout(Duration::from_secs(2)),
         )
         .verifier(|_: VerifyRequest, _: Sender| std::future::pending::<Verification>())
@@ -364,7 +364,7 @@ async fn a_refused_connection_is_not_applied() {
     let client = paused()
         .retry(
             RetryConfig::default()
-                .deadline(None)
+                .without_deadline()
                 .max_retries(2)
                 .base_delay(Duration::from_millis(10)),
         )
@@ -399,7 +399,7 @@ async fn a_post_hung_past_the_attempt_timeout_is_unknown() {
         .mount(&server)
         .await;
     let client = Client::builder()
-        .attempt_timeout(Some(Duration::from_millis(200)))
+        .attempt_timeout(Duration::from_millis(200))
         .build(http())
         .expect("valid config");
 
@@ -434,11 +434,11 @@ async fn the_deadline_error_tells_the_calls_history() {
     let client = Client::builder()
         .retry(
             RetryConfig::default()
-                .deadline(Some(deadline))
+                .deadline(deadline)
                 .base_delay(Duration::from_millis(5))
                 .max_delay(Duration::from_millis(5)),
         )
-        .attempt_timeout(None)
+        .without_attempt_timeout()
         .build(http())
         .expect("valid config");
 
@@ -558,7 +558,7 @@ async fn a_call_is_unknown_when_any_attempt_may_have_been_applied() {
     let client = paused()
         .retry(
             RetryConfig::default()
-                .deadline(None)
+                .without_deadline()
                 .base_delay(Duration::from_millis(10))
                 .max_retries(1)
                 .server_dedupes(true),

@@ -34,7 +34,7 @@ fn config(quota: Quota) -> RateLimitConfig {
 
 /// A client without timers of its own, and without a retry budget.
 fn paused_client(rate_limit: RateLimitConfig) -> Client {
-    common::build(paused(RetryConfig::default().budget(None)).rate_limit(rate_limit))
+    common::build(paused(RetryConfig::default().without_budget()).rate_limit(rate_limit))
 }
 
 /// Checks that over every stretch between two sends, no more went than
@@ -264,8 +264,8 @@ async fn one_429_pauses_all_sixteen_tasks_for_its_retry_after() {
     .await;
     let events = Recorder::default();
     let retry = RetryConfig::default()
-        .deadline(None)
-        .budget(None)
+        .without_deadline()
+        .without_budget()
         .base_delay(10 * MS);
     let service = ServiceBuilder::new()
         .layer(RetryLayer::new(&retry).expect("valid"))
@@ -565,7 +565,7 @@ fn invalid_quotas_fail_the_build_with_a_typed_error() {
             .build(http())
             .expect_err("invalid quota");
         let named = match &error {
-            ConfigError::OutOfRange { name, .. } | ConfigError::ZeroDuration { name } => *name,
+            ConfigError::OutOfRange { name, .. } | ConfigError::ZeroDuration { name, .. } => *name,
             other => panic!("unexpected {other:?}"),
         };
         assert_eq!(named, field);
@@ -588,6 +588,6 @@ fn the_client_config_reads_rate_limits() {
     assert_eq!(rate_limit.quota, Quota::per_second(50).burst(5));
     assert_eq!(rate_limit.hosts["crm.example.com"], Quota::per_minute(600));
     assert_eq!(rate_limit.max_wait, 5 * SECOND);
-    Client::from_config(&config, http()).expect("builds");
+    Client::from_config(http(), &config).expect("builds");
     assert_eq!(steadfast::ClientConfig::default().rate_limit, None);
 }

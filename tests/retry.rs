@@ -27,7 +27,7 @@ fn config() -> RetryConfig {
     RetryConfig::default()
         .base_delay(100 * MS)
         .max_delay(1_000 * MS)
-        .deadline(None)
+        .without_deadline()
 }
 
 #[tokio::test(start_paused = true)]
@@ -179,7 +179,10 @@ async fn post_to_a_closed_port_is_retried_because_nothing_was_sent() {
         .expect_err("nothing listens");
 
     assert_eq!(recorder.count(), 3, "1 attempt + 2 retries");
-    let Error::RetriesExhausted { failure, source } = &error else {
+    let Error::RetriesExhausted {
+        failure, source, ..
+    } = &error
+    else {
         panic!("expected RetriesExhausted, got {error:?}");
     };
     assert_eq!(failure.attempts(), 3);
@@ -241,7 +244,7 @@ async fn a_hint_past_the_deadline_fails_at_once_with_retry_at() {
         .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "30"))
         .mount(&server)
         .await;
-    let (mut service, recorder) = stack(&config().deadline(Some(Duration::from_secs(10))));
+    let (mut service, recorder) = stack(&config().deadline(Duration::from_secs(10)));
 
     let url = format!("{}/orders", server.uri());
     let start = Instant::now();
@@ -385,7 +388,7 @@ async fn an_empty_budget_stops_retries_with_a_typed_error() {
         .await;
     // A floor of 0.1/s over 10 s: exactly one retry in the window.
     let budget = BudgetConfig::default().min_per_second(0.1);
-    let (mut service, recorder) = stack(&config().max_retries(5).budget(Some(budget)));
+    let (mut service, recorder) = stack(&config().max_retries(5).budget(budget));
 
     let url = format!("{}/orders", server.uri());
     let error = call(&mut service, request(reqwest::Method::GET, &url))
@@ -409,7 +412,7 @@ async fn first_attempt_successes_earn_retries_in_the_budget() {
         .await;
     // No floor: every retry must be earned, half a retry per success.
     let budget = BudgetConfig::default().min_per_second(0.0).retry_ratio(0.5);
-    let (mut service, recorder) = stack(&config().max_retries(10).budget(Some(budget)));
+    let (mut service, recorder) = stack(&config().max_retries(10).budget(budget));
 
     let down = format!("{}/down", server.uri());
     let error = call(&mut service, request(reqwest::Method::GET, &down))
@@ -503,7 +506,7 @@ async fn load(rate: u32, fault: f64) -> Load {
         })
         .mount(&server)
         .await;
-    let (service, _) = stack(&RetryConfig::default().deadline(None));
+    let (service, _) = stack(&RetryConfig::default().without_deadline());
     let url = format!("{}/orders", server.uri());
     let calls = rate * 60;
     let period = Duration::from_secs(1) / rate;

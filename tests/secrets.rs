@@ -148,16 +148,19 @@ fn hook(shown: &Shown, name: &'static str) -> impl Fn(&FailedCall<'_>) + Send + 
 }
 
 fn client(bodies: BodyCapture, attempt_timeout: Option<Duration>, shown: &Shown) -> Client {
-    Client::builder()
-        .retry(
-            RetryConfig::default()
-                .max_retries(1)
-                .base_delay(Duration::from_millis(10))
-                .jitter(Jitter::None)
-                .deadline(None)
-                .budget(None),
-        )
-        .attempt_timeout(attempt_timeout)
+    let builder = Client::builder().retry(
+        RetryConfig::default()
+            .max_retries(1)
+            .base_delay(Duration::from_millis(10))
+            .jitter(Jitter::None)
+            .without_deadline()
+            .without_budget(),
+    );
+    let builder = match attempt_timeout {
+        Some(limit) => builder.attempt_timeout(limit),
+        None => builder.without_attempt_timeout(),
+    };
+    builder
         .log(LogConfig::default().redact(redact_config()).bodies(bodies))
         .on_give_up(hook(shown, "on_give_up"))
         .on_permanent(hook(shown, "on_permanent"))
@@ -454,12 +457,12 @@ async fn run_everything(bodies: BodyCapture) -> (String, String, Secrets, MockSe
 async fn replay_and_deadline(server: &MockServer, s: &Secrets, shown: &Shown) {
     // On the paused clock a timer fires as soon as the runtime waits on the server: none.
     let ledger = Client::builder()
-        .retry(RetryConfig::default().deadline(None))
-        .attempt_timeout(None)
-        .idempotency(Some(
+        .retry(RetryConfig::default().without_deadline())
+        .without_attempt_timeout()
+        .idempotency(
             steadfast::idempotency::IdempotencyConfig::default()
                 .complete_on(steadfast::idempotency::CompleteOn::SuccessOrPermanent),
-        ))
+        )
         .log(LogConfig::default().redact(redact_config()))
         .on_permanent(hook(shown, "on_permanent"))
         .build(http())
@@ -484,7 +487,7 @@ async fn replay_and_deadline(server: &MockServer, s: &Secrets, shown: &Shown) {
         shown.push(&format!("{error}\n{error:?}\n{}", everything_shown(&error)));
     }
     let cut = Client::builder()
-        .retry(RetryConfig::default().deadline(Some(Duration::from_secs(1))))
+        .retry(RetryConfig::default().deadline(Duration::from_secs(1)))
         .log(LogConfig::default().redact(redact_config()))
         .build(http())
         .expect("valid config");

@@ -120,7 +120,7 @@ pub fn in_memory()
 pub enum Ledger {
     /// The default: keys for POST and PATCH, and the in-memory ledger for named keys.
     Memory,
-    /// No keys and no ledger (the client's `idempotency(None)`).
+    /// No keys and no ledger (the client's `without_idempotency()`).
     Off,
 }
 
@@ -157,10 +157,12 @@ where
     ServiceBuilder::new()
         .layer(LogLayer::default())
         .layer(idempotency)
-        .layer(DeadlineLayer::new(retry.deadline))
+        .layer(DeadlineLayer::new(
+            retry.deadline.unwrap_or(Duration::from_secs(120)),
+        ))
         .layer(RetryLayer::new(&retry).expect("valid"))
-        .layer(RateLimitLayer::from_limiter(limiter))
-        .layer(TimeoutLayer::new(Some(Duration::from_secs(30))))
+        .layer(RateLimitLayer::shared_limiter(limiter))
+        .layer(TimeoutLayer::new(Duration::from_secs(30)))
         .service(inner)
 }
 
@@ -267,7 +269,7 @@ impl Contender {
         };
         let no_idempotency = steadfast::Client::builder()
             .rate_limit(free_quota())
-            .idempotency(None)
+            .without_idempotency()
             .build(http())
             .expect("valid config");
         let mut all = vec![

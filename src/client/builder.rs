@@ -7,7 +7,8 @@ use super::{Client, ClientConfig};
 use crate::classify::{Classify, DefaultClassifier, SharedClassifier};
 use crate::error::ConfigError;
 use crate::idempotency::{
-    IdempotencyConfig, IdempotencyLayer, IdempotencyStore, MakeIdempotencyKey,
+    IdempotencyConfig, IdempotencyLayer, IdempotencyStore, MakeIdempotencyKey, SharedKeyMaker,
+    SharedStore,
 };
 use crate::log::{FailedCall, Hooks, LogConfig, LogLayer};
 use crate::rate_limit::{RateLimit, RateLimitConfig, RateLimiter};
@@ -26,7 +27,7 @@ use crate::verify::{SharedVerifier, Verify};
 ///
 /// let client = steadfast::Client::builder()
 ///     .retry(RetryConfig::default().max_retries(5))
-///     .attempt_timeout(Some(Duration::from_secs(10)))
+///     .attempt_timeout(Duration::from_secs(10))
 ///     .build(reqwest::Client::new())?;
 /// # let _ = client;
 /// # Ok::<(), steadfast::ConfigError>(())
@@ -37,8 +38,8 @@ pub struct ClientBuilder {
     config: ClientConfig,
     classifier: Option<Opaque<SharedClassifier>>,
     budget: Option<RetryBudget>,
-    store: Option<Opaque<Arc<dyn IdempotencyStore>>>,
-    key_maker: Option<Opaque<Arc<dyn MakeIdempotencyKey>>>,
+    store: Option<Opaque<SharedStore>>,
+    key_maker: Option<Opaque<SharedKeyMaker>>,
     log_hooks: Hooks,
     rate_limiter: Option<RateLimiter>,
     verifier: Option<Opaque<SharedVerifier>>,
@@ -75,35 +76,67 @@ impl ClientBuilder {
         self
     }
 
-    /// Sets the limit of each attempt (`None`: no limit). Default 30 s.
-    pub fn attempt_timeout(mut self, limit: Option<Duration>) -> Self {
-        self.config.attempt_timeout = limit;
+    /// Sets the limit of each attempt. Default 30 s.
+    pub fn attempt_timeout(mut self, limit: Duration) -> Self {
+        self.config = self.config.attempt_timeout(limit);
+        self
+    }
+
+    /// Turns the limit of each attempt off; see [`ClientConfig::without_attempt_timeout`].
+    /// Default on (30 s).
+    pub fn without_attempt_timeout(mut self) -> Self {
+        self.config = self.config.without_attempt_timeout();
         self
     }
 
     /// Replaces the classifier every layer reads. Default
     /// [`DefaultClassifier`](crate::classify::DefaultClassifier).
-    pub fn classifier(mut self, classifier: impl Classify) -> Self {
-        self.classifier = Some(Opaque(Arc::new(classifier)));
+    pub fn classifier(self, classifier: impl Classify) -> Self {
+        self.shared_classifier(Arc::new(classifier))
+    }
+
+    /// Uses a classifier shared with other clients or layers; see
+    /// [`classifier`](Self::classifier).
+    pub fn shared_classifier(mut self, classifier: SharedClassifier) -> Self {
+        self.classifier = Some(Opaque(classifier));
         self
     }
 
-    /// Sets or (with `None`) turns off idempotency keys and the ledger. Default on.
-    pub fn idempotency(mut self, idempotency: Option<IdempotencyConfig>) -> Self {
-        self.config.idempotency = idempotency;
+    /// Sets idempotency keys and the ledger. Default [`IdempotencyConfig::default`].
+    pub fn idempotency(mut self, idempotency: IdempotencyConfig) -> Self {
+        self.config = self.config.idempotency(idempotency);
+        self
+    }
+
+    /// Turns idempotency keys and the ledger off; see
+    /// [`ClientConfig::without_idempotency`]. Default on.
+    pub fn without_idempotency(mut self) -> Self {
+        self.config = self.config.without_idempotency();
         self
     }
 
     /// Keeps completed keys in `store` (a `RedisStore` to share them between instances).
     /// Default: an in-memory [`MemoryStore`](crate::idempotency::store::MemoryStore).
-    pub fn idempotency_store(mut self, store: impl IdempotencyStore) -> Self {
-        self.store = Some(Opaque(Arc::new(store)));
+    pub fn idempotency_store(self, store: impl IdempotencyStore) -> Self {
+        self.shared_idempotency_store(Arc::new(store))
+    }
+
+    /// Keeps completed keys in a ledger shared with other clients or layers; see
+    /// [`idempotency_store`](Self::idempotency_store).
+    pub fn shared_idempotency_store(mut self, store: SharedStore) -> Self {
+        self.store = Some(Opaque(store));
         self
     }
 
     /// Makes fresh idempotency keys with `maker`. Default: the configured generator.
-    pub fn idempotency_key_maker(mut self, maker: impl MakeIdempotencyKey) -> Self {
-        self.key_maker = Some(Opaque(Arc::new(maker)));
+    pub fn idempotency_key_maker(self, maker: impl MakeIdempotencyKey) -> Self {
+        self.shared_idempotency_key_maker(Arc::new(maker))
+    }
+
+    /// Makes fresh idempotency keys with a maker shared with other clients or layers; see
+    /// [`idempotency_key_maker`](Self::idempotency_key_maker).
+    pub fn shared_idempotency_key_maker(mut self, maker: SharedKeyMaker) -> Self {
+        self.key_maker = Some(Opaque(maker));
         self
     }
 
@@ -133,8 +166,13 @@ impl ClientBuilder {
     /// `retry.verify_timeout`. Default: none (such a request is not retried and the call
     /// ends with its outcome unknown; a later call with its key fails with
     /// [`Error::IdempotencyOutcomeUnknown`](crate::Error::IdempotencyOutcomeUnknown)).
-    pub fn verifier(mut self, verifier: impl Verify) -> Self {
-        self.verifier = Some(Opaque(Arc::new(verifier)));
+    pub fn verifier(self, verifier: impl Verify) -> Self {
+        self.shared_verifier(Arc::new(verifier))
+    }
+
+    /// Uses a verifier shared with other clients or layers; see [`verifier`](Self::verifier).
+    pub fn shared_verifier(mut self, verifier: SharedVerifier) -> Self {
+        self.verifier = Some(Opaque(verifier));
         self
     }
 
@@ -166,7 +204,15 @@ impl ClientBuilder {
     /// Limits the rate of attempts: a default quota per origin and per-host overrides.
     /// Default: no limit.
     pub fn rate_limit(mut self, rate_limit: RateLimitConfig) -> Self {
-        self.config.rate_limit = Some(rate_limit);
+        self.config = self.config.rate_limit(rate_limit);
+        self
+    }
+
+    /// Turns rate limiting off, forgetting a configured quota and a
+    /// [`shared_rate_limiter`](Self::shared_rate_limiter). Default (off).
+    pub fn without_rate_limit(mut self) -> Self {
+        self.config = self.config.without_rate_limit();
+        self.rate_limiter = None;
         self
     }
 
@@ -216,7 +262,7 @@ impl ClientBuilder {
             None => IdempotencyLayer::disabled(),
         }
         .shared_classifier(Arc::clone(&classifier))
-        .call_deadline(config.retry.deadline);
+        .optional_call_deadline(config.retry.deadline);
         // One header name for the layer that adds keys, the one that trusts them and the one
         // that logs them; the retry configuration is still checked as written.
         Policy::new(&config.retry)?;
@@ -242,17 +288,17 @@ impl ClientBuilder {
             (None, None) => None,
         };
         let log = LogLayer::new(&config.log)?
-            .call_deadline(config.retry.deadline)
+            .optional_call_deadline(config.retry.deadline)
             .idempotency_header(idempotency.header().clone())
             .hooks(log_hooks)
             .shared_classifier(classifier);
         let budget = retry.budget().cloned();
-        let attempt = TimeoutLayer::new(config.attempt_timeout).layer(http.clone());
+        let attempt = TimeoutLayer::optional(config.attempt_timeout).layer(http.clone());
         let rate_limited = match &limiter {
             Some(limiter) => RateLimit::new(attempt, limiter.clone()),
             None => RateLimit::unlimited(attempt),
         };
-        let call = DeadlineLayer::new(config.retry.deadline)
+        let call = DeadlineLayer::optional(config.retry.deadline)
             .covers_body(config.deadline_covers_body)
             .layer(retry.layer(rate_limited));
         let key_header = (idempotency.header().clone(), idempotency.format());

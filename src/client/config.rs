@@ -23,7 +23,7 @@ use crate::retry::RetryConfig;
 ///         }
 ///     }"#,
 /// )?;
-/// let client = steadfast::Client::from_config(&config, reqwest::Client::new())?;
+/// let client = steadfast::Client::from_config(reqwest::Client::new(), &config)?;
 /// # let _ = client;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -84,17 +84,33 @@ impl ClientConfig {
         self
     }
 
-    /// Sets the limit of each attempt (`None`: no limit). Default 30 s.
+    /// Sets the limit of each attempt. Default 30 s.
     #[must_use]
-    pub fn attempt_timeout(mut self, limit: Option<Duration>) -> Self {
-        self.attempt_timeout = limit;
+    pub fn attempt_timeout(mut self, limit: Duration) -> Self {
+        self.attempt_timeout = Some(limit);
         self
     }
 
-    /// Sets or (with `None`) turns off idempotency keys. Default on.
+    /// Turns the limit of each attempt off: only the call's deadline bounds an attempt.
+    /// Default on (30 s).
     #[must_use]
-    pub fn idempotency(mut self, idempotency: Option<IdempotencyConfig>) -> Self {
-        self.idempotency = idempotency;
+    pub fn without_attempt_timeout(mut self) -> Self {
+        self.attempt_timeout = None;
+        self
+    }
+
+    /// Sets idempotency keys and the ledger. Default [`IdempotencyConfig::default`].
+    #[must_use]
+    pub fn idempotency(mut self, idempotency: IdempotencyConfig) -> Self {
+        self.idempotency = Some(idempotency);
+        self
+    }
+
+    /// Turns idempotency keys and the ledger off: a key the caller sets is still sent.
+    /// Default on.
+    #[must_use]
+    pub fn without_idempotency(mut self) -> Self {
+        self.idempotency = None;
         self
     }
 
@@ -105,10 +121,18 @@ impl ClientConfig {
         self
     }
 
-    /// Sets rate limiting (`None`: no limit). Default `None`.
+    /// Limits the rate of attempts: a default quota per origin and per-host overrides.
+    /// Default: no limit.
     #[must_use]
-    pub fn rate_limit(mut self, rate_limit: Option<RateLimitConfig>) -> Self {
-        self.rate_limit = rate_limit;
+    pub fn rate_limit(mut self, rate_limit: RateLimitConfig) -> Self {
+        self.rate_limit = Some(rate_limit);
+        self
+    }
+
+    /// Turns rate limiting off. Default (off).
+    #[must_use]
+    pub fn without_rate_limit(mut self) -> Self {
+        self.rate_limit = None;
         self
     }
 }

@@ -9,7 +9,7 @@ use tower_service::Service;
 
 use super::{ClientBuilder, ClientConfig, RequestBuilder};
 use crate::error::{ConfigError, Error};
-use crate::idempotency::{Idempotency, KeyFormat};
+use crate::idempotency::{Idempotency, IdempotencyKey, KeyFormat};
 use crate::log::Log;
 use crate::rate_limit::{RateLimit, RateLimitKey, RateLimitState, RateLimiter};
 use crate::retry::{Retry, RetryBudget};
@@ -80,12 +80,13 @@ impl Client {
         ClientBuilder::default()
     }
 
-    /// A client from a configuration, for instance one read from a file.
+    /// A client around `http`, the transport, from a configuration, for instance one read
+    /// from a file.
     ///
     /// # Errors
     ///
     /// [`ConfigError`] when a setting is invalid.
-    pub fn from_config(config: &ClientConfig, http: reqwest::Client) -> Result<Self, ConfigError> {
+    pub fn from_config(http: reqwest::Client, config: &ClientConfig) -> Result<Self, ConfigError> {
         Self::builder().config(config.clone()).build(http)
     }
 
@@ -139,7 +140,7 @@ impl Client {
             .resolve(&method, &url, key, resolution)
             .await
             .map_err(|source| Error::Ledger {
-                key: key.to_owned(),
+                key: IdempotencyKey::new(key),
                 source,
             })
     }

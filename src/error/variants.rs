@@ -71,18 +71,20 @@ pub enum Error {
         "another call with idempotency key {key} is still in flight (waited {waited:?}); \
          nothing was sent, not applied"
     )]
+    #[non_exhaustive]
     IdempotencyKeyInFlight {
         /// The key (keys are not secrets).
-        key: String,
+        key: IdempotencyKey,
         /// How long this call waited for the other one.
         waited: Duration,
     },
 
     /// The idempotency ledger could not be reached; nothing was sent.
     #[error("idempotency ledger unavailable for key {key}; nothing was sent, not applied")]
+    #[non_exhaustive]
     Ledger {
         /// The key of the call.
-        key: String,
+        key: IdempotencyKey,
         /// What the ledger said.
         #[source]
         source: super::StoreError,
@@ -101,6 +103,7 @@ pub enum Error {
 
     /// The call failed on every attempt allowed by the retry configuration.
     #[error("{failure}; {}", .failure.outcome)]
+    #[non_exhaustive]
     RetriesExhausted {
         /// What happened on the last attempt.
         failure: Box<Failure>,
@@ -129,6 +132,7 @@ pub enum Error {
 
     /// The call failed and was not retried, for the reason in `why`.
     #[error("{failure}; not retried: {why}; {}", .failure.outcome)]
+    #[non_exhaustive]
     NotRetried {
         /// Why no further attempt was made.
         why: NotRetried,
@@ -145,6 +149,7 @@ pub enum Error {
     /// [`Failure::deadline`] is the deadline, [`Failure::attempts`] counts the attempt that
     /// was cut, whose outcome is unknown.
     #[error("{failure}; {}", .failure.outcome)]
+    #[non_exhaustive]
     DeadlineExceeded {
         /// The call so far: attempts, the last classification and status, the key.
         failure: Box<Failure>,
@@ -161,9 +166,10 @@ pub enum Error {
         "the outcome of an earlier call with idempotency key {key} is unknown (it may have \
          been applied); nothing was sent: check with the server, then resolve the key"
     )]
+    #[non_exhaustive]
     IdempotencyOutcomeUnknown {
         /// The key (keys are not secrets).
-        key: String,
+        key: IdempotencyKey,
     },
 
     /// The idempotency key was used before for another request (method, URL or body):
@@ -172,9 +178,10 @@ pub enum Error {
         "idempotency key {key} was used before for a different request (method, URL or \
          body); nothing was sent"
     )]
+    #[non_exhaustive]
     IdempotencyKeyReused {
         /// The key (keys are not secrets).
-        key: String,
+        key: IdempotencyKey,
     },
 }
 
@@ -292,7 +299,7 @@ impl Error {
             Self::IdempotencyKeyInFlight { key, .. }
             | Self::Ledger { key, .. }
             | Self::IdempotencyOutcomeUnknown { key }
-            | Self::IdempotencyKeyReused { key } => Some(key),
+            | Self::IdempotencyKeyReused { key } => Some(key.as_str()),
             Self::Timeout {
                 idempotency_key, ..
             }
@@ -450,7 +457,7 @@ mod tests {
             ),
             (
                 Error::IdempotencyKeyInFlight {
-                    key: "k".to_owned(),
+                    key: IdempotencyKey::new("k"),
                     waited: Duration::from_secs(1),
                 },
                 Applied::NotApplied,

@@ -1,5 +1,6 @@
 use std::time::Duration;
 
+use reqwest::Method;
 use serde::{Deserialize, Serialize};
 
 use super::{KeyFormat, KeyGenerator};
@@ -23,8 +24,10 @@ use super::{KeyFormat, KeyGenerator};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct IdempotencyConfig {
-    /// Methods that get a key when the caller set none. Default `["POST", "PATCH"]`.
-    pub methods: Vec<String>,
+    /// Methods that get a key when the caller set none; written as names in a file.
+    /// Default `[POST, PATCH]`.
+    #[serde(with = "method_names")]
+    pub methods: Vec<Method>,
     /// The header carrying the key. Default `Idempotency-Key`.
     pub header: String,
     /// How the key is written. Default [`KeyFormat::Plain`].
@@ -60,7 +63,7 @@ pub struct IdempotencyConfig {
 impl Default for IdempotencyConfig {
     fn default() -> Self {
         Self {
-            methods: vec!["POST".to_owned(), "PATCH".to_owned()],
+            methods: vec![Method::POST, Method::PATCH],
             header: crate::key::DEFAULT_HEADER.to_owned(),
             format: KeyFormat::Plain,
             generator: KeyGenerator::UuidV4,
@@ -125,49 +128,134 @@ pub enum LedgerDown {
     FailOpen,
 }
 
-macro_rules! setters {
-    ($($(#[$doc:meta])* $name:ident: $ty:ty),* $(,)?) => {
-        impl IdempotencyConfig {
-            $(
-                $(#[$doc])*
-                #[must_use]
-                pub fn $name(mut self, $name: $ty) -> Self {
-                    self.$name = $name;
-                    self
-                }
-            )*
-        }
-    };
-}
-
-setters! {
-    /// Sets the methods that get a key. Default `["POST", "PATCH"]`.
-    methods: Vec<String>,
-    /// Sets the key's format. Default [`KeyFormat::Plain`].
-    format: KeyFormat,
-    /// Sets the generator of fresh keys. Default [`KeyGenerator::UuidV4`].
-    generator: KeyGenerator,
-    /// Sets how long a completed key is remembered. Default 24 h.
-    ttl: Duration,
-    /// Sets how long a reservation holds. Default 5 min.
-    lease: Duration,
-    /// Sets the largest stored body, and the most read of one. Default 64 KiB.
-    max_body_bytes: usize,
-    /// Sets the longest wait for a recorded call's body. Default 30 s.
-    max_body_wait: Duration,
-    /// Sets which outcomes complete a key. Default [`CompleteOn::Success`].
-    complete_on: CompleteOn,
-    /// Sets what a call does when its key is in flight. Default: wait up to 30 s.
-    in_flight: InFlight,
-    /// Sets what a call does when the ledger is down. Default [`LedgerDown::FailClosed`].
-    ledger_down: LedgerDown,
-}
-
 impl IdempotencyConfig {
+    /// Sets the methods that get a key when the caller set none. Default `[POST, PATCH]`.
+    #[must_use]
+    pub fn methods(mut self, methods: Vec<Method>) -> Self {
+        self.methods = methods;
+        self
+    }
+
+    /// Sets the key's format. Default [`KeyFormat::Plain`].
+    #[must_use]
+    pub fn format(mut self, format: KeyFormat) -> Self {
+        self.format = format;
+        self
+    }
+
+    /// Sets the generator of fresh keys. Default [`KeyGenerator::UuidV4`].
+    #[must_use]
+    pub fn generator(mut self, generator: KeyGenerator) -> Self {
+        self.generator = generator;
+        self
+    }
+
+    /// Sets how long a completed key is remembered. Default 24 h.
+    #[must_use]
+    pub fn ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = ttl;
+        self
+    }
+
+    /// Sets how long a reservation holds. Default 5 min.
+    #[must_use]
+    pub fn lease(mut self, lease: Duration) -> Self {
+        self.lease = lease;
+        self
+    }
+
+    /// Sets the largest stored body, and the most read of one. Default 64 KiB.
+    #[must_use]
+    pub fn max_body_bytes(mut self, max_body_bytes: usize) -> Self {
+        self.max_body_bytes = max_body_bytes;
+        self
+    }
+
+    /// Sets the longest wait for a recorded call's body. Default 30 s.
+    #[must_use]
+    pub fn max_body_wait(mut self, max_body_wait: Duration) -> Self {
+        self.max_body_wait = max_body_wait;
+        self
+    }
+
+    /// Sets which outcomes complete a key. Default [`CompleteOn::Success`].
+    #[must_use]
+    pub fn complete_on(mut self, complete_on: CompleteOn) -> Self {
+        self.complete_on = complete_on;
+        self
+    }
+
+    /// Sets what a call does when its key is in flight. Default: wait up to 30 s.
+    #[must_use]
+    pub fn in_flight(mut self, in_flight: InFlight) -> Self {
+        self.in_flight = in_flight;
+        self
+    }
+
+    /// Sets what a call does when the ledger is down. Default [`LedgerDown::FailClosed`].
+    #[must_use]
+    pub fn ledger_down(mut self, ledger_down: LedgerDown) -> Self {
+        self.ledger_down = ledger_down;
+        self
+    }
+
     /// Sets the header carrying the key. Default `Idempotency-Key`.
     #[must_use]
     pub fn header(mut self, name: impl Into<String>) -> Self {
         self.header = name.into();
         self
+    }
+}
+
+/// `methods` as a list of names; a name is upper-cased, so `"post"` is `POST`.
+mod method_names {
+    use reqwest::Method;
+    use serde::de::Error as _;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(
+        methods: &[Method],
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(methods.iter().map(Method::as_str))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Vec<Method>, D::Error> {
+        Vec::<String>::deserialize(deserializer)?
+            .into_iter()
+            .map(|name| {
+                Method::from_bytes(name.to_ascii_uppercase().as_bytes())
+                    .map_err(|_| D::Error::custom(format_args!("invalid method {name:?}")))
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use reqwest::Method;
+
+    use super::IdempotencyConfig;
+
+    #[test]
+    fn methods_read_and_write_as_names() {
+        let config: IdempotencyConfig =
+            serde_json::from_str(r#"{ "methods": ["post", "PUT"] }"#).expect("valid");
+        assert_eq!(config.methods, [Method::POST, Method::PUT]);
+        let written = serde_json::to_value(&config).expect("serializes");
+        assert_eq!(written["methods"], serde_json::json!(["POST", "PUT"]));
+        assert_eq!(
+            IdempotencyConfig::default().methods,
+            [Method::POST, Method::PATCH]
+        );
+    }
+
+    #[test]
+    fn a_method_that_is_no_token_is_refused() {
+        let error = serde_json::from_str::<IdempotencyConfig>(r#"{ "methods": ["PO ST"] }"#)
+            .expect_err("a space is not a token character");
+        assert!(error.to_string().contains("invalid method"), "{error}");
     }
 }

@@ -7,8 +7,13 @@ use tower_layer::Layer;
 
 use super::Idempotency;
 use super::make_key::KeyMaker;
-use super::store::{IdempotencyStore, LedgerKey, MemoryStore, Resolution, StoreFuture};
-use super::{CompleteOn, IdempotencyConfig, InFlight, KeyFormat, LedgerDown, MakeIdempotencyKey};
+use super::store::{
+    IdempotencyStore, LedgerKey, MemoryStore, Resolution, SharedStore, StoreFuture,
+};
+use super::{
+    CompleteOn, IdempotencyConfig, InFlight, KeyFormat, LedgerDown, MakeIdempotencyKey,
+    SharedKeyMaker,
+};
 use crate::classify::{Classify, DefaultClassifier, SharedClassifier};
 use crate::error::ConfigError;
 use crate::verify::{SharedVerifier, Verify};
@@ -134,25 +139,13 @@ impl IdempotencyLayer {
     ///
     /// # Errors
     ///
-    /// [`ConfigError`] when the header name or a method is invalid, or a duration is zero.
+    /// [`ConfigError`] when the header name is invalid or a duration is zero.
     pub fn new(config: &IdempotencyConfig) -> Result<Self, ConfigError> {
         let header =
             crate::key::header_name(&config.header).map_err(|_| ConfigError::HeaderName {
                 name: "idempotency.header",
                 value: config.header.clone(),
             })?;
-        let methods = config
-            .methods
-            .iter()
-            .map(|m| {
-                Method::from_bytes(m.to_ascii_uppercase().as_bytes()).map_err(|_| {
-                    ConfigError::Invalid {
-                        name: "idempotency.methods",
-                        value: m.clone(),
-                    }
-                })
-            })
-            .collect::<Result<_, _>>()?;
         for (name, value) in [
             ("idempotency.ttl", config.ttl),
             ("idempotency.lease", config.lease),
@@ -164,7 +157,7 @@ impl IdempotencyLayer {
         }
         Ok(Self {
             settings: Arc::new(Settings {
-                methods,
+                methods: config.methods.clone(),
                 header,
                 format: config.format,
                 maker: KeyMaker::Builtin(config.generator),
@@ -200,16 +193,28 @@ impl IdempotencyLayer {
 
     /// Uses a ledger shared with other layers or clients.
     #[must_use]
-    pub fn shared_store(mut self, store: Arc<dyn IdempotencyStore>) -> Self {
+    pub fn shared_store(mut self, store: SharedStore) -> Self {
         Arc::make_mut(&mut self.settings).store = Some(store);
         self
     }
 
     /// Reads a recorded call's body no later than `deadline` after the call started, as well
     /// as within `max_body_wait`: the call's deadline then bounds its body too. The
-    /// [`Client`](crate::Client) passes its own (`retry.deadline`). Default `None`.
+    /// [`Client`](crate::Client) passes its own (`retry.deadline`). Default: none, only
+    /// `max_body_wait` bounds the read.
     #[must_use]
-    pub fn call_deadline(mut self, deadline: Option<Duration>) -> Self {
+    pub fn call_deadline(self, deadline: Duration) -> Self {
+        self.optional_call_deadline(Some(deadline))
+    }
+
+    /// Forgets a [`call_deadline`](Self::call_deadline): only `max_body_wait` bounds the
+    /// read of a recorded call's body. Default.
+    #[must_use]
+    pub fn without_call_deadline(self) -> Self {
+        self.optional_call_deadline(None)
+    }
+
+    pub(crate) fn optional_call_deadline(mut self, deadline: Option<Duration>) -> Self {
         Arc::make_mut(&mut self.settings).call_deadline = deadline;
         self
     }
@@ -278,16 +283,27 @@ impl IdempotencyLayer {
 
     /// Makes fresh keys with a generator shared with other layers.
     #[must_use]
-    pub fn shared_key_maker(mut self, maker: Arc<dyn MakeIdempotencyKey>) -> Self {
+    pub fn shared_key_maker(mut self, maker: SharedKeyMaker) -> Self {
         Arc::make_mut(&mut self.settings).maker = KeyMaker::Custom(maker);
         self
     }
 
-    /// Uses a classifier shared with other layers, to decide which outcomes complete a key.
+    /// Replaces the classifier that decides which outcomes complete a key. Default
+    /// [`DefaultClassifier`].
     #[must_use]
-    pub fn shared_classifier(mut self, classifier: Arc<dyn Classify>) -> Self {
+    pub fn classifier(self, classifier: impl Classify) -> Self {
+        self.shared_classifier(Arc::new(classifier))
+    }
+
+    /// Uses a classifier shared with other layers; see [`classifier`](Self::classifier).
+    #[must_use]
+    pub fn shared_classifier(mut self, classifier: SharedClassifier) -> Self {
         Arc::make_mut(&mut self.settings).classifier = classifier;
         self
+    }
+
+    pub(super) fn settings(&self) -> &Arc<Settings> {
+        &self.settings
     }
 
     /// The header carrying the key.
@@ -307,6 +323,6 @@ impl<S> Layer<S> for IdempotencyLayer {
     type Service = Idempotency<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        Idempotency::from_settings(inner, Arc::clone(&self.settings))
+        Idempotency::new(inner, self)
     }
 }

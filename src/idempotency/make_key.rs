@@ -26,6 +26,10 @@ pub trait MakeIdempotencyKey: Send + Sync + 'static {
     fn make_key(&self) -> String;
 }
 
+/// A key maker behind an `Arc`, to share one between layers and clients
+/// ([`IdempotencyLayer::shared_key_maker`](super::IdempotencyLayer::shared_key_maker)).
+pub type SharedKeyMaker = std::sync::Arc<dyn MakeIdempotencyKey>;
+
 impl<F> MakeIdempotencyKey for F
 where
     F: Fn() -> String + Send + Sync + 'static,

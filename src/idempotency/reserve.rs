@@ -67,14 +67,14 @@ impl Reserving {
             }
             Ok(Reservation::InFlight) if self.settings.in_flight == InFlight::Fail => {
                 return Next::Done(Err(Error::IdempotencyKeyInFlight {
-                    key: self.key.to_string(),
+                    key: self.key.clone(),
                     waited: Duration::ZERO,
                 }));
             }
             Ok(Reservation::InFlight) => return Next::Wait(self),
             Ok(Reservation::KeyReused) => {
                 return Next::Done(Err(Error::IdempotencyKeyReused {
-                    key: self.key.to_string(),
+                    key: self.key.clone(),
                 }));
             }
             Ok(Reservation::Unknown) => return self.unsure(Unsure::Outcome, request),
@@ -93,7 +93,7 @@ impl Reserving {
             }
             Err(source) => {
                 return Next::Done(Err(Error::Ledger {
-                    key: self.key.to_string(),
+                    key: self.key.clone(),
                     source,
                 }));
             }
@@ -119,7 +119,7 @@ impl Reserving {
             reason = ?why,
             "idempotency key of unknown outcome; not sent"
         );
-        let key = self.key.to_string();
+        let key = self.key.clone();
         Next::Done(Err(match why {
             Unsure::Outcome => Error::IdempotencyOutcomeUnknown { key },
             Unsure::Unvouched => Error::Ledger {
@@ -163,7 +163,7 @@ impl Reserving {
             let waited = started.elapsed();
             if waited >= max {
                 return Next::Done(Err(Error::IdempotencyKeyInFlight {
-                    key: self.key.to_string(),
+                    key: self.key.clone(),
                     waited,
                 }));
             }

@@ -4,6 +4,7 @@ use std::task::{Context, Poll};
 use reqwest::{Request, Response};
 use tower_service::Service;
 
+use super::IdempotencyLayer;
 use super::ResponseFuture;
 use super::call;
 use super::layer::Settings;
@@ -18,16 +19,23 @@ pub struct Idempotency<S> {
 }
 
 impl<S> Idempotency<S> {
-    pub(crate) fn from_settings(inner: S, settings: Arc<Settings>) -> Self {
-        Self { inner, settings }
+    /// Wraps `inner`, keying calls as `layer` says; the same as `layer.layer(inner)`.
+    #[must_use]
+    pub fn new(inner: S, layer: &IdempotencyLayer) -> Self {
+        Self {
+            inner,
+            settings: Arc::clone(layer.settings()),
+        }
     }
 
     /// The inner service.
+    #[must_use]
     pub fn get_ref(&self) -> &S {
         &self.inner
     }
 
     /// The inner service, mutably.
+    #[must_use]
     pub fn get_mut(&mut self) -> &mut S {
         &mut self.inner
     }
@@ -49,6 +57,7 @@ impl<S> Idempotency<S> {
     }
 
     /// Consumes the idempotency service, returning the inner one.
+    #[must_use]
     pub fn into_inner(self) -> S {
         self.inner
     }

@@ -122,9 +122,20 @@ impl LogLayer {
     /// [`Deadline`](crate::timeout::Deadline) layer's limit), counted from when a call
     /// starts: a response body read for a log line is not waited for past it, even if
     /// [`BodyCapture::read_timeout`] is longer. The [`Client`](crate::Client) sets it to
-    /// `retry.deadline`. Default `None`: only `read_timeout` bounds the read.
+    /// `retry.deadline`. Default: none, only `read_timeout` bounds the read.
     #[must_use]
-    pub fn call_deadline(self, deadline: Option<Duration>) -> Self {
+    pub fn call_deadline(self, deadline: Duration) -> Self {
+        self.optional_call_deadline(Some(deadline))
+    }
+
+    /// Forgets a [`call_deadline`](Self::call_deadline): only `read_timeout` bounds the read
+    /// of a body for a log line. Default.
+    #[must_use]
+    pub fn without_call_deadline(self) -> Self {
+        self.optional_call_deadline(None)
+    }
+
+    pub(crate) fn optional_call_deadline(self, deadline: Option<Duration>) -> Self {
         self.map(|shared| shared.call_deadline = deadline)
     }
 
@@ -141,7 +152,8 @@ impl LogLayer {
         self.shared_classifier(Arc::new(classifier))
     }
 
-    /// Uses a classifier already shared with other layers.
+    /// Uses a classifier already shared with other layers; see
+    /// [`classifier`](Self::classifier).
     #[must_use]
     pub fn shared_classifier(self, classifier: SharedClassifier) -> Self {
         self.map(|shared| shared.classifier = classifier)
@@ -151,6 +163,10 @@ impl LogLayer {
     #[must_use]
     pub fn redactor(&self) -> &Redactor {
         &self.shared.redactor
+    }
+
+    pub(super) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
     }
 
     pub(crate) fn hooks(self, hooks: Hooks) -> Self {
@@ -173,6 +189,6 @@ impl<S> Layer<S> for LogLayer {
     type Service = Log<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        Log::from_shared(inner, Arc::clone(&self.shared))
+        Log::new(inner, self)
     }
 }

@@ -9,7 +9,7 @@ use tracing::{Instrument as _, Level, Span};
 
 use super::ResponseFuture;
 use super::call::Call;
-use super::layer::Shared;
+use super::layer::{LogLayer, Shared};
 use crate::error::{BoxError, Error};
 use crate::telemetry::{TARGET, idempotency_key};
 
@@ -24,21 +24,29 @@ pub struct Log<S> {
 }
 
 impl<S> Log<S> {
-    pub(crate) fn from_shared(inner: S, shared: Arc<Shared>) -> Self {
-        Self { inner, shared }
+    /// Wraps `inner`, logging as `layer` says; the same as `layer.layer(inner)`.
+    #[must_use]
+    pub fn new(inner: S, layer: &LogLayer) -> Self {
+        Self {
+            inner,
+            shared: Arc::clone(layer.shared()),
+        }
     }
 
     /// The inner service.
+    #[must_use]
     pub fn get_ref(&self) -> &S {
         &self.inner
     }
 
     /// The inner service, mutably.
+    #[must_use]
     pub fn get_mut(&mut self) -> &mut S {
         &mut self.inner
     }
 
     /// Consumes the log service, returning the inner one.
+    #[must_use]
     pub fn into_inner(self) -> S {
         self.inner
     }

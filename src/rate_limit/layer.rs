@@ -21,12 +21,13 @@ impl RateLimitLayer {
     ///
     /// [`ConfigError`] when a quota is invalid: zero rate, zero period or zero burst.
     pub fn new(config: &RateLimitConfig) -> Result<Self, ConfigError> {
-        Ok(Self::from_limiter(RateLimiter::new(config)?))
+        Ok(Self::shared_limiter(RateLimiter::new(config)?))
     }
 
-    /// A layer taking permits from `limiter`, which other layers or clients may share.
+    /// A layer taking permits from `limiter`, which other layers or clients may share:
+    /// the shared form of [`new`](Self::new).
     #[must_use]
-    pub fn from_limiter(limiter: RateLimiter) -> Self {
+    pub fn shared_limiter(limiter: RateLimiter) -> Self {
         Self { limiter }
     }
 

@@ -26,7 +26,7 @@ type KeyFn = dyn Fn(&Request) -> RateLimitKey + Send + Sync;
 /// each key, and the settings.
 ///
 /// Build one and hand it to several layers or clients
-/// ([`RateLimitLayer::from_limiter`](super::RateLimitLayer::from_limiter),
+/// ([`RateLimitLayer::shared_limiter`](super::RateLimitLayer::shared_limiter),
 /// [`ClientBuilder::shared_rate_limiter`](crate::ClientBuilder::shared_rate_limiter)) to
 /// make them share one quota.
 ///

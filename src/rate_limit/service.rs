@@ -21,6 +21,7 @@ pub struct RateLimit<S> {
 
 impl<S> RateLimit<S> {
     /// Wraps `inner`, taking permits from `limiter`.
+    #[must_use]
     pub fn new(inner: S, limiter: RateLimiter) -> Self {
         Self {
             inner,
@@ -37,21 +38,25 @@ impl<S> RateLimit<S> {
     }
 
     /// The limiter permits are taken from.
+    #[must_use]
     pub fn limiter(&self) -> Option<&RateLimiter> {
         self.limiter.as_ref()
     }
 
     /// The inner service.
+    #[must_use]
     pub fn get_ref(&self) -> &S {
         &self.inner
     }
 
     /// The inner service, mutably.
+    #[must_use]
     pub fn get_mut(&mut self) -> &mut S {
         &mut self.inner
     }
 
     /// Consumes the rate-limit service, returning the inner one.
+    #[must_use]
     pub fn into_inner(self) -> S {
         self.inner
     }

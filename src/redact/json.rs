@@ -17,16 +17,19 @@ pub fn redact_json(value: &mut Value) {
     JsonRedactor::DEFAULT.redact(value);
 }
 
-/// Masks the default sensitive field names plus names the caller adds.
+/// Masks the default sensitive field names plus names the caller adds with
+/// [`RedactConfig::json_field`](super::RedactConfig::json_field); a [`Redactor`] lends its
+/// own with [`Redactor::json`].
 ///
 /// ```
 /// use serde_json::json;
-/// use steadfast::redact::JsonRedactor;
+/// use steadfast::redact::{RedactConfig, Redactor};
 ///
-/// let redactor = JsonRedactor::default().field("customer_no");
+/// let redactor = Redactor::new(&RedactConfig::default().json_field("customer_no"))?;
 /// let mut value = json!({"customerNo": 1234, "name": "Ada"});
-/// redactor.redact(&mut value);
+/// redactor.json().redact(&mut value);
 /// assert_eq!(value, json!({"customerNo": "[redacted]", "name": "Ada"}));
+/// # Ok::<(), steadfast::ConfigError>(())
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct JsonRedactor {
@@ -48,7 +51,7 @@ impl JsonRedactor {
 
     /// Also masks fields called `name` (compared like the default names).
     #[must_use]
-    pub fn field(mut self, name: impl Into<String>) -> Self {
+    pub(crate) fn field(mut self, name: impl Into<String>) -> Self {
         self.extra.push(name.into());
         self
     }

@@ -19,12 +19,15 @@
 //!     );
 //!
 //!     assert!(is_sensitive_field("Access-Token"));
-//!     let redactor = JsonRedactor::new().field("customer_no");
-//!     assert!(redactor.is_sensitive("customerNo"));
+//!     assert!(JsonRedactor::DEFAULT.is_sensitive("password"));
 //!
 //!     let redactor = Redactor::new(
-//!         &RedactConfig::default().query_param("session_ref").path("/hooks/{secret}"),
+//!         &RedactConfig::default()
+//!             .json_field("customer_no")
+//!             .query_param("session_ref")
+//!             .path("/hooks/{secret}"),
 //!     )?;
+//!     assert!(redactor.json().is_sensitive("customerNo"));
 //!     let url = "https://ada:pw@api.example.com/hooks/h00k?session_ref=s3&page=2".parse()?;
 //!     assert_eq!(
 //!         redactor.url(&url).to_string(),

@@ -93,22 +93,38 @@ impl BudgetConfig {
                 name: "budget.window",
             });
         }
-        check_range("budget.retry_ratio", self.retry_ratio, 1_000.0)?;
-        check_range("budget.min_per_second", self.min_per_second, 1_000_000.0)
+        check_range("budget.retry_ratio", self.retry_ratio, RETRY_RATIO_RANGE)?;
+        check_range(
+            "budget.min_per_second",
+            self.min_per_second,
+            MIN_PER_SECOND_RANGE,
+        )
     }
 }
 
-fn check_range(name: &'static str, value: f64, max: f64) -> Result<(), ConfigError> {
-    if value.is_finite() && (0.0..=max).contains(&value) {
+/// A setting's upper bound and the same range as the error writes it.
+#[derive(Clone, Copy)]
+struct Range {
+    max: f64,
+    text: &'static str,
+}
+
+const RETRY_RATIO_RANGE: Range = Range {
+    max: 1_000.0,
+    text: "[0, 1000]",
+};
+const MIN_PER_SECOND_RANGE: Range = Range {
+    max: 1_000_000.0,
+    text: "[0, 1000000]",
+};
+
+fn check_range(name: &'static str, value: f64, range: Range) -> Result<(), ConfigError> {
+    if value.is_finite() && (0.0..=range.max).contains(&value) {
         Ok(())
     } else {
         Err(ConfigError::OutOfRange {
             name,
-            range: if max > 1_000.0 {
-                "[0, 1000000]"
-            } else {
-                "[0, 1000]"
-            },
+            range: range.text,
             value,
         })
     }
@@ -235,6 +251,46 @@ impl Inner {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_out_of_range_setting_names_its_own_range() {
+        let cases = [
+            (
+                BudgetConfig::default().retry_ratio(1_000.5),
+                "budget.retry_ratio",
+                "[0, 1000]",
+            ),
+            (
+                BudgetConfig::default().retry_ratio(-1.0),
+                "budget.retry_ratio",
+                "[0, 1000]",
+            ),
+            (
+                BudgetConfig::default().min_per_second(1_000_001.0),
+                "budget.min_per_second",
+                "[0, 1000000]",
+            ),
+            (
+                BudgetConfig::default().min_per_second(f64::NAN),
+                "budget.min_per_second",
+                "[0, 1000000]",
+            ),
+        ];
+        for (config, setting, text) in cases {
+            match config.validate() {
+                Err(ConfigError::OutOfRange { name, range, .. }) => {
+                    assert_eq!((name, range), (setting, text));
+                }
+                other => panic!("{setting}: {other:?}"),
+            }
+        }
+        assert!(
+            BudgetConfig::default()
+                .min_per_second(1_000_000.0)
+                .validate()
+                .is_ok()
+        );
+    }
 
     #[tokio::test(start_paused = true)]
     async fn floor_alone_without_successes() {

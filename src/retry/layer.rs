@@ -4,7 +4,7 @@ use tower_layer::Layer;
 
 use super::policy::Policy;
 use super::{Retry, RetryBudget, RetryConfig};
-use crate::classify::Classify;
+use crate::classify::{Classify, SharedClassifier};
 use crate::error::ConfigError;
 use crate::verify::{SharedVerifier, Verify};
 
@@ -32,15 +32,17 @@ impl RetryLayer {
         })
     }
 
-    /// Replaces the classifier.
+    /// Replaces the classifier. Default
+    /// [`DefaultClassifier`](crate::classify::DefaultClassifier).
     #[must_use]
     pub fn classifier(self, classifier: impl Classify) -> Self {
         self.shared_classifier(Arc::new(classifier))
     }
 
-    /// Uses a classifier already shared with other layers.
+    /// Uses a classifier already shared with other layers; see
+    /// [`classifier`](Self::classifier).
     #[must_use]
-    pub fn shared_classifier(mut self, classifier: Arc<dyn Classify>) -> Self {
+    pub fn shared_classifier(mut self, classifier: SharedClassifier) -> Self {
         Arc::make_mut(&mut self.policy).classifier = classifier;
         self
     }
@@ -75,6 +77,12 @@ impl RetryLayer {
     }
 }
 
+impl RetryLayer {
+    pub(super) fn policy(&self) -> &Arc<Policy> {
+        &self.policy
+    }
+}
+
 impl Default for RetryLayer {
     fn default() -> Self {
         Self {
@@ -89,6 +97,6 @@ impl<S> Layer<S> for RetryLayer {
     type Service = Retry<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        Retry::from_policy(inner, Arc::clone(&self.policy))
+        Retry::new(inner, self)
     }
 }

@@ -64,6 +64,7 @@
 mod attempts;
 mod backoff;
 mod budget;
+mod config;
 mod dedupes;
 mod future;
 mod give_up;
@@ -75,9 +76,9 @@ mod spare;
 
 pub use backoff::{Backoff, Jitter};
 pub use budget::{BudgetConfig, RetryBudget};
+pub use config::RetryConfig;
 pub use future::ResponseFuture;
 pub use layer::RetryLayer;
-pub use policy::RetryConfig;
 pub use service::Retry;
 
 pub use crate::telemetry::RetryStats;

@@ -4,8 +4,8 @@ use std::task::{Context, Poll};
 use reqwest::{Request, Response};
 use tower_service::Service;
 
-use super::ResponseFuture;
 use super::policy::Policy;
+use super::{ResponseFuture, RetryLayer};
 use crate::error::{BoxError, Error, without_url};
 
 /// Retries failed attempts of a request, following the crate's retry rules.
@@ -18,21 +18,29 @@ pub struct Retry<S> {
 }
 
 impl<S> Retry<S> {
-    pub(crate) fn from_policy(inner: S, policy: Arc<Policy>) -> Self {
-        Self { inner, policy }
+    /// Wraps `inner`, retrying as `layer` says; the same as `layer.layer(inner)`.
+    #[must_use]
+    pub fn new(inner: S, layer: &RetryLayer) -> Self {
+        Self {
+            inner,
+            policy: Arc::clone(layer.policy()),
+        }
     }
 
     /// The inner service.
+    #[must_use]
     pub fn get_ref(&self) -> &S {
         &self.inner
     }
 
     /// The inner service, mutably.
+    #[must_use]
     pub fn get_mut(&mut self) -> &mut S {
         &mut self.inner
     }
 
     /// Consumes the retry service, returning the inner one.
+    #[must_use]
     pub fn into_inner(self) -> S {
         self.inner
     }

@@ -33,27 +33,26 @@ pub struct Deadline<S> {
 }
 
 impl<S> Deadline<S> {
-    /// Wraps `inner`, limiting each call and the read of its body to `limit` (`None`: no
-    /// limit).
-    pub fn new(inner: S, limit: Option<Duration>) -> Self {
-        Self {
-            inner,
-            limit,
-            covers_body: true,
-        }
+    /// Wraps `inner`, limiting each call and the read of its body to `limit`.
+    #[must_use]
+    pub fn new(inner: S, limit: Duration) -> Self {
+        DeadlineLayer::new(limit).layer(inner)
     }
 
     /// The inner service.
+    #[must_use]
     pub fn get_ref(&self) -> &S {
         &self.inner
     }
 
     /// The inner service, mutably.
+    #[must_use]
     pub fn get_mut(&mut self) -> &mut S {
         &mut self.inner
     }
 
     /// Consumes the deadline service, returning the inner one.
+    #[must_use]
     pub fn into_inner(self) -> S {
         self.inner
     }
@@ -84,7 +83,7 @@ where
     }
 }
 
-/// Applies [`Deadline`] to a service; `None` makes it a pass-through.
+/// Applies [`Deadline`] to a service.
 #[derive(Debug, Clone, Copy)]
 pub struct DeadlineLayer {
     limit: Option<Duration>,
@@ -92,10 +91,14 @@ pub struct DeadlineLayer {
 }
 
 impl DeadlineLayer {
-    /// A layer that limits each call, and the read of its body, to `limit`, or does nothing
-    /// with `None`.
+    /// A layer that limits each call, and the read of its body, to `limit`.
     #[must_use]
-    pub fn new(limit: Option<Duration>) -> Self {
+    pub fn new(limit: Duration) -> Self {
+        Self::optional(Some(limit))
+    }
+
+    /// A layer that limits each call to `limit`, or passes calls through with `None`.
+    pub(crate) fn optional(limit: Option<Duration>) -> Self {
         Self {
             limit,
             covers_body: true,
@@ -224,7 +227,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn the_body_has_what_is_left_of_the_deadline() {
-        let service = DeadlineLayer::new(Some(LIMIT)).layer(stalled(Duration::from_secs(2)));
+        let service = DeadlineLayer::new(LIMIT).layer(stalled(Duration::from_secs(2)));
         let start = Instant::now();
         let response = service.oneshot(request()).await.expect("headers in time");
         assert_eq!(start.elapsed(), Duration::from_secs(2));
@@ -236,7 +239,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_body_left_out_is_not_bounded() {
-        let layer = DeadlineLayer::new(Some(LIMIT)).covers_body(false);
+        let layer = DeadlineLayer::new(LIMIT).covers_body(false);
         let response = layer
             .layer(stalled(Duration::ZERO))
             .oneshot(request())
@@ -255,7 +258,7 @@ mod tests {
                 "done",
             ))))
         });
-        let response = DeadlineLayer::new(Some(LIMIT))
+        let response = DeadlineLayer::new(LIMIT)
             .layer(whole)
             .oneshot(request())
             .now_or_never()

@@ -93,7 +93,7 @@ mod tests {
     #[test]
     fn a_call_ready_at_once_never_starts_a_timer() {
         // Outside any runtime: making a tokio timer here would panic.
-        let mut service = Timeout::new(tower::service_fn(ok), Some(Duration::from_secs(1)));
+        let mut service = Timeout::new(tower::service_fn(ok), Duration::from_secs(1));
         let future = service.call(());
         assert!(format!("{future:?}").contains("sleep: None"), "{future:?}");
         assert_eq!(future.now_or_never().map(Result::ok), Some(Some("done")));
@@ -102,7 +102,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn the_limit_runs_from_the_first_poll() {
         let pending = tower::service_fn(|()| std::future::pending::<Result<(), Infallible>>());
-        let mut service = Timeout::new(pending, Some(Duration::from_secs(5)));
+        let mut service = Timeout::new(pending, Duration::from_secs(5));
         let started = tokio::time::Instant::now();
         let error = service.call(()).await.expect_err("times out");
         assert!(

@@ -4,16 +4,23 @@ use tower_layer::Layer;
 
 use super::Timeout;
 
-/// Applies [`Timeout`] to a service; `None` makes it a pass-through.
+/// Applies [`Timeout`] to a service.
+///
+/// The default layer sets no limit: its services pass calls through.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TimeoutLayer {
     limit: Option<Duration>,
 }
 
 impl TimeoutLayer {
-    /// A layer that limits each call to `limit`, or does nothing with `None`.
+    /// A layer that limits each call to `limit`.
     #[must_use]
-    pub fn new(limit: Option<Duration>) -> Self {
+    pub fn new(limit: Duration) -> Self {
+        Self { limit: Some(limit) }
+    }
+
+    /// A layer that limits each call to `limit`, or passes calls through with `None`.
+    pub(crate) fn optional(limit: Option<Duration>) -> Self {
         Self { limit }
     }
 }
@@ -22,6 +29,6 @@ impl<S> Layer<S> for TimeoutLayer {
     type Service = Timeout<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        Timeout::new(inner, self.limit)
+        Timeout::optional(inner, self.limit)
     }
 }

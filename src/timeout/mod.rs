@@ -12,9 +12,9 @@
 //! use tower::ServiceBuilder;
 //!
 //! let service = ServiceBuilder::new()
-//!     .layer(DeadlineLayer::new(Some(Duration::from_secs(60)))) // the whole call and its body
+//!     .layer(DeadlineLayer::new(Duration::from_secs(60))) // the whole call and its body
 //!     .layer(RetryLayer::default())
-//!     .layer(TimeoutLayer::new(Some(Duration::from_secs(10)))) // each attempt
+//!     .layer(TimeoutLayer::new(Duration::from_secs(10))) // each attempt
 //!     .service(reqwest::Client::new());
 //! # let _ = service;
 //! ```

@@ -14,22 +14,34 @@ pub struct Timeout<S> {
 }
 
 impl<S> Timeout<S> {
-    /// Wraps `inner`, limiting each call to `limit` (`None`: no limit).
-    pub fn new(inner: S, limit: Option<Duration>) -> Self {
+    /// Wraps `inner`, limiting each call to `limit`.
+    #[must_use]
+    pub fn new(inner: S, limit: Duration) -> Self {
+        Self {
+            inner,
+            limit: Some(limit),
+        }
+    }
+
+    /// A pass-through, for a stack whose type has the layer but whose config has no limit.
+    pub(crate) fn optional(inner: S, limit: Option<Duration>) -> Self {
         Self { inner, limit }
     }
 
     /// The inner service.
+    #[must_use]
     pub fn get_ref(&self) -> &S {
         &self.inner
     }
 
     /// The inner service, mutably.
+    #[must_use]
     pub fn get_mut(&mut self) -> &mut S {
         &mut self.inner
     }
 
     /// Consumes the timeout service, returning the inner one.
+    #[must_use]
     pub fn into_inner(self) -> S {
         self.inner
     }

@@ -25,7 +25,7 @@ const MS: Duration = Duration::from_millis(1);
 pub fn client(store: impl IdempotencyStore) -> Client {
     Client::builder()
         .retry(RetryConfig::default().base_delay(Duration::from_millis(1)))
-        .idempotency(Some(IdempotencyConfig::default()))
+        .idempotency(IdempotencyConfig::default())
         .idempotency_store(store)
         .build(http())
         .expect("valid config")
@@ -170,7 +170,7 @@ pub fn memory() -> MemoryStore {
 pub fn client_with(store: impl IdempotencyStore, config: IdempotencyConfig) -> Client {
     Client::builder()
         .retry(RetryConfig::default().max_retries(0))
-        .idempotency(Some(config))
+        .idempotency(config)
         .idempotency_store(store)
         .build(http())
         .expect("valid config")
@@ -196,7 +196,7 @@ pub async fn api_failing_once(first: ResponseTemplate) -> MockServer {
 pub fn unknown(result: Result<reqwest::Response, Error>, key: &str) {
     let error = result.expect_err("the key's outcome is unknown");
     assert!(
-        matches!(error, Error::IdempotencyOutcomeUnknown { key: ref k } if k == key),
+        matches!(error, Error::IdempotencyOutcomeUnknown { key: ref k, .. } if k.as_str() == key),
         "{error:?}"
     );
     assert_eq!(error.idempotency_key(), Some(key));
@@ -281,9 +281,9 @@ pub async fn a_timed_out_call_holds_its_key(store: impl IdempotencyStore + Clone
         .retry(
             RetryConfig::default()
                 .max_retries(0)
-                .deadline(Some(Duration::from_millis(200))),
+                .deadline(Duration::from_millis(200)),
         )
-        .idempotency(Some(IdempotencyConfig::default()))
+        .idempotency(IdempotencyConfig::default())
         .idempotency_store(store)
         .build(http())
         .expect("valid config");
@@ -314,7 +314,7 @@ pub async fn a_key_reused_for_another_request_is_refused(store: impl Idempotency
     ] {
         let error = result.expect_err("another request");
         assert!(
-            matches!(error, Error::IdempotencyKeyReused { ref key } if key == "pay-1"),
+            matches!(error, Error::IdempotencyKeyReused { ref key, .. } if key.as_str() == "pay-1"),
             "{error:?}"
         );
     }
@@ -493,7 +493,7 @@ pub fn lookup(asked: Arc<AtomicUsize>) -> impl Verify {
 pub fn verifying_client(store: impl IdempotencyStore, asked: Arc<AtomicUsize>) -> Client {
     Client::builder()
         .retry(RetryConfig::default().max_retries(0))
-        .idempotency(Some(IdempotencyConfig::default()))
+        .idempotency(IdempotencyConfig::default())
         .idempotency_store(store)
         .verifier(lookup(asked))
         .build(http())

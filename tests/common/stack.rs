@@ -135,8 +135,8 @@ pub fn logged_stack(
 /// `retry` without its deadline, no attempt timeout.
 pub fn paused(retry: RetryConfig) -> ClientBuilder {
     Client::builder()
-        .retry(retry.deadline(None))
-        .attempt_timeout(None)
+        .retry(retry.without_deadline())
+        .without_attempt_timeout()
 }
 
 /// [`paused`], built over [`http`].

@@ -57,6 +57,10 @@ pub enum Resolution {
     NotApplied,
 }
 
+/// A ledger behind an `Arc`, to share one between layers and clients
+/// ([`IdempotencyLayer::shared_store`](crate::idempotency::IdempotencyLayer::shared_store)).
+pub type SharedStore = std::sync::Arc<dyn IdempotencyStore>;
+
 /// A ledger of idempotency keys, shared by every clone of a client.
 ///
 /// Implementations must make every operation atomic: of many concurrent callers with one

@@ -86,7 +86,7 @@ mod snapshot;
 
 pub use fingerprint::Fingerprint;
 pub use future::StoreFuture;
-pub use ledger::{IdempotencyStore, Reservation, Resolution, Terms};
+pub use ledger::{IdempotencyStore, Reservation, Resolution, SharedStore, Terms};
 pub use ledger_key::{LeaseToken, LedgerKey};
 pub use memory::MemoryStore;
 #[cfg(feature = "redis")]
