@@ -247,6 +247,29 @@ async fn a_verifier_that_finds_nothing_lets_the_retry_go_on() {
 
 // Real clock: `verify_timeout` runs while the lookup is in flight.
 #[tokio::test]
+async fn a_verifier_is_told_the_key_not_its_sf_string_spelling() {
+    use steadfast::idempotency::{IdempotencyConfig, KeyFormat};
+
+    let (server, asked) = verified_api(500, 201, 200).await;
+    let sf = IdempotencyConfig::default().format(KeyFormat::SfString);
+    let client = verifying(paused().idempotency(sf), &asked);
+
+    // The header carries `"inv-42"`; the lookup must ask for `inv-42`, or it finds nothing
+    // and the POST is sent again.
+    let request = client
+        .post(format!("{}/invoices", server.uri()))
+        .idempotency_key("inv-42")
+        .body(r#"{"amount":1999}"#);
+    let response = request.send().await.expect("verified");
+
+    assert!(Verified::of(&response));
+    assert_eq!(posts(&server).await.len(), 1, "never sent twice");
+    let requests = asked.requests.lock().expect("not poisoned");
+    assert_eq!(requests[0].idempotency_key.as_deref(), Some("inv-42"));
+}
+
+// Real clock: `verify_timeout` runs while the lookup is in flight.
+#[tokio::test]
 async fn a_verifier_that_finds_the_invoice_ends_the_call_with_it() {
     let (server, asked) = verified_api(500, 201, 200).await;
     let client = verifying(paused(), &asked);

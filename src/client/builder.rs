@@ -270,7 +270,9 @@ impl ClientBuilder {
             .retry
             .clone()
             .idempotency_header(idempotency.header().as_str());
-        let mut retry = RetryLayer::new(&retry_config)?.shared_classifier(Arc::clone(&classifier));
+        let mut retry = RetryLayer::new(&retry_config)?
+            .shared_classifier(Arc::clone(&classifier))
+            .key_format(idempotency.format());
         if let Some(budget) = budget {
             retry = retry.shared_budget(budget);
         }

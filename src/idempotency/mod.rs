@@ -114,10 +114,10 @@ pub use config::{CompleteOn, IdempotencyConfig, InFlight, LedgerDown};
 pub use future::ResponseFuture;
 pub use layer::IdempotencyLayer;
 pub use make_key::{
-    InvalidKey, KeyFormat, KeyGenerator, MakeIdempotencyKey, SharedKeyMaker, UuidV4Keys, UuidV7Keys,
+    InvalidKey, KeyGenerator, MakeIdempotencyKey, SharedKeyMaker, UuidV4Keys, UuidV7Keys,
 };
 pub use replay::Replayed;
 pub use service::Idempotency;
 pub use store::{IdempotencyStore, SharedStore};
 
-pub use crate::key::IdempotencyKey;
+pub use crate::key::{IdempotencyKey, KeyFormat};

@@ -3,8 +3,12 @@
 //! them imports another for it. The public path is
 //! [`idempotency::IdempotencyKey`](crate::idempotency::IdempotencyKey).
 
+mod format;
 mod header;
 mod idempotency_key;
+
+pub use format::KeyFormat;
+pub(crate) use format::is_printable_ascii;
 
 pub(crate) use header::{DEFAULT_HEADER, header_name};
 pub use idempotency_key::IdempotencyKey;

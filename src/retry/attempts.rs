@@ -5,7 +5,6 @@ use std::future::poll_fn;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use reqwest::header::HeaderName;
 use reqwest::{Request, Response, Url};
 use tokio::time::{Instant, timeout_at};
 use tower_service::Service;
@@ -242,12 +241,12 @@ async fn verify(
 }
 
 /// The request's idempotency key, when it has a readable one.
-pub(super) fn key_of(request: &Request, header: &HeaderName) -> Option<String> {
+pub(super) fn key_of(request: &Request, policy: &Policy) -> Option<String> {
     request
         .headers()
-        .get(header)
+        .get(&policy.idempotency_header)
         .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
+        .map(|text| policy.key_format.decode(text).into_owned())
 }
 
 /// What the verifier is told about the request: from its spare copy, or its URL alone.
@@ -257,7 +256,7 @@ fn verify_request(policy: &Policy, progress: &Progress, left: &Leftover) -> Opti
         let (url, key) = (streamed.url.clone(), streamed.key.clone());
         return Some(VerifyRequest::new(progress.method.clone(), url, key, None));
     };
-    let key = key_of(spare, &policy.idempotency_header);
+    let key = key_of(spare, policy);
     let body = spare
         .body()
         .and_then(reqwest::Body::as_bytes)

@@ -223,7 +223,7 @@ pub(super) fn spare(request: &Request, policy: &Policy) -> Leftover {
             spare: None,
             streamed: Some(Box::new(Streamed {
                 url: request.url().clone(),
-                key: key_of(request, &policy.idempotency_header),
+                key: key_of(request, policy),
             })),
         },
     }

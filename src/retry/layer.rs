@@ -6,6 +6,7 @@ use super::policy::Policy;
 use super::{Retry, RetryBudget, RetryConfig};
 use crate::classify::{Classify, SharedClassifier};
 use crate::error::ConfigError;
+use crate::key::KeyFormat;
 use crate::verify::{SharedVerifier, Verify};
 
 /// Applies [`Retry`] to a service.
@@ -59,6 +60,13 @@ impl RetryLayer {
     #[must_use]
     pub fn shared_verifier(mut self, verifier: SharedVerifier) -> Self {
         Arc::make_mut(&mut self.policy).verifier = Some(verifier);
+        self
+    }
+
+    /// How the idempotency layer writes keys, so that a verifier is told the key itself,
+    /// not its header spelling (an sf-string is unquoted). The `Client` sets it.
+    pub(crate) fn key_format(mut self, format: KeyFormat) -> Self {
+        Arc::make_mut(&mut self.policy).key_format = format;
         self
     }
 

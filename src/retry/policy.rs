@@ -8,6 +8,7 @@ use super::dedupes::Dedupes;
 use super::{Backoff, RetryBudget, RetryConfig};
 use crate::classify::{DefaultClassifier, SharedClassifier};
 use crate::error::ConfigError;
+use crate::key::KeyFormat;
 use crate::verify::SharedVerifier;
 
 /// A validated [`RetryConfig`] with its classifier and budget, shared by every clone of a
@@ -20,6 +21,8 @@ pub(crate) struct Policy {
     pub(crate) max_retry_after: Duration,
     pub(crate) budget: Option<RetryBudget>,
     pub(crate) idempotency_header: HeaderName,
+    /// How keys are written in that header (set by the `Client`; plain by default).
+    pub(crate) key_format: KeyFormat,
     /// `server_dedupes` and its per-host overrides.
     pub(crate) dedupes: Dedupes,
     pub(crate) max_verifications: u32,
@@ -71,6 +74,7 @@ impl Policy {
             max_retry_after: config.max_retry_after,
             budget: config.budget.as_ref().map(RetryBudget::new).transpose()?,
             idempotency_header,
+            key_format: KeyFormat::default(),
             dedupes: Dedupes::new(config.server_dedupes, &config.server_dedupes_hosts)?,
             max_verifications: config.max_verifications,
             verify_timeout: config.verify_timeout,
