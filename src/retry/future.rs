@@ -126,10 +126,13 @@ where
     type Output = Result<Response, Error>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let (outcome, classification) = match self.as_mut().project().state.project() {
-            StateProj::First { attempt, call } => {
+        let (outcome, classification, first) = match self.as_mut().project().state.project() {
+            StateProj::First {
+                attempt,
+                call: kept,
+            } => {
                 let outcome = ready!(attempt.poll(cx));
-                let call = call.as_mut().expect("polled after completion");
+                let call = kept.as_mut().expect("polled after completion");
                 // A response is classified once, here. The common end, a first attempt
                 // that succeeded, hands its response on where it lies instead of moving it
                 // through the general path's steps.
@@ -160,22 +163,23 @@ where
                         self.project().state.set(State::Done);
                         return Poll::Ready(result);
                     }
-                    Settled::Failed(outcome) => (outcome, classification),
+                    // The rest of the call takes what the first attempt kept for it.
+                    Settled::Failed(outcome) => (outcome, classification, kept.take()),
                 }
             }
             StateProj::Retrying { future } => return future.as_mut().poll(cx),
             StateProj::Done => panic!("retry future polled after completion"),
         };
-        let StateProj::First { call, .. } = self.as_mut().project().state.project() else {
-            unreachable!("only a first attempt fails here");
-        };
-        let FirstAttempt {
+        let Some(FirstAttempt {
             inner,
             policy,
             progress,
             left,
             span,
-        } = call.take().expect("taken once");
+        }) = first
+        else {
+            panic!("retry future polled after completion");
+        };
         // The attempt is over: its future and span go before any backoff sleep.
         drop(span);
         self.as_mut().project().state.set(State::Done);
