@@ -10,6 +10,7 @@
 //! - `server`: one scripted HTTP/1.1 server on the test's clock, for what wiremock cannot
 //!   do (virtual-time arrivals, dribbled, huge or cut bodies).
 //! - `ledger`, `chaos`: the suites run against every ledger store, the chaos API.
+//! - `redis`: a `redis-server` child process on a free port (`RedisServer::start()`).
 // Each suite compiles this module on its own and uses a part of it.
 #![allow(dead_code, unreachable_pub, unused_imports)]
 
@@ -17,6 +18,7 @@ pub mod assert;
 pub mod chaos;
 pub mod ledger;
 pub mod log;
+pub mod redis;
 pub mod request;
 pub mod server;
 pub mod stack;
