@@ -115,6 +115,7 @@ mod body;
 mod boxed;
 pub mod classify;
 mod client;
+pub mod dead_letter;
 mod error;
 pub mod hints;
 pub mod idempotency;

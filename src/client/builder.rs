@@ -5,6 +5,7 @@ use tower_layer::Layer;
 
 use super::{Client, ClientConfig};
 use crate::classify::{Classify, DefaultClassifier, SharedClassifier};
+use crate::dead_letter::{DeadLetterConfig, DeadLetterLayer, DeadLetterSink, SharedSink};
 use crate::error::ConfigError;
 use crate::idempotency::{
     IdempotencyConfig, IdempotencyLayer, IdempotencyStore, MakeIdempotencyKey, SharedKeyMaker,
@@ -43,6 +44,7 @@ pub struct ClientBuilder {
     log_hooks: Hooks,
     rate_limiter: Option<RateLimiter>,
     verifier: Option<Opaque<SharedVerifier>>,
+    dead_letter_sink: Option<Opaque<SharedSink>>,
 }
 
 /// A trait object that can sit in a `Debug` struct.
@@ -223,6 +225,26 @@ impl ClientBuilder {
         self
     }
 
+    /// Records failed and unknown calls as dead letters with these settings; see
+    /// [`dead_letter`](crate::dead_letter). Default: off, unless a sink is given.
+    pub fn dead_letter(mut self, dead_letter: DeadLetterConfig) -> Self {
+        self.config = self.config.dead_letter(dead_letter);
+        self
+    }
+
+    /// Keeps dead letters in `sink` (a `JsonlSink`, a `RedisSink`…), turning them on with
+    /// the configured settings or [`DeadLetterConfig::default`]. Default: none (off).
+    pub fn dead_letter_sink(self, sink: impl DeadLetterSink) -> Self {
+        self.shared_dead_letter_sink(Arc::new(sink))
+    }
+
+    /// Keeps dead letters in a sink shared with other clients; see
+    /// [`dead_letter_sink`](Self::dead_letter_sink).
+    pub fn shared_dead_letter_sink(mut self, sink: SharedSink) -> Self {
+        self.dead_letter_sink = Some(Opaque(sink));
+        self
+    }
+
     /// Builds the client around `http`, the transport.
     ///
     /// # Errors
@@ -238,6 +260,7 @@ impl ClientBuilder {
             log_hooks,
             rate_limiter,
             verifier,
+            dead_letter_sink,
         } = self;
         let classifier: SharedClassifier = classifier.map_or_else(
             || Arc::new(DefaultClassifier::new()) as SharedClassifier,
@@ -276,8 +299,8 @@ impl ClientBuilder {
         if let Some(budget) = budget {
             retry = retry.shared_budget(budget);
         }
-        if let Some(verifier) = verifier {
-            retry = retry.shared_verifier(verifier.0);
+        if let Some(verifier) = &verifier {
+            retry = retry.shared_verifier(Arc::clone(&verifier.0));
         }
         if config.attempt_timeout.is_some_and(|d| d.is_zero()) {
             return Err(ConfigError::ZeroDuration {
@@ -288,6 +311,17 @@ impl ClientBuilder {
             (Some(shared), _) => Some(shared),
             (None, Some(rate_limit)) => Some(RateLimiter::new(rate_limit)?),
             (None, None) => None,
+        };
+        let dead_letter = match (&config.dead_letter, dead_letter_sink) {
+            (None, None) => DeadLetterLayer::disabled(),
+            (settings, sink) => {
+                let mut layer = DeadLetterLayer::new(&settings.clone().unwrap_or_default())?
+                    .redactor(crate::redact::Redactor::new(&config.log.redact)?);
+                if let Some(sink) = sink {
+                    layer = layer.shared_sink(sink.0);
+                }
+                layer
+            }
         };
         let log = LogLayer::new(&config.log)?
             .optional_call_deadline(config.retry.deadline)
@@ -304,12 +338,15 @@ impl ClientBuilder {
             .covers_body(config.deadline_covers_body)
             .layer(retry.layer(rate_limited));
         let key_header = (idempotency.header().clone(), idempotency.format());
+        let recorder = dead_letter.recorder().cloned();
+        let verify = verifier.map(|v| (v.0, config.retry.verify_timeout));
         Ok(Client::from_parts(
             http,
-            log.layer(idempotency.layer(call)),
+            log.layer(dead_letter.layer(idempotency.layer(call))),
             budget,
             key_header,
             limiter,
-        ))
+        )
+        .with_dead_letters(recorder, verify))
     }
 }

@@ -2,6 +2,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::dead_letter::DeadLetterConfig;
 use crate::idempotency::IdempotencyConfig;
 use crate::log::LogConfig;
 use crate::rate_limit::RateLimitConfig;
@@ -53,6 +54,11 @@ pub struct ClientConfig {
     /// Rate limiting: a default quota per origin and per-host overrides; every attempt,
     /// retries included, takes a permit. `None` for no limit. Default `None`.
     pub rate_limit: Option<RateLimitConfig>,
+    /// Dead letters: failed and unknown calls recorded for replay. `None` keeps none, unless
+    /// the builder is given a sink ([`ClientBuilder::dead_letter_sink`](crate::ClientBuilder::dead_letter_sink)),
+    /// which turns them on with [`DeadLetterConfig::default`]; `Some` without a sink keeps
+    /// them in memory. Default `None`: where letters go is the application's choice.
+    pub dead_letter: Option<DeadLetterConfig>,
 }
 
 impl Default for ClientConfig {
@@ -64,6 +70,7 @@ impl Default for ClientConfig {
             idempotency: Some(IdempotencyConfig::default()),
             log: LogConfig::default(),
             rate_limit: None,
+            dead_letter: None,
         }
     }
 }
@@ -133,6 +140,21 @@ impl ClientConfig {
     #[must_use]
     pub fn without_rate_limit(mut self) -> Self {
         self.rate_limit = None;
+        self
+    }
+
+    /// Records failed and unknown calls as dead letters. Default: off.
+    #[must_use]
+    pub fn dead_letter(mut self, dead_letter: DeadLetterConfig) -> Self {
+        self.dead_letter = Some(dead_letter);
+        self
+    }
+
+    /// Keeps no dead letters (a sink given to the builder turns them on again). Default
+    /// (off).
+    #[must_use]
+    pub fn without_dead_letter(mut self) -> Self {
+        self.dead_letter = None;
         self
     }
 }

@@ -8,6 +8,7 @@ use reqwest::{IntoUrl, Method, Request, Response};
 use tower_service::Service;
 
 use super::{ClientBuilder, ClientConfig, RequestBuilder};
+use crate::dead_letter::{DeadLetterService, Recorder};
 use crate::error::{ConfigError, Error};
 use crate::idempotency::{Idempotency, IdempotencyKey, KeyFormat};
 use crate::log::Log;
@@ -16,7 +17,8 @@ use crate::retry::{Retry, RetryBudget};
 use crate::timeout::{Deadline, Timeout};
 
 /// The stack in its documented order, outermost first.
-type Stack = Log<Idempotency<Deadline<Retry<RateLimit<Timeout<reqwest::Client>>>>>>;
+type Stack =
+    Log<DeadLetterService<Idempotency<Deadline<Retry<RateLimit<Timeout<reqwest::Client>>>>>>>;
 
 /// A reqwest-like HTTP client whose every call goes through the resilience stack.
 ///
@@ -54,6 +56,10 @@ struct Inner {
     budget: Option<RetryBudget>,
     key_header: (HeaderName, KeyFormat),
     rate_limiter: Option<RateLimiter>,
+    /// The dead letters' shared state, when the client keeps them.
+    pub(super) dead_letters: Option<Arc<Recorder>>,
+    /// The verifier and its time limit, for replays of unknown letters.
+    pub(super) verify: Option<(crate::verify::SharedVerifier, std::time::Duration)>,
 }
 
 impl fmt::Debug for Client {
@@ -104,8 +110,33 @@ impl Client {
                 budget,
                 key_header,
                 rate_limiter,
+                dead_letters: None,
+                verify: None,
             }),
         }
+    }
+
+    /// Adds the dead letters' state and the verifier a replay asks.
+    pub(super) fn with_dead_letters(
+        mut self,
+        recorder: Option<Arc<Recorder>>,
+        verify: Option<(crate::verify::SharedVerifier, std::time::Duration)>,
+    ) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.dead_letters = recorder;
+            inner.verify = verify;
+        }
+        self
+    }
+
+    pub(super) fn inner_dead_letters(&self) -> Option<&Arc<Recorder>> {
+        self.inner.dead_letters.as_ref()
+    }
+
+    pub(super) fn inner_verify(
+        &self,
+    ) -> Option<&(crate::verify::SharedVerifier, std::time::Duration)> {
+        self.inner.verify.as_ref()
     }
 
     /// The header and format of idempotency keys.
@@ -136,6 +167,7 @@ impl Client {
             .map_err(|e| Error::InvalidRequest(Box::new(e.without_url())))?;
         self.inner
             .stack
+            .get_ref()
             .get_ref()
             .resolve(&method, &url, key, resolution)
             .await

@@ -18,6 +18,7 @@
 
 mod builder;
 mod config;
+mod dead_letters;
 mod facade;
 mod request;
 mod response;

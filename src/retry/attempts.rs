@@ -120,7 +120,8 @@ where
         progress.waited += delay;
         left = spare(&next, &policy);
         progress.attempts += 1;
-        let attempt = send(&mut inner, &policy, next, progress.attempts - 1);
+        let started = Instant::now();
+        let attempt = send(&mut inner, &policy, next, progress.attempts - 1, started);
         let finished = match deadline_at {
             Some(at) => timeout_at(at, attempt).await.ok(),
             None => Some(attempt.await),
@@ -128,6 +129,8 @@ where
         let Some(finished) = finished else {
             // Cut by the deadline: this attempt may have been written.
             progress.outcome = Applied::MaybeApplied;
+            let cut_by = Classification::transient(crate::classify::Reason::Timeout);
+            crate::telemetry::record_attempt(cut_by, None, started);
             let deadline = policy.deadline.unwrap_or_default();
             let ending = Ending::Deadline {
                 deadline,
@@ -188,6 +191,7 @@ async fn send<S>(
     policy: &Policy,
     request: Request,
     resend_count: u32,
+    started: Instant,
 ) -> Result<(Result<Response, BoxError>, Classification), Error>
 where
     S: Service<Request, Response = Response>,
@@ -197,7 +201,7 @@ where
         return Err(Error::transport(without_url(e.into())));
     }
     let (span, attempt) = start_attempt(inner, policy, request, resend_count);
-    Ok(finish_attempt(policy, &span, attempt.await, None))
+    Ok(finish_attempt(policy, &span, attempt.await, None, started))
 }
 
 /// Asks the verifier about the last attempt, within `verify_timeout` and the deadline.

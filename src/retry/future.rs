@@ -155,8 +155,13 @@ where
                     // `Ok`, converted without a copy of the response on its way.
                     return Poll::Ready(outcome.map_err(|e| Error::from_inner(e.into())));
                 }
-                let (outcome, classification) =
-                    finish_attempt(&call.policy, &call.span, outcome, known);
+                let (outcome, classification) = finish_attempt(
+                    &call.policy,
+                    &call.span,
+                    outcome,
+                    known,
+                    call.progress.start,
+                );
                 match settle(&call.policy, &mut call.progress, outcome, classification) {
                     Settled::Done(result) => {
                         // Dropping the state ends the attempt's future and span now.
@@ -296,14 +301,15 @@ where
     (span, attempt)
 }
 
-/// Classifies an attempt's outcome, unless its classification is `known`, and records it on
-/// the attempt's span, which the caller drops before any backoff sleep: its duration is the
+/// Classifies an attempt's outcome (started at `started`), unless its classification is
+/// `known`, and records it on the attempt's span and in the call's attempt log, which the caller drops before any backoff sleep: its duration is the
 /// attempt's.
 pub(super) fn finish_attempt<E>(
     policy: &Policy,
     span: &Span,
     outcome: Result<Response, E>,
     known: Option<Classification>,
+    started: Instant,
 ) -> (Result<Response, BoxError>, Classification)
 where
     E: Into<BoxError>,
@@ -315,5 +321,8 @@ where
     });
     let status = outcome.as_ref().ok().map(Response::status);
     crate::telemetry::record_outcome(span, status, classification);
+    // For a dead-letter layer above, if there is one; a first attempt that succeeded
+    // never comes here.
+    crate::telemetry::record_attempt(classification, status, started);
     (outcome, classification)
 }

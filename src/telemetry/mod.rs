@@ -5,10 +5,12 @@
 //! and the [`RetryStats`] the retry layer leaves on a response for log and callers. The
 //! names themselves are documented in [`log`](crate::log).
 
+mod attempt_log;
 mod error_type;
 mod retry_stats;
 mod span;
 
+pub(crate) use attempt_log::{AttemptEntry, record_attempt, with_attempt_log};
 pub(crate) use error_type::ErrorType;
 pub use retry_stats::RetryStats;
 pub(crate) use span::{TARGET, attempt_span, idempotency_key, record_outcome};

@@ -1,0 +1,134 @@
+//! Which letters a listing returns.
+
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
+
+use super::{DeadLetter, LetterOutcome};
+
+/// Which letters to list: every set field must match. The default lists the newest 100 of
+/// every letter.
+///
+/// ```
+/// use std::time::{Duration, SystemTime};
+/// use steadfast::dead_letter::{LetterFilter, LetterOutcome};
+///
+/// let filter = LetterFilter::default()
+///     .host("billing.example.com")
+///     .state("pending")
+///     .outcome(LetterOutcome::Unknown)
+///     .since(SystemTime::now() - Duration::from_secs(24 * 3600))
+///     .limit(50);
+/// # let _ = filter;
+/// ```
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LetterFilter {
+    /// The host the call went to. Default: any.
+    pub host: Option<String>,
+    /// The last response's status. Default: any.
+    pub status: Option<u16>,
+    /// The state's name (`pending`, `replaying`, `resolved`, `failed_again`, `discarded`).
+    /// Default: any.
+    pub state: Option<String>,
+    /// The outcome. Default: any.
+    pub outcome: Option<LetterOutcome>,
+    /// Letters created at or after this time. Default: any.
+    #[serde(with = "humantime_serde")]
+    pub since: Option<SystemTime>,
+    /// Letters created before this time. Default: any.
+    #[serde(with = "humantime_serde")]
+    pub until: Option<SystemTime>,
+    /// The most letters returned, newest first. Default 100.
+    pub limit: usize,
+}
+
+impl Default for LetterFilter {
+    fn default() -> Self {
+        Self {
+            host: None,
+            status: None,
+            state: None,
+            outcome: None,
+            since: None,
+            until: None,
+            limit: 100,
+        }
+    }
+}
+
+impl LetterFilter {
+    /// Only letters of calls to `host`. Default: any.
+    #[must_use]
+    pub fn host(mut self, host: impl Into<String>) -> Self {
+        self.host = Some(host.into());
+        self
+    }
+
+    /// Only letters whose last response had `status`. Default: any.
+    #[must_use]
+    pub fn status(mut self, status: u16) -> Self {
+        self.status = Some(status);
+        self
+    }
+
+    /// Only letters in the state named `state` (`pending`, `failed_again`…). Default: any.
+    #[must_use]
+    pub fn state(mut self, state: impl Into<String>) -> Self {
+        self.state = Some(state.into());
+        self
+    }
+
+    /// Only letters with `outcome`. Default: any.
+    #[must_use]
+    pub fn outcome(mut self, outcome: LetterOutcome) -> Self {
+        self.outcome = Some(outcome);
+        self
+    }
+
+    /// Only letters created at or after `time`. Default: any.
+    #[must_use]
+    pub fn since(mut self, time: SystemTime) -> Self {
+        self.since = Some(time);
+        self
+    }
+
+    /// Only letters created before `time`. Default: any.
+    #[must_use]
+    pub fn until(mut self, time: SystemTime) -> Self {
+        self.until = Some(time);
+        self
+    }
+
+    /// At most `limit` letters, newest first. Default 100.
+    #[must_use]
+    pub fn limit(mut self, limit: usize) -> Self {
+        self.limit = limit;
+        self
+    }
+
+    /// Whether `letter` passes every set field (the limit aside).
+    #[must_use]
+    pub fn matches(&self, letter: &DeadLetter) -> bool {
+        self.host
+            .as_deref()
+            .is_none_or(|host| letter.host().as_deref() == Some(host))
+            && self.status.is_none_or(|s| letter.status() == Some(s))
+            && self
+                .state
+                .as_deref()
+                .is_none_or(|s| letter.state.as_str() == s)
+            && self.outcome.is_none_or(|o| letter.outcome == o)
+            && self.since.is_none_or(|t| letter.created >= t)
+            && self.until.is_none_or(|t| letter.created < t)
+    }
+
+    /// The letters of `all` that match, newest first, at most `limit`.
+    pub(crate) fn select<'a>(&self, all: impl Iterator<Item = &'a DeadLetter>) -> Vec<DeadLetter> {
+        let mut found: Vec<DeadLetter> = all.filter(|l| self.matches(l)).cloned().collect();
+        found.sort_by(|a, b| b.id.cmp(&a.id));
+        found.truncate(self.limit);
+        found
+    }
+}
