@@ -10,8 +10,8 @@ use std::time::Duration;
 use futures_util::StreamExt as _;
 use reqwest::header::{HeaderMap, HeaderValue};
 use steadfast::dead_letter::{
-    DeadLetter, DeadLetterConfig, DeadLetterSink, LetterBody, LetterFilter, LetterOutcome,
-    LetterState, MemorySink, ReplayError, Replayed, SinkError, SinkFuture,
+    DeadLetter, DeadLetterConfig, DeadLetterSink, JsonlSink, LetterBody, LetterFilter,
+    LetterOutcome, LetterState, MemorySink, ReplayError, Replayed, SinkError, SinkFuture,
 };
 use steadfast::log::LogConfig;
 use steadfast::rate_limit::{Quota, RateLimitConfig, RateLimitMode};
@@ -658,4 +658,79 @@ async fn a_fault_run_of_ten_thousand_calls_loses_none() {
     let letters_handle = client.dead_letters().expect("on");
     assert_eq!(letters_handle.sink_errors(), 0);
     assert_eq!(sink.dropped(), 0);
+}
+
+/// A fresh directory, removed when the test ends.
+struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    fn new() -> Self {
+        let dir = std::env::temp_dir().join(format!(
+            "steadfast-dead-letters-{}-{}",
+            std::process::id(),
+            common::closed_port()
+        ));
+        std::fs::create_dir_all(&dir).expect("a temp dir");
+        Self(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[tokio::test]
+async fn jsonl_letters_survive_a_restart_and_are_replayed_after_it() {
+    let dir = TempDir::new();
+    let path = dir.0.join("letters.jsonl");
+    let server = failing_then_created(503, 3).await;
+    {
+        let client = Client::builder()
+            .retry(retry())
+            .dead_letter_sink(JsonlSink::open(&path).expect("opens"))
+            .build(common::http())
+            .expect("valid");
+        post(&client, &server).await.expect_err("503");
+    }
+    // A crash mid-write leaves a torn last line.
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, br#"{"id":"0190"#))
+        .expect("a torn write");
+
+    let sink = JsonlSink::open(&path).expect("a torn line is skipped, not an error");
+    assert_eq!(sink.skipped(), 1);
+    let client = Client::builder()
+        .retry(retry())
+        .dead_letter_sink(sink)
+        .build(common::http())
+        .expect("valid");
+    let letters = client.dead_letters().expect("on");
+    let pending = letters
+        .list(&LetterFilter::default())
+        .await
+        .expect("listed");
+    assert_eq!(pending.len(), 1);
+    let replayed = letters.replay(pending[0].id).await.expect("sent");
+    assert!(
+        matches!(replayed, Replayed::Resolved { .. }),
+        "{replayed:?}"
+    );
+    let requests = server.received_requests().await.expect("recorded");
+    assert_eq!(keys_seen(&requests).len(), 4);
+    assert!(
+        keys_seen(&requests).windows(2).all(|w| w[0] == w[1]),
+        "one key"
+    );
+
+    let after = JsonlSink::open(&path).expect("reopens");
+    let letter = after
+        .get(pending[0].id)
+        .await
+        .expect("read")
+        .expect("there");
+    assert_eq!(letter.state, LetterState::Resolved);
 }

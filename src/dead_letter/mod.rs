@@ -99,4 +99,4 @@ pub use recorder::SharedPredicate;
 pub(crate) use replay::{BoxFuture, Resend};
 pub use replay::{ReplayError, Replayed};
 pub use service::DeadLetterService;
-pub use sink::{Claim, DeadLetterSink, MemorySink, SharedSink, SinkError, SinkFuture};
+pub use sink::{Claim, DeadLetterSink, JsonlSink, MemorySink, SharedSink, SinkError, SinkFuture};
