@@ -2,8 +2,12 @@
 
 mod jsonl;
 mod memory;
+#[cfg(feature = "redis")]
+mod redis;
 mod traits;
 
 pub use jsonl::{DEFAULT_MAX_LINE_BYTES, JsonlSink};
 pub use memory::{DEFAULT_CAPACITY, MemorySink};
+#[cfg(feature = "redis")]
+pub use redis::{RedisSink, RedisSinkConfig};
 pub use traits::{Claim, DeadLetterSink, SharedSink, SinkError, SinkFuture};
