@@ -186,19 +186,16 @@ fn read_all(
         } else {
             serde_json::from_slice::<DeadLetter>(&line).ok()
         };
-        match parsed {
-            Some(letter) => {
-                letters.insert(letter.id, letter);
-            }
-            None => {
-                skipped += 1;
-                let why = match (too_long, complete) {
-                    (true, _) => "longer than the line limit",
-                    (false, false) => "torn (cut short by a crash)",
-                    (false, true) => "not a letter",
-                };
-                tracing::warn!(target: "steadfast", line = number, why, "dead-letter file: line skipped");
-            }
+        if let Some(letter) = parsed {
+            letters.insert(letter.id, letter);
+        } else {
+            skipped += 1;
+            let why = match (too_long, complete) {
+                (true, _) => "longer than the line limit",
+                (false, false) => "torn (cut short by a crash)",
+                (false, true) => "not a letter",
+            };
+            tracing::warn!(target: "steadfast", line = number, why, "dead-letter file: line skipped");
         }
     }
     Ok((letters, skipped, ends_in_newline))
