@@ -10,7 +10,9 @@
 //! parser ([`hints`]) — bounds attempts and
 //! calls in time ([`timeout`]), gives every POST one idempotency key for all its attempts,
 //! with a ledger that answers repeated keys without touching the network ([`idempotency`]),
-//! and logs every call and decision with secrets masked ([`log`], [`redact`]). The
+//! and logs every call and decision with secrets masked ([`log`], [`redact`]); credentials
+//! come from a provider asked on every attempt, so keys and tokens rotate without a
+//! redeploy ([`credentials`]). The
 //! [`Client`] facade builds the whole stack from one configuration, and
 //! the [`mapper`] keeps every data transformation between two systems in one place,
 //! reporting every bad field at once and the upstream's schema drift.
@@ -37,8 +39,9 @@
 //! | 3 | total deadline ([`timeout::Deadline`]) | call | bounds attempts, waits and the caller's read of the body together |
 //! | 4 | [`retry::Retry`] with budget and `Retry-After` | call → attempts | replays a clone of the request |
 //! | 5 | [`rate_limit::RateLimit`] (per key, GCRA) | attempt | every attempt takes a permit, retries included |
-//! | 6 | attempt timeout ([`timeout::Timeout`]) | attempt | a hung attempt becomes a transient failure |
-//! | 7 | `reqwest::Client` | attempt | the transport |
+//! | 6 | [`credentials::ApplyCredentials`] | attempt | applied per attempt, so a rotated key or refreshed token is used at once |
+//! | 7 | attempt timeout ([`timeout::Timeout`]) | attempt | a hung attempt becomes a transient failure |
+//! | 8 | `reqwest::Client` | attempt | the transport |
 //!
 //! Dead letters and circuit breaking take their places around and inside retry as they
 //! land (see the README). Each layer also works alone with `tower::ServiceBuilder`.
@@ -115,6 +118,7 @@ mod body;
 mod boxed;
 pub mod classify;
 mod client;
+pub mod credentials;
 mod error;
 pub mod hints;
 pub mod idempotency;

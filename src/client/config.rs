@@ -2,6 +2,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::credentials::CredentialsConfig;
 use crate::idempotency::IdempotencyConfig;
 use crate::log::LogConfig;
 use crate::rate_limit::RateLimitConfig;
@@ -53,6 +54,11 @@ pub struct ClientConfig {
     /// Rate limiting: a default quota per origin and per-host overrides; every attempt,
     /// retries included, takes a permit. `None` for no limit. Default `None`.
     pub rate_limit: Option<RateLimitConfig>,
+    /// Where each attempt's credentials come from (an environment variable, a file, an
+    /// OAuth2 token endpoint): names of secrets, never secrets. `None` for none; a
+    /// provider given to [`ClientBuilder::credentials`](crate::ClientBuilder::credentials)
+    /// replaces it. Default `None`.
+    pub credentials: Option<CredentialsConfig>,
 }
 
 impl Default for ClientConfig {
@@ -64,6 +70,7 @@ impl Default for ClientConfig {
             idempotency: Some(IdempotencyConfig::default()),
             log: LogConfig::default(),
             rate_limit: None,
+            credentials: None,
         }
     }
 }
@@ -133,6 +140,21 @@ impl ClientConfig {
     #[must_use]
     pub fn without_rate_limit(mut self) -> Self {
         self.rate_limit = None;
+        self
+    }
+
+    /// Applies credentials from this source to every attempt; see
+    /// [`credentials`](crate::credentials). Default: none.
+    #[must_use]
+    pub fn credentials(mut self, credentials: CredentialsConfig) -> Self {
+        self.credentials = Some(credentials);
+        self
+    }
+
+    /// Applies no credentials. Default (none).
+    #[must_use]
+    pub fn without_credentials(mut self) -> Self {
+        self.credentials = None;
         self
     }
 }
