@@ -1,5 +1,5 @@
 //! Credentials per attempt against loopback servers: a rotated environment value and file
-//! are used by the next call and not before, OAuth2 tokens are fetched once for many
+//! are used by the next call and not before, OAuth 2.0 tokens are fetched once for many
 //! callers, refreshed before they expire and once on a `401`, and an attempt without a
 //! credential is never sent.
 
@@ -318,7 +318,7 @@ async fn an_oversized_or_empty_file_is_an_error_not_a_request() {
 }
 
 // ---------------------------------------------------------------------------------------
-// OAuth2
+// OAuth 2.0
 
 /// A token endpoint handing out `t-1`, `t-2`, … with `expires_in`, counting requests, and
 /// checking the client authenticated with Basic `billing-sync:s3cret`.

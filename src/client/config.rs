@@ -55,7 +55,7 @@ pub struct ClientConfig {
     /// retries included, takes a permit. `None` for no limit. Default `None`.
     pub rate_limit: Option<RateLimitConfig>,
     /// Where each attempt's credentials come from (an environment variable, a file, an
-    /// OAuth2 token endpoint): names of secrets, never secrets. `None` for none; a
+    /// OAuth 2.0 token endpoint): names of secrets, never secrets. `None` for none; a
     /// provider given to [`ClientBuilder::credentials`](crate::ClientBuilder::credentials)
     /// replaces it. Default `None`.
     pub credentials: Option<CredentialsConfig>,

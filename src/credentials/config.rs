@@ -35,7 +35,7 @@ pub enum CredentialsConfig {
     Env(EnvConfig),
     /// A file's content in a header or query parameter, re-read when it changes.
     File(FileConfig),
-    /// An OAuth2 client-credentials token.
+    /// An OAuth 2.0 client-credentials token.
     Oauth2(OAuth2Config),
 }
 
@@ -141,7 +141,7 @@ fn sixty_four_kib() -> usize {
 }
 
 impl CredentialsConfig {
-    /// The provider this configuration describes; an OAuth2 provider requests its tokens
+    /// The provider this configuration describes; an OAuth 2.0 provider requests its tokens
     /// with `http`.
     ///
     /// # Errors

@@ -59,7 +59,7 @@ impl Credential {
     /// [`CredentialsError::Invalid`] when the token is empty or not a valid header value.
     pub fn bearer(token: &str) -> Result<Self, CredentialsError> {
         Self::prefixed(
-            Placement::Header(reqwest::header::AUTHORIZATION),
+            &Placement::Header(reqwest::header::AUTHORIZATION),
             "Bearer ",
             token,
             "the token",
@@ -89,7 +89,7 @@ impl Credential {
 
     /// `prefix` and `secret` at `placement`; `what` names the source in errors.
     pub(crate) fn prefixed(
-        placement: Placement,
+        placement: &Placement,
         prefix: &str,
         secret: &str,
         what: &str,

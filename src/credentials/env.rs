@@ -136,7 +136,7 @@ impl EnvCredentials {
             return Ok(seen.credential.clone());
         }
         let credential = Credential::prefixed(
-            self.placement.clone(),
+            &self.placement,
             &self.prefix,
             raw.expose_secret(),
             &format!("environment variable {}", self.var),

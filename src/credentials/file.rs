@@ -237,7 +237,7 @@ impl FileCredentials {
         }
         let text = SecretString::from(String::from_utf8(bytes).map_err(|_| self.invalid())?);
         let value = text.expose_secret().trim_end_matches(['\n', '\r']);
-        Credential::prefixed(self.placement.clone(), &self.prefix, value, &self.what())
+        Credential::prefixed(&self.placement, &self.prefix, value, &self.what())
     }
 
     fn what(&self) -> String {

@@ -10,7 +10,7 @@
 //! | [`StaticCredentials`] | a fixed value | none |
 //! | [`EnvCredentials`] | an environment variable | read on every attempt |
 //! | [`FileCredentials`] | a file (Kubernetes secret, Vault agent) | re-read when it changes, checked at most every `recheck` |
-//! | [`OAuth2Credentials`] | an OAuth2 token endpoint (client credentials) | cached until shortly before expiry; one refresh for all callers; refreshed on a `401` |
+//! | [`OAuth2Credentials`] | an OAuth 2.0 token endpoint (client credentials) | cached until shortly before expiry; one refresh for all callers; refreshed on a `401` |
 //! | [`from_fn`] | your own async closure (a secrets manager) | as your closure does |
 //!
 //! ```
@@ -43,7 +43,7 @@
 //!
 //! # 401
 //!
-//! A provider that can refresh ([`Credentials::can_refresh`]: OAuth2, a file) is told of a
+//! A provider that can refresh ([`Credentials::can_refresh`]: OAuth 2.0, a file) is told of a
 //! `401`; when it has a fresher credential, the layer sends the attempt once more with it
 //! (a copy made before the credential was applied; a streamed body cannot be copied, and
 //! its `401` is returned). A `401` is not applied, so this is safe for a POST. The resend is

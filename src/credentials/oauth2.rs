@@ -1,4 +1,4 @@
-//! OAuth2 client credentials: a bearer token cached until shortly before it expires.
+//! OAuth 2.0 client credentials: a bearer token cached until shortly before it expires.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -13,7 +13,7 @@ use super::token::{ClientAuth, ClientSecret, Token, TokenRequest};
 use super::{Credential, Credentials, Lookup, RefreshFuture};
 use crate::error::CredentialsError;
 
-/// `Authorization: Bearer <token>` from an OAuth2 token endpoint (the client credentials
+/// `Authorization: Bearer <token>` from an OAuth 2.0 token endpoint (the client credentials
 /// grant, RFC 6749 §4.4).
 ///
 /// # Caching and refresh

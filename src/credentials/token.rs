@@ -1,4 +1,4 @@
-//! One OAuth2 client-credentials token request (RFC 6749 §4.4), bounded in bytes and time.
+//! One OAuth 2.0 client-credentials token request (RFC 6749 §4.4), bounded in bytes and time.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -192,26 +192,23 @@ impl TokenRequest {
             });
         }
         let lifetime = match granted.expires_in {
-            None | Some(serde_json::Value::Null) => None,
             Some(serde_json::Value::Number(n)) => n.as_u64(),
             // Some servers send it as a string.
             Some(serde_json::Value::String(s)) => s.trim().parse().ok(),
-            Some(_) => None,
+            _ => None,
         }
         .map(Duration::from_secs);
         let credential = Credential::prefixed(
-            Placement::Header(AUTHORIZATION),
+            &Placement::Header(AUTHORIZATION),
             "Bearer ",
             granted.access_token.expose_secret(),
             "the token endpoint's access_token",
         )?;
+        // A lifetime no longer than the margin is refreshed half-way, not on every call.
         let refresh_in = lifetime.map(|life| {
-            if life > self.refresh_margin {
-                life - self.refresh_margin
-            } else {
-                // A lifetime shorter than the margin: refresh half-way, not on every call.
-                life / 2
-            }
+            life.checked_sub(self.refresh_margin)
+                .filter(|left| !left.is_zero())
+                .unwrap_or(life / 2)
         });
         Ok(Token {
             credential,

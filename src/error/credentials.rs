@@ -10,7 +10,7 @@ use super::BoxError;
 
 /// Why a credentials provider had nothing to apply to an attempt; the attempt was not sent.
 ///
-/// No variant shows a secret: a variable's or a file's name, a status and an OAuth2
+/// No variant shows a secret: a variable's or a file's name, a status and an OAuth 2.0
 /// `error` code are shown, values never.
 #[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
@@ -49,7 +49,7 @@ pub enum CredentialsError {
         /// The source: a variable's or file's name, "token endpoint", "custom source".
         what: String,
     },
-    /// The OAuth2 token endpoint answered with an error status.
+    /// The OAuth 2.0 token endpoint answered with an error status.
     #[error("token endpoint answered {status}{}", .error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default())]
     #[non_exhaustive]
     TokenRejected {
@@ -58,7 +58,7 @@ pub enum CredentialsError {
         /// Its RFC 6749 `error` code (such as `invalid_client`), when it gave a plain one.
         error: Option<String>,
     },
-    /// The OAuth2 token endpoint could not be reached, or broke off its answer.
+    /// The OAuth 2.0 token endpoint could not be reached, or broke off its answer.
     #[error("token endpoint unreachable")]
     #[non_exhaustive]
     TokenUnreachable {
@@ -66,14 +66,14 @@ pub enum CredentialsError {
         #[source]
         source: BoxError,
     },
-    /// The OAuth2 token endpoint did not answer within the limit.
+    /// The OAuth 2.0 token endpoint did not answer within the limit.
     #[error("token endpoint did not answer within {limit:?}")]
     #[non_exhaustive]
     TokenTimeout {
         /// The limit.
         limit: Duration,
     },
-    /// The OAuth2 token response is not one this client can use: not JSON, larger than
+    /// The OAuth 2.0 token response is not one this client can use: not JSON, larger than
     /// the limit, no `access_token`, or a `token_type` other than `Bearer`.
     #[error("token response unusable: {reason}")]
     #[non_exhaustive]
