@@ -11,7 +11,8 @@
 //! - In memory: `bare`, `steadfast`, `steadfast-named` (a key named per call, which the
 //!   ledger records), `steadfast-no-idempotency`, `rm-chain`, `rm`, `rm-keys` (with
 //!   `support::Keys`), and single layers over the bare service: `log`, `idempotency`,
-//!   `timeout`, `deadline`, `deadline-without-body`, `retry`, `rate-limit`.
+//!   `timeout`, `deadline`, `deadline-without-body`, `retry`, `rate-limit`, `credentials`
+//!   (a static header).
 //! - Over loopback: `loopback-bare`, `loopback-steadfast`,
 //!   `loopback-steadfast-no-idempotency`, `loopback-steadfast-deadline-without-body`,
 //!   `loopback-rm` and `loopback-rm-keys`, one call at
@@ -29,6 +30,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use reqwest::{Method, Request, Response};
+use steadfast::credentials::{ApplyCredentialsLayer, Credential, StaticCredentials};
 use steadfast::idempotency::{IdempotencyConfig, IdempotencyLayer};
 use steadfast::log::LogLayer;
 use steadfast::rate_limit::{RateLimitLayer, RateLimiter};
@@ -55,6 +57,7 @@ const STACKS: &[&str] = &[
     "deadline-without-body",
     "retry",
     "rate-limit",
+    "credentials",
     "loopback-bare",
     "loopback-steadfast",
     "loopback-steadfast-no-idempotency",
@@ -131,6 +134,11 @@ async fn run(stack: &str, method: &Method, calls: u64) {
         "rate-limit" => {
             let limiter = RateLimiter::new(&support::free_quota()).expect("valid");
             let layer = RateLimitLayer::shared_limiter(limiter);
+            tower_calls(layer.layer(in_memory()), method, calls).await;
+        }
+        "credentials" => {
+            let key = Credential::header("x-api-key", "k-0123456789").expect("valid");
+            let layer = ApplyCredentialsLayer::new(StaticCredentials::new(key));
             tower_calls(layer.layer(in_memory()), method, calls).await;
         }
         "loopback-bare" => loopback(&Contender::Bare(http()), method, calls).await,

@@ -25,7 +25,7 @@ use crate::error::{BoxError, CredentialsError};
 /// let key = Arc::new(RwLock::new(String::from("k-123")));
 /// let provider = credentials::from_fn(move || {
 ///     let key = Arc::clone(&key);
-///     async move { Credential::header("x-api-key", &key.read().await).map_err(Into::into) }
+///     async move { Credential::header("x-api-key", &key.read().await) }
 /// });
 /// let client = steadfast::Client::builder()
 ///     .credentials(provider)
