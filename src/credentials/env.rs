@@ -166,3 +166,56 @@ impl Credentials for EnvCredentials {
         Box::pin(std::future::ready(fresh))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use futures_util::FutureExt as _;
+    use reqwest::Request;
+
+    use super::*;
+
+    fn ready(lookup: Lookup) -> Credential {
+        match lookup {
+            Lookup::Ready(found) => found.expect("a credential"),
+            Lookup::Pending(_) => panic!("an environment variable is at hand"),
+        }
+    }
+
+    fn header_bytes(credential: &Credential) -> *const u8 {
+        let mut request = Request::new(
+            reqwest::Method::GET,
+            "http://127.0.0.1/".parse().expect("valid"),
+        );
+        credential.apply_to(&mut request);
+        request.headers()["authorization"].as_bytes().as_ptr()
+    }
+
+    #[test]
+    fn an_unchanged_value_reuses_its_header_and_a_changed_one_is_fresh() {
+        let value = Arc::new(Mutex::new(String::from("t-1")));
+        let seen = Arc::clone(&value);
+        let provider = EnvCredentials::header("TOKEN", "authorization")
+            .expect("valid")
+            .prefix("Bearer ")
+            .lookup(move |_| Some(seen.lock().expect("not poisoned").clone()));
+
+        let first = ready(provider.credential());
+        let again = ready(provider.credential());
+        assert_eq!(first, again);
+        assert_eq!(
+            header_bytes(&first),
+            header_bytes(&again),
+            "the same bytes, not a copy"
+        );
+
+        let unchanged = provider.unauthorized(&first).now_or_never().expect("ready");
+        assert!(unchanged.expect("readable").is_none(), "nothing fresher");
+        *value.lock().expect("not poisoned") = String::from("t-2");
+        let fresh = provider.unauthorized(&first).now_or_never().expect("ready");
+        let fresh = fresh.expect("readable").expect("a fresher value");
+        assert_ne!(fresh, first);
+        assert_eq!(ready(provider.credential()), fresh);
+    }
+}

@@ -154,3 +154,102 @@ where
         .await
         .map_err(|e| Error::from_inner(e.into()))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use bytes::Bytes;
+    use tower::ServiceExt as _;
+
+    use super::super::{ApplyCredentials, Credential, Credentials, RefreshFuture};
+    use super::*;
+
+    /// Hands out `k-1`, then `k-2` once told of a 401.
+    #[derive(Default)]
+    struct Rotating {
+        told: AtomicUsize,
+    }
+
+    impl Credentials for Rotating {
+        fn credential(&self) -> Lookup {
+            let n = self.told.load(Ordering::SeqCst) + 1;
+            Lookup::Ready(Credential::header("x-api-key", &format!("k-{n}")))
+        }
+
+        fn can_refresh(&self) -> bool {
+            true
+        }
+
+        fn unauthorized(&self, _: &Credential) -> RefreshFuture {
+            let n = self.told.fetch_add(1, Ordering::SeqCst) + 2;
+            Box::pin(std::future::ready(
+                Credential::header("x-api-key", &format!("k-{n}")).map(Some),
+            ))
+        }
+    }
+
+    /// Answers 401 to everything, recording each key it saw.
+    fn refusing(
+        seen: Arc<std::sync::Mutex<Vec<String>>>,
+    ) -> impl Service<Request, Response = Response, Error = Infallible, Future: Send> + Clone {
+        tower::service_fn(move |request: Request| {
+            let key = request.headers()["x-api-key"]
+                .to_str()
+                .unwrap_or("?")
+                .to_owned();
+            seen.lock().expect("not poisoned").push(key);
+            let mut response = http::Response::new(reqwest::Body::from(""));
+            *response.status_mut() = StatusCode::UNAUTHORIZED;
+            std::future::ready(Ok::<_, Infallible>(Response::from(response)))
+        })
+    }
+
+    fn post(body: reqwest::Body) -> Request {
+        let mut request = Request::new(
+            reqwest::Method::POST,
+            "http://127.0.0.1/orders".parse().expect("valid"),
+        );
+        *request.body_mut() = Some(body);
+        request
+    }
+
+    #[tokio::test]
+    async fn a_401_resends_once_with_the_fresher_credential() {
+        let seen = Arc::default();
+        let provider = Arc::new(Rotating::default());
+        let service = ApplyCredentials::new(refusing(Arc::clone(&seen)), provider.clone());
+        let response = service
+            .oneshot(post("{}".into()))
+            .await
+            .expect("a response");
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(*seen.lock().expect("not poisoned"), ["k-1", "k-2"]);
+        assert_eq!(
+            provider.told.load(Ordering::SeqCst),
+            1,
+            "told once, no loop"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_streamed_body_is_not_resent_but_the_provider_is_told() {
+        let seen = Arc::default();
+        let provider = Arc::new(Rotating::default());
+        let service = ApplyCredentials::new(refusing(Arc::clone(&seen)), provider.clone());
+        let stream = futures_util::stream::iter([Ok::<_, Infallible>(Bytes::from("{}"))]);
+        let response = service
+            .oneshot(post(reqwest::Body::wrap_stream(stream)))
+            .await
+            .expect("a response");
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(*seen.lock().expect("not poisoned"), ["k-1"], "sent once");
+        assert_eq!(
+            provider.told.load(Ordering::SeqCst),
+            1,
+            "the next attempt gets k-2"
+        );
+    }
+}
