@@ -780,3 +780,42 @@ async fn the_layer_works_alone_under_tower() {
     let requests = server.received_requests().await.expect("recording");
     assert_eq!(keys(&requests, "authorization"), ["Bearer static-token"]);
 }
+
+#[tokio::test]
+async fn callers_waiting_for_a_failed_token_request_share_its_failure() {
+    let tokens = MockServer::start().await;
+    Mock::given(path("/oauth2/token"))
+        .respond_with(ResponseTemplate::new(503).set_delay(Duration::from_millis(500)))
+        .mount(&tokens)
+        .await;
+    let api = api_accepting(&["t-1"]).await;
+    let client = build(
+        Client::builder()
+            .retry(retry().max_retries(0))
+            .credentials(oauth2(&tokens)),
+    );
+
+    let calls = (0..10).map(|_| {
+        let client = client.clone();
+        let url = format!("{}/invoices", api.uri());
+        tokio::spawn(async move { client.get(url).send().await })
+    });
+    for call in futures_util::future::join_all(calls).await {
+        let error = call.expect("joined").expect_err("no token");
+        let found = credentials_error(&error);
+        assert!(found.is_transient(), "{found:?}");
+        assert!(
+            matches!(
+                found,
+                CredentialsError::TokenRejected { .. } | CredentialsError::TokenShared { .. }
+            ),
+            "{found:?}"
+        );
+    }
+    assert_eq!(
+        received(&tokens).await,
+        1,
+        "one token request, not one per caller"
+    );
+    assert_eq!(received(&api).await, 0);
+}

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -22,8 +23,10 @@ use crate::error::CredentialsError;
 /// the `expires_in` the server gave; an attempt then fetches a new one. A lifetime shorter
 /// than the margin is refreshed half-way through; a token without `expires_in` is kept
 /// until a `401`. **One refresh for all callers**: attempts that need a token while one is
-/// being fetched wait for that one. If a refresh fails while the old token has not expired
-/// yet, the old token is used (with a warning in the log).
+/// being fetched wait for that one, and share its failure too
+/// ([`CredentialsError::TokenShared`]) rather than each making a request of its own. If a
+/// refresh fails while the old token has not expired yet, the old token is used (with a
+/// warning in the log).
 ///
 /// # 401
 ///
@@ -76,6 +79,10 @@ pub struct OAuth2Credentials {
 struct Shared {
     token: RwLock<Option<Token>>,
     refresh: tokio::sync::Mutex<()>,
+    /// Token requests made so far, so that a caller that waited can tell one was made.
+    requests: AtomicU64,
+    /// How the last token request failed (its message, whether transient), if it did.
+    failure: RwLock<Option<(String, bool)>>,
 }
 
 impl fmt::Debug for OAuth2Credentials {
@@ -127,6 +134,8 @@ impl OAuth2Credentials {
             shared: Arc::new(Shared {
                 token: RwLock::new(None),
                 refresh: tokio::sync::Mutex::new(()),
+                requests: AtomicU64::new(0),
+                failure: RwLock::new(None),
             }),
         }
     }
@@ -239,6 +248,7 @@ impl OAuth2Credentials {
         let request = Arc::clone(&self.request);
         let shared = Arc::clone(&self.shared);
         async move {
+            let seen = shared.requests.load(Ordering::Acquire);
             let _one_refresh = shared.refresh.lock().await;
             let now = Instant::now();
             let mut known = shared.token.read().ok().and_then(|t| t.clone());
@@ -254,8 +264,28 @@ impl OAuth2Credentials {
                     return Ok(token.credential.clone());
                 }
             }
-            tracing::debug!(token_url = %request.token_url, "requesting an OAuth2 token");
-            match request.fetch(&http).await {
+            if shared.requests.load(Ordering::Acquire) != seen {
+                // Another caller's token request failed while this one waited: its answer is
+                // this one's too, rather than one more request per waiting caller.
+                if let Some(token) = known.as_ref().filter(|t| t.is_valid(now)) {
+                    return Ok(token.credential.clone());
+                }
+                if let Some((reason, transient)) =
+                    shared.failure.read().ok().and_then(|f| f.clone())
+                {
+                    return Err(CredentialsError::TokenShared { reason, transient });
+                }
+            }
+            tracing::debug!(token_url = %request.token_url, "requesting an OAuth 2.0 token");
+            let fetched = request.fetch(&http).await;
+            if let Ok(mut failure) = shared.failure.write() {
+                *failure = fetched
+                    .as_ref()
+                    .err()
+                    .map(|e| (e.to_string(), e.is_transient()));
+            }
+            shared.requests.fetch_add(1, Ordering::AcqRel);
+            match fetched {
                 Ok(token) => {
                     let credential = token.credential.clone();
                     if let Ok(mut slot) = shared.token.write() {

@@ -81,6 +81,16 @@ pub enum CredentialsError {
         /// What was wrong with it (never its content).
         reason: &'static str,
     },
+    /// The token request this attempt waited for, made by another caller, failed: its
+    /// message, and whether it was transient.
+    #[error("the token request this attempt waited for failed: {reason}")]
+    #[non_exhaustive]
+    TokenShared {
+        /// The other caller's error, as shown (it shows no secret).
+        reason: String,
+        /// Whether that error was transient.
+        transient: bool,
+    },
     /// A custom source failed.
     #[error("custom credentials source failed")]
     Source(#[source] BoxError),
@@ -98,6 +108,7 @@ impl CredentialsError {
             | Self::TokenUnreachable { .. }
             | Self::TokenTimeout { .. }
             | Self::Source(_) => true,
+            Self::TokenShared { transient, .. } => *transient,
             Self::TokenRejected { status, .. } => {
                 status.is_server_error() || *status == StatusCode::TOO_MANY_REQUESTS
             }
