@@ -116,15 +116,20 @@ impl Credential {
 
     /// Sets the credential on `request`, replacing one the caller set by hand.
     pub fn apply_to(&self, request: &mut Request) {
-        match &self.target {
+        self.clone().apply(request);
+    }
+
+    /// [`apply_to`](Self::apply_to), moving the credential in rather than cloning it.
+    pub fn apply(self, request: &mut Request) {
+        match self.target {
             Target::Header(name, value) => {
-                request.headers_mut().insert(name.clone(), value.clone());
+                request.headers_mut().insert(name, value);
             }
             Target::Query(name, value) => {
                 let url = request.url_mut();
                 let kept: Vec<(String, String)> = url
                     .query_pairs()
-                    .filter(|(n, _)| n != name.as_ref())
+                    .filter(|(n, _)| *n != *name)
                     .map(|(n, v)| (n.into_owned(), v.into_owned()))
                     .collect();
                 let mut pairs = url.query_pairs_mut();
@@ -134,7 +139,7 @@ impl Credential {
                 }
                 // Checked at construction: no control characters, so visible ASCII or
                 // opaque bytes read as Latin-1 would be; secrets are ASCII in practice.
-                pairs.append_pair(name, &String::from_utf8_lossy(value.as_bytes()));
+                pairs.append_pair(&name, &String::from_utf8_lossy(value.as_bytes()));
             }
         }
     }

@@ -95,7 +95,7 @@ where
         let refreshes = credentials.can_refresh();
         match credentials.credential() {
             Lookup::Ready(Ok(credential)) if !refreshes => {
-                credential.apply_to(&mut request);
+                credential.apply(&mut request);
                 ResponseFuture::sending(self.inner.call(request))
             }
             Lookup::Ready(Err(source)) => ResponseFuture::refused(source),
