@@ -600,6 +600,7 @@ async fn oauth2_from_the_configuration_reads_its_secret_from_a_file() {
             "client_id": "billing-sync",
             "client_secret_file": secret,
             "scopes": ["invoices:write", "invoices:read"],
+            "audience": "https://billing.example.com",
             "refresh_margin": "30s",
         }}
     }))
@@ -611,6 +612,43 @@ async fn oauth2_from_the_configuration_reads_its_secret_from_a_file() {
     let client = Client::from_config(http(), &config).expect("builds");
     post_invoice(&client, &api).await.expect("authorized");
     assert_eq!(issued.load(Ordering::SeqCst), 1);
+    let asked = tokens.received_requests().await.expect("recording");
+    let form = String::from_utf8_lossy(&asked[0].body);
+    assert!(
+        form.contains("audience=https%3A%2F%2Fbilling.example.com"),
+        "{form}"
+    );
+    assert!(
+        !form.contains("s3cret"),
+        "the secret goes in the Basic header: {form}"
+    );
+}
+
+#[tokio::test]
+async fn the_client_can_authenticate_in_the_form_body() {
+    let tokens = MockServer::start().await;
+    Mock::given(path("/oauth2/token"))
+        .and(wiremock::matchers::body_string_contains(
+            "client_id=billing-sync",
+        ))
+        .and(wiremock::matchers::body_string_contains(
+            "client_secret=s3cret",
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "access_token": "t-1", "token_type": "bearer",
+        })))
+        .mount(&tokens)
+        .await;
+    let api = api_accepting(&["t-1"]).await;
+    let provider = oauth2(&tokens).client_auth(steadfast::credentials::ClientAuth::Body);
+    let client = build(
+        Client::builder()
+            .retry(retry().max_retries(0))
+            .credentials(provider),
+    );
+    post_invoice(&client, &api).await.expect("authorized");
+    let asked = tokens.received_requests().await.expect("recording");
+    assert!(!asked[0].headers.contains_key("authorization"));
 }
 
 // ---------------------------------------------------------------------------------------
