@@ -116,7 +116,7 @@ impl CrmApi {
     }
 
     fn accept_only(&self, key: &str) {
-        *self.current.lock().expect("not poisoned") = key.to_owned();
+        key.clone_into(&mut self.current.lock().expect("not poisoned"));
     }
 }
 
