@@ -84,8 +84,24 @@ fn credentials_error(error: &Error) -> &CredentialsError {
     panic!("no CredentialsError in {error:?}")
 }
 
-/// A fresh directory for a test's files.
-fn scratch(name: &str) -> PathBuf {
+/// A fresh directory for a test's files, removed when dropped.
+struct Scratch(PathBuf);
+
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn scratch(name: &str) -> Scratch {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     let dir = std::env::temp_dir().join(format!(
         "steadfast-credentials-{}-{name}-{}",
@@ -93,7 +109,7 @@ fn scratch(name: &str) -> PathBuf {
         NEXT.fetch_add(1, Ordering::Relaxed)
     ));
     std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
+    Scratch(dir)
 }
 
 /// Replaces `file` atomically, as Kubernetes and Vault agent do: write aside, rename over.

@@ -795,5 +795,6 @@ async fn no_credential_reaches_logs_errors_hooks_or_debug() {
         assert!(sent.contains(secrets.get(place)), "{place} was never sent");
     }
     assert!(*issued.lock().expect("not poisoned") >= 2);
+    let _ = std::fs::remove_dir_all(&dir);
     assert_no_secret(&all_output(&capture, &buffer), &shown.text(), &secrets);
 }
