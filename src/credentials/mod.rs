@@ -61,6 +61,16 @@
 //! part of an idempotency fingerprint or a stored ledger entry, nor of a dead letter (which
 //! records the request as the caller built it): a replay gets a fresh credential.
 //!
+//! # Cost
+//!
+//! A credential at hand is moved into the request in place, without a boxed future:
+//! measured with callgrind (`benches/profile.rs`), a static header costs about 850
+//! instructions per GET over the bare service, most of it the header map's first
+//! allocation that any header set on a bare request pays (500 on a POST, whose map exists),
+//! and an environment variable read on every call about 680 more. A provider that can
+//! refresh (OAuth 2.0, a file by default) takes a boxed path and keeps a copy of each
+//! attempt's request, for the resend after a `401`.
+//!
 //! # Errors
 //!
 //! An attempt for which the provider has no credential is not sent:
