@@ -24,6 +24,9 @@ use crate::error::{ConfigError, CredentialsError};
 /// looks at the file's modification time, length and inode (a Kubernetes update swaps a
 /// symlink: a new inode); only a change reads it again. The content is read up to
 /// [`max_bytes`](Self::max_bytes) (default 16 KiB) and a trailing newline is trimmed.
+/// Replace the file atomically (write aside, rename over it), as Kubernetes and Vault agent
+/// do: a rewrite in place to a value of the same length within the file system's timestamp
+/// granularity keeps all three the same, and is only seen at the next change.
 /// On a `401`, the file is looked at at once and, when it changed since the attempt, the
 /// attempt is sent once more with the new value ([`resend_on_unauthorized`](Self::resend_on_unauthorized)).
 ///
