@@ -13,6 +13,8 @@
 //!   in memory), `rm-chain`, `rm`, `rm-keys` (with
 //!   `support::Keys`), and single layers over the bare service: `log`, `idempotency`,
 //!   `timeout`, `deadline`, `deadline-without-body`, `retry`, `rate-limit`, `dead-letter`.
+//!   `timeout`, `deadline`, `deadline-without-body`, `retry`, `rate-limit`, `credentials`
+//!   (a static header), `credentials-env` (a header from `$HOME`, read on every call).
 //! - Over loopback: `loopback-bare`, `loopback-steadfast`,
 //!   `loopback-steadfast-no-idempotency`, `loopback-steadfast-deadline-without-body`,
 //!   `loopback-rm` and `loopback-rm-keys`, one call at
@@ -30,6 +32,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use reqwest::{Method, Request, Response};
+use steadfast::credentials::{
+    ApplyCredentialsLayer, Credential, EnvCredentials, StaticCredentials,
+};
 use steadfast::dead_letter::{DeadLetterConfig, DeadLetterLayer};
 use steadfast::idempotency::{IdempotencyConfig, IdempotencyLayer};
 use steadfast::log::LogLayer;
@@ -59,6 +64,8 @@ const STACKS: &[&str] = &[
     "retry",
     "rate-limit",
     "dead-letter",
+    "credentials",
+    "credentials-env",
     "loopback-bare",
     "loopback-steadfast",
     "loopback-steadfast-no-idempotency",
@@ -142,6 +149,17 @@ async fn run(stack: &str, method: &Method, calls: u64) {
         "rate-limit" => {
             let limiter = RateLimiter::new(&support::free_quota()).expect("valid");
             let layer = RateLimitLayer::shared_limiter(limiter);
+            tower_calls(layer.layer(in_memory()), method, calls).await;
+        }
+        "credentials" => {
+            let key = Credential::header("x-api-key", "k-0123456789").expect("valid");
+            let layer = ApplyCredentialsLayer::new(StaticCredentials::new(key));
+            tower_calls(layer.layer(in_memory()), method, calls).await;
+        }
+        "credentials-env" => {
+            // A variable every environment has: the provider reads it on every call.
+            let key = EnvCredentials::header("HOME", "x-api-key").expect("valid");
+            let layer = ApplyCredentialsLayer::new(key);
             tower_calls(layer.layer(in_memory()), method, calls).await;
         }
         "loopback-bare" => loopback(&Contender::Bare(http()), method, calls).await,

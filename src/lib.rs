@@ -10,9 +10,10 @@
 //! parser ([`hints`]) — bounds attempts and
 //! calls in time ([`timeout`]), gives every POST one idempotency key for all its attempts,
 //! with a ledger that answers repeated keys without touching the network ([`idempotency`]),
-//! logs every call and decision with secrets masked ([`log`], [`redact`]), and records
+//! logs every call and decision with secrets masked ([`log`], [`redact`]), records
 //! every call that failed or may have been applied for a person or a job to replay
-//! ([`dead_letter`]). The
+//! ([`dead_letter`]), and takes credentials from a provider asked on every attempt, so keys
+//! and tokens rotate without a redeploy ([`credentials`]). The
 //! [`Client`] facade builds the whole stack from one configuration, and
 //! the [`mapper`] keeps every data transformation between two systems in one place,
 //! reporting every bad field at once and the upstream's schema drift.
@@ -40,8 +41,9 @@
 //! | 4 | total deadline ([`timeout::Deadline`]) | call | bounds attempts, waits and the caller's read of the body together |
 //! | 5 | [`retry::Retry`] with budget and `Retry-After` | call → attempts | replays a clone of the request |
 //! | 6 | [`rate_limit::RateLimit`] (per key, GCRA) | attempt | every attempt takes a permit, retries included |
-//! | 7 | attempt timeout ([`timeout::Timeout`]) | attempt | a hung attempt becomes a transient failure |
-//! | 8 | `reqwest::Client` | attempt | the transport |
+//! | 7 | [`credentials::ApplyCredentials`] | attempt | applied per attempt, so a rotated key or refreshed token is used at once |
+//! | 8 | attempt timeout ([`timeout::Timeout`]) | attempt | a hung attempt becomes a transient failure |
+//! | 9 | `reqwest::Client` | attempt | the transport |
 //!
 //! Circuit breaking takes its place inside retry when it lands (see the README). Each layer also works alone with `tower::ServiceBuilder`.
 //!
@@ -117,6 +119,7 @@ mod body;
 mod boxed;
 pub mod classify;
 mod client;
+pub mod credentials;
 pub mod dead_letter;
 mod error;
 pub mod hints;

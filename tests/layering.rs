@@ -26,6 +26,7 @@ const GROUND: &[&str] = &[
 /// Import the ground floor and themselves only.
 const LAYERS: &[&str] = &[
     "dead_letter",
+    "credentials",
     "idempotency",
     "log",
     "rate_limit",

@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::log::capture_json;
+use common::log::{all_output, capture_json};
 use common::{everything_shown, http};
 use serde::Deserialize;
 use serde_json::json;
@@ -605,4 +605,196 @@ async fn no_secret_reaches_logs_errors_hooks_or_mappers_without_bodies() {
     for expected in ["call succeeded", "gave up", "/botREDACTED/sendMessage"] {
         assert!(logs.contains(expected), "{expected} missing from the logs");
     }
+}
+
+/// Two calls the API refuses, through a client with `provider`, TRACE logs, bodies and
+/// hooks; then, for a file provider, one more after the file vanished.
+async fn calls_refused_with(
+    server: &MockServer,
+    provider: steadfast::credentials::SharedCredentials,
+    shown: &Shown,
+    vanishing: Option<&std::path::Path>,
+) {
+    let builder = Client::builder()
+        .retry(
+            RetryConfig::default()
+                .max_retries(1)
+                .base_delay(Duration::from_millis(5))
+                .jitter(Jitter::None)
+                .without_budget(),
+        )
+        .log(LogConfig::default().bodies(BodyCapture::default().request(true).response(true)))
+        .on_give_up(hook(shown, "on_give_up"))
+        .on_permanent(hook(shown, "on_permanent"))
+        .shared_credentials(provider);
+    shown.push(&format!("{builder:?}"));
+    let client = builder.build(http()).expect("valid");
+    for _ in 0..2 {
+        let error = client
+            .post(format!("{}/invoices", server.uri()))
+            .json(&json!({ "customer": "c-42" }))
+            .send()
+            .await
+            .expect_err("refused");
+        shown.push(&everything_shown(&error));
+    }
+    if let Some(file) = vanishing {
+        std::fs::remove_file(file).expect("remove");
+        let error = client
+            .get(format!("{}/invoices", server.uri()))
+            .send()
+            .await
+            .expect_err("still refused, with the last good key");
+        shown.push(&everything_shown(&error));
+    }
+}
+
+/// A token endpoint handing out `token_1` then `token_2`, one refusing the client while
+/// echoing its secret, and an API answering 401 to everything.
+async fn credentials_server(secrets: &Secrets) -> (MockServer, Arc<Mutex<u32>>) {
+    let server = MockServer::start().await;
+    let (token_1, token_2) = (
+        secrets.get("token_1").to_owned(),
+        secrets.get("token_2").to_owned(),
+    );
+    let issued = Arc::new(Mutex::new(0_u32));
+    let counter = Arc::clone(&issued);
+    Mock::given(wiremock::matchers::path("/oauth2/token"))
+        .respond_with(move |_: &Request| {
+            let mut n = counter.lock().expect("not poisoned");
+            *n += 1;
+            let token = if *n == 1 { &token_1 } else { &token_2 };
+            ResponseTemplate::new(200).set_body_json(json!({
+                "access_token": token, "token_type": "Bearer", "expires_in": 3600,
+            }))
+        })
+        .mount(&server)
+        .await;
+    let echoed = secrets.get("client_secret").to_owned();
+    Mock::given(wiremock::matchers::path("/refusing/token"))
+        .respond_with(move |_: &Request| {
+            ResponseTemplate::new(400).set_body_json(json!({
+                "error": format!("invalid_client {echoed}"),
+                "error_description": format!("secret {echoed} is wrong"),
+            }))
+        })
+        .mount(&server)
+        .await;
+    // The API refuses everything: every path ends in a 401.
+    Mock::given(wiremock::matchers::path("/invoices"))
+        .respond_with(
+            ResponseTemplate::new(401)
+                .insert_header("www-authenticate", "Bearer error=\"invalid_token\""),
+        )
+        .mount(&server)
+        .await;
+
+    (server, issued)
+}
+
+/// Credentials (issue 16): a client secret, access tokens, an environment value, a file's
+/// key and a query credential go through every path of the credentials layer (a token
+/// fetched, refused by the API, refreshed, refused again; an endpoint refusal echoing the
+/// secret; a file that vanishes; a variable the API refuses) with TRACE JSON logs and body
+/// capture on. None may reach a log, an error, a hook or a `Debug`.
+#[tokio::test]
+async fn no_credential_reaches_logs_errors_hooks_or_debug() {
+    use secrecy::SecretString;
+    use steadfast::credentials::{
+        CredentialsConfig, EnvCredentials, FileCredentials, OAuth2Credentials,
+    };
+
+    let secrets = Secrets(vec![
+        ("client_secret", "zQcsx91client".to_owned()),
+        ("token_1", "zQtk1x77token".to_owned()),
+        ("token_2", "zQtk2x78token".to_owned()),
+        ("env_value", "zQenvx55value".to_owned()),
+        ("file_value", "zQfilex33value".to_owned()),
+        ("query_value", "zQqryx21value".to_owned()),
+    ]);
+    let (capture, buffer, _guard) = capture_json();
+    let shown = Shown::default();
+    let (server, issued) = credentials_server(&secrets).await;
+
+    let oauth2 = |at: &str| {
+        OAuth2Credentials::new(
+            http(),
+            format!("{}/{at}/token", server.uri())
+                .parse()
+                .expect("valid"),
+            "billing-sync",
+            SecretString::from(secrets.get("client_secret")),
+        )
+    };
+    let dir = std::env::temp_dir().join(format!("steadfast-secrets-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let file = dir.join("api-key");
+    std::fs::write(&file, secrets.get("file_value")).expect("write");
+    let env_value = secrets.get("env_value").to_owned();
+    let query_value = secrets.get("query_value").to_owned();
+    let providers: Vec<(&str, steadfast::credentials::SharedCredentials)> = vec![
+        ("oauth2", Arc::new(oauth2("oauth2"))),
+        ("refusing", Arc::new(oauth2("refusing"))),
+        (
+            "env",
+            Arc::new(
+                EnvCredentials::header("CRM_TOKEN", "authorization")
+                    .expect("valid")
+                    .prefix("Bearer ")
+                    .resend_on_unauthorized(true)
+                    .lookup(move |_| Some(env_value.clone())),
+            ),
+        ),
+        (
+            "file",
+            Arc::new(
+                FileCredentials::header(&file, "x-api-key")
+                    .expect("valid")
+                    .recheck(Duration::ZERO),
+            ),
+        ),
+        (
+            "query",
+            Arc::new(
+                EnvCredentials::query("CRM_KEY", "api_key")
+                    .lookup(move |_| Some(query_value.clone())),
+            ),
+        ),
+    ];
+    let debug = FileCredentials::header(&file, "x-api-key").expect("valid");
+    shown.push(&format!("{:?} {debug:?}", oauth2("oauth2")));
+    for (name, provider) in providers {
+        let vanishing = (name == "file").then_some(file.as_path());
+        calls_refused_with(&server, provider, &shown, vanishing).await;
+    }
+    let config: CredentialsConfig = serde_json::from_value(json!({ "oauth2": {
+        "token_url": format!("{}/oauth2/token", server.uri()),
+        "client_id": "billing-sync",
+        "client_secret_env": "BILLING_CLIENT_SECRET",
+    }}))
+    .expect("valid");
+    shown.push(&format!("{config:?}"));
+    let credential =
+        steadfast::credentials::Credential::bearer(secrets.get("token_1")).expect("valid");
+    shown.push(&format!("{credential:?}"));
+
+    // The secrets were really sent where the API sees them, and a token was refreshed.
+    let received = server.received_requests().await.expect("recording");
+    let sent: Vec<_> = received
+        .iter()
+        .map(|r| format!("{} {:?}", r.url, r.headers))
+        .collect();
+    let sent = sent.join("\n");
+    for place in [
+        "token_1",
+        "token_2",
+        "env_value",
+        "file_value",
+        "query_value",
+    ] {
+        assert!(sent.contains(secrets.get(place)), "{place} was never sent");
+    }
+    assert!(*issued.lock().expect("not poisoned") >= 2);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_no_secret(&all_output(&capture, &buffer), &shown.text(), &secrets);
 }

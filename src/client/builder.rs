@@ -5,6 +5,7 @@ use tower_layer::Layer;
 
 use super::{Client, ClientConfig};
 use crate::classify::{Classify, DefaultClassifier, SharedClassifier};
+use crate::credentials::{ApplyCredentials, Credentials, SharedCredentials};
 use crate::dead_letter::{DeadLetterConfig, DeadLetterLayer, DeadLetterSink, SharedSink};
 use crate::error::ConfigError;
 use crate::idempotency::{
@@ -45,6 +46,7 @@ pub struct ClientBuilder {
     rate_limiter: Option<RateLimiter>,
     verifier: Option<Opaque<SharedVerifier>>,
     dead_letter_sink: Option<Opaque<SharedSink>>,
+    credentials: Option<Opaque<SharedCredentials>>,
 }
 
 /// A trait object that can sit in a `Debug` struct.
@@ -245,6 +247,28 @@ impl ClientBuilder {
         self
     }
 
+    /// Applies a credential from `credentials` to every attempt (so a rotated or refreshed
+    /// one is used by the next attempt); see [`credentials`](crate::credentials). Replaces
+    /// `credentials` in the configuration. Default: none.
+    pub fn credentials(self, credentials: impl Credentials) -> Self {
+        self.shared_credentials(Arc::new(credentials))
+    }
+
+    /// Applies credentials from a provider shared with other clients or layers (one token
+    /// cache, one refresh); see [`credentials`](Self::credentials).
+    pub fn shared_credentials(mut self, credentials: SharedCredentials) -> Self {
+        self.credentials = Some(Opaque(credentials));
+        self
+    }
+
+    /// Applies no credentials, forgetting a provider and the configured `credentials`.
+    /// Default (none).
+    pub fn without_credentials(mut self) -> Self {
+        self.config = self.config.without_credentials();
+        self.credentials = None;
+        self
+    }
+
     /// Builds the client around `http`, the transport.
     ///
     /// # Errors
@@ -261,6 +285,7 @@ impl ClientBuilder {
             rate_limiter,
             verifier,
             dead_letter_sink,
+            credentials,
         } = self;
         let classifier: SharedClassifier = classifier.map_or_else(
             || Arc::new(DefaultClassifier::new()) as SharedClassifier,
@@ -329,10 +354,19 @@ impl ClientBuilder {
             .hooks(log_hooks)
             .shared_classifier(classifier);
         let budget = retry.budget().cloned();
+        let credentials = match (credentials, &config.credentials) {
+            (Some(provider), _) => Some(provider.0),
+            (None, Some(configured)) => Some(configured.build(&http)?),
+            (None, None) => None,
+        };
         let attempt = TimeoutLayer::optional(config.attempt_timeout).layer(http.clone());
+        let authenticated = match credentials {
+            Some(credentials) => ApplyCredentials::new(attempt, credentials),
+            None => ApplyCredentials::none(attempt),
+        };
         let rate_limited = match &limiter {
-            Some(limiter) => RateLimit::new(attempt, limiter.clone()),
-            None => RateLimit::unlimited(attempt),
+            Some(limiter) => RateLimit::new(authenticated, limiter.clone()),
+            None => RateLimit::unlimited(authenticated),
         };
         let call = DeadlineLayer::optional(config.retry.deadline)
             .covers_body(config.deadline_covers_body)

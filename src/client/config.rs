@@ -2,6 +2,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::credentials::CredentialsConfig;
 use crate::dead_letter::DeadLetterConfig;
 use crate::idempotency::IdempotencyConfig;
 use crate::log::LogConfig;
@@ -59,6 +60,11 @@ pub struct ClientConfig {
     /// which turns them on with [`DeadLetterConfig::default`]; `Some` without a sink keeps
     /// them in memory. Default `None`: where letters go is the application's choice.
     pub dead_letter: Option<DeadLetterConfig>,
+    /// Where each attempt's credentials come from (an environment variable, a file, an
+    /// OAuth 2.0 token endpoint): names of secrets, never secrets. `None` for none; a
+    /// provider given to [`ClientBuilder::credentials`](crate::ClientBuilder::credentials)
+    /// replaces it. Default `None`.
+    pub credentials: Option<CredentialsConfig>,
 }
 
 impl Default for ClientConfig {
@@ -71,6 +77,7 @@ impl Default for ClientConfig {
             log: LogConfig::default(),
             rate_limit: None,
             dead_letter: None,
+            credentials: None,
         }
     }
 }
@@ -155,6 +162,21 @@ impl ClientConfig {
     #[must_use]
     pub fn without_dead_letter(mut self) -> Self {
         self.dead_letter = None;
+        self
+    }
+
+    /// Applies credentials from this source to every attempt; see
+    /// [`credentials`](crate::credentials). Default: none.
+    #[must_use]
+    pub fn credentials(mut self, credentials: CredentialsConfig) -> Self {
+        self.credentials = Some(credentials);
+        self
+    }
+
+    /// Applies no credentials. Default (none).
+    #[must_use]
+    pub fn without_credentials(mut self) -> Self {
+        self.credentials = None;
         self
     }
 }

@@ -8,6 +8,7 @@ use reqwest::{IntoUrl, Method, Request, Response};
 use tower_service::Service;
 
 use super::{ClientBuilder, ClientConfig, RequestBuilder};
+use crate::credentials::ApplyCredentials;
 use crate::dead_letter::{DeadLetterService, Recorder};
 use crate::error::{ConfigError, Error};
 use crate::idempotency::{Idempotency, IdempotencyKey, KeyFormat};
@@ -17,8 +18,11 @@ use crate::retry::{Retry, RetryBudget};
 use crate::timeout::{Deadline, Timeout};
 
 /// The stack in its documented order, outermost first.
-type Stack =
-    Log<DeadLetterService<Idempotency<Deadline<Retry<RateLimit<Timeout<reqwest::Client>>>>>>>;
+type Stack = Log<
+    DeadLetterService<
+        Idempotency<Deadline<Retry<RateLimit<ApplyCredentials<Timeout<reqwest::Client>>>>>>,
+    >,
+>;
 
 /// A reqwest-like HTTP client whose every call goes through the resilience stack.
 ///

@@ -133,7 +133,8 @@ fn recordable(error: &Error) -> bool {
         | Error::RateLimited { .. }
         | Error::NotRetried { .. }
         | Error::DeadlineExceeded { .. }
-        | Error::Ledger { .. } => true,
+        | Error::Ledger { .. }
+        | Error::Credentials { .. } => true,
         Error::Config(_)
         | Error::InvalidRequest(_)
         | Error::Decode(_)

@@ -7,7 +7,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use tokio::time::Instant;
 
-use super::{ConfigError, Failure, NotRetried};
+use super::{ConfigError, CredentialsError, Failure, NotRetried};
 use crate::classify::{Applied, Classification, DefaultClassifier, Reason};
 use crate::key::IdempotencyKey;
 
@@ -172,6 +172,20 @@ pub enum Error {
         key: IdempotencyKey,
     },
 
+    /// The credentials provider had nothing to apply to an attempt (an unset variable, an
+    /// unreadable file, a token endpoint down or refusing the client): the attempt was not
+    /// sent. [`CredentialsError::is_transient`] says whether a later attempt may succeed; the
+    /// retry layer retries those and stops on the others.
+    #[error("no credentials for the attempt: {source}; nothing was sent, not applied")]
+    #[non_exhaustive]
+    Credentials {
+        /// Why.
+        #[source]
+        source: CredentialsError,
+        /// The call's idempotency key, to replay it with.
+        idempotency_key: Option<IdempotencyKey>,
+    },
+
     /// The idempotency key was used before for another request (method, URL or body):
     /// nothing was sent. Use a new key for a new operation.
     #[error(
@@ -225,6 +239,15 @@ impl Error {
                 Classification::permanent(Reason::Custom("idempotency key reused"))
                     .with_applied(Applied::NotApplied),
             ),
+            Self::Credentials { source, .. } => {
+                let reason = Reason::Custom("no credentials");
+                let classification = if source.is_transient() {
+                    Classification::transient(reason)
+                } else {
+                    Classification::permanent(reason)
+                };
+                Some(classification.with_applied(Applied::NotApplied))
+            }
         }
     }
 
@@ -257,6 +280,7 @@ impl Error {
             | Self::IdempotencyKeyInFlight { .. }
             | Self::Ledger { .. }
             | Self::RateLimited { .. }
+            | Self::Credentials { .. }
             | Self::IdempotencyKeyReused { .. } => Applied::NotApplied,
             // Nothing was sent now, but an earlier call with the key may have acted.
             Self::Timeout { .. } | Self::Decode(_) | Self::IdempotencyOutcomeUnknown { .. } => {
@@ -308,6 +332,9 @@ impl Error {
             }
             | Self::RateLimited {
                 idempotency_key, ..
+            }
+            | Self::Credentials {
+                idempotency_key, ..
             } => idempotency_key.as_ref().map(IdempotencyKey::as_str),
             _ => self
                 .failure()
@@ -330,6 +357,9 @@ impl Error {
                 idempotency_key, ..
             }
             | Self::RateLimited {
+                idempotency_key, ..
+            }
+            | Self::Credentials {
                 idempotency_key, ..
             } => *idempotency_key = Some(key),
             _ => {}
