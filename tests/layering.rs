@@ -26,8 +26,9 @@ const GROUND: &[&str] = &[
 /// Import the ground floor and themselves only.
 const LAYERS: &[&str] = &["idempotency", "log", "rate_limit", "retry", "timeout"];
 
-/// On top: may import anything.
-const TOP: &[&str] = &["client", "lib"];
+/// On top: may import anything. `webhook` is a receiver's facade: it builds on the
+/// idempotency ledger's stores as a user would, and no layer imports it.
+const TOP: &[&str] = &["client", "lib", "webhook"];
 
 #[derive(Debug, PartialEq, Eq)]
 enum Floor {
