@@ -90,19 +90,31 @@ mod claim;
 mod config;
 mod dedup;
 mod delivery_id;
+#[cfg(feature = "redis")]
+mod enqueue;
 mod future;
 mod keys;
+#[cfg(feature = "redis")]
+mod queue;
 mod read;
 mod respond;
 mod scheme;
 mod secret;
 mod verify;
+#[cfg(feature = "redis")]
+mod worker;
 
 pub use body::WebhookBody;
 pub use config::{DedupConfig, VerifyConfig};
 pub use dedup::{Deduplicate, DeduplicateLayer};
 pub use delivery_id::{DeliveryId, IdSource};
+#[cfg(feature = "redis")]
+pub use enqueue::Enqueue;
 pub use future::WebhookFuture;
+#[cfg(feature = "redis")]
+pub use queue::{EventQueue, EventQueueConfig, QueueError, QueuedEvent};
 pub use scheme::{Encoding, Scheme};
 pub use secret::WebhookSecret;
 pub use verify::{Verified, VerifySignature, VerifySignatureLayer};
+#[cfg(feature = "redis")]
+pub use worker::{EventWorker, Processed};
