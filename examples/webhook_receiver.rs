@@ -18,6 +18,7 @@
 //! PATH (`apt-get install redis-server`) and the example starts one on a free port.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::net::TcpListener as StdListener;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -124,7 +125,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     println!(
         "\nevery event processed exactly once; {} left on the stream",
-        queue.len().await?
+        queue.backlog().await?
     );
     Ok(())
 }
@@ -177,7 +178,7 @@ fn sign(secrets: &[&str], body: &str) -> Result<String, Box<dyn std::error::Erro
         mac.update(format!("{t}.{body}").as_bytes());
         header.push_str(",v1=");
         for byte in mac.finalize().into_bytes() {
-            header.push_str(&format!("{byte:02x}"));
+            write!(header, "{byte:02x}")?;
         }
     }
     Ok(header)

@@ -1,6 +1,6 @@
 //! Inbound webhooks through real loopback requests to an axum receiver: signatures of every
 //! scheme, each way a delivery is refused, secret rotation, and deduplication on the memory
-//! store (tests/webhook_redis.rs runs it on Redis).
+//! store (`tests/webhook_redis.rs` runs it on Redis).
 #![cfg(feature = "webhook")]
 
 mod common;
@@ -101,6 +101,14 @@ async fn every_scheme_accepts_what_its_provider_signs() {
     );
 }
 
+/// What is sent, and the status it must get.
+type Case = (
+    &'static str,
+    Vec<(&'static str, String)>,
+    &'static [u8],
+    StatusCode,
+);
+
 #[tokio::test]
 async fn forged_replayed_and_incomplete_deliveries_are_refused_without_detail() {
     let secret = "whsec_stripe_test";
@@ -111,7 +119,7 @@ async fn forged_replayed_and_incomplete_deliveries_are_refused_without_detail() 
     .await;
     let t = now();
     let tampered: &[u8] = br#"{"id":"evt_1NG8Du2eZvKYlo2CUI79vXWy","type":"invoice.paid","data":{"object":{"amount_paid":1}}}"#;
-    let cases: [(&str, Vec<(&'static str, String)>, &'static [u8], StatusCode); 7] = [
+    let cases: [Case; 7] = [
         (
             "tampered body",
             vec![("stripe-signature", stripe_signature(&[secret], t, BODY))],
@@ -331,8 +339,8 @@ fn bad_configuration_is_a_typed_error_that_hides_the_secret() {
 
 // ---------------------------------------------------------------- deduplication
 
-fn dedup(config: DedupConfig) -> DeduplicateLayer {
-    DeduplicateLayer::new(&config)
+fn dedup(config: &DedupConfig) -> DeduplicateLayer {
+    DeduplicateLayer::new(config)
         .expect("valid")
         .store(MemoryStore::new())
 }
@@ -346,7 +354,7 @@ async fn a_hundred_concurrent_deliveries_of_one_event_run_the_handler_once() {
     };
     let url = stripe_receiver(
         handler.clone(),
-        dedup(DedupConfig::for_scheme(&Scheme::Stripe)),
+        dedup(&DedupConfig::for_scheme(&Scheme::Stripe)),
     )
     .await;
     hundred_at_once(&url, &handler, &gate).await;
@@ -360,7 +368,7 @@ async fn duplicates_that_wait_all_get_the_first_answer() {
         ..Handler::default()
     };
     let config = DedupConfig::for_scheme(&Scheme::Stripe).max_wait(Duration::from_secs(10));
-    let url = stripe_receiver(handler.clone(), dedup(config)).await;
+    let url = stripe_receiver(handler.clone(), dedup(&config)).await;
     let sends: Vec<_> = (0..100)
         .map(|_| {
             let url = url.clone();
@@ -388,7 +396,7 @@ async fn a_failed_handler_lets_the_retry_through() {
     };
     let url = stripe_receiver(
         handler.clone(),
-        dedup(DedupConfig::for_scheme(&Scheme::Stripe)),
+        dedup(&DedupConfig::for_scheme(&Scheme::Stripe)),
     )
     .await;
     for _ in 0..2 {
@@ -409,13 +417,13 @@ async fn a_failed_handler_lets_the_retry_through() {
 
 #[tokio::test]
 async fn different_events_each_run_and_unusable_ids_are_refused() {
+    const OTHER: &[u8] = br#"{"id":"evt_2","type":"invoice.paid"}"#;
     let handler = Handler::default();
     let url = stripe_receiver(
         handler.clone(),
-        dedup(DedupConfig::for_scheme(&Scheme::Stripe)),
+        dedup(&DedupConfig::for_scheme(&Scheme::Stripe)),
     )
     .await;
-    const OTHER: &[u8] = br#"{"id":"evt_2","type":"invoice.paid"}"#;
     assert_eq!(
         send(&url, &stripe_delivery(BODY), BODY).await.0,
         StatusCode::OK
@@ -449,7 +457,7 @@ async fn a_handler_cancelled_mid_run_releases_its_id() {
     };
     let url = stripe_receiver(
         handler.clone(),
-        dedup(DedupConfig::for_scheme(&Scheme::Stripe)),
+        dedup(&DedupConfig::for_scheme(&Scheme::Stripe)),
     )
     .await;
     let impatient = reqwest::Client::builder()

@@ -123,7 +123,11 @@ async fn deliveries_are_acknowledged_once_queued_and_each_is_processed_once() {
             );
         }
     }
-    assert_eq!(queue.len().await.expect("len"), 30, "one entry per event");
+    assert_eq!(
+        queue.backlog().await.expect("len"),
+        30,
+        "one entry per event"
+    );
 
     let mut worker = queue.worker("worker-1").await.expect("a worker");
     let mut seen = BTreeMap::new();
@@ -146,7 +150,7 @@ async fn deliveries_are_acknowledged_once_queued_and_each_is_processed_once() {
     assert_eq!(seen.len(), 30);
     assert!(seen.values().all(|&n| n == 1), "{seen:?}");
     assert_eq!(
-        queue.len().await.expect("len"),
+        queue.backlog().await.expect("len"),
         0,
         "processed events are deleted"
     );
@@ -220,5 +224,5 @@ async fn events_a_worker_left_unacknowledged_are_claimed_by_another() {
     for event in &claimed {
         other.ack(event).await.expect("acked");
     }
-    assert_eq!(queue.len().await.expect("len"), 0);
+    assert_eq!(queue.backlog().await.expect("len"), 0);
 }

@@ -60,6 +60,7 @@ impl<B: HttpBody> fmt::Debug for WebhookBody<B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WebhookBody")
             .field("head_bytes", &self.head.as_ref().map(Bytes::len))
+            .field("failed", &self.error.is_some())
             .field("streaming", &self.rest.is_some())
             .finish()
     }
@@ -93,7 +94,7 @@ where
     fn is_end_stream(&self) -> bool {
         self.head.is_none()
             && self.error.is_none()
-            && self.rest.as_ref().is_none_or(|rest| rest.is_end_stream())
+            && self.rest.as_ref().is_none_or(HttpBody::is_end_stream)
     }
 
     fn size_hint(&self) -> SizeHint {
@@ -101,7 +102,7 @@ where
         let rest = self
             .rest
             .as_ref()
-            .map_or_else(|| SizeHint::with_exact(0), |r| r.size_hint());
+            .map_or_else(|| SizeHint::with_exact(0), HttpBody::size_hint);
         let mut hint = SizeHint::new();
         if let Some(upper) = rest.upper() {
             hint.set_upper(upper.saturating_add(head));

@@ -200,12 +200,11 @@ impl Checker {
     /// Whether a signed timestamp is within the tolerance of `now`, either side.
     fn in_window(&self, at: u64, now: SystemTime) -> Result<u64, Rejection> {
         let signed = UNIX_EPOCH + Duration::from_secs(at);
-        match now.duration_since(signed) {
-            Ok(age) if age > self.tolerance => Err(Rejection::Expired),
-            Ok(_) => Ok(at),
-            Err(ahead) if ahead.duration() > self.tolerance => Err(Rejection::Future),
-            Err(_) => Ok(at),
-        }
+        let outside = match now.duration_since(signed) {
+            Ok(age) => (age > self.tolerance).then_some(Rejection::Expired),
+            Err(ahead) => (ahead.duration() > self.tolerance).then_some(Rejection::Future),
+        };
+        outside.map_or(Ok(at), Err)
     }
 }
 
@@ -388,8 +387,11 @@ mod tests {
         hmac::Mac::finalize(mac)
             .into_bytes()
             .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+            .fold(String::new(), |mut hex, b| {
+                use std::fmt::Write as _;
+                let _ = write!(hex, "{b:02x}");
+                hex
+            })
     }
 
     #[test]

@@ -277,10 +277,10 @@ where
             match held.complete(stored, shared.terms.ttl).await {
                 Ok(true) => {}
                 Ok(false) => {
-                    tracing::warn!(webhook.delivery_id = %id, "webhook handled after its lease ran out; a retry may be handled again")
+                    tracing::warn!(webhook.delivery_id = %id, "webhook handled after its lease ran out; a retry may be handled again");
                 }
                 Err(error) => {
-                    tracing::warn!(webhook.delivery_id = %id, error = %error, "webhook answer not stored; a retry may be handled again")
+                    tracing::warn!(webhook.delivery_id = %id, error = %error, "webhook answer not stored; a retry may be handled again");
                 }
             }
             Ok(Response::from_parts(parts, body))
@@ -302,14 +302,11 @@ where
     let mut head = BytesMut::new();
     let deadline = tokio::time::Instant::now() + within;
     loop {
-        let frame = match tokio::time::timeout_at(deadline, body.frame()).await {
-            Ok(frame) => frame,
-            Err(_) => {
-                return (
-                    Err(BodyOmitted::TooSlow),
-                    WebhookBody::prefixed(head.freeze(), body),
-                );
-            }
+        let Ok(frame) = tokio::time::timeout_at(deadline, body.frame()).await else {
+            return (
+                Err(BodyOmitted::TooSlow),
+                WebhookBody::prefixed(head.freeze(), body),
+            );
         };
         match frame {
             None => {

@@ -277,7 +277,7 @@ impl EventQueue {
     /// # Errors
     ///
     /// [`QueueError::Unavailable`] when Redis cannot be reached.
-    pub async fn len(&self) -> Result<usize, QueueError> {
+    pub async fn backlog(&self) -> Result<usize, QueueError> {
         redis::cmd("XLEN")
             .arg(&self.config.stream)
             .query_async(&mut self.connection.clone())

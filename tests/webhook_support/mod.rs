@@ -3,6 +3,7 @@
 //! an axum receiver on a loopback port.
 #![allow(dead_code, unreachable_pub)]
 
+use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -34,7 +35,10 @@ pub fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
 }
 
 pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    bytes.iter().fold(String::new(), |mut hex, b| {
+        let _ = write!(hex, "{b:02x}");
+        hex
+    })
 }
 
 pub fn now() -> u64 {
@@ -52,10 +56,11 @@ pub fn stripe_signature(secrets: &[&str], t: u64, body: &[u8]) -> String {
     let mut header = format!("t={t}");
     for secret in secrets {
         let signed = [t.to_string().as_bytes(), b".", body].concat();
-        header.push_str(&format!(
+        let _ = write!(
+            header,
             ",v1={}",
             hex(&hmac_sha256(secret.as_bytes(), &signed))
-        ));
+        );
     }
     header
 }
@@ -246,7 +251,9 @@ pub async fn hundred_at_once(url: &str, handler: &Handler, gate: &Notify) {
             waiting.len()
         );
         tokio::time::sleep(Duration::from_millis(5)).await;
-        let (done, still): (Vec<_>, Vec<_>) = waiting.into_iter().partition(|s| s.is_finished());
+        let (done, still): (Vec<_>, Vec<_>) = waiting
+            .into_iter()
+            .partition(tokio::task::JoinHandle::is_finished);
         waiting = still;
         for send in done {
             answered.push(send.await.expect("no panic"));
