@@ -519,3 +519,41 @@ async fn ids_come_from_each_providers_header() {
     let missing = vec![("x-hub-signature-256", github_signature("gh", BODY))];
     assert_eq!(send(&url, &missing, BODY).await.0, StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn a_handler_hung_past_its_lease_lets_the_retry_through() {
+    // The first run hangs (a crashed worker thread, a deadlock): once its lease is over, the
+    // sender's retry is handled, since the sender never got an answer.
+    let gate = Arc::new(Notify::new());
+    let handler = Handler {
+        gate: Some(Arc::clone(&gate)),
+        ..Handler::default()
+    };
+    let config = DedupConfig::for_scheme(&Scheme::Stripe).lease(Duration::from_millis(300));
+    let url = stripe_receiver(handler.clone(), dedup(&config)).await;
+    let hung = tokio::spawn({
+        let url = url.clone();
+        async move { send(&url, &stripe_delivery(BODY), BODY).await }
+    });
+    while handler.runs.count() == 0 {
+        tokio::task::yield_now().await;
+    }
+    // Within the lease, a retry is a duplicate in progress.
+    assert_eq!(
+        send(&url, &stripe_delivery(BODY), BODY).await.0,
+        StatusCode::CONFLICT
+    );
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    let retry = until_handled(&url, &handler, 2).await;
+    // One permit per waiting run, whether or not it is waiting yet.
+    gate.notify_one();
+    gate.notify_one();
+    let (first, second) = (
+        hung.await.expect("no panic"),
+        retry.await.expect("no panic"),
+    );
+    assert_eq!((first.0, second.0), (StatusCode::OK, StatusCode::OK));
+    // The retry's answer is the one kept: the hung run's claim had lapsed.
+    assert_eq!(send(&url, &stripe_delivery(BODY), BODY).await, second);
+    assert_eq!(handler.runs.count(), 2);
+}
