@@ -17,31 +17,50 @@
 //! [Fast acknowledgement](#fast-acknowledgement).
 //!
 //! ```
-//! use axum::{Router, routing::post};
-//! use steadfast::webhook::{
-//!     DedupConfig, DeduplicateLayer, DeliveryId, Scheme, VerifyConfig, VerifySignatureLayer,
-//!     WebhookSecret,
-//! };
-//! use tower::ServiceBuilder;
+//! use std::sync::atomic::{AtomicUsize, Ordering};
 //!
-//! async fn invoice_paid(axum::Extension(id): axum::Extension<DeliveryId>, body: String) -> &'static str {
-//!     println!("event {} ({} bytes)", id.0, body.len());
-//!     "ok"
+//! use axum::{Router, body::Body, http::Request, http::StatusCode, routing::post};
+//! use steadfast::webhook::{
+//!     DedupConfig, DeduplicateLayer, Scheme, VerifyConfig, VerifySignatureLayer, WebhookSecret,
+//! };
+//! use tower::{ServiceBuilder, ServiceExt as _};
+//!
+//! static RUNS: AtomicUsize = AtomicUsize::new(0);
+//!
+//! async fn on_push(body: String) -> String {
+//!     RUNS.fetch_add(1, Ordering::SeqCst);
+//!     format!("{} bytes", body.len())
 //! }
 //!
-//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! // The new secret and the one it replaces are both accepted until the old one is retired.
-//! let verify = VerifyConfig::new(Scheme::Stripe, WebhookSecret::new("whsec_new"))
-//!     .secret(WebhookSecret::new("whsec_old"));
-//! let app: Router = Router::new().route(
-//!     "/webhooks/stripe",
-//!     post(invoice_paid).layer(
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // The new secret and the one it replaces both pass until the old one is retired.
+//! let verify = VerifyConfig::new(Scheme::Github, WebhookSecret::new("It's a Secret to Everybody"))
+//!     .secret(WebhookSecret::new("the secret being retired"));
+//! let app = Router::new().route(
+//!     "/webhooks/github",
+//!     post(on_push).layer(
 //!         ServiceBuilder::new()
 //!             .layer(VerifySignatureLayer::new(&verify)?)
-//!             .layer(DeduplicateLayer::new(&DedupConfig::for_scheme(&Scheme::Stripe))?),
+//!             .layer(DeduplicateLayer::new(&DedupConfig::for_scheme(&Scheme::Github))?),
 //!     ),
 //! );
-//! # let _ = app;
+//!
+//! // GitHub's documented example: "Hello, World!" signed with that secret.
+//! let delivery = |signature: &str| {
+//!     Request::post("/webhooks/github")
+//!         .header("x-github-delivery", "72d3162e-cc78-11e3-81ab-4c9367dc0958")
+//!         .header("x-hub-signature-256", signature)
+//!         .body(Body::from("Hello, World!"))
+//! };
+//! let signed = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17";
+//! assert_eq!(app.clone().oneshot(delivery(signed)?).await?.status(), StatusCode::OK);
+//! // GitHub sends it again: the stored answer, and the handler does not run.
+//! assert_eq!(app.clone().oneshot(delivery(signed)?).await?.status(), StatusCode::OK);
+//! assert_eq!(RUNS.load(Ordering::SeqCst), 1);
+//! // A forgery gets 401 and nothing more.
+//! let forged = format!("sha256={}", "0".repeat(64));
+//! assert_eq!(app.oneshot(delivery(&forged)?).await?.status(), StatusCode::UNAUTHORIZED);
 //! # Ok(())
 //! # }
 //! ```
