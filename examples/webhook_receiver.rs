@@ -12,7 +12,8 @@
 //! 3. puts the event on a Redis Stream and answers 202 at once, well inside Stripe's time.
 //!
 //! A worker in the stream's consumer group marks each invoice paid and acknowledges the
-//! event. The output shows what the sender sent and that each event was processed once.
+//! event; it records the ids it processed in Redis too, so that an event it meets again is
+//! acknowledged without being processed twice. The output shows what the sender sent and that each event was processed once.
 //!
 //! Needs Redis: set `REDIS_URL` (keys are prefixed per run), or have `redis-server` on the
 //! PATH (`apt-get install redis-server`) and the example starts one on a free port.
@@ -64,9 +65,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let url = format!("http://{}/webhooks/stripe", listener.local_addr()?);
     tokio::spawn(async move { axum::serve(listener, app).await });
 
-    // The worker: marks each invoice paid, once per event.
+    // The worker: marks each invoice paid, once per event. Its own record of processed ids
+    // covers a worker that crashes after processing and before acknowledging.
     let paid: Arc<Mutex<BTreeMap<String, usize>>> = Arc::default();
-    let mut worker = queue.worker("billing-worker-1").await?;
+    let processed_ids =
+        RedisStore::connect(&RedisStoreConfig::new(&redis.url).prefix(format!("{run}done:")))
+            .await?;
+    let mut worker = queue.worker("billing-worker-1").await?.store(processed_ids);
     let ledger = Arc::clone(&paid);
     let working = tokio::spawn(async move {
         while ledger.lock().unwrap_or_else(PoisonError::into_inner).len() < INVOICES {

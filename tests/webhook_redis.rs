@@ -226,3 +226,51 @@ async fn events_a_worker_left_unacknowledged_are_claimed_by_another() {
     }
     assert_eq!(queue.backlog().await.expect("len"), 0);
 }
+
+#[tokio::test]
+async fn a_worker_with_a_store_processes_each_delivery_id_once() {
+    // An event enqueued twice (say its first 202 was lost and the store had not kept the
+    // answer) is processed once and acknowledged twice.
+    let redis = RedisServer::start();
+    let config = EventQueueConfig::new(redis.url()).block(Duration::from_millis(50));
+    let queue = EventQueue::connect(&config).await.expect("redis answers");
+    for id in ["evt_1", "evt_2", "evt_1"] {
+        queue.enqueue(Some(id), b"{}").await.expect("queued");
+    }
+    let mut worker = queue
+        .worker("worker-1")
+        .await
+        .expect("a worker")
+        .store(store(&redis).await);
+    let mut ran = Vec::new();
+    let processed = worker
+        .process(|event| {
+            ran.push(event.delivery_id.clone().expect("an id"));
+            std::future::ready(Ok::<(), String>(()))
+        })
+        .await
+        .expect("answers");
+    assert_eq!(ran, ["evt_1", "evt_2"]);
+    assert_eq!(
+        (processed.acked, processed.repeats, processed.failed),
+        (2, 1, 0)
+    );
+    assert_eq!(queue.backlog().await.expect("backlog"), 0);
+
+    // A failure releases the id: the event, claimed again later, is processed then.
+    queue.enqueue(Some("evt_3"), b"{}").await.expect("queued");
+    let failed = worker
+        .process(|_| std::future::ready(Err::<(), _>("the ERP is down")))
+        .await
+        .expect("answers");
+    assert_eq!(failed.failed, 1);
+    queue
+        .enqueue(Some("evt_3"), b"{}")
+        .await
+        .expect("queued again");
+    let retried = worker
+        .process(|_| std::future::ready(Ok::<(), String>(())))
+        .await
+        .expect("answers");
+    assert_eq!((retried.acked, retried.repeats), (1, 0));
+}

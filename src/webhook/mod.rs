@@ -96,7 +96,8 @@
 //! handler that calls other systems can outlast them and be sent the event again while it
 //! runs. [`Enqueue`] answers 202 once the event is on a Redis Stream (`XADD` with a length
 //! cap), and an [`EventWorker`] in a consumer group processes it, acknowledges it after,
-//! and claims entries another worker left pending too long.
+//! and claims entries another worker left pending too long; given a store, it records the
+//! delivery ids it processed and acknowledges a repeat without processing it.
 //!
 //! # Secrets
 //!

@@ -2,12 +2,17 @@
 
 use std::fmt;
 use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
+use http::{HeaderMap, StatusCode};
 use redis::aio::ConnectionManager;
 use redis::{Script, Value};
 
+use super::claim::{Claim, Held, Namespace, claim};
 use super::queue::{EventQueue, QueueError, QueuedEvent, unavailable};
+use crate::idempotency::store::{IdempotencyStore, SharedStore, StoredResponse, Terms};
 
 /// Acknowledges an entry and deletes it. KEYS: stream; ARGV: group, entry id.
 const ACK: &str = r"
@@ -22,7 +27,10 @@ return n
 /// unacknowledged longer than `claim_after` (it crashed, or its processing failed), then
 /// reads new ones, waiting up to `block`. [`ack`](Self::ack) acknowledges and deletes an
 /// event once processed; an event never acknowledged is claimed again, so processing is
-/// at least once: make it idempotent, or deduplicate by [`QueuedEvent::delivery_id`].
+/// at least once. With a [`store`](Self::store), [`process`](Self::process) also records
+/// each delivery id it processed, and acknowledges a repeat without processing it: an event
+/// enqueued twice (its first answer was lost), or processed by a worker that crashed before
+/// acknowledging it.
 pub struct EventWorker {
     queue: EventQueue,
     connection: ConnectionManager,
@@ -30,6 +38,14 @@ pub struct EventWorker {
     /// Where the next scan for stale events starts.
     cursor: String,
     ack: Script,
+    seen: Option<Seen>,
+}
+
+/// Where a worker records the delivery ids it processed.
+struct Seen {
+    store: SharedStore,
+    namespace: Namespace,
+    ttl: Duration,
 }
 
 impl fmt::Debug for EventWorker {
@@ -48,6 +64,8 @@ pub struct Processed {
     pub acked: usize,
     /// Events whose processing failed, left to be claimed again after `claim_after`.
     pub failed: usize,
+    /// Events whose delivery id the store had seen processed: acknowledged, not processed.
+    pub repeats: usize,
 }
 
 impl EventWorker {
@@ -58,7 +76,29 @@ impl EventWorker {
             consumer,
             cursor: "0-0".to_owned(),
             ack: Script::new(ACK),
+            seen: None,
         }
+    }
+
+    /// Records processed delivery ids in `store` for 3 days, so that
+    /// [`process`](Self::process) processes each id once.
+    #[must_use]
+    pub fn store(self, store: impl IdempotencyStore) -> Self {
+        self.shared_store(Arc::new(store))
+    }
+
+    /// Records processed delivery ids in a store other workers hold too.
+    #[must_use]
+    pub fn shared_store(mut self, store: SharedStore) -> Self {
+        let name = format!("worker.{}", self.queue.config.group);
+        self.seen = Namespace::new(&name)
+            .or_else(|| Namespace::new("worker"))
+            .map(|namespace| Seen {
+                store,
+                namespace,
+                ttl: Duration::from_secs(3 * 24 * 3600),
+            });
+        self
     }
 
     /// Up to `batch` events: stale ones claimed from other workers first, else new ones,
@@ -156,12 +196,38 @@ impl EventWorker {
     {
         let mut processed = Processed::default();
         for event in self.next_batch().await? {
+            let held = match self.claim(&event).await {
+                Ok(held) => held,
+                Err(Some(why)) => {
+                    tracing::warn!(
+                        webhook.entry_id = %event.entry_id,
+                        error.type = why,
+                        "webhook event not processed: its id cannot be checked; it will be claimed again"
+                    );
+                    processed.failed += 1;
+                    continue;
+                }
+                Err(None) => {
+                    self.ack(&event).await?;
+                    processed.repeats += 1;
+                    continue;
+                }
+            };
             match handler(event.clone()).await {
                 Ok(()) => {
+                    if let (Some(held), Some(seen)) = (held, &self.seen) {
+                        let done = StoredResponse::new(StatusCode::OK, &HeaderMap::new(), None);
+                        if let Err(error) = held.complete(done, seen.ttl).await {
+                            tracing::warn!(webhook.entry_id = %event.entry_id, error = %error, "webhook event id not recorded");
+                        }
+                    }
                     self.ack(&event).await?;
                     processed.acked += 1;
                 }
                 Err(error) => {
+                    if let Some(held) = held {
+                        let _ = held.release().await;
+                    }
                     tracing::warn!(
                         webhook.entry_id = %event.entry_id,
                         webhook.delivery_id = event.delivery_id.as_deref().unwrap_or_default(),
@@ -173,6 +239,26 @@ impl EventWorker {
             }
         }
         Ok(processed)
+    }
+}
+
+impl EventWorker {
+    /// Claims `event`'s delivery id in the store: `Ok(Some)` to process it (and settle the
+    /// claim), `Ok(None)` without a store or an id, `Err(None)` for an id processed
+    /// already, `Err(Some(why))` when it cannot be processed now (another worker has it, or
+    /// the store is unavailable).
+    async fn claim(&self, event: &QueuedEvent) -> Result<Option<Held>, Option<&'static str>> {
+        let (Some(seen), Some(id)) = (&self.seen, &event.delivery_id) else {
+            return Ok(None);
+        };
+        let terms = Terms::new(self.queue.config.claim_after, seen.ttl);
+        let key = seen.namespace.key(id);
+        match claim(&seen.store, &seen.namespace, key, terms, Duration::ZERO).await {
+            Claim::Run(held) => Ok(Some(held)),
+            Claim::Replay(_) => Err(None),
+            Claim::Busy => Err(Some("event_in_progress")),
+            Claim::Unavailable(why) => Err(Some(why)),
+        }
     }
 }
 
