@@ -26,6 +26,9 @@ use crate::idempotency::store::{
 ///
 /// The store defaults to a [`MemoryStore`] of its own; give one that several receivers
 /// share (a `RedisStore`) with [`store`](Self::store) or [`shared_store`](Self::shared_store).
+/// A memory store is bounded (10,000 entries by default) and evicts the oldest handled ids
+/// first: size it for the deliveries of a whole TTL, or an id evicted early is handled
+/// again if its provider sends it once more.
 ///
 /// # Clone
 ///
