@@ -19,6 +19,10 @@
 //!   `loopback-steadfast-no-idempotency`, `loopback-steadfast-deadline-without-body`,
 //!   `loopback-rm` and `loopback-rm-keys`, one call at
 //!   a time, or shared by 64 tasks on the one thread with a `concurrent-` prefix.
+//! - With `--features webhook`, a receiver's layers over an in-memory handler:
+//!   `webhook-bare` (the handler alone), `webhook-verify` (a GitHub signature checked) and
+//!   `webhook-verify-dedup` (and each delivery's id claimed and its answer kept in the
+//!   memory store; every call a new id).
 //!
 //! Without arguments (as `cargo bench` runs it) it makes 1,000 calls through every stack
 //! and prints the time per call.
@@ -190,6 +194,10 @@ async fn run(stack: &str, method: &Method, calls: u64) {
             let client = support::middleware_client(http(), stack == "loopback-rm-keys");
             loopback(&Contender::Middleware(client), method, calls).await;
         }
+        #[cfg(feature = "webhook")]
+        "webhook-bare" | "webhook-verify" | "webhook-verify-dedup" => {
+            webhook::calls(stack, calls).await;
+        }
         other => panic!("unknown stack {other:?}; one of {STACKS:?}"),
     }
 }
@@ -241,6 +249,79 @@ fn main() {
             let start = Instant::now();
             runtime.block_on(run(stack, &method, CALLS.into()));
             println!("{method} {stack}: {:?} per call", start.elapsed() / CALLS);
+        }
+    }
+}
+
+/// A receiver's layers over a handler that answers at once.
+#[cfg(feature = "webhook")]
+mod webhook {
+    use std::convert::Infallible;
+    use std::hint::black_box;
+
+    use bytes::Bytes;
+    use hmac::{Hmac, Mac};
+    use http_body_util::Full;
+    use sha2::Sha256;
+    use steadfast::webhook::{
+        DedupConfig, DeduplicateLayer, Scheme, VerifyConfig, VerifySignatureLayer, WebhookSecret,
+    };
+    use tower::{ServiceBuilder, ServiceExt as _};
+
+    const SECRET: &str = "It's a Secret to Everybody";
+    const BODY: &[u8] =
+        br#"{"action":"opened","number":42,"repository":{"full_name":"acme/billing"}}"#;
+
+    type Request = http::Request<Full<Bytes>>;
+
+    async fn handler(_: Request) -> Result<http::Response<Full<Bytes>>, Infallible> {
+        Ok(http::Response::new(Full::new(Bytes::from_static(b"ok"))))
+    }
+
+    pub(super) async fn calls(stack: &str, calls: u64) {
+        let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).expect("any key");
+        mac.update(BODY);
+        let signature =
+            mac.finalize()
+                .into_bytes()
+                .iter()
+                .fold(String::from("sha256="), |mut hex, b| {
+                    use std::fmt::Write as _;
+                    let _ = write!(hex, "{b:02x}");
+                    hex
+                });
+        let request = |n: u64| {
+            http::Request::post("/hooks")
+                .header("x-hub-signature-256", signature.as_str())
+                .header("x-github-delivery", n)
+                .body(Full::new(Bytes::from_static(BODY)))
+                .expect("a valid request")
+        };
+        let verify = VerifySignatureLayer::new(&VerifyConfig::new(
+            Scheme::Github,
+            WebhookSecret::new(SECRET),
+        ))
+        .expect("valid");
+        let dedup =
+            DeduplicateLayer::new(&DedupConfig::for_scheme(&Scheme::Github)).expect("valid");
+        let handler = tower::service_fn(handler);
+        for n in 0..calls {
+            match stack {
+                "webhook-bare" => {
+                    black_box(handler.oneshot(request(n)).await.ok());
+                }
+                "webhook-verify" => {
+                    let service = ServiceBuilder::new().layer(verify.clone()).service(handler);
+                    black_box(service.oneshot(request(n)).await.ok());
+                }
+                _ => {
+                    let service = ServiceBuilder::new()
+                        .layer(verify.clone())
+                        .layer(dedup.clone())
+                        .service(handler);
+                    black_box(service.oneshot(request(n)).await.ok());
+                }
+            }
         }
     }
 }

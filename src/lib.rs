@@ -66,6 +66,7 @@
 //! | feature | what it adds |
 //! |---|---|
 //! | `redis` | `idempotency::store::RedisStore`, a ledger shared by many instances; `dead_letter::sink::RedisSink`, dead letters in Redis Streams |
+//! | `webhook` | `webhook`: signature verification and deduplication layers for receivers; with `redis`, an event queue on a Redis Stream |
 //!
 //! steadfast turns on no TLS backend of reqwest: your own `reqwest`
 //! dependency chooses it (reqwest's default is rustls).
@@ -133,6 +134,8 @@ pub mod retry;
 mod telemetry;
 pub mod timeout;
 pub mod verify;
+#[cfg(feature = "webhook")]
+pub mod webhook;
 
 pub use client::{Client, ClientBuilder, ClientConfig, RequestBuilder, ResponseExt};
 pub use error::{BoxError, ConfigError, Error, Failure, NotRetried, Unverified};
