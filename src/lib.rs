@@ -128,7 +128,10 @@ mod telemetry;
 pub mod timeout;
 pub mod verify;
 
-pub use client::{Client, ClientBuilder, ClientConfig, RequestBuilder, ResponseExt};
+pub use client::{
+    Client, ClientBuilder, ClientConfig, ConfigSource, IntoRequestUrl, LoadError, Profiles,
+    RequestBuilder, ResponseExt,
+};
 pub use error::{BoxError, ConfigError, Error, Failure, NotRetried, Unverified};
 
 #[cfg(doctest)]

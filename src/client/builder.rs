@@ -3,8 +3,10 @@ use std::time::Duration;
 
 use tower_layer::Layer;
 
+use super::base_url::normalize_base;
+use super::reload::{Carried, Current};
 use super::{Client, ClientConfig};
-use crate::classify::{Classify, DefaultClassifier, SharedClassifier};
+use crate::classify::{Classify, SharedClassifier};
 use crate::error::ConfigError;
 use crate::idempotency::{
     IdempotencyConfig, IdempotencyLayer, IdempotencyStore, MakeIdempotencyKey, SharedKeyMaker,
@@ -223,36 +225,49 @@ impl ClientBuilder {
         self
     }
 
+    /// Sets the base URL that relative request URLs resolve against; see
+    /// [`ClientConfig::base_url`]. Default: none (every URL is absolute).
+    pub fn base_url(mut self, base_url: reqwest::Url) -> Self {
+        self.config = self.config.base_url(base_url);
+        self
+    }
+
     /// Builds the client around `http`, the transport.
     ///
     /// # Errors
     ///
     /// [`ConfigError`] when a setting is invalid.
-    pub fn build(self, http: reqwest::Client) -> Result<Client, ConfigError> {
-        let Self {
-            config,
-            classifier,
-            budget,
-            store,
-            key_maker,
-            log_hooks,
-            rate_limiter,
-            verifier,
-        } = self;
-        let classifier: SharedClassifier = classifier.map_or_else(
-            || Arc::new(DefaultClassifier::new()) as SharedClassifier,
-            |c| c.0,
-        );
+    pub fn build(mut self, http: reqwest::Client) -> Result<Client, ConfigError> {
+        let config = std::mem::take(&mut self.config);
+        let carried = Carried::default();
+        let current = self.assemble(&config, &http, &carried)?;
+        Ok(Client::from_parts(http, self, carried, current))
+    }
+
+    /// The stack for `config` around `http`, with the parts given to this builder and the
+    /// state `carried` over from an earlier configuration of the same client.
+    pub(super) fn assemble(
+        &self,
+        config: &ClientConfig,
+        http: &reqwest::Client,
+        carried: &Carried,
+    ) -> Result<Current, ConfigError> {
+        let classifier: SharedClassifier = self
+            .classifier
+            .as_ref()
+            .map_or_else(|| Arc::clone(carried.classifier()), |c| Arc::clone(&c.0));
+        let base_url = config.base_url.clone().map(normalize_base).transpose()?;
         let idempotency = match &config.idempotency {
             Some(idempotency) => {
-                let mut layer = IdempotencyLayer::new(idempotency)?;
-                if let Some(store) = store {
-                    layer = layer.shared_store(store.0);
+                let store = self
+                    .store
+                    .as_ref()
+                    .map_or_else(|| Arc::clone(carried.store()), |s| Arc::clone(&s.0));
+                let mut layer = IdempotencyLayer::new(idempotency)?.shared_store(store);
+                if let Some(maker) = &self.key_maker {
+                    layer = layer.shared_key_maker(Arc::clone(&maker.0));
                 }
-                if let Some(maker) = key_maker {
-                    layer = layer.shared_key_maker(maker.0);
-                }
-                if let Some(verifier) = &verifier {
+                if let Some(verifier) = &self.verifier {
                     layer = layer
                         .shared_verifier(Arc::clone(&verifier.0))
                         .verify_timeout(config.retry.verify_timeout);
@@ -273,28 +288,38 @@ impl ClientBuilder {
         let mut retry = RetryLayer::new(&retry_config)?
             .shared_classifier(Arc::clone(&classifier))
             .key_format(idempotency.format());
-        if let Some(budget) = budget {
-            retry = retry.shared_budget(budget);
+        // The budget carries over a reload: the user's, or the one this client made first.
+        if let Some(budget) = &self.budget {
+            retry = retry.shared_budget(budget.clone());
+        } else if let (Some(_), Some(budget)) = (&config.retry.budget, carried.budget.get()) {
+            retry = retry.shared_budget(budget.clone());
         }
-        if let Some(verifier) = verifier {
-            retry = retry.shared_verifier(verifier.0);
+        if let Some(verifier) = &self.verifier {
+            retry = retry.shared_verifier(Arc::clone(&verifier.0));
         }
         if config.attempt_timeout.is_some_and(|d| d.is_zero()) {
             return Err(ConfigError::ZeroDuration {
                 name: "attempt_timeout",
             });
         }
-        let limiter = match (rate_limiter, &config.rate_limit) {
-            (Some(shared), _) => Some(shared),
-            (None, Some(rate_limit)) => Some(RateLimiter::new(rate_limit)?),
-            (None, None) => None,
-        };
         let log = LogLayer::new(&config.log)?
             .optional_call_deadline(config.retry.deadline)
             .idempotency_header(idempotency.header().clone())
-            .hooks(log_hooks)
+            .hooks(self.log_hooks.clone())
             .shared_classifier(classifier);
+        // Last, once everything else is valid: a reload reconfigures the limiter in place.
+        let limiter = match (&self.rate_limiter, &config.rate_limit) {
+            (Some(shared), _) => Some(shared.clone()),
+            (None, Some(rate_limit)) => Some(carried.limiter_for(rate_limit)?),
+            (None, None) => None,
+        };
         let budget = retry.budget().cloned();
+        if self.budget.is_none()
+            && let Some(budget) = &budget
+        {
+            // Already set when it was carried over; the first budget stays.
+            let _ = carried.budget.set(budget.clone());
+        }
         let attempt = TimeoutLayer::optional(config.attempt_timeout).layer(http.clone());
         let rate_limited = match &limiter {
             Some(limiter) => RateLimit::new(attempt, limiter.clone()),
@@ -304,12 +329,12 @@ impl ClientBuilder {
             .covers_body(config.deadline_covers_body)
             .layer(retry.layer(rate_limited));
         let key_header = (idempotency.header().clone(), idempotency.format());
-        Ok(Client::from_parts(
-            http,
-            log.layer(idempotency.layer(call)),
-            budget,
+        Ok(Current {
+            stack: log.layer(idempotency.layer(call)),
+            base_url,
             key_header,
+            budget,
             limiter,
-        ))
+        })
     }
 }

@@ -16,14 +16,22 @@
 //! # }
 //! ```
 
+mod base_url;
 mod builder;
 mod config;
+mod config_error;
+mod config_load;
 mod facade;
+mod profile;
+mod reload;
 mod request;
 mod response;
 
+pub use base_url::IntoRequestUrl;
 pub use builder::ClientBuilder;
 pub use config::ClientConfig;
+pub use config_error::{ConfigSource, LoadError};
 pub use facade::Client;
+pub use profile::Profiles;
 pub use request::RequestBuilder;
 pub use response::ResponseExt;
