@@ -127,15 +127,15 @@ pub(super) fn load_layers<T: DeserializeOwned>(
                 });
             }
         };
-        layer
-            .extract::<T>()
-            .map_err(|error| invalid(origin, &error))?;
+        alone(layer.extract::<T>(), origin)?;
         figment = layer;
     }
     for var in &vars {
-        Figment::from(Vars(vec![var.clone()]))
-            .extract_lossy::<T>()
-            .map_err(|error| invalid(ConfigSource::Variable(var.name.clone()), &error))?;
+        let origin = ConfigSource::Variable(var.name.clone());
+        alone(
+            Figment::from(Vars(vec![var.clone()])).extract_lossy::<T>(),
+            origin,
+        )?;
     }
     let origin = if vars.is_empty() {
         file.map_or(ConfigSource::Variables, |p| {
@@ -148,6 +148,15 @@ pub(super) fn load_layers<T: DeserializeOwned>(
         .merge(Vars(vars))
         .extract_lossy::<T>()
         .map_err(|error| invalid(origin, &error))
+}
+
+/// The result of reading one source alone: a key it leaves out may come from another
+/// source, so only the layers together can miss one.
+fn alone<T>(read: Result<T, figment::Error>, origin: ConfigSource) -> Result<(), LoadError> {
+    match read {
+        Err(error) if !error.missing() => Err(invalid(origin, &error)),
+        _ => Ok(()),
+    }
 }
 
 /// One `STEADFAST_*` variable: its name, the key path it sets and its value.
@@ -254,7 +263,9 @@ fn insert(dict: &mut Dict, path: &[String], value: Value) {
 /// A figment error as a [`LoadError`], without the offending value.
 fn invalid(origin: ConfigSource, error: &figment::Error) -> LoadError {
     let mut path = error.path.clone();
-    if let Kind::UnknownField(field, _) = &error.kind {
+    if let Kind::UnknownField(field, _) = &error.kind
+        && path.last() != Some(field)
+    {
         path.push(field.clone());
     }
     LoadError::Invalid {
