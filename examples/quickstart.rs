@@ -44,13 +44,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         match result {
             Ok(response) => {
                 let stats = RetryStats::of(&response);
-                let status = response.status().to_string();
+                let code = response.status().to_string();
                 let body: serde_json::Value = response.json().await?;
                 attempts += stats.attempts;
                 waited += stats.waited;
                 succeeded += 1;
                 println!(
-                    "#{order:<5} {status:<14} {:>8} {:>6}ms  ok: {} item(s) in {}ms",
+                    "#{order:<5} {code:<14} {:>8} {:>6}ms  ok: {} item(s) in {}ms",
                     stats.attempts,
                     stats.waited.as_millis(),
                     body["items"],

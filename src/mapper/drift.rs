@@ -455,6 +455,8 @@ mod tests {
         let body = json!({ "items": [{ "gift": true, "note": "x" }, {}] });
         let (basket, report) = decode_value_with_drift::<Basket>(&body).expect("decodes");
         assert!(!basket.items[1].gift);
+        assert_eq!(basket.items[1].note, None);
+        assert_eq!((basket.discount_cents, basket.voucher), (0, None));
         assert_eq!(report.missing_optional, ["items[1].note", "voucher"]);
         assert!(report.unknown.is_empty());
 
