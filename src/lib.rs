@@ -11,7 +11,9 @@
 //! calls in time ([`timeout`]), gives every POST one idempotency key for all its attempts,
 //! with a ledger that answers repeated keys without touching the network ([`idempotency`]),
 //! and logs every call and decision with secrets masked ([`log`], [`redact`]). The
-//! [`Client`] facade builds the whole stack from one configuration, and
+//! [`Client`] facade builds the whole stack from one configuration (read from files and
+//! `STEADFAST_*` variables, one profile per API with [`Profiles`], swapped while the
+//! program runs with [`Client::reload`]), and
 //! the [`mapper`] keeps every data transformation between two systems in one place,
 //! reporting every bad field at once and the upstream's schema drift.
 //!

@@ -238,6 +238,19 @@ fn files_that_cannot_be_used_say_why() {
     let broken = file("broken.toml", "[retry\nmax_retries = 1\n");
     let error = ClientConfig::from_file(&broken).expect_err("does not parse");
     assert_eq!(invalid(&error).0, &ConfigSource::File(broken));
+    assert!(error.to_string().contains("line 1"), "says where: {error}");
+
+    // The parser quotes the line it stopped at; the error must not, it may hold a secret.
+    let leaky = file(
+        "leaky.toml",
+        "[log]\npartner_token = \"tok_9f8e7d\" trailing\n",
+    );
+    let error = ClientConfig::from_file(&leaky).expect_err("does not parse");
+    assert!(error.to_string().contains("line 2"), "says where: {error}");
+    assert!(
+        !format!("{error} {error:?}").contains("tok_9f8e7d"),
+        "{error}"
+    );
 }
 
 #[test]

@@ -289,8 +289,23 @@ fn describe(kind: &Kind) -> String {
         Kind::UnknownVariant(_, expected) => {
             format!("unknown value; expected one of: {}", expected.join(", "))
         }
+        // A parser's message may quote the line it stopped at, which may hold a secret:
+        // keep where and why, drop the quoted source.
+        Kind::Message(message) => message
+            .lines()
+            .filter(|line| !quotes_source(line))
+            .collect::<Vec<_>>()
+            .join(" "),
         other => other.to_string(),
     }
+}
+
+/// Whether a line of a parser's message is a quoted line of the file (`1 | key = …`) or a
+/// marker under one (`  |   ^`).
+fn quotes_source(line: &str) -> bool {
+    let line = line.trim_start();
+    let after_number = line.trim_start_matches(|c: char| c.is_ascii_digit());
+    line.is_empty() || after_number.trim_start().starts_with('|')
 }
 
 fn what(actual: &Actual) -> &'static str {
@@ -330,6 +345,16 @@ mod tests {
         let profiles = Vars::parse(all, Scope::Profiles).expect("parses");
         assert_eq!(profiles.len(), 1);
         assert_eq!(profiles[0].path, ["apis", "crm", "attempt_timeout"]);
+    }
+
+    #[test]
+    fn a_syntax_error_does_not_quote_the_file() {
+        let message = "TOML parse error at line 2, column 15\n  |\n2 | api_key = \"sk_live_1\" x\n  |               ^\nexpected newline, `#`\n";
+        let described = describe(&Kind::Message(message.into()));
+        assert_eq!(
+            described,
+            "TOML parse error at line 2, column 15 expected newline, `#`"
+        );
     }
 
     #[test]
