@@ -131,8 +131,8 @@ pub mod timeout;
 pub mod verify;
 
 pub use client::{
-    Client, ClientBuilder, ClientConfig, ConfigSource, IntoRequestUrl, LoadError, Profiles,
-    RequestBuilder, ResponseExt,
+    Client, ClientBuilder, ClientConfig, ConfigSource, FileWatch, IntoRequestUrl, LoadError,
+    Profiles, RequestBuilder, ResponseExt,
 };
 pub use error::{BoxError, ConfigError, Error, Failure, NotRetried, Unverified};
 

@@ -664,3 +664,61 @@ async fn a_reload_moves_the_base_url_and_rejects_invalid_settings() {
     client.get("orders").send().await.expect("settings kept");
     assert_eq!(new.arrivals().len(), 2);
 }
+
+/// Lets a watch look at its file once: its interval fires and its task runs.
+async fn next_look() {
+    tokio::time::advance(Duration::from_secs(1)).await;
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_watched_file_reloads_on_change_and_keeps_settings_on_a_bad_one() {
+    let path = file("watched.toml", "base_url = \"http://first.test/v1/\"\n");
+    let client = Client::new(common::http());
+    let url = |client: &Client| {
+        let request = client.get("orders").build().expect("resolves");
+        request.url().to_string()
+    };
+    let watch = client
+        .watch_file(&path, Duration::from_secs(1))
+        .expect("loads");
+    assert_eq!(
+        url(&client),
+        "http://first.test/v1/orders",
+        "applied at once"
+    );
+
+    std::fs::write(&path, "base_url = \"http://second.test/v2\"\n").expect("write");
+    assert_eq!(
+        url(&client),
+        "http://first.test/v1/orders",
+        "not before the next look"
+    );
+    next_look().await;
+    assert_eq!(url(&client.clone()), "http://second.test/v2/orders");
+
+    std::fs::write(&path, "base_url = \"http://third.test/\"\nretries = 3\n").expect("write");
+    next_look().await;
+    assert_eq!(
+        url(&client),
+        "http://second.test/v2/orders",
+        "a bad file is not applied"
+    );
+
+    drop(watch);
+    std::fs::write(&path, "base_url = \"http://fourth.test/\"\n").expect("write");
+    next_look().await;
+    assert_eq!(
+        url(&client),
+        "http://second.test/v2/orders",
+        "the watch stopped"
+    );
+
+    let bad = file("bad-watch.toml", "retries = 3\n");
+    let error = client
+        .watch_file(&bad, Duration::from_secs(1))
+        .expect_err("does not load");
+    assert!(error.to_string().contains("retries"), "{error}");
+}

@@ -24,6 +24,7 @@ mod config_load;
 mod facade;
 mod profile;
 mod reload;
+mod reload_watch;
 mod request;
 mod response;
 
@@ -33,5 +34,6 @@ pub use config::ClientConfig;
 pub use config_error::{ConfigSource, LoadError};
 pub use facade::Client;
 pub use profile::Profiles;
+pub use reload_watch::FileWatch;
 pub use request::RequestBuilder;
 pub use response::ResponseExt;
