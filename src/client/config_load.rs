@@ -37,7 +37,7 @@ impl ClientConfig {
     ///
     /// [`LoadError::Invalid`] naming the variable.
     pub fn from_env() -> Result<Self, LoadError> {
-        Self::from_vars(std::env::vars())
+        Self::from_vars(process_vars())
     }
 
     /// Reads a configuration from variables given as name and value pairs, as
@@ -75,7 +75,7 @@ impl ClientConfig {
     ///
     /// [`LoadError`] naming the file and key, or the variable.
     pub fn load(path: impl AsRef<Path>) -> Result<Self, LoadError> {
-        Self::load_from(path, std::env::vars())
+        Self::load_from(path, process_vars())
     }
 
     /// [`load`](Self::load) with the variables given as pairs instead of read from the
@@ -90,6 +90,17 @@ impl ClientConfig {
     ) -> Result<Self, LoadError> {
         load_layers(Some(path.as_ref()), Vars::parse(vars, Scope::Client)?)
     }
+}
+
+/// This process's variables. Unlike `std::env::vars`, a name or value that is not UTF-8
+/// does not panic: it is read lossily, and one of ours then fails to parse by name.
+pub(super) fn process_vars() -> impl Iterator<Item = (String, String)> {
+    std::env::vars_os().map(|(name, value)| {
+        (
+            name.to_string_lossy().into_owned(),
+            value.to_string_lossy().into_owned(),
+        )
+    })
 }
 
 /// Which variables a loader reads.

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::config_load::{FILE_VARIABLE, Scope, Vars, load_layers};
+use super::config_load::{FILE_VARIABLE, Scope, Vars, load_layers, process_vars};
 use super::{Client, ClientConfig, LoadError};
 
 /// The file [`Client::from_profile`] reads when `STEADFAST_CONFIG` is not set.
@@ -74,7 +74,7 @@ impl Profiles {
     ///
     /// [`LoadError`] naming the file and key, or the variable.
     pub fn load(path: impl AsRef<Path>) -> Result<Self, LoadError> {
-        Self::load_from(path, std::env::vars())
+        Self::load_from(path, process_vars())
     }
 
     /// [`load`](Self::load) with the variables given as pairs instead of read from the
