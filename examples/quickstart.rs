@@ -26,6 +26,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .deadline(Duration::from_secs(30)),
         )
         .attempt_timeout(Duration::from_secs(2))
+        // Relative request URLs resolve against it: `orders/3` is `<api>/orders/3`.
+        .base_url(api.uri().parse()?)
         .build(reqwest::Client::new())?;
 
     println!("fetching 20 orders from {}\n", api.uri());
@@ -38,20 +40,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (mut attempts, mut succeeded, mut waited) = (0, 0, Duration::ZERO);
     for order in 1..=20 {
         let started = Instant::now();
-        let result = client
-            .get(format!("{}/orders/{order}", api.uri()))
-            .send()
-            .await;
+        let result = client.get(format!("orders/{order}")).send().await;
         match result {
             Ok(response) => {
                 let stats = RetryStats::of(&response);
+                let code = response.status().to_string();
                 let body: serde_json::Value = response.json().await?;
                 attempts += stats.attempts;
                 waited += stats.waited;
                 succeeded += 1;
                 println!(
-                    "#{order:<5} {:<14} {:>8} {:>6}ms  ok: {} item(s) in {}ms",
-                    "200 OK",
+                    "#{order:<5} {code:<14} {:>8} {:>6}ms  ok: {} item(s) in {}ms",
                     stats.attempts,
                     stats.waited.as_millis(),
                     body["items"],

@@ -14,7 +14,9 @@
 //! every call that failed or may have been applied for a person or a job to replay
 //! ([`dead_letter`]), and takes credentials from a provider asked on every attempt, so keys
 //! and tokens rotate without a redeploy ([`credentials`]). The
-//! [`Client`] facade builds the whole stack from one configuration, and
+//! [`Client`] facade builds the whole stack from one configuration (read from files and
+//! `STEADFAST_*` variables, one profile per API with [`Profiles`], swapped while the
+//! program runs with [`Client::reload`]), and
 //! the [`mapper`] keeps every data transformation between two systems in one place,
 //! reporting every bad field at once and the upstream's schema drift.
 //!
@@ -137,7 +139,10 @@ pub mod verify;
 #[cfg(feature = "webhook")]
 pub mod webhook;
 
-pub use client::{Client, ClientBuilder, ClientConfig, RequestBuilder, ResponseExt};
+pub use client::{
+    Client, ClientBuilder, ClientConfig, ConfigSource, FileWatch, IntoRequestUrl, LoadError,
+    Profiles, RequestBuilder, ResponseExt,
+};
 pub use error::{BoxError, ConfigError, Error, Failure, NotRetried, Unverified};
 
 #[cfg(doctest)]

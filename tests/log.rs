@@ -254,7 +254,7 @@ async fn a_401_is_an_error_that_asks_for_a_human_and_runs_the_permanent_hook() {
     assert_eq!(field(f, "error.type"), "401");
     assert_eq!(field(f, "steadfast.needs_attention"), "true");
     assert!(field(f, "hint").contains("a human must act"));
-    assert_eq!(field(f, "not_retried"), "the failure is permanent");
+    assert_eq!(field(f, "not_retried"), "a repeat would fail the same way");
     assert_eq!(
         calls.taken(),
         [format!("permanent GET {url} Permanent Some(1) true None")]

@@ -3,8 +3,10 @@ use std::time::Duration;
 
 use tower_layer::Layer;
 
+use super::base_url::normalize_base;
+use super::reload::{Carried, Current};
 use super::{Client, ClientConfig};
-use crate::classify::{Classify, DefaultClassifier, SharedClassifier};
+use crate::classify::{Classify, SharedClassifier};
 use crate::credentials::{ApplyCredentials, Credentials, SharedCredentials};
 use crate::dead_letter::{DeadLetterConfig, DeadLetterLayer, DeadLetterSink, SharedSink};
 use crate::error::ConfigError;
@@ -227,6 +229,13 @@ impl ClientBuilder {
         self
     }
 
+    /// Sets the base URL that relative request URLs resolve against; see
+    /// [`ClientConfig::base_url`]. Default: none (every URL is absolute).
+    pub fn base_url(mut self, base_url: reqwest::Url) -> Self {
+        self.config = self.config.base_url(base_url);
+        self
+    }
+
     /// Records failed and unknown calls as dead letters with these settings; see
     /// [`dead_letter`](crate::dead_letter). Default: off, unless a sink is given.
     pub fn dead_letter(mut self, dead_letter: DeadLetterConfig) -> Self {
@@ -274,33 +283,37 @@ impl ClientBuilder {
     /// # Errors
     ///
     /// [`ConfigError`] when a setting is invalid.
-    pub fn build(self, http: reqwest::Client) -> Result<Client, ConfigError> {
-        let Self {
-            config,
-            classifier,
-            budget,
-            store,
-            key_maker,
-            log_hooks,
-            rate_limiter,
-            verifier,
-            dead_letter_sink,
-            credentials,
-        } = self;
-        let classifier: SharedClassifier = classifier.map_or_else(
-            || Arc::new(DefaultClassifier::new()) as SharedClassifier,
-            |c| c.0,
-        );
+    pub fn build(mut self, http: reqwest::Client) -> Result<Client, ConfigError> {
+        let config = std::mem::take(&mut self.config);
+        let carried = Carried::default();
+        let current = self.assemble(&config, &http, &carried)?;
+        Ok(Client::from_parts(http, self, carried, current))
+    }
+
+    /// The stack for `config` around `http`, with the parts given to this builder and the
+    /// state `carried` over from an earlier configuration of the same client.
+    pub(super) fn assemble(
+        &self,
+        config: &ClientConfig,
+        http: &reqwest::Client,
+        carried: &Carried,
+    ) -> Result<Current, ConfigError> {
+        let classifier: SharedClassifier = self
+            .classifier
+            .as_ref()
+            .map_or_else(|| Arc::clone(carried.classifier()), |c| Arc::clone(&c.0));
+        let base_url = config.base_url.clone().map(normalize_base).transpose()?;
         let idempotency = match &config.idempotency {
             Some(idempotency) => {
-                let mut layer = IdempotencyLayer::new(idempotency)?;
-                if let Some(store) = store {
-                    layer = layer.shared_store(store.0);
+                let store = self
+                    .store
+                    .as_ref()
+                    .map_or_else(|| Arc::clone(carried.store()), |s| Arc::clone(&s.0));
+                let mut layer = IdempotencyLayer::new(idempotency)?.shared_store(store);
+                if let Some(maker) = &self.key_maker {
+                    layer = layer.shared_key_maker(Arc::clone(&maker.0));
                 }
-                if let Some(maker) = key_maker {
-                    layer = layer.shared_key_maker(maker.0);
-                }
-                if let Some(verifier) = &verifier {
+                if let Some(verifier) = &self.verifier {
                     layer = layer
                         .shared_verifier(Arc::clone(&verifier.0))
                         .verify_timeout(config.retry.verify_timeout);
@@ -321,10 +334,13 @@ impl ClientBuilder {
         let mut retry = RetryLayer::new(&retry_config)?
             .shared_classifier(Arc::clone(&classifier))
             .key_format(idempotency.format());
-        if let Some(budget) = budget {
-            retry = retry.shared_budget(budget);
+        // The budget carries over a reload: the user's, or the one this client made first.
+        if let Some(budget) = &self.budget {
+            retry = retry.shared_budget(budget.clone());
+        } else if let (Some(_), Some(budget)) = (&config.retry.budget, carried.budget.get()) {
+            retry = retry.shared_budget(budget.clone());
         }
-        if let Some(verifier) = &verifier {
+        if let Some(verifier) = &self.verifier {
             retry = retry.shared_verifier(Arc::clone(&verifier.0));
         }
         if config.attempt_timeout.is_some_and(|d| d.is_zero()) {
@@ -332,31 +348,40 @@ impl ClientBuilder {
                 name: "attempt_timeout",
             });
         }
-        let limiter = match (rate_limiter, &config.rate_limit) {
-            (Some(shared), _) => Some(shared),
-            (None, Some(rate_limit)) => Some(RateLimiter::new(rate_limit)?),
-            (None, None) => None,
-        };
-        let dead_letter = match (&config.dead_letter, dead_letter_sink) {
-            (None, None) => DeadLetterLayer::disabled(),
-            (settings, sink) => {
-                let mut layer = DeadLetterLayer::new(&settings.clone().unwrap_or_default())?
-                    .redactor(crate::redact::Redactor::new(&config.log.redact)?);
-                if let Some(sink) = sink {
-                    layer = layer.shared_sink(sink.0);
-                }
-                layer
-            }
-        };
         let log = LogLayer::new(&config.log)?
             .optional_call_deadline(config.retry.deadline)
             .idempotency_header(idempotency.header().clone())
-            .hooks(log_hooks)
+            .hooks(self.log_hooks.clone())
             .shared_classifier(classifier);
+        // Last, once everything else is valid: a reload reconfigures the limiter in place.
+        let limiter = match (&self.rate_limiter, &config.rate_limit) {
+            (Some(shared), _) => Some(shared.clone()),
+            (None, Some(rate_limit)) => Some(carried.limiter_for(rate_limit)?),
+            (None, None) => None,
+        };
         let budget = retry.budget().cloned();
-        let credentials = match (credentials, &config.credentials) {
-            (Some(provider), _) => Some(provider.0),
-            (None, Some(configured)) => Some(configured.build(&http)?),
+        if self.budget.is_none()
+            && let Some(budget) = &budget
+        {
+            // Already set when it was carried over; the first budget stays.
+            let _ = carried.budget.set(budget.clone());
+        }
+        let dead_letter = match (&config.dead_letter, &self.dead_letter_sink) {
+            (None, None) => DeadLetterLayer::disabled(),
+            (settings, sink) => {
+                let settings = settings.clone().unwrap_or_default();
+                // The sink carries over a reload, so no letter drops out of sight.
+                let sink = sink
+                    .as_ref()
+                    .map_or_else(|| carried.dead_letter_sink(&settings), |s| Arc::clone(&s.0));
+                DeadLetterLayer::new(&settings)?
+                    .redactor(crate::redact::Redactor::new(&config.log.redact)?)
+                    .shared_sink(sink)
+            }
+        };
+        let credentials = match (&self.credentials, &config.credentials) {
+            (Some(provider), _) => Some(Arc::clone(&provider.0)),
+            (None, Some(configured)) => Some(carried.credentials_for(configured, http)?),
             (None, None) => None,
         };
         let attempt = TimeoutLayer::optional(config.attempt_timeout).layer(http.clone());
@@ -372,15 +397,19 @@ impl ClientBuilder {
             .covers_body(config.deadline_covers_body)
             .layer(retry.layer(rate_limited));
         let key_header = (idempotency.header().clone(), idempotency.format());
-        let recorder = dead_letter.recorder().cloned();
-        let verify = verifier.map(|v| (v.0, config.retry.verify_timeout));
-        Ok(Client::from_parts(
-            http,
-            log.layer(dead_letter.layer(idempotency.layer(call))),
-            budget,
+        let dead_letters = dead_letter.recorder().cloned();
+        let verify = self
+            .verifier
+            .as_ref()
+            .map(|v| (Arc::clone(&v.0), config.retry.verify_timeout));
+        Ok(Current {
+            stack: log.layer(dead_letter.layer(idempotency.layer(call))),
+            dead_letters,
+            verify,
+            base_url,
             key_header,
+            budget,
             limiter,
-        )
-        .with_dead_letters(recorder, verify))
+        })
     }
 }

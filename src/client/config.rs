@@ -12,6 +12,11 @@ use crate::retry::RetryConfig;
 /// Everything a [`Client`](super::Client) is built from, deserializable from a file or the
 /// environment.
 ///
+/// Read it from a TOML or JSON file with [`from_file`](Self::from_file), from
+/// `STEADFAST_*` variables with [`from_env`](Self::from_env), or both layered over the
+/// defaults with [`load`](Self::load); [`Profiles`](crate::Profiles) reads one per API
+/// from one file.
+///
 /// # Example
 ///
 /// ```
@@ -65,6 +70,12 @@ pub struct ClientConfig {
     /// provider given to [`ClientBuilder::credentials`](crate::ClientBuilder::credentials)
     /// replaces it. Default `None`.
     pub credentials: Option<CredentialsConfig>,
+    /// The URL that relative request URLs resolve against (`client.get("orders")`), an
+    /// `http` or `https` URL whose path is a directory whether or not it ends with `/`;
+    /// see [`IntoRequestUrl`](crate::IntoRequestUrl). Absolute URLs still go where they
+    /// say. Default `None`: every request URL must be absolute.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<reqwest::Url>,
 }
 
 impl Default for ClientConfig {
@@ -78,6 +89,7 @@ impl Default for ClientConfig {
             rate_limit: None,
             dead_letter: None,
             credentials: None,
+            base_url: None,
         }
     }
 }
@@ -177,6 +189,21 @@ impl ClientConfig {
     #[must_use]
     pub fn without_credentials(mut self) -> Self {
         self.credentials = None;
+        self
+    }
+
+    /// Sets the URL that relative request URLs resolve against; see
+    /// [`base_url`](Self::base_url). Default: none.
+    #[must_use]
+    pub fn base_url(mut self, base_url: reqwest::Url) -> Self {
+        self.base_url = Some(base_url);
+        self
+    }
+
+    /// Forgets the base URL: every request URL must be absolute. Default (none).
+    #[must_use]
+    pub fn without_base_url(mut self) -> Self {
+        self.base_url = None;
         self
     }
 }

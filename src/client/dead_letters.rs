@@ -20,7 +20,7 @@ impl Client {
     /// [`ClientBuilder::dead_letter_sink`](crate::ClientBuilder::dead_letter_sink)).
     #[must_use]
     pub fn dead_letters(&self) -> Option<DeadLetters> {
-        let recorder = Arc::clone(self.inner_dead_letters()?);
+        let recorder = self.inner_dead_letters()?;
         Some(DeadLetters::new(recorder, Arc::new(self.clone())))
     }
 
@@ -58,11 +58,11 @@ impl Resend for Client {
     }
 
     fn key_header(&self) -> (HeaderName, KeyFormat) {
-        Client::key_header(self).clone()
+        Client::key_header(self)
     }
 
     fn verify(&self, request: VerifyRequest) -> Option<BoxFuture<Verification>> {
-        let (verifier, limit) = self.inner_verify()?.clone();
+        let (verifier, limit) = self.inner_verify()?;
         let sender = Sender::new(Whole(self.clone()));
         Some(Box::pin(async move {
             tokio::time::timeout(limit, verifier.verify(request, sender))

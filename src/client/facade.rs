@@ -1,12 +1,15 @@
 use std::fmt;
 use std::future::poll_fn;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
+use arc_swap::ArcSwap;
 use reqwest::header::HeaderName;
 
-use reqwest::{IntoUrl, Method, Request, Response};
+use reqwest::{Method, Request, Response};
 use tower_service::Service;
 
+use super::base_url::IntoRequestUrl;
+use super::reload::{Carried, Current};
 use super::{ClientBuilder, ClientConfig, RequestBuilder};
 use crate::credentials::ApplyCredentials;
 use crate::dead_letter::{DeadLetterService, Recorder};
@@ -18,7 +21,7 @@ use crate::retry::{Retry, RetryBudget};
 use crate::timeout::{Deadline, Timeout};
 
 /// The stack in its documented order, outermost first.
-type Stack = Log<
+pub(super) type Stack = Log<
     DeadLetterService<
         Idempotency<Deadline<Retry<RateLimit<ApplyCredentials<Timeout<reqwest::Client>>>>>>,
     >,
@@ -29,8 +32,8 @@ type Stack = Log<
 /// # Clone
 ///
 /// Clones are cheap and share everything: the connection pool, the retry budget, the
-/// rate limiter's buckets and the classifier. Clone it into tasks rather than building a
-/// new one per task.
+/// rate limiter's buckets, the classifier and the settings ([`reload`](Self::reload) changes
+/// them for every clone). Clone it into tasks rather than building a new one per task.
 ///
 /// # Example
 ///
@@ -51,19 +54,18 @@ type Stack = Log<
 #[derive(Clone)]
 pub struct Client {
     // One reference count per clone: every request clones the client into its builder.
-    inner: Arc<Inner>,
+    pub(super) inner: Arc<Inner>,
 }
 
-struct Inner {
-    http: reqwest::Client,
-    stack: Stack,
-    budget: Option<RetryBudget>,
-    key_header: (HeaderName, KeyFormat),
-    rate_limiter: Option<RateLimiter>,
-    /// The dead letters' shared state, when the client keeps them.
-    pub(super) dead_letters: Option<Arc<Recorder>>,
-    /// The verifier and its time limit, for replays of unknown letters.
-    pub(super) verify: Option<(crate::verify::SharedVerifier, std::time::Duration)>,
+pub(super) struct Inner {
+    pub(super) http: reqwest::Client,
+    /// The settings of calls that start now; [`reload`](Client::reload) swaps them.
+    pub(super) current: ArcSwap<Current>,
+    /// The parts given to the builder, to build the stack again on a reload.
+    pub(super) builder: ClientBuilder,
+    /// Budget, limiter and ledger, kept across reloads.
+    pub(super) carried: Carried,
+    pub(super) reloading: Mutex<()>,
 }
 
 impl fmt::Debug for Client {
@@ -102,57 +104,44 @@ impl Client {
 
     pub(super) fn from_parts(
         http: reqwest::Client,
-        stack: Stack,
-        budget: Option<RetryBudget>,
-        key_header: (HeaderName, KeyFormat),
-        rate_limiter: Option<RateLimiter>,
+        builder: ClientBuilder,
+        carried: Carried,
+        current: Current,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 http,
-                stack,
-                budget,
-                key_header,
-                rate_limiter,
-                dead_letters: None,
-                verify: None,
+                current: ArcSwap::from_pointee(current),
+                builder,
+                carried,
+                reloading: Mutex::new(()),
             }),
         }
     }
 
-    /// Adds the dead letters' state and the verifier a replay asks.
-    pub(super) fn with_dead_letters(
-        mut self,
-        recorder: Option<Arc<Recorder>>,
-        verify: Option<(crate::verify::SharedVerifier, std::time::Duration)>,
-    ) -> Self {
-        if let Some(inner) = Arc::get_mut(&mut self.inner) {
-            inner.dead_letters = recorder;
-            inner.verify = verify;
-        }
-        self
+    /// The dead letters' shared state, when the client keeps them.
+    pub(super) fn inner_dead_letters(&self) -> Option<Arc<Recorder>> {
+        self.inner.current.load().dead_letters.clone()
     }
 
-    pub(super) fn inner_dead_letters(&self) -> Option<&Arc<Recorder>> {
-        self.inner.dead_letters.as_ref()
-    }
-
+    /// The verifier and its time limit, for replays of unknown letters.
     pub(super) fn inner_verify(
         &self,
-    ) -> Option<&(crate::verify::SharedVerifier, std::time::Duration)> {
-        self.inner.verify.as_ref()
+    ) -> Option<(crate::verify::SharedVerifier, std::time::Duration)> {
+        self.inner.current.load().verify.clone()
     }
 
     /// The header and format of idempotency keys.
-    pub(super) fn key_header(&self) -> &(HeaderName, KeyFormat) {
-        &self.inner.key_header
+    pub(super) fn key_header(&self) -> (HeaderName, KeyFormat) {
+        self.inner.current.load().key_header.clone()
     }
 
     /// Settles an idempotency key whose outcome is unknown, once someone checked with the
     /// server: [`Resolution::Applied`](crate::idempotency::store::Resolution::Applied)
     /// replays the given response to later calls with the key,
     /// [`Resolution::NotApplied`](crate::idempotency::store::Resolution::NotApplied) frees
-    /// it so the call may be sent again. `method` and `url` are the call's. Returns whether
+    /// it so the call may be sent again. `method` and `url` are the call's (a relative `url`
+    /// resolves against the base URL, as the call's did). Returns whether
     /// the key was unknown and is now settled.
     ///
     /// # Errors
@@ -162,15 +151,15 @@ impl Client {
     pub async fn resolve_idempotency_key(
         &self,
         method: Method,
-        url: impl IntoUrl,
+        url: impl IntoRequestUrl,
         key: &str,
         resolution: crate::idempotency::store::Resolution,
     ) -> Result<bool, Error> {
         let url = url
-            .into_url()
-            .map_err(|e| Error::InvalidRequest(Box::new(e.without_url())))?;
-        self.inner
-            .stack
+            .into_request_url(self.inner.current.load().base_url.as_ref())
+            .map_err(|e| Error::InvalidRequest(Box::new(e)))?;
+        let stack = self.inner.current.load().stack.clone();
+        stack
             .get_ref()
             .get_ref()
             .resolve(&method, &url, key, resolution)
@@ -181,39 +170,48 @@ impl Client {
             })
     }
 
-    /// Starts a request with any method.
-    pub fn request(&self, method: Method, url: impl IntoUrl) -> RequestBuilder {
-        RequestBuilder::new(self.clone(), self.inner.http.request(method, url))
+    /// Starts a request with any method. `url` is absolute, or relative to the client's
+    /// base URL ([`ClientConfig::base_url`]; see [`IntoRequestUrl`] for how it resolves).
+    /// A URL that does not parse, or a relative one without a base URL, makes
+    /// [`send`](RequestBuilder::send) fail with [`Error::InvalidRequest`].
+    pub fn request(&self, method: Method, url: impl IntoRequestUrl) -> RequestBuilder {
+        let resolved = url.into_request_url(self.inner.current.load().base_url.as_ref());
+        match resolved {
+            Ok(url) => RequestBuilder::new(self.clone(), self.inner.http.request(method, url)),
+            // reqwest's builder holds its own error for the empty URL; ours is reported first.
+            Err(error) => RequestBuilder::new(self.clone(), self.inner.http.request(method, ""))
+                .fail(Error::InvalidRequest(Box::new(error))),
+        }
     }
 
     /// Starts a GET request.
-    pub fn get(&self, url: impl IntoUrl) -> RequestBuilder {
+    pub fn get(&self, url: impl IntoRequestUrl) -> RequestBuilder {
         self.request(Method::GET, url)
     }
 
     /// Starts a POST request. Not retried on failures the server may have acted on, unless
     /// it carries an idempotency key.
-    pub fn post(&self, url: impl IntoUrl) -> RequestBuilder {
+    pub fn post(&self, url: impl IntoRequestUrl) -> RequestBuilder {
         self.request(Method::POST, url)
     }
 
     /// Starts a PUT request.
-    pub fn put(&self, url: impl IntoUrl) -> RequestBuilder {
+    pub fn put(&self, url: impl IntoRequestUrl) -> RequestBuilder {
         self.request(Method::PUT, url)
     }
 
     /// Starts a PATCH request. Retried like POST.
-    pub fn patch(&self, url: impl IntoUrl) -> RequestBuilder {
+    pub fn patch(&self, url: impl IntoRequestUrl) -> RequestBuilder {
         self.request(Method::PATCH, url)
     }
 
     /// Starts a DELETE request.
-    pub fn delete(&self, url: impl IntoUrl) -> RequestBuilder {
+    pub fn delete(&self, url: impl IntoRequestUrl) -> RequestBuilder {
         self.request(Method::DELETE, url)
     }
 
     /// Starts a HEAD request.
-    pub fn head(&self, url: impl IntoUrl) -> RequestBuilder {
+    pub fn head(&self, url: impl IntoRequestUrl) -> RequestBuilder {
         self.request(Method::HEAD, url)
     }
 
@@ -223,21 +221,23 @@ impl Client {
     ///
     /// See [`Error`].
     pub async fn execute(&self, request: Request) -> Result<Response, Error> {
-        let mut stack = self.inner.stack.clone();
+        let mut stack = self.inner.current.load().stack.clone();
         poll_fn(|cx| stack.poll_ready(cx)).await?;
         stack.call(request).await
     }
 
-    /// The retry budget this client spends, shared by its clones.
+    /// The retry budget this client spends, shared by its clones and kept across
+    /// reloads; `None` when the current settings have no budget.
     #[must_use]
-    pub fn retry_budget(&self) -> Option<&RetryBudget> {
-        self.inner.budget.as_ref()
+    pub fn retry_budget(&self) -> Option<RetryBudget> {
+        self.inner.current.load().budget.clone()
     }
 
-    /// The rate limiter this client takes permits from, shared by its clones.
+    /// The rate limiter this client takes permits from, shared by its clones and kept
+    /// across reloads; `None` when the current settings have no rate limit.
     #[must_use]
-    pub fn rate_limiter(&self) -> Option<&RateLimiter> {
-        self.inner.rate_limiter.as_ref()
+    pub fn rate_limiter(&self) -> Option<RateLimiter> {
+        self.inner.current.load().limiter.clone()
     }
 
     /// What the rate limiter knows about the origin of `url` (scheme, host and port): what
@@ -259,10 +259,7 @@ impl Client {
     #[must_use]
     pub fn rate_limit_state(&self, url: &str) -> Option<RateLimitState> {
         let url = reqwest::Url::parse(url).ok()?;
-        self.inner
-            .rate_limiter
-            .as_ref()?
-            .state(&RateLimitKey::origin(&url))
+        self.rate_limiter()?.state(&RateLimitKey::origin(&url))
     }
 
     /// The underlying transport, for calls that must bypass the stack.

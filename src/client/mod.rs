@@ -16,15 +16,25 @@
 //! # }
 //! ```
 
+mod base_url;
 mod builder;
 mod config;
+mod config_error;
+mod config_load;
 mod dead_letters;
 mod facade;
+mod profile;
+mod reload;
+mod reload_watch;
 mod request;
 mod response;
 
+pub use base_url::IntoRequestUrl;
 pub use builder::ClientBuilder;
 pub use config::ClientConfig;
+pub use config_error::{ConfigSource, LoadError};
 pub use facade::Client;
+pub use profile::Profiles;
+pub use reload_watch::FileWatch;
 pub use request::RequestBuilder;
 pub use response::ResponseExt;

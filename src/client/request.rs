@@ -36,6 +36,12 @@ impl RequestBuilder {
         }
     }
 
+    /// A request that fails with `error` at [`send`](Self::send), sending nothing.
+    pub(super) fn fail(mut self, error: Error) -> Self {
+        self.error.get_or_insert(error);
+        self
+    }
+
     fn map(self, f: impl FnOnce(reqwest::RequestBuilder) -> reqwest::RequestBuilder) -> Self {
         Self {
             client: self.client,
@@ -49,7 +55,7 @@ impl RequestBuilder {
     /// new operation. Written in the client's configured header and format; a key that is
     /// not printable ASCII makes [`send`](Self::send) fail with [`Error::InvalidRequest`].
     pub fn idempotency_key(mut self, key: &str) -> Self {
-        let (name, format) = self.client.key_header().clone();
+        let (name, format) = self.client.key_header();
         if let Some(value) = format
             .encode(key)
             .and_then(|value| HeaderValue::try_from(value).ok())

@@ -51,7 +51,7 @@ impl fmt::Display for Unverified {
 impl fmt::Display for NotRetried {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            Self::Permanent => "the failure is permanent",
+            Self::Permanent => "a repeat would fail the same way",
             Self::UnsafeMethod => {
                 "the method is not idempotent and the server may have acted (set a verifier \
                  that looks the request up, or server_dedupes if the API documents that it \

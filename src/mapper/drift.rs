@@ -31,12 +31,15 @@
 //! # What is reported
 //!
 //! - `unknown`: input keys that no part of `T` reads, found with `serde_ignored`.
-//! - `missing_optional`: fields that a struct of `T` declares to serde but that are absent
-//!   or `null` in the input. The decoder sees the field list each derived struct passes to
+//! - `missing_optional`: `Option` fields of a struct of `T` that are absent or `null` in
+//!   the input. The decoder sees the field list each derived struct passes to
 //!   `deserialize_struct` and compares it with the keys of the JSON object at that path.
-//!   Since decoding succeeded, every such field is one `T` tolerates missing: an
-//!   `Option`, or a field with `#[serde(default)]` (reported too: the upstream stopped
-//!   sending it either way).
+//!   Since decoding succeeded, every such field is one `T` tolerates missing: an `Option`,
+//!   or a field with `#[serde(default)]`. A `#[serde(default)]` field is not drift (the
+//!   type says the upstream may leave it out) and is not reported, unless its type also
+//!   takes `null` (an `Option` with a default). To tell them apart, a body with absent
+//!   fields is decoded once more with them set to `null`, and once per field when that
+//!   fails.
 //!
 //! Paths look like `customer.address.zip` and `items[2].sku`.
 //!
@@ -167,15 +170,62 @@ pub fn decode_value_with_drift<T: DeserializeOwned>(
             type_name: std::any::type_name::<T>(),
             problem,
         })?;
+    let missing_optional = if observed.declared_absent.is_empty() {
+        observed.declared_absent
+    } else {
+        accepting_null::<T>(value, observed.declared_absent)
+    };
     let mut report = DriftReport {
         unknown: observed.unknown,
-        missing_optional: observed.declared_absent,
+        missing_optional,
     };
     for paths in [&mut report.unknown, &mut report.missing_optional] {
         paths.sort_unstable();
         paths.dedup();
     }
     Ok((decoded, report))
+}
+
+/// Of the fields `T` declares and `value` leaves out, those `T` would take as `null`: an
+/// absent `Option` is drift to report, while an absent `#[serde(default)]` field of
+/// another type (a `Vec`, a `bool`) is what the type says may happen. Serde gives a
+/// deserializer no other way to tell them apart.
+fn accepting_null<T: DeserializeOwned>(value: &Value, absent: Vec<String>) -> Vec<String> {
+    let accepts = |paths: &[&String]| {
+        let mut probe = value.clone();
+        for path in paths {
+            set_null(&mut probe, path);
+        }
+        T::deserialize(&probe).is_ok()
+    };
+    // Most often every absent field is an `Option`: one probe says so.
+    if accepts(&absent.iter().collect::<Vec<_>>()) {
+        return absent;
+    }
+    absent.into_iter().filter(|p| accepts(&[p])).collect()
+}
+
+/// Sets the field at `path` (inside objects and arrays that exist) to `null`.
+fn set_null(value: &mut Value, path: &str) {
+    let segments = path::parse(path);
+    let Some((last, parents)) = segments.split_last() else {
+        return;
+    };
+    let mut current = value;
+    for segment in parents {
+        let next = match (segment, current) {
+            (path::Segment::Key(key), Value::Object(map)) => map.get_mut(*key),
+            (path::Segment::Index(index), Value::Array(items)) => items.get_mut(*index),
+            _ => None,
+        };
+        let Some(next) = next else {
+            return;
+        };
+        current = next;
+    }
+    if let (path::Segment::Key(key), Value::Object(map)) = (last, current) {
+        map.insert((*key).to_owned(), Value::Null);
+    }
 }
 
 /// Logs a `tracing` WARN the first time each distinct drift is seen, not once per body.
@@ -380,9 +430,39 @@ mod tests {
         );
         assert_eq!(
             report.missing_optional,
-            ["coupon", "lines[1].color", "tags"]
+            ["coupon", "lines[1].color"],
+            "`tags` has a default: not drift"
         );
         assert!(!report.is_empty());
+    }
+
+    #[test]
+    fn defaulted_fields_are_not_drift_at_any_depth() {
+        #[derive(Debug, Deserialize)]
+        struct Item {
+            #[serde(default)]
+            gift: bool,
+            note: Option<String>,
+        }
+        #[derive(Debug, Deserialize)]
+        struct Basket {
+            items: Vec<Item>,
+            #[serde(default)]
+            discount_cents: u32,
+            #[serde(default)]
+            voucher: Option<String>,
+        }
+        let body = json!({ "items": [{ "gift": true, "note": "x" }, {}] });
+        let (basket, report) = decode_value_with_drift::<Basket>(&body).expect("decodes");
+        assert!(!basket.items[1].gift);
+        assert_eq!(basket.items[1].note, None);
+        assert_eq!((basket.discount_cents, basket.voucher), (0, None));
+        assert_eq!(report.missing_optional, ["items[1].note", "voucher"]);
+        assert!(report.unknown.is_empty());
+
+        let full = json!({ "items": [], "discount_cents": 5, "voucher": "v" });
+        let (_, report) = decode_value_with_drift::<Basket>(&full).expect("decodes");
+        assert!(report.is_empty());
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! settings, shared by every layer and client it is handed to.
 
 mod admission;
+mod reconfigure;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -12,7 +13,6 @@ use dashmap::DashMap;
 use reqwest::Request;
 
 use super::clock::TokioClock;
-use super::config::Field;
 use super::key::{INLINE, MapKey, origin_inline};
 use super::state::KeyState;
 use super::{RateLimitConfig, RateLimitKey, RateLimitMode, RateLimitState};
@@ -61,6 +61,14 @@ struct Shared {
     /// lock for a moment; a new key takes its shard's write lock once.
     keys: DashMap<MapKey, Arc<KeyState>, foldhash::fast::RandomState>,
     key_fn: Option<Box<KeyFn>>,
+    clock: TokioClock,
+    /// Replaced as a whole by [`RateLimiter::reconfigure`].
+    settings: arc_swap::ArcSwap<Settings>,
+}
+
+/// The settings of a limiter, from its [`RateLimitConfig`].
+#[derive(Debug)]
+struct Settings {
     quota: governor::Quota,
     hosts: HashMap<String, governor::Quota>,
     mode: RateLimitMode,
@@ -69,7 +77,6 @@ struct Shared {
     adaptive: bool,
     pause_without_hint: Duration,
     max_pause: Duration,
-    clock: TokioClock,
 }
 
 impl RateLimiter {
@@ -96,25 +103,12 @@ impl RateLimiter {
     }
 
     fn build(config: &RateLimitConfig, key_fn: Option<Box<KeyFn>>) -> Result<Self, ConfigError> {
-        config.validate()?;
-        let hosts = config
-            .hosts
-            .iter()
-            .map(|(host, quota)| Ok((host.to_ascii_lowercase(), quota.to_governor(Field::Hosts)?)))
-            .collect::<Result<_, ConfigError>>()?;
         Ok(Self {
             shared: Arc::new(Shared {
                 keys: DashMap::default(),
                 key_fn,
-                quota: config.quota.to_governor(Field::Quota)?,
-                hosts,
-                mode: config.mode,
-                max_wait: config.max_wait,
-                jitter: config.jitter,
-                adaptive: config.adaptive,
-                pause_without_hint: config.pause_without_hint,
-                max_pause: config.max_pause,
                 clock: TokioClock::new(),
+                settings: arc_swap::ArcSwap::from_pointee(Settings::new(config)?),
             }),
         })
     }
@@ -161,12 +155,8 @@ impl RateLimiter {
             .entry(MapKey(key.clone()))
             .or_insert_with(|| {
                 let state = KeyState::new(key.clone(), quota, self.shared.clock);
-                let shared = &self.shared;
-                Arc::new(state.adapting(
-                    shared.adaptive,
-                    shared.pause_without_hint,
-                    shared.max_pause,
-                ))
+                let s = self.shared.settings.load();
+                Arc::new(state.adapting(s.adaptive, s.pause_without_hint, s.max_pause))
             });
         Arc::clone(&entry)
     }
@@ -187,23 +177,24 @@ impl RateLimiter {
     }
 
     fn quota_of(&self, key: &RateLimitKey) -> governor::Quota {
+        let settings = self.shared.settings.load();
         key.host_names()
-            .and_then(|names| names.iter().find_map(|n| self.shared.hosts.get(*n)))
+            .and_then(|names| names.iter().find_map(|n| settings.hosts.get(*n)))
             .copied()
-            .unwrap_or(self.shared.quota)
+            .unwrap_or(settings.quota)
     }
 }
 
 impl fmt::Debug for RateLimiter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = &self.shared;
+        let s = self.shared.settings.load();
         f.debug_struct("RateLimiter")
             .field("quota", &s.quota)
             .field("hosts", &s.hosts)
             .field("mode", &s.mode)
             .field("max_wait", &s.max_wait)
-            .field("keys", &s.keys.len())
-            .field("custom_keys", &s.key_fn.is_some())
+            .field("keys", &self.shared.keys.len())
+            .field("custom_keys", &self.shared.key_fn.is_some())
             .finish_non_exhaustive()
     }
 }

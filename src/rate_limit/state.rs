@@ -117,6 +117,32 @@ impl KeyState {
         self
     }
 
+    /// Whether the key reads responses with these settings.
+    pub(crate) fn adapts_as(
+        &self,
+        adaptive: bool,
+        pause_without_hint: Duration,
+        max_pause: Duration,
+    ) -> bool {
+        self.adaptive == adaptive
+            && self.pause_without_hint == pause_without_hint
+            && self.max_pause == max_pause
+    }
+
+    /// Takes over what `old` (the same key under earlier settings) knows from the server:
+    /// its pause and the last remaining and limit it reported. The bucket stays new.
+    pub(crate) fn carrying(self, old: &KeyState) -> Self {
+        for (to, from) in [
+            (&self.paused_until, &old.paused_until),
+            (&self.capped_logged_until, &old.capped_logged_until),
+            (&self.remaining, &old.remaining),
+            (&self.limit, &old.limit),
+        ] {
+            to.store(from.load(Ordering::Acquire), Ordering::Release);
+        }
+        self
+    }
+
     /// Reads what a response says about the key's quota: records it, and pauses every
     /// call on the key when the server says the quota is spent.
     pub(crate) fn observe(&self, status: StatusCode, headers: &HeaderMap) {

@@ -36,6 +36,32 @@
 //! # Ok::<(), steadfast::ConfigError>(())
 //! ```
 //!
+//! # The retry budget, in a first experiment
+//!
+//! The budget is on by default and shared by every clone of a client: within a sliding
+//! 10 s window, retries may not exceed `0.2` × the calls that succeeded plus a floor of
+//! `1` retry per second, that is 10 retries per window when nothing succeeds. Point a new
+//! client at an API that always answers 503 and the first three calls make their three
+//! retries each (9 of the 10), the fourth makes one, and every call after that fails at
+//! its first 503 with [`NotRetried::BudgetExhausted`](crate::NotRetried::BudgetExhausted)
+//! until the window moves on. That is the budget working: under a full outage a client
+//! adds at most one retry per second, whatever its call rate. Each success buys a fifth of
+//! a retry.
+//!
+//! To experiment without it, or for an API known to fail at random rather than under
+//! load, change it:
+//!
+//! ```
+//! use steadfast::retry::{BudgetConfig, RetryConfig};
+//!
+//! let off = RetryConfig::default().without_budget();
+//! let roomier = RetryConfig::default()
+//!     .budget(BudgetConfig::default().retry_ratio(0.5).min_per_second(5.0));
+//! # let _ = (off, roomier);
+//! ```
+//!
+//! In a file: `[retry.budget]` with `retry_ratio`, `min_per_second` and `window`.
+//!
 //! # Errors
 //!
 //! The service's error is [`Error`](crate::Error): `RetriesExhausted` when every allowed

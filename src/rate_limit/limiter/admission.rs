@@ -40,21 +40,27 @@ impl RateLimiter {
     pub(crate) fn admit(&self, key: &KeyState) -> Admission {
         match self.try_take(key) {
             Ok(()) => Admission::Go,
-            Err(wait) if self.shared.mode == RateLimitMode::FailFast => Admission::Refuse(wait),
-            Err(wait) if wait > self.shared.max_wait => Admission::Refuse(wait),
-            Err(_) => Admission::Wait,
+            Err(wait) => {
+                let settings = self.shared.settings.load();
+                if settings.mode == RateLimitMode::FailFast || wait > settings.max_wait {
+                    Admission::Refuse(wait)
+                } else {
+                    Admission::Wait
+                }
+            }
         }
     }
 
     /// The slow path: waits in line for a permit, up to `max_wait`.
     pub(crate) async fn wait_for_permit(&self, key: &KeyState) -> Result<(), Error> {
         let name = &key.name;
+        let max_wait = self.shared.settings.load().max_wait;
         let deadline = Instant::now()
-            .checked_add(self.shared.max_wait)
+            .checked_add(max_wait)
             .unwrap_or_else(far_future);
         let (_waiting, ahead) = Counted::enter(&key.waiting);
         let at_least = key.wait_at_least(self.shared.clock.now_nanos(), ahead);
-        if at_least > self.shared.max_wait {
+        if at_least > max_wait {
             return Err(self.refuse(name, at_least));
         }
         let Ok(_turn) = tokio::time::timeout_at(deadline, key.queue.lock()).await else {
@@ -118,13 +124,13 @@ impl RateLimiter {
         tracing::debug!(
             rate_limit.key = %name,
             retry_after_ms = millis(retry_after),
-            max_wait_ms = millis(self.shared.max_wait),
+            max_wait_ms = millis(self.shared.settings.load().max_wait),
             "rate limited: no permit within the allowed wait, not sent"
         );
     }
 
     fn jitter(&self) -> Duration {
-        let max = u64::try_from(self.shared.jitter.as_nanos()).unwrap_or(u64::MAX);
+        let max = u64::try_from(self.shared.settings.load().jitter.as_nanos()).unwrap_or(u64::MAX);
         Duration::from_nanos(fastrand::u64(0..=max))
     }
 }
