@@ -62,6 +62,7 @@
 //! | feature | what it adds |
 //! |---|---|
 //! | `redis` | `idempotency::store::RedisStore`, a ledger shared by many instances |
+//! | `admin` | `admin::router`, the dead-letter page and JSON API, an axum `Router` to mount behind your auth |
 //!
 //! steadfast turns on no TLS backend of reqwest: your own `reqwest`
 //! dependency chooses it (reqwest's default is rustls).
@@ -111,6 +112,8 @@
 //!   (`new`, `x`, `shared_x`, `without_x`, `get_ref`, `get_mut`, `into_inner`); a builder
 //!   type such as [`ClientBuilder`] carries it on the type instead.
 
+#[cfg(feature = "admin")]
+pub mod admin;
 mod body;
 mod boxed;
 pub mod classify;

@@ -34,7 +34,7 @@ const LAYERS: &[&str] = &[
 ];
 
 /// On top: may import anything.
-const TOP: &[&str] = &["client", "lib"];
+const TOP: &[&str] = &["admin", "client", "lib"];
 
 #[derive(Debug, PartialEq, Eq)]
 enum Floor {
