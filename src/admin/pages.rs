@@ -385,7 +385,7 @@ pub(crate) fn detail(
     for attempt in &letter.attempts {
         let _ = write!(
             body,
-            "<li>{}{}: <b>{}</b> ({}), {}, status {}, {} ms</li>",
+            "<li class=\"attempt\">{}{}: <b>{}</b> ({}), {}, status {}, {} ms</li>",
             when(attempt.started),
             if attempt.replay { " replay" } else { "" },
             Esc(&attempt.verdict),
