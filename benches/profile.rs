@@ -9,9 +9,10 @@
 //! Subtract a run of 0 calls (setup alone) and divide by the calls.
 //!
 //! - In memory: `bare`, `steadfast`, `steadfast-named` (a key named per call, which the
-//!   ledger records), `steadfast-no-idempotency`, `rm-chain`, `rm`, `rm-keys` (with
+//!   ledger records), `steadfast-no-idempotency`, `steadfast-dead-letter` (dead letters on,
+//!   in memory), `rm-chain`, `rm`, `rm-keys` (with
 //!   `support::Keys`), and single layers over the bare service: `log`, `idempotency`,
-//!   `timeout`, `deadline`, `deadline-without-body`, `retry`, `rate-limit`.
+//!   `timeout`, `deadline`, `deadline-without-body`, `retry`, `rate-limit`, `dead-letter`.
 //! - Over loopback: `loopback-bare`, `loopback-steadfast`,
 //!   `loopback-steadfast-no-idempotency`, `loopback-steadfast-deadline-without-body`,
 //!   `loopback-rm` and `loopback-rm-keys`, one call at
@@ -29,6 +30,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use reqwest::{Method, Request, Response};
+use steadfast::dead_letter::{DeadLetterConfig, DeadLetterLayer};
 use steadfast::idempotency::{IdempotencyConfig, IdempotencyLayer};
 use steadfast::log::LogLayer;
 use steadfast::rate_limit::{RateLimitLayer, RateLimiter};
@@ -36,7 +38,7 @@ use steadfast::retry::RetryLayer;
 use steadfast::timeout::{DeadlineLayer, TimeoutLayer};
 use support::{
     Contender, Ledger, http, in_memory, in_memory_url, middleware_in_memory, named_request,
-    request, steadfast_stack,
+    request, steadfast_dead_letter_stack, steadfast_stack,
 };
 use tower::{Layer, Service, ServiceExt as _};
 
@@ -45,6 +47,7 @@ const STACKS: &[&str] = &[
     "steadfast",
     "steadfast-named",
     "steadfast-no-idempotency",
+    "steadfast-dead-letter",
     "rm-chain",
     "rm",
     "rm-keys",
@@ -55,6 +58,7 @@ const STACKS: &[&str] = &[
     "deadline-without-body",
     "retry",
     "rate-limit",
+    "dead-letter",
     "loopback-bare",
     "loopback-steadfast",
     "loopback-steadfast-no-idempotency",
@@ -102,6 +106,9 @@ async fn run(stack: &str, method: &Method, calls: u64) {
         "steadfast-no-idempotency" => {
             tower_calls(steadfast_stack(in_memory(), Ledger::Off), method, calls).await;
         }
+        "steadfast-dead-letter" => {
+            tower_calls(steadfast_dead_letter_stack(in_memory()), method, calls).await;
+        }
         "rm-chain" | "rm" | "rm-keys" => {
             let client = middleware_in_memory(stack != "rm-chain", stack == "rm-keys");
             let url = in_memory_url();
@@ -128,6 +135,10 @@ async fn run(stack: &str, method: &Method, calls: u64) {
             tower_calls(layer.layer(in_memory()), method, calls).await;
         }
         "retry" => tower_calls(RetryLayer::default().layer(in_memory()), method, calls).await,
+        "dead-letter" => {
+            let layer = DeadLetterLayer::new(&DeadLetterConfig::default()).expect("valid");
+            tower_calls(layer.layer(in_memory()), method, calls).await;
+        }
         "rate-limit" => {
             let limiter = RateLimiter::new(&support::free_quota()).expect("valid");
             let layer = RateLimitLayer::shared_limiter(limiter);

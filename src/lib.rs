@@ -10,7 +10,9 @@
 //! parser ([`hints`]) — bounds attempts and
 //! calls in time ([`timeout`]), gives every POST one idempotency key for all its attempts,
 //! with a ledger that answers repeated keys without touching the network ([`idempotency`]),
-//! and logs every call and decision with secrets masked ([`log`], [`redact`]). The
+//! logs every call and decision with secrets masked ([`log`], [`redact`]), and records
+//! every call that failed or may have been applied for a person or a job to replay
+//! ([`dead_letter`]). The
 //! [`Client`] facade builds the whole stack from one configuration, and
 //! the [`mapper`] keeps every data transformation between two systems in one place,
 //! reporting every bad field at once and the upstream's schema drift.
@@ -33,15 +35,15 @@
 //! | # | layer | scope | why there |
 //! |---|---|---|---|
 //! | 1 | [`log::Log`] | call | one span per call; attempts are child spans |
-//! | 2 | [`idempotency::Idempotency`] | call | one key per call, so every attempt carries it; the ledger sees final outcomes |
-//! | 3 | total deadline ([`timeout::Deadline`]) | call | bounds attempts, waits and the caller's read of the body together |
-//! | 4 | [`retry::Retry`] with budget and `Retry-After` | call → attempts | replays a clone of the request |
-//! | 5 | [`rate_limit::RateLimit`] (per key, GCRA) | attempt | every attempt takes a permit, retries included |
-//! | 6 | attempt timeout ([`timeout::Timeout`]) | attempt | a hung attempt becomes a transient failure |
-//! | 7 | `reqwest::Client` | attempt | the transport |
+//! | 2 | [`dead_letter::DeadLetterService`] | call | sees the final outcome only; records failed and unknown calls for replay |
+//! | 3 | [`idempotency::Idempotency`] | call | one key per call, so every attempt carries it; the ledger sees final outcomes |
+//! | 4 | total deadline ([`timeout::Deadline`]) | call | bounds attempts, waits and the caller's read of the body together |
+//! | 5 | [`retry::Retry`] with budget and `Retry-After` | call → attempts | replays a clone of the request |
+//! | 6 | [`rate_limit::RateLimit`] (per key, GCRA) | attempt | every attempt takes a permit, retries included |
+//! | 7 | attempt timeout ([`timeout::Timeout`]) | attempt | a hung attempt becomes a transient failure |
+//! | 8 | `reqwest::Client` | attempt | the transport |
 //!
-//! Dead letters and circuit breaking take their places around and inside retry as they
-//! land (see the README). Each layer also works alone with `tower::ServiceBuilder`.
+//! Circuit breaking takes its place inside retry when it lands (see the README). Each layer also works alone with `tower::ServiceBuilder`.
 //!
 //! # Logging
 //!
@@ -61,7 +63,7 @@
 //!
 //! | feature | what it adds |
 //! |---|---|
-//! | `redis` | `idempotency::store::RedisStore`, a ledger shared by many instances |
+//! | `redis` | `idempotency::store::RedisStore`, a ledger shared by many instances; `dead_letter::sink::RedisSink`, dead letters in Redis Streams |
 //! | `admin` | `admin::router`, the dead-letter page and JSON API, an axum `Router` to mount behind your auth |
 //!
 //! steadfast turns on no TLS backend of reqwest: your own `reqwest`

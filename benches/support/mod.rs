@@ -166,6 +166,37 @@ where
         .service(inner)
 }
 
+/// [`steadfast_stack`] with dead letters on (an in-memory sink) between log and
+/// idempotency, as the `Client` builds it when given a sink.
+pub fn steadfast_dead_letter_stack<S>(
+    inner: S,
+) -> impl Service<Request, Response = Response, Error = steadfast::Error, Future: Send>
++ Clone
++ Send
++ 'static
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    let retry = RetryConfig::default();
+    let limiter = RateLimiter::new(&free_quota()).expect("valid quota");
+    let dead_letters = steadfast::dead_letter::DeadLetterLayer::new(
+        &steadfast::dead_letter::DeadLetterConfig::default(),
+    )
+    .expect("valid");
+    ServiceBuilder::new()
+        .layer(LogLayer::default())
+        .layer(dead_letters)
+        .layer(IdempotencyLayer::new(&IdempotencyConfig::default()).expect("valid"))
+        .layer(DeadlineLayer::new(
+            retry.deadline.unwrap_or(Duration::from_secs(120)),
+        ))
+        .layer(RetryLayer::new(&retry).expect("valid"))
+        .layer(RateLimitLayer::shared_limiter(limiter))
+        .layer(TimeoutLayer::new(Duration::from_secs(30)))
+        .service(inner)
+}
+
 // ---------------------------------------------------------------------------------------
 // The reqwest-middleware contender
 // ---------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 //! What a letter keeps of a request (taken before it is sent) and of the call's end.
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use http_body_util::BodyExt as _;
@@ -122,16 +122,22 @@ pub(crate) fn attempts(log: &[AttemptEntry], replay: bool) -> Vec<LetterAttempt>
 }
 
 /// What the error says of the attempts when no retry layer logged any: the call's one
-/// ending, classified.
-pub(crate) fn ending_attempt(error: &Error, started: Instant, replay: bool) -> Vec<LetterAttempt> {
+/// ending, classified; its duration is the limit that cut it, when a timeout did (a call
+/// that succeeds does not pay for reading the clock at its start).
+pub(crate) fn ending_attempt(error: &Error, replay: bool) -> Vec<LetterAttempt> {
     let Some(classification) = error.classification() else {
         return Vec::new();
     };
+    let elapsed = match error {
+        Error::Timeout { elapsed, .. } => *elapsed,
+        _ => Duration::ZERO,
+    };
+    let now = Instant::now();
     let entry = AttemptEntry {
         classification: classification.with_applied(error.outcome()),
         status: error.status(),
-        started,
-        elapsed: started.elapsed(),
+        started: now.checked_sub(elapsed).unwrap_or(now),
+        elapsed,
     };
     attempts(&[entry], replay)
 }
@@ -141,13 +147,12 @@ pub(crate) async fn letter(
     captured: Captured,
     error: &Error,
     log: Vec<AttemptEntry>,
-    started: Instant,
     recorder: &super::recorder::Recorder,
 ) -> DeadLetter {
     let now = SystemTime::now();
     let mut attempts = attempts(&log, false);
     if attempts.is_empty() {
-        attempts = ending_attempt(error, started, false);
+        attempts = ending_attempt(error, false);
     }
     let redactor = &recorder.redactor;
     DeadLetter {

@@ -8,7 +8,6 @@ use std::task::{Context, Poll, ready};
 use pin_project_lite::pin_project;
 use reqwest::Response;
 use tokio::task::futures::TaskLocalFuture;
-use tokio::time::Instant;
 
 use super::capture::{self, Captured};
 use super::recorder::Recorder;
@@ -51,7 +50,6 @@ pin_project! {
 struct Call {
     captured: Captured,
     recorder: Arc<Recorder>,
-    started: Instant,
 }
 
 impl<F> ResponseFuture<F> {
@@ -70,11 +68,7 @@ impl<F> ResponseFuture<F> {
         Self {
             state: State::Calling {
                 inner: crate::telemetry::with_attempt_log(inner),
-                call: Some(Call {
-                    captured,
-                    recorder,
-                    started: Instant::now(),
-                }),
+                call: Some(Call { captured, recorder }),
             },
         }
     }
@@ -121,12 +115,8 @@ where
             StateProj::Done => panic!("dead-letter future polled after completion"),
         };
         let future = Box::pin(async move {
-            let Call {
-                captured,
-                recorder,
-                started,
-            } = call;
-            let letter = capture::letter(captured, &error, log, started, &recorder).await;
+            let Call { captured, recorder } = call;
+            let letter = capture::letter(captured, &error, log, &recorder).await;
             recorder.store(&letter).await;
             error
         });

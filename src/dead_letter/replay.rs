@@ -8,7 +8,6 @@ use std::time::SystemTime;
 use bytes::Bytes;
 use reqwest::header::{HeaderName, HeaderValue};
 use reqwest::{Method, Request, Response, Url};
-use tokio::time::Instant;
 
 use super::capture::{attempts, ending_attempt, last_response};
 use super::recorder::Recorder;
@@ -218,7 +217,6 @@ pub(crate) async fn replay(
     };
     letter.confirmed_not_applied |= confirmed;
     let request = request(&letter, client, method, url)?;
-    let started = Instant::now();
     let mut call = std::pin::pin!(crate::telemetry::with_attempt_log(
         REPLAYING.scope((), client.send(request))
     ));
@@ -243,7 +241,7 @@ pub(crate) async fn replay(
         }
         Err(error) => {
             if sent.is_empty() {
-                sent = ending_attempt(&error, started, true);
+                sent = ending_attempt(&error, true);
             }
             letter.attempts.append(&mut sent);
             letter.state = LetterState::FailedAgain;
