@@ -49,6 +49,7 @@ th,td{border-bottom:1px solid var(--line);padding:6px;text-align:left;vertical-a
 td.url,pre,code{overflow-wrap:anywhere;word-break:break-word}
 pre{background:#8881;padding:8px;white-space:pre-wrap;max-height:24em;overflow:auto}
 .muted{color:var(--muted)}
+table.pairs th{width:28%;font-weight:600}
 .tabs a{display:inline-block;margin:0 8px 6px 0}
 .tabs a.on{font-weight:bold;text-decoration:none}
 form.filters{display:flex;flex-wrap:wrap;gap:6px;align-items:end;margin:8px 0}

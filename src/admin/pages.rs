@@ -225,7 +225,7 @@ fn pairs(out: &mut String, pairs: &[(String, String)]) {
         out.push_str("<p class=\"muted\">no headers</p>");
         return;
     }
-    out.push_str("<table><tbody>");
+    out.push_str("<table class=\"pairs\"><tbody>");
     for (name, value) in pairs {
         let _ = write!(
             out,
