@@ -510,21 +510,16 @@ async fn an_unknown_letter_is_replayed_only_after_a_person_confirms_it() {
     assert_eq!(fixture.sent().await, before + 1);
 }
 
-#[tokio::test]
-async fn a_post_without_a_valid_token_or_from_another_origin_gets_403_and_does_nothing() {
-    let (fixture, letters) = Fixture::seeded(AdminConfig::default()).await;
-    let letter = &letters[0];
-    let token = fixture.token(letter).await;
-    fixture.down.store(false, Ordering::SeqCst);
-    let before = fixture.sent().await;
-    // A token another router signed (another key).
-    let other = Fixture::start(AdminConfig::default()).await;
-    let mut forged = token.clone().into_bytes();
-    forged[10] = if forged[10] == b'a' { b'b' } else { b'a' };
-    let forged = String::from_utf8(forged).expect("hex");
-
+/// POSTs the CSRF checks refuse: no, empty, forged token; another origin or referer; the
+/// API without its header.
+fn refused_posts<'a>(
+    fixture: &Fixture,
+    letter: &DeadLetter,
+    token: &'a str,
+    forged: &'a str,
+) -> Vec<(&'static str, reqwest::RequestBuilder)> {
     let url = format!("{}/letters/{}/replay", fixture.page, letter.id);
-    let attempts: Vec<(&str, reqwest::RequestBuilder)> = vec![
+    vec![
         (
             "no token",
             fixture
@@ -540,7 +535,7 @@ async fn a_post_without_a_valid_token_or_from_another_origin_gets_403_and_does_n
         ("empty token", fixture.http.post(&url).form(&[("csrf", "")])),
         (
             "forged token",
-            fixture.http.post(&url).form(&[("csrf", forged.as_str())]),
+            fixture.http.post(&url).form(&[("csrf", forged)]),
         ),
         (
             "another origin",
@@ -548,7 +543,7 @@ async fn a_post_without_a_valid_token_or_from_another_origin_gets_403_and_does_n
                 .http
                 .post(&url)
                 .header("Origin", "https://evil.example")
-                .form(&[("csrf", token.as_str())]),
+                .form(&[("csrf", token)]),
         ),
         (
             "another referer",
@@ -556,7 +551,7 @@ async fn a_post_without_a_valid_token_or_from_another_origin_gets_403_and_does_n
                 .http
                 .post(&url)
                 .header("Referer", "https://evil.example/x")
-                .form(&[("csrf", token.as_str())]),
+                .form(&[("csrf", token)]),
         ),
         (
             "null origin",
@@ -564,7 +559,7 @@ async fn a_post_without_a_valid_token_or_from_another_origin_gets_403_and_does_n
                 .http
                 .post(&url)
                 .header("Origin", "null")
-                .form(&[("csrf", token.as_str())]),
+                .form(&[("csrf", token)]),
         ),
         (
             "api without header",
@@ -577,7 +572,7 @@ async fn a_post_without_a_valid_token_or_from_another_origin_gets_403_and_does_n
             fixture
                 .http
                 .post(format!("{}/api/letters/{}/replay", fixture.page, letter.id))
-                .header("X-CSRF-Token", forged.as_str()),
+                .header("X-CSRF-Token", forged),
         ),
         (
             "api discard without header",
@@ -589,7 +584,23 @@ async fn a_post_without_a_valid_token_or_from_another_origin_gets_403_and_does_n
                 ))
                 .json(&serde_json::json!({"reason": "x"})),
         ),
-    ];
+    ]
+}
+
+#[tokio::test]
+async fn a_post_without_a_valid_token_or_from_another_origin_gets_403_and_does_nothing() {
+    let (fixture, letters) = Fixture::seeded(AdminConfig::default()).await;
+    let letter = &letters[0];
+    let token = fixture.token(letter).await;
+    fixture.down.store(false, Ordering::SeqCst);
+    let before = fixture.sent().await;
+    // A token another router signed (another key).
+    let other = Fixture::start(AdminConfig::default()).await;
+    let mut forged = token.clone().into_bytes();
+    forged[10] = if forged[10] == b'a' { b'b' } else { b'a' };
+    let forged = String::from_utf8(forged).expect("hex");
+
+    let attempts = refused_posts(&fixture, letter, &token, &forged);
     for (what, request) in attempts {
         let response = request.send().await.expect("answers");
         assert_eq!(response.status(), 403, "{what}");

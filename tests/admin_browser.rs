@@ -1,4 +1,4 @@
-//! The admin page in a real browser: headless Chromium driven over WebDriver (chromedriver)
+//! The admin page in a real browser: headless Chromium, driven through `chromedriver`,
 //! opens the list, opens a letter, clicks Replay and sees it resolved; a screenshot is saved
 //! to `target/admin-screenshot.png`.
 //!
