@@ -163,7 +163,7 @@ impl Respond for BillingApi {
             if invoice == 1009 {
                 return ResponseTemplate::new(500);
             }
-            if invoice % 2 == 0 {
+            if invoice.is_multiple_of(2) {
                 return ResponseTemplate::new(503).set_body_string("busy, try later");
             }
         }

@@ -603,13 +603,7 @@ async fn discarded_letters_are_not_replayed_and_filters_find_letters() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fault_run_of_ten_thousand_calls_loses_none() {
     const CALLS: usize = 10_000;
-    let api = ChaosApi::start(
-        Keys::Ignores,
-        0x0dead_1e77,
-        0.30,
-        Duration::from_millis(300),
-    )
-    .await;
+    let api = ChaosApi::start(Keys::Ignores, 0xdead_1e77, 0.30, Duration::from_millis(300)).await;
     let sink = MemorySink::new(CALLS);
     let client = Client::builder()
         .retry(

@@ -16,18 +16,23 @@ use crate::redact::Redactor;
 use crate::telemetry::AttemptEntry;
 
 /// The request as the caller handed it to the layer: enough to make a letter if the call
-/// fails. Cheap for a call that succeeds: the URL and headers are cloned, a small body
-/// copied, a larger one shared.
+/// fails. Cheap for a call that succeeds: the URL, the headers and a body up to
+/// [`COPIED_BODY`] are packed into one buffer (one allocation, one free); a larger body is
+/// shared, not copied.
 pub(crate) struct Captured {
     pub(crate) method: Method,
-    url: Url,
-    headers: HeaderMap,
+    /// The URL, then each header (a flag byte, the name's and the value's lengths, the name
+    /// and the value), then an inline body.
+    packed: Vec<u8>,
+    url_end: usize,
+    headers_end: usize,
     body: CapturedBody,
 }
 
 enum CapturedBody {
     Empty,
-    Bytes(Bytes),
+    /// The body is the end of `packed`.
+    Inline,
     /// A larger buffered body, shared rather than copied until a letter needs it.
     Shared(reqwest::Body),
     TooLarge(u64),
@@ -37,70 +42,119 @@ enum CapturedBody {
 /// The largest body copied at once rather than shared.
 const COPIED_BODY: usize = 1024;
 
+/// The bytes before a header's name and value: a flag and the two lengths.
+const HEADER_HEAD: usize = 1 + 2 + 4;
+
 impl Captured {
     #[inline]
     pub(crate) fn of(request: &Request, max_body: usize) -> Self {
-        let body = match request.body().map(reqwest::Body::as_bytes) {
-            None => CapturedBody::Empty,
-            Some(Some(bytes)) if bytes.len() > max_body => {
-                CapturedBody::TooLarge(u64::try_from(bytes.len()).unwrap_or(u64::MAX))
-            }
-            Some(Some(bytes)) if bytes.len() <= COPIED_BODY => {
-                CapturedBody::Bytes(Bytes::copy_from_slice(bytes))
-            }
-            Some(Some(_)) => request
-                .try_clone()
-                .and_then(|mut copy| copy.body_mut().take())
-                .map_or(CapturedBody::Streamed, CapturedBody::Shared),
-            Some(None) => CapturedBody::Streamed,
+        let (body, inline) = match request.body().map(reqwest::Body::as_bytes) {
+            None => (CapturedBody::Empty, &[][..]),
+            Some(Some(bytes)) if bytes.len() > max_body => (
+                CapturedBody::TooLarge(u64::try_from(bytes.len()).unwrap_or(u64::MAX)),
+                &[][..],
+            ),
+            Some(Some(bytes)) if bytes.len() <= COPIED_BODY => (CapturedBody::Inline, bytes),
+            Some(Some(_)) => (
+                request
+                    .try_clone()
+                    .and_then(|mut copy| copy.body_mut().take())
+                    .map_or(CapturedBody::Streamed, CapturedBody::Shared),
+                &[][..],
+            ),
+            Some(None) => (CapturedBody::Streamed, &[][..]),
         };
+        let url = request.url().as_str().as_bytes();
+        let headers = request.headers();
+        let header_bytes: usize = headers
+            .iter()
+            .map(|(n, v)| HEADER_HEAD + n.as_str().len() + v.len())
+            .sum();
+        let mut packed = Vec::with_capacity(url.len() + header_bytes + inline.len());
+        packed.extend_from_slice(url);
+        let url_end = packed.len();
+        for (name, value) in headers {
+            let (name, sensitive, value) = (
+                name.as_str().as_bytes(),
+                value.is_sensitive(),
+                value.as_bytes(),
+            );
+            // Header names are short and values within hyper's limits; longer ones are not kept.
+            let (Ok(name_len), Ok(value_len)) =
+                (u16::try_from(name.len()), u32::try_from(value.len()))
+            else {
+                continue;
+            };
+            packed.push(u8::from(sensitive));
+            packed.extend_from_slice(&name_len.to_le_bytes());
+            packed.extend_from_slice(&value_len.to_le_bytes());
+            packed.extend_from_slice(name);
+            packed.extend_from_slice(value);
+        }
+        let headers_end = packed.len();
+        packed.extend_from_slice(inline);
         Self {
             method: request.method().clone(),
-            url: request.url().clone(),
-            headers: if request.headers().is_empty() {
-                HeaderMap::new()
-            } else {
-                request.headers().clone()
-            },
+            packed,
+            url_end,
+            headers_end,
             body,
         }
     }
 
+    /// The headers packed: name, value, and whether reqwest marked the value sensitive.
+    fn headers(&self) -> impl Iterator<Item = (&[u8], &[u8], bool)> {
+        let mut rest = &self.packed[self.url_end..self.headers_end];
+        std::iter::from_fn(move || {
+            let (head, tail) = rest.split_at_checked(HEADER_HEAD)?;
+            let name_len = usize::from(u16::from_le_bytes([head[1], head[2]]));
+            let value_len =
+                usize::try_from(u32::from_le_bytes([head[3], head[4], head[5], head[6]])).ok()?;
+            let (name, tail) = tail.split_at_checked(name_len)?;
+            let (value, tail) = tail.split_at_checked(value_len)?;
+            rest = tail;
+            Some((name, value, head[0] == 1))
+        })
+    }
+
     /// The request part of a letter: credentials and sensitive headers dropped.
     fn into_letter_request(self, redactor: &Redactor) -> LetterRequest {
-        let headers = kept_headers(&self.headers, redactor);
+        let headers = self
+            .headers()
+            .filter(|(_, _, sensitive)| !sensitive)
+            .filter_map(|(name, value, _)| {
+                let name = reqwest::header::HeaderName::from_bytes(name).ok()?;
+                let value = std::str::from_utf8(value).ok()?;
+                (!redactor.is_sensitive_header(&name))
+                    .then(|| (name.as_str().to_owned(), value.to_owned()))
+            })
+            .collect();
         let body = match &self.body {
             CapturedBody::Empty => LetterBody::Empty,
-            CapturedBody::Bytes(bytes) => LetterBody::from_bytes(bytes),
+            CapturedBody::Inline => LetterBody::from_bytes(&self.packed[self.headers_end..]),
             CapturedBody::Shared(body) => body
                 .as_bytes()
                 .map_or(LetterBody::Streamed, LetterBody::from_bytes),
             CapturedBody::TooLarge(len) => LetterBody::TooLarge { len: *len },
             CapturedBody::Streamed => LetterBody::Streamed,
         };
-        let mut url = self.url;
-        // Userinfo is a credential; the client's own credentials are applied at replay.
-        let _ = url.set_username("");
-        let _ = url.set_password(None);
+        let text = String::from_utf8_lossy(&self.packed[..self.url_end]);
+        let url = match Url::parse(&text) {
+            Ok(mut url) => {
+                // Userinfo is a credential; the client's own credentials are applied at replay.
+                let _ = url.set_username("");
+                let _ = url.set_password(None);
+                url.to_string()
+            }
+            Err(_) => text.into_owned(),
+        };
         LetterRequest {
             method: self.method.to_string(),
-            url: url.to_string(),
+            url,
             headers,
             body,
         }
     }
-}
-
-/// The headers a letter keeps: every one that is text and not sensitive (by name, as the
-/// redactor lists them, or marked sensitive by reqwest).
-pub(crate) fn kept_headers(headers: &HeaderMap, redactor: &Redactor) -> Vec<(String, String)> {
-    headers
-        .iter()
-        .filter(|(name, value)| !value.is_sensitive() && !redactor.is_sensitive_header(name))
-        .filter_map(|(name, value)| {
-            Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
-        })
-        .collect()
 }
 
 /// The attempts of a log, as a letter keeps them.
@@ -254,4 +308,42 @@ async fn read_start(response: Response, max: usize, until: Instant) -> (Response
         join(parts, reqwest::Body::wrap(Prefixed::new(head, tail))),
         shown,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_captured_request_unpacks_without_its_credentials() {
+        let url = "https://ada:pw@billing.example.com/invoices?page=2";
+        let mut request = Request::new(Method::POST, url.parse().expect("a URL"));
+        let headers = request.headers_mut();
+        headers.insert("content-type", "application/json".parse().expect("a value"));
+        headers.insert("x-api-key", "k-1".parse().expect("a value"));
+        let mut token: reqwest::header::HeaderValue = "Bearer t".parse().expect("a value");
+        token.set_sensitive(true);
+        headers.insert("x-upstream", token);
+        headers.append("accept", "text/plain".parse().expect("a value"));
+        headers.append("accept", "application/json".parse().expect("a value"));
+        *request.body_mut() = Some(reqwest::Body::from(r#"{"total":1}"#));
+        let letter = Captured::of(&request, 1024).into_letter_request(&Redactor::default());
+        assert_eq!(letter.url, "https://billing.example.com/invoices?page=2");
+        assert_eq!(
+            letter.headers,
+            [
+                ("content-type".to_owned(), "application/json".to_owned()),
+                ("accept".to_owned(), "text/plain".to_owned()),
+                ("accept".to_owned(), "application/json".to_owned()),
+            ]
+        );
+        assert_eq!(letter.body, LetterBody::Text(r#"{"total":1}"#.to_owned()));
+
+        let big = "x".repeat(2000);
+        *request.body_mut() = Some(reqwest::Body::from(big.clone()));
+        let shared = Captured::of(&request, 4096).into_letter_request(&Redactor::default());
+        assert_eq!(shared.body, LetterBody::Text(big));
+        let capped = Captured::of(&request, 1000).into_letter_request(&Redactor::default());
+        assert_eq!(capped.body, LetterBody::TooLarge { len: 2000 });
+    }
 }

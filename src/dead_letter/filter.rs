@@ -127,7 +127,7 @@ impl LetterFilter {
     /// The letters of `all` that match, newest first, at most `limit`.
     pub(crate) fn select<'a>(&self, all: impl Iterator<Item = &'a DeadLetter>) -> Vec<DeadLetter> {
         let mut found: Vec<DeadLetter> = all.filter(|l| self.matches(l)).cloned().collect();
-        found.sort_by(|a, b| b.id.cmp(&a.id));
+        found.sort_by_key(|letter| std::cmp::Reverse(letter.id));
         found.truncate(self.limit);
         found
     }

@@ -67,11 +67,17 @@
 //! ([`DeadLetters::confirm_not_applied`]) said it was not applied. Claims (a lease per
 //! letter) make sure two replayers never send one letter twice.
 //!
+//! A caller that drops a failed call's future while its letter is being stored drops the
+//! letter too: recording runs in the call's own future, not in a spawned task.
+//!
 //! # Cost
 //!
-//! A call that succeeds pays for a copy of its URL and headers and of a small body (a
-//! larger one is shared), and for the attempt log's scope around the inner future; the
-//! retry layer logs attempts only when an attempt did not succeed at once.
+//! A call that succeeds pays for one buffer holding its URL, headers and a body up to
+//! 1 KiB (a larger one is shared, not copied), and for the attempt log's scope around the
+//! inner future; the retry layer logs attempts only when an attempt did not succeed at once.
+//! Measured with callgrind (`benches/profile.rs`, in memory): the layer alone adds about
+//! 800 instructions to a GET and 1,000 to a POST. A client without dead letters keeps the
+//! layer in its stack as a pass-through (a branch; not measured separately).
 
 mod capture;
 mod config;

@@ -177,38 +177,11 @@ pub(crate) async fn replay(
         return Err(ReplayError::NotReplayable(id));
     }
     let (method, url) = target(&letter)?;
-    if letter.outcome == LetterOutcome::Unknown && !letter.confirmed_not_applied {
-        let body = letter.request.body.as_bytes().map(Bytes::copy_from_slice);
-        let asked = VerifyRequest::new(
-            method.clone(),
-            url.clone(),
-            letter.idempotency_key.clone(),
-            body,
-        );
-        let verified = match client.verify(asked) {
-            Some(answer) => answer.await,
-            None => return Err(ReplayError::OutcomeUnknown(id)),
-        };
-        match verified {
-            Verification::Applied(response) => {
-                letter = match claimed(recorder, id).await? {
-                    Ok(letter) => letter,
-                    Err(resolved) => return Ok(already(resolved)),
-                };
-                letter.state = LetterState::Resolved;
-                letter.updated = SystemTime::now();
-                save(recorder, &letter).await;
-                return Ok(Replayed::Resolved {
-                    letter: Box::new(letter),
-                    response: Box::new(response),
-                });
-            }
-            Verification::NotApplied => {
-                resolve_key(client, id, &method, &url, letter.idempotency_key.as_deref()).await?;
-                letter.confirmed_not_applied = true;
-            }
-            _ => return Err(ReplayError::OutcomeUnknown(id)),
-        }
+    if letter.outcome == LetterOutcome::Unknown
+        && !letter.confirmed_not_applied
+        && let Some(found) = verify(recorder, client, &mut letter, &method, &url).await?
+    {
+        return Ok(found);
     }
     let confirmed = letter.confirmed_not_applied;
     letter = match claimed(recorder, id).await? {
@@ -263,6 +236,50 @@ pub(crate) async fn replay(
             }
         }
     })
+}
+
+/// Asks the client's verifier about an unknown letter: `Some` when it found the call
+/// applied (the letter is resolved, nothing sent), `None` when it found it not applied (the
+/// key is freed and the letter marked confirmed), else an error.
+async fn verify(
+    recorder: &Recorder,
+    client: &dyn Resend,
+    letter: &mut DeadLetter,
+    method: &Method,
+    url: &Url,
+) -> Result<Option<Replayed>, ReplayError> {
+    let id = letter.id;
+    let body = letter.request.body.as_bytes().map(Bytes::copy_from_slice);
+    let asked = VerifyRequest::new(
+        method.clone(),
+        url.clone(),
+        letter.idempotency_key.clone(),
+        body,
+    );
+    let Some(answer) = client.verify(asked) else {
+        return Err(ReplayError::OutcomeUnknown(id));
+    };
+    match answer.await {
+        Verification::Applied(response) => {
+            let mut resolved = match claimed(recorder, id).await? {
+                Ok(letter) => letter,
+                Err(resolved) => return Ok(Some(already(resolved))),
+            };
+            resolved.state = LetterState::Resolved;
+            resolved.updated = SystemTime::now();
+            save(recorder, &resolved).await;
+            Ok(Some(Replayed::Resolved {
+                letter: Box::new(resolved),
+                response: Box::new(response),
+            }))
+        }
+        Verification::NotApplied => {
+            resolve_key(client, id, method, url, letter.idempotency_key.as_deref()).await?;
+            letter.confirmed_not_applied = true;
+            Ok(None)
+        }
+        _ => Err(ReplayError::OutcomeUnknown(id)),
+    }
 }
 
 /// The answer for a letter resolved before: nothing sent.

@@ -15,10 +15,11 @@ use crate::dead_letter::{DeadLetter, LetterFilter, LetterId};
 ///
 /// Every new letter and every change (a claim, a replay's result, a discard) is appended as
 /// a line and flushed before the call returns; the latest line of an id supersedes the
-/// earlier ones. When the file is opened, every line is read (each bounded by
-/// [`max_line_bytes`](Self::max_line_bytes)): a line cut short by a crash, or one that does
-/// not parse or is too long, is skipped with a WARN, never a failed open. The latest version
-/// of each letter is kept in memory for `get` and `list`.
+/// earlier ones. When the file is opened, every line is read, each bounded by
+/// [`DEFAULT_MAX_LINE_BYTES`] (or the bound given to [`open_with`](Self::open_with)): a
+/// line cut short by a crash, or one that does not parse or is too long, is skipped with a
+/// WARN, never a failed open. The latest version of each letter is kept in memory for `get`
+/// and `list`.
 ///
 /// Writes are blocking file I/O, run on tokio's blocking pool. The file grows with every
 /// change; rotate it by opening a new file and replaying or discarding the old letters.
@@ -186,19 +187,16 @@ fn read_all(
         } else {
             serde_json::from_slice::<DeadLetter>(&line).ok()
         };
-        match parsed {
-            Some(letter) => {
-                letters.insert(letter.id, letter);
-            }
-            None => {
-                skipped += 1;
-                let why = match (too_long, complete) {
-                    (true, _) => "longer than the line limit",
-                    (false, false) => "torn (cut short by a crash)",
-                    (false, true) => "not a letter",
-                };
-                tracing::warn!(target: "steadfast", line = number, why, "dead-letter file: line skipped");
-            }
+        if let Some(letter) = parsed {
+            letters.insert(letter.id, letter);
+        } else {
+            skipped += 1;
+            let why = match (too_long, complete) {
+                (true, _) => "longer than the line limit",
+                (false, false) => "torn (cut short by a crash)",
+                (false, true) => "not a letter",
+            };
+            tracing::warn!(target: "steadfast", line = number, why, "dead-letter file: line skipped");
         }
     }
     Ok((letters, skipped, ends_in_newline))

@@ -173,7 +173,7 @@ impl fmt::Debug for RedisSink {
     }
 }
 
-/// KEYS: log, letters, index, work, work_ids, claim prefix.
+/// KEYS: log, letters, index, work, `work_ids`, claim prefix.
 /// ARGV: id, letter JSON, created (ms), state name, cap, group.
 const STORE: &str = r"
 local id, json, state, cap, group = ARGV[1], ARGV[2], ARGV[4], tonumber(ARGV[5]), ARGV[6]
@@ -217,7 +217,7 @@ return {'held', v}
 ";
 
 /// Hands up to ARGV[3] letters to a worker: first entries left idle for the lease by
-/// another, then new ones. KEYS: work, letters, work_ids, claim prefix. ARGV: group,
+/// another, then new ones. KEYS: work, letters, `work_ids`, claim prefix. ARGV: group,
 /// claimant, count, lease (ms). Returns the letters claimed.
 const CLAIM_NEXT: &str = r"
 local group, claimant, count, lease = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
@@ -323,7 +323,7 @@ impl RedisSink {
         let created = letter
             .created
             .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| millis(d));
+            .map_or(0, millis);
         let keys = &self.shared.keys;
         let _: i64 = self
             .shared
