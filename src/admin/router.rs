@@ -335,3 +335,45 @@ async fn letter_action(
         Err(_) => (StatusCode::OK, "done").into_response(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_mount_point_is_the_original_path_minus_what_the_router_saw() {
+        let table = [
+            ("/ops/dead-letters", "/", "/ops/dead-letters"),
+            ("/ops/dead-letters/", "/", "/ops/dead-letters"),
+            ("/", "/", ""),
+            (
+                "/ops/dead-letters/letters/abc",
+                "/letters/abc",
+                "/ops/dead-letters",
+            ),
+            ("/letters/abc", "/letters/abc", ""),
+            ("/elsewhere", "/letters/abc", ""),
+        ];
+        for (original, seen, expected) in table {
+            let original: Uri = original.parse().expect("valid");
+            let seen: Uri = seen.parse().expect("valid");
+            assert_eq!(base(&original, &seen), expected, "{original} {seen}");
+        }
+    }
+
+    #[test]
+    fn notices_are_fixed_texts() {
+        for code in [
+            "resolved",
+            "failed_again",
+            "held",
+            "unknown",
+            "reason",
+            "failed",
+        ] {
+            assert!(notice(code).is_some(), "{code}");
+        }
+        assert!(notice("<script>").is_none());
+        assert!(notice("").is_none());
+    }
+}
