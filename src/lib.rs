@@ -69,6 +69,7 @@
 //! |---|---|
 //! | `redis` | `idempotency::store::RedisStore`, a ledger shared by many instances; `dead_letter::sink::RedisSink`, dead letters in Redis Streams |
 //! | `webhook` | `webhook`: signature verification and deduplication layers for receivers; with `redis`, an event queue on a Redis Stream |
+//! | `admin` | `admin::router`, the dead-letter page and JSON API, an axum `Router` to mount behind your auth |
 //!
 //! steadfast turns on no TLS backend of reqwest: your own `reqwest`
 //! dependency chooses it (reqwest's default is rustls).
@@ -118,6 +119,8 @@
 //!   (`new`, `x`, `shared_x`, `without_x`, `get_ref`, `get_mut`, `into_inner`); a builder
 //!   type such as [`ClientBuilder`] carries it on the type instead.
 
+#[cfg(feature = "admin")]
+pub mod admin;
 mod body;
 mod boxed;
 pub mod classify;

@@ -35,8 +35,9 @@ const LAYERS: &[&str] = &[
 ];
 
 /// On top: may import anything. `webhook` is a receiver's facade: it builds on the
-/// idempotency ledger's stores as a user would, and no layer imports it.
-const TOP: &[&str] = &["client", "lib", "webhook"];
+/// idempotency ledger's stores as a user would, and no layer imports it; `admin` is a page
+/// over the dead letters' public API.
+const TOP: &[&str] = &["admin", "client", "lib", "webhook"];
 
 #[derive(Debug, PartialEq, Eq)]
 enum Floor {
