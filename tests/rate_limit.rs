@@ -591,3 +591,89 @@ fn the_client_config_reads_rate_limits() {
     Client::from_config(http(), &config).expect("builds");
     assert_eq!(steadfast::ClientConfig::default().rate_limit, None);
 }
+
+// ---------------------------------------------------------------------------
+// Accuracy: every permit at its slot of the GCRA's schedule, in the order of the calls.
+
+/// Runs `calls` calls over `tasks` tasks through a limiter at `rate`/s, burst 1, and
+/// returns each call's send time since the first, indexed by the order the calls were
+/// made in (the order they reserved their slots).
+async fn permit_times(rate: u32, tasks: usize, calls: usize) -> Vec<Duration> {
+    use tower::ServiceExt;
+    let sent = Arc::new(Mutex::new(vec![None; calls]));
+    let inner = tower::service_fn({
+        let sent = Arc::clone(&sent);
+        move |request: reqwest::Request| {
+            let index: usize = request.headers()["x-call"]
+                .to_str()
+                .expect("ascii")
+                .parse()
+                .expect("a number");
+            sent.lock().expect("not poisoned")[index] = Some(Instant::now());
+            async { Ok::<_, Error>(reqwest::Response::from(::http::Response::new(""))) }
+        }
+    });
+    let layer = RateLimitLayer::new(
+        &config(Quota::per_second(rate).burst(1)).max_wait(Duration::from_secs(3_600)),
+    )
+    .expect("valid");
+    let service = ServiceBuilder::new().layer(layer).service(inner);
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut handles = Vec::new();
+    for _ in 0..tasks {
+        let (mut service, next) = (service.clone(), Arc::clone(&next));
+        handles.push(tokio::spawn(async move {
+            loop {
+                let ready = service.ready().await.expect("always ready");
+                // No await between taking a number and `call`, which reserves the slot.
+                let index = next.fetch_add(1, Ordering::SeqCst);
+                if index >= calls {
+                    return;
+                }
+                let mut request = get("http://api.example.com/orders");
+                request
+                    .headers_mut()
+                    .insert("x-call", index.to_string().parse().expect("valid"));
+                ready.call(request).await.expect("within max_wait");
+            }
+        }));
+    }
+    for handle in handles {
+        handle.await.expect("no task panicked");
+    }
+    let sent = sent.lock().expect("not poisoned");
+    let first = sent[0].expect("sent");
+    sent.iter()
+        .map(|at| at.expect("every call was sent") - first)
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_permit_goes_at_its_slot_in_call_order_at_any_rate() {
+    // (rate per second, calls): at least two seconds of each rate.
+    let rates = [(1, 4), (3, 10), (200, 600), (1_000, 2_500), (10_000, 25_000)];
+    for (rate, calls) in rates {
+        // One permit every second / rate, rounded up to the nanosecond.
+        let interval = Duration::from_nanos(1_000_000_000_u64.div_ceil(u64::from(rate)));
+        for tasks in [1, 64] {
+            let times = permit_times(rate, tasks, calls).await;
+            for (k, at) in times.iter().enumerate() {
+                let slot = interval * u32::try_from(k).expect("small");
+                // Never early; late by less than tokio's timer tick, whose granularity is
+                // 1 ms: at 10,000/s ten slots share a tick and go together.
+                assert!(
+                    (slot..slot + MS).contains(at),
+                    "{rate}/s, {tasks} tasks: call {k} sent at {at:?}, its slot is {slot:?}"
+                );
+            }
+            // So the rate over the run is the quota: the last slot is (calls - 1) intervals on.
+            let span = times[calls - 1].as_secs_f64();
+            let admitted = f64::from(u32::try_from(calls - 1).expect("small")) / span;
+            let ratio = admitted / f64::from(rate);
+            assert!(
+                (0.99..=1.01).contains(&ratio),
+                "{rate}/s, {tasks} tasks: {admitted:.1}/s ({ratio:.4} of the quota)"
+            );
+        }
+    }
+}

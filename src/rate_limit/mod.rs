@@ -68,14 +68,17 @@
 //! The layer, the service and [`RateLimiter`] share their buckets through an `Arc`:
 //! cloning a layer, a service or a [`Client`](crate::Client) never creates a new bucket.
 
+mod adapt;
 mod clock;
 mod config;
 mod future;
+mod gcra;
 mod key;
 mod layer;
 mod limiter;
 mod pause;
 mod service;
+mod settings;
 mod state;
 
 pub use config::{Quota, RateLimitConfig, RateLimitMode};

@@ -93,13 +93,13 @@ where
                 limiter.log_refusal(&key.name, retry_after);
                 ResponseFuture::refused(retry_after, &key.name)
             }
-            Admission::Wait => {
+            Admission::Wait(slot) => {
                 // The ready service goes into the future; this one keeps a fresh clone.
                 let clone = self.inner.clone();
                 let mut inner = std::mem::replace(&mut self.inner, clone);
                 let limiter = limiter.clone();
                 ResponseFuture::waiting(Box::pin(async move {
-                    limiter.wait_for_permit(&key).await?;
+                    limiter.wait_for_permit(&key, Some(slot)).await?;
                     let response = inner
                         .call(request)
                         .await
