@@ -243,8 +243,10 @@ pub struct RateLimitConfig {
     /// with the configured burst at most. Logged at INFO when it changes. Default `true`.
     #[serde(default = "defaults::enabled")]
     pub server_limits: bool,
-    /// How long a key may go unused before its state is dropped (a fresh key has a full
-    /// bucket: only a key idle at least one bucket's depth is dropped). Default 10 min.
+    /// How long a key may go unused before its state is dropped: keys are swept when a new
+    /// key is made, at most once per half of this, so a key goes between one and one and a
+    /// half timeouts after its bucket refilled. A paused key or one a call is using stays.
+    /// Must not be zero. Default 10 min.
     #[serde(default = "defaults::idle_timeout", with = "humantime_serde")]
     pub idle_timeout: Duration,
     /// The most keys kept; past it the longest unused keys are dropped first, idle or not
