@@ -130,6 +130,23 @@ pub enum Error {
         idempotency_key: Option<IdempotencyKey>,
     },
 
+    /// The shared quota (Redis) could not be reached and the limiter is set to fail closed:
+    /// no permit was taken and the request was not sent.
+    #[error(
+        "shared rate-limit quota unavailable for {}; the request was not sent, not applied",
+        .key.as_deref().unwrap_or("a custom key")
+    )]
+    #[non_exhaustive]
+    QuotaUnavailable {
+        /// The limiter's key when it may be shown (an origin); `None` for a custom key.
+        key: Option<String>,
+        /// What the quota's store said.
+        #[source]
+        source: BoxError,
+        /// The call's idempotency key, to replay it with.
+        idempotency_key: Option<IdempotencyKey>,
+    },
+
     /// The call failed and was not retried, for the reason in `why`.
     #[error("{failure}; not retried: {why}; {}", .failure.outcome)]
     #[non_exhaustive]
@@ -212,6 +229,11 @@ impl Error {
                 Some(*retry_after),
                 Reason::RateLimited,
             )),
+            // Nothing was sent: once the quota's store is back a later attempt may go.
+            Self::QuotaUnavailable { .. } => Some(
+                Classification::transient(Reason::Custom("shared quota unavailable"))
+                    .with_applied(Applied::NotApplied),
+            ),
             Self::RetriesExhausted { failure, .. }
             | Self::NotRetried { failure, .. }
             | Self::DeadlineExceeded { failure, .. } => Some(failure.classification),
@@ -257,6 +279,7 @@ impl Error {
             | Self::IdempotencyKeyInFlight { .. }
             | Self::Ledger { .. }
             | Self::RateLimited { .. }
+            | Self::QuotaUnavailable { .. }
             | Self::IdempotencyKeyReused { .. } => Applied::NotApplied,
             // Nothing was sent now, but an earlier call with the key may have acted.
             Self::Timeout { .. } | Self::Decode(_) | Self::IdempotencyOutcomeUnknown { .. } => {
@@ -308,6 +331,9 @@ impl Error {
             }
             | Self::RateLimited {
                 idempotency_key, ..
+            }
+            | Self::QuotaUnavailable {
+                idempotency_key, ..
             } => idempotency_key.as_ref().map(IdempotencyKey::as_str),
             _ => self
                 .failure()
@@ -330,6 +356,9 @@ impl Error {
                 idempotency_key, ..
             }
             | Self::RateLimited {
+                idempotency_key, ..
+            }
+            | Self::QuotaUnavailable {
                 idempotency_key, ..
             } => *idempotency_key = Some(key),
             _ => {}

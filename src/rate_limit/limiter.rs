@@ -4,6 +4,8 @@
 mod admission;
 mod evict;
 mod reconfigure;
+#[cfg(feature = "redis")]
+mod remote;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -70,6 +72,9 @@ struct Shared {
     settings: Arc<Settings>,
     /// When idle keys were last swept (clock nanoseconds).
     swept: AtomicU64,
+    /// The quota in Redis every permit is taken from, when there is one.
+    #[cfg(feature = "redis")]
+    remote: Option<super::store::RedisQuota>,
     clock: TokioClock,
 }
 
@@ -130,6 +135,19 @@ impl RateLimiter {
     }
 
     fn build(config: &RateLimitConfig, key_fn: Option<Box<KeyFn>>) -> Result<Self, ConfigError> {
+        Self::build_with(
+            config,
+            key_fn,
+            #[cfg(feature = "redis")]
+            None,
+        )
+    }
+
+    fn build_with(
+        config: &RateLimitConfig,
+        key_fn: Option<Box<KeyFn>>,
+        #[cfg(feature = "redis")] remote: Option<super::store::RedisQuota>,
+    ) -> Result<Self, ConfigError> {
         let quotas = Quotas::new(config)?;
         Ok(Self {
             shared: Arc::new(Shared {
@@ -138,6 +156,8 @@ impl RateLimiter {
                 quotas: RwLock::new(quotas),
                 settings: Arc::new(Settings::new(config)),
                 swept: AtomicU64::new(0),
+                #[cfg(feature = "redis")]
+                remote,
                 clock: TokioClock::new(),
             }),
         })

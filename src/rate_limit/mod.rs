@@ -87,7 +87,6 @@ mod adapt;
 mod clock;
 mod config;
 mod future;
-mod gcra;
 mod key;
 mod layer;
 mod limiter;
@@ -95,6 +94,7 @@ mod pause;
 mod service;
 mod settings;
 mod state;
+pub mod store;
 
 pub use config::{Quota, RateLimitConfig, RateLimitMode};
 pub use future::ResponseFuture;

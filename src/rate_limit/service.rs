@@ -84,6 +84,22 @@ where
             return ResponseFuture::sending(self.inner.call(request), None);
         };
         let key = limiter.lookup(&request);
+        #[cfg(feature = "redis")]
+        if limiter.remote().is_some() {
+            // Every permit of a shared quota is a round trip: always the boxed path.
+            let clone = self.inner.clone();
+            let mut inner = std::mem::replace(&mut self.inner, clone);
+            let limiter = limiter.clone();
+            return ResponseFuture::waiting(Box::pin(async move {
+                limiter.remote_permit(&key).await?;
+                let response = inner
+                    .call(request)
+                    .await
+                    .map_err(|e| Error::from_inner(e.into()))?;
+                limiter.remote_observe(&key, &response).await;
+                Ok(response)
+            }));
+        }
         match limiter.admit(&key) {
             Admission::Go => {
                 let observer = Observer { key };

@@ -1,4 +1,4 @@
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
@@ -10,7 +10,7 @@ use reqwest::header::HeaderMap;
 use super::RateLimitKey;
 use super::clock::TokioClock;
 use super::config::Params;
-use super::gcra::Schedule;
+use super::store::Schedule;
 use super::settings::Settings;
 use crate::hints::{self, RateLimitHeaders};
 
@@ -67,6 +67,9 @@ pub(crate) struct KeyState {
     limit: AtomicU64,
     /// Calls waiting for their slot.
     pub(crate) waiting: AtomicUsize,
+    /// The local schedule at this process's share of the quota, used while a shared quota
+    /// cannot be reached; made on first need.
+    pub(crate) fallback: OnceLock<Schedule>,
     /// The limiter's settings, shared so that a reconfiguration reaches calls in flight.
     pub(crate) settings: Arc<Settings>,
     pub(crate) clock: TokioClock,
@@ -121,6 +124,7 @@ impl KeyState {
             remaining: AtomicU64::new(UNKNOWN),
             limit: AtomicU64::new(UNKNOWN),
             waiting: AtomicUsize::new(0),
+            fallback: OnceLock::new(),
             settings,
             clock,
         }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::RateLimiter;
 use crate::error::Error;
 use crate::rate_limit::RateLimitKey;
-use crate::rate_limit::gcra::Slot;
+use crate::rate_limit::store::Slot;
 use crate::rate_limit::state::{Counted, KeyState};
 
 /// What a call does after its first look at the bucket.
@@ -107,7 +107,7 @@ impl RateLimiter {
     }
 
     /// The error of a call refused without being sent.
-    fn refuse(&self, name: &RateLimitKey, retry_after: Duration) -> Error {
+    pub(super) fn refuse(&self, name: &RateLimitKey, retry_after: Duration) -> Error {
         self.log_refusal(name, retry_after);
         Error::RateLimited {
             retry_after,

@@ -62,7 +62,7 @@ impl Schedule {
 
     /// The interval between permits and the burst depth in force at `now`.
     #[inline]
-    fn params(&self, now: u64) -> (u64, u64) {
+    pub(crate) fn params(&self, now: u64) -> (u64, u64) {
         let interval = self.interval.load(Ordering::Relaxed);
         if self.pace_until.load(Ordering::Relaxed) > now {
             let pace = self.pace.load(Ordering::Relaxed);
