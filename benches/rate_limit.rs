@@ -188,7 +188,10 @@ fn headers(c: &mut Criterion) {
 /// and 64 tasks calling without pause, and prints the admitted rate over the quota.
 fn accuracy(_: &mut Criterion) {
     const RUN: Duration = Duration::from_secs(3);
-    let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    let filter: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
     if !filter.is_empty() && !filter.iter().any(|f| "accuracy".contains(f.as_str())) {
         return;
     }
@@ -213,7 +216,11 @@ async fn admitted_ratio(rate: u32, tasks: usize, run: Duration) -> f64 {
             let (limited, sent) = (limited.clone(), std::sync::Arc::clone(&sent));
             tokio::spawn(async move {
                 while tokio::time::Instant::now() < stop {
-                    limited.clone().oneshot(request()).await.expect("within max_wait");
+                    limited
+                        .clone()
+                        .oneshot(request())
+                        .await
+                        .expect("within max_wait");
                     sent.lock().expect("not poisoned").push(Instant::now());
                 }
             })

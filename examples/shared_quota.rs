@@ -64,7 +64,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     }
     for (worker, handle) in workers.into_iter().enumerate() {
         let throttled = handle.await??;
-        println!("worker {worker}: {CUSTOMERS_PER_WORKER} customers synced, {throttled} answered 429");
+        println!(
+            "worker {worker}: {CUSTOMERS_PER_WORKER} customers synced, {throttled} answered 429"
+        );
     }
     let elapsed = started.elapsed().as_secs_f64();
     let (accepted, rejected) = crm.tally();
@@ -131,7 +133,9 @@ fn redis() -> Result<(String, Option<RedisChild>), Box<dyn std::error::Error + S
     if let Ok(url) = std::env::var("REDIS_URL") {
         return Ok((url, None));
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
     let child = Command::new("redis-server")
         .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
         .args(["--save", "", "--appendonly", "no"])

@@ -61,7 +61,7 @@
 //!
 //! | feature | what it adds |
 //! |---|---|
-//! | `redis` | `idempotency::store::RedisStore`, a ledger shared by many instances |
+//! | `redis` | `idempotency::store::RedisStore`, a ledger shared by many instances; `rate_limit::store::RedisQuota`, one rate-limit quota for many instances |
 //!
 //! steadfast turns on no TLS backend of reqwest: your own `reqwest`
 //! dependency chooses it (reqwest's default is rustls).

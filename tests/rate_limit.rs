@@ -651,7 +651,13 @@ async fn permit_times(rate: u32, tasks: usize, calls: usize) -> Vec<Duration> {
 #[tokio::test(start_paused = true)]
 async fn every_permit_goes_at_its_slot_in_call_order_at_any_rate() {
     // (rate per second, calls): at least two seconds of each rate.
-    let rates = [(1, 4), (3, 10), (200, 600), (1_000, 2_500), (10_000, 25_000)];
+    let rates = [
+        (1, 4),
+        (3, 10),
+        (200, 600),
+        (1_000, 2_500),
+        (10_000, 25_000),
+    ];
     for (rate, calls) in rates {
         // One permit every second / rate, rounded up to the nanosecond.
         let interval = Duration::from_nanos(1_000_000_000_u64.div_ceil(u64::from(rate)));
@@ -736,7 +742,11 @@ async fn paced_run(rate_limit: RateLimitConfig) -> Server {
 async fn a_client_pacing_from_ratelimit_headers_is_never_answered_429() {
     // Configured ten times faster than the server allows: only the server's word holds it.
     let server = paced_run(config(Quota::per_second(1_000))).await;
-    assert_eq!(server.count(429), 0, "paced from RateLimit, never throttled");
+    assert_eq!(
+        server.count(429),
+        0,
+        "paced from RateLimit, never throttled"
+    );
     assert_eq!(server.count(200), 300);
     let arrivals = server.arrivals();
     let span = arrivals[299].at - arrivals[0].at;
@@ -750,7 +760,10 @@ async fn a_client_pacing_from_ratelimit_headers_is_never_answered_429() {
             .without_server_limits(),
     )
     .await;
-    assert!(server.count(429) > 0, "without pacing the window is overrun");
+    assert!(
+        server.count(429) > 0,
+        "without pacing the window is overrun"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -786,7 +799,9 @@ async fn a_limit_the_server_states_replaces_the_configured_quota() {
         )
         .service(http());
     for _ in 0..5 {
-        call(&mut configured, get(&server.url())).await.expect("200");
+        call(&mut configured, get(&server.url()))
+            .await
+            .expect("200");
     }
     assert_eq!(gaps(&server), [10 * MS; 4], "the configured quota holds");
 }
@@ -806,7 +821,9 @@ async fn reconfiguring_keeps_buckets_and_pauses() {
     let mut service = ServiceBuilder::new().layer(layer).service(http());
     call(&mut service, get(&server.url())).await.expect("200");
     // The bucket is spent for a second; the second call waits for it, and is told 429.
-    let answer = call(&mut service, get(&server.url())).await.expect("answered");
+    let answer = call(&mut service, get(&server.url()))
+        .await
+        .expect("answered");
     assert_eq!(answer.status(), 429);
     let start = Instant::now();
 
@@ -814,9 +831,7 @@ async fn reconfiguring_keeps_buckets_and_pauses() {
         .reconfigure(&config(Quota::per_second(1_000)))
         .expect("valid");
     assert!(
-        limiter
-            .reconfigure(&config(Quota::per_second(0)))
-            .is_err(),
+        limiter.reconfigure(&config(Quota::per_second(0))).is_err(),
         "an invalid config is refused and changes nothing"
     );
     // The pause survives; after it, the new quota.
@@ -862,7 +877,11 @@ async fn a_hundred_thousand_distinct_keys_never_grow_the_map_past_its_bound() {
     tokio::time::advance(Duration::from_secs(31)).await;
     assert!(limiter.check(&busy).is_ok());
     let _ = limiter.check(&RateLimitKey::custom("new"));
-    assert_eq!(limiter.key_count(), 2, "only the busy key and the new one stay");
+    assert_eq!(
+        limiter.key_count(),
+        2,
+        "only the busy key and the new one stay"
+    );
     assert!(limiter.state(&busy).is_some());
     assert!(
         limiter.check(&busy).is_err(),

@@ -87,7 +87,11 @@ async fn four_processes_share_one_quota_and_a_strict_server_sees_no_early_reques
         handle.await.expect("no task panicked");
     }
 
-    assert_eq!(server.count(429), 0, "the strict server judged a request early");
+    assert_eq!(
+        server.count(429),
+        0,
+        "the strict server judged a request early"
+    );
     let arrivals = &server.arrivals()[warm..];
     let span = (arrivals[arrivals.len() - 1].at - arrivals[0].at).as_secs_f64();
     let admitted = f64::from(u32::try_from(arrivals.len() - 1).expect("small")) / span;
@@ -260,10 +264,7 @@ async fn killing_redis_fails_closed_with_a_typed_error_and_sends_nothing() {
 async fn killing_redis_falls_back_to_the_local_share_and_sends_each_call_once() {
     let (logs, _guard) = common::log::capture_events();
     let (results, sent) = kill_midway(WhenRedisIsDown::LocalShare).await;
-    assert!(
-        results.iter().all(|r| matches!(r, Ok(200))),
-        "{results:?}"
-    );
+    assert!(results.iter().all(|r| matches!(r, Ok(200))), "{results:?}");
     let unique: HashSet<&String> = sent.iter().collect();
     assert_eq!(sent.len(), 20, "every call sent: {sent:?}");
     assert_eq!(unique.len(), 20, "and none twice: {sent:?}");

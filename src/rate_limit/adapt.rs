@@ -15,9 +15,9 @@ impl KeyState {
             return;
         };
         let configured = self.configured.get();
-        let window = seen
-            .window
-            .map_or(configured.per, |w| u64::try_from(w.as_nanos()).unwrap_or(u64::MAX));
+        let window = seen.window.map_or(configured.per, |w| {
+            u64::try_from(w.as_nanos()).unwrap_or(u64::MAX)
+        });
         if window == 0 {
             return;
         }

@@ -67,6 +67,26 @@
 //! `Retry-After: 86400` must not stop every call to an origin for a day. A longer hint
 //! pauses the key for the cap and is logged at WARN, once per key and pause.
 //!
+//! Before the quota is spent, a server that says what remains and when it resets
+//! (`RateLimit`, `X-RateLimit-Remaining` + `-Reset`) paces the key: permits at least
+//! `reset / remaining` apart, without bursts, until the reset, rather than spending what
+//! remains at once and then waiting ([`RateLimitConfig::pacing`]). A limit the server
+//! states (`RateLimit-Policy`'s `q` per `w`, `RateLimit-Limit` or `X-RateLimit-Limit` per
+//! the configured period) replaces the key's configured quota, with the configured burst
+//! at most, logged once at INFO ([`RateLimitConfig::server_limits`]).
+//!
+//! # Changing quotas, and forgetting keys
+//!
+//! [`RateLimiter::reconfigure`] swaps quotas and settings while calls run; every key keeps
+//! its bucket and pauses. Keys unused for [`RateLimitConfig::idle_timeout`] are dropped,
+//! and the map never holds more than [`RateLimitConfig::max_keys`]: per-tenant or
+//! per-token keys do not grow it forever.
+//!
+//! # Many processes
+//!
+//! [`RateLimiter::with_redis`] (feature `redis`) keeps the buckets in Redis, so that every
+//! instance of an integration draws from one quota; see [`store`].
+//!
 //! # Ordering
 //!
 //! Place it inside [`Retry`](crate::retry::Retry), so that every attempt takes a permit,

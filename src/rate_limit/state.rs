@@ -1,5 +1,7 @@
-use std::sync::{Arc, OnceLock};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+#[cfg(feature = "redis")]
+use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
@@ -10,8 +12,8 @@ use reqwest::header::HeaderMap;
 use super::RateLimitKey;
 use super::clock::TokioClock;
 use super::config::Params;
-use super::store::Schedule;
 use super::settings::Settings;
+use super::store::Schedule;
 use crate::hints::{self, RateLimitHeaders};
 
 /// "Not known" in the atomics that hold what the server last said.
@@ -69,6 +71,7 @@ pub(crate) struct KeyState {
     pub(crate) waiting: AtomicUsize,
     /// The local schedule at this process's share of the quota, used while a shared quota
     /// cannot be reached; made on first need.
+    #[cfg(feature = "redis")]
     pub(crate) fallback: OnceLock<Schedule>,
     /// The limiter's settings, shared so that a reconfiguration reaches calls in flight.
     pub(crate) settings: Arc<Settings>,
@@ -124,6 +127,7 @@ impl KeyState {
             remaining: AtomicU64::new(UNKNOWN),
             limit: AtomicU64::new(UNKNOWN),
             waiting: AtomicUsize::new(0),
+            #[cfg(feature = "redis")]
             fallback: OnceLock::new(),
             settings,
             clock,
@@ -294,7 +298,12 @@ mod tests {
             .to_params(Field::Quota)
             .expect("valid");
         let settings = Arc::new(Settings::new(&RateLimitConfig::new(Quota::per_second(1))));
-        KeyState::new(RateLimitKey::custom("test"), quota, settings, TokioClock::new())
+        KeyState::new(
+            RateLimitKey::custom("test"),
+            quota,
+            settings,
+            TokioClock::new(),
+        )
     }
 
     #[test]

@@ -6,8 +6,8 @@ use std::time::Duration;
 use super::RateLimiter;
 use crate::error::Error;
 use crate::rate_limit::RateLimitKey;
-use crate::rate_limit::store::Slot;
 use crate::rate_limit::state::{Counted, KeyState};
+use crate::rate_limit::store::Slot;
 
 /// What a call does after its first look at the bucket.
 pub(crate) enum Admission {

@@ -8,9 +8,9 @@ use reqwest::Response;
 use super::RateLimiter;
 use crate::error::{ConfigError, Error};
 use crate::hints::RateLimitHeaders;
+use crate::rate_limit::RateLimitConfig;
 use crate::rate_limit::state::{Counted, KeyState};
 use crate::rate_limit::store::{RedisQuota, Schedule, WhenRedisIsDown};
-use crate::rate_limit::RateLimitConfig;
 
 /// How late a sleeper may wake: the local schedule's catch-up, the same in Redis.
 const CATCH_UP: u64 = 2_000_000;

@@ -211,10 +211,7 @@ mod tests {
             schedule.reserve(0, 500 * MS, u64::MAX).map(|s| s.at),
             Ok(500 * MS)
         );
-        assert_eq!(
-            schedule.reserve(0, 0, u64::MAX).map(|s| s.at),
-            Ok(510 * MS)
-        );
+        assert_eq!(schedule.reserve(0, 0, u64::MAX).map(|s| s.at), Ok(510 * MS));
         // Idle for long: two ticks of lateness are caught up, no more.
         let schedule = Schedule::new(MS / 10, 1);
         assert_eq!(schedule.try_take(1_000 * MS), Ok(()));

@@ -1,6 +1,6 @@
 //! The quota in Redis: a GCRA in one Lua script on the Redis server's clock.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -230,8 +230,8 @@ pub(crate) struct Answer {
 }
 
 fn micros(nanos: u64) -> String {
-    // Three decimals: intervals such as 1 s / 3 keep their nanoseconds.
-    format!("{:.3}", nanos as f64 / 1_000.0)
+    // Three decimals: intervals such as 1 s / 3 keep their nanoseconds; exact integers.
+    format!("{}.{:03}", nanos / 1_000, nanos % 1_000)
 }
 
 fn duration(micros: i64) -> Duration {
@@ -248,8 +248,7 @@ impl RedisQuota {
     pub async fn connect(config: &RedisQuotaConfig) -> Result<Self, BoxError> {
         config.validate()?;
         let client = Client::open(config.url.as_str())?;
-        let connection =
-            ConnectionManager::new_with_config(client, manager_config(config)).await?;
+        let connection = ConnectionManager::new_with_config(client, manager_config(config)).await?;
         Ok(Self::from_parts(connection, config))
     }
 
@@ -290,17 +289,15 @@ impl RedisQuota {
 
     /// The Redis key of `key`: an origin as its text, a custom key (maybe a token) hashed.
     pub(crate) fn redis_key(&self, key: &RateLimitKey) -> String {
-        match key.as_public_str() {
-            Some(origin) => format!("{}{origin}", self.shared.prefix),
-            None => {
-                let digest = Sha256::digest(key.tagged());
-                let mut hex = String::with_capacity(64);
-                for byte in digest {
-                    hex.push_str(&format!("{byte:02x}"));
-                }
-                format!("{}custom:{hex}", self.shared.prefix)
-            }
+        if let Some(origin) = key.as_public_str() {
+            return format!("{}{origin}", self.shared.prefix);
         }
+        let digest = Sha256::digest(key.tagged());
+        let mut name = format!("{}custom:", self.shared.prefix);
+        for byte in digest {
+            let _ = write!(name, "{byte:02x}");
+        }
+        name
     }
 
     /// Takes a permit now or reserves the next slot within `max_wait` (nanoseconds), in
