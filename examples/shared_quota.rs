@@ -23,7 +23,7 @@ const WORKERS: usize = 4;
 const CUSTOMERS_PER_WORKER: usize = 50;
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (redis_url, _redis) = redis()?;
     let crm = CrmApi::new(50, 10);
     let server = MockServer::start().await;
@@ -129,7 +129,7 @@ impl Respond for CrmApi {
 }
 
 /// `REDIS_URL`, or a `redis-server` started on a free port (stopped when dropped).
-fn redis() -> Result<(String, Option<RedisChild>), Box<dyn std::error::Error + Send + Sync>> {
+fn redis() -> Result<(String, Option<RedisChild>), Box<dyn std::error::Error>> {
     if let Ok(url) = std::env::var("REDIS_URL") {
         return Ok((url, None));
     }

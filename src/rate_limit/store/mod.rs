@@ -50,4 +50,4 @@ mod redis;
 
 pub(crate) use memory::{Schedule, Slot};
 #[cfg(feature = "redis")]
-pub use redis::{RedisQuota, RedisQuotaConfig, WhenRedisIsDown};
+pub use redis::{RedisQuota, RedisQuotaConfig, RedisQuotaError, WhenRedisIsDown};

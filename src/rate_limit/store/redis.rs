@@ -10,8 +10,20 @@ use redis::{Client, Script};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::error::{BoxError, ConfigError};
+use crate::error::ConfigError;
 use crate::rate_limit::RateLimitKey;
+
+/// A [`RedisQuota`] could not be set up.
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum RedisQuotaError {
+    /// A setting is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The URL is invalid or the server could not be reached within the timeout.
+    #[error("the rate-limit quota's Redis cannot be reached")]
+    Unavailable(#[source] redis::RedisError),
+}
 
 /// What a process does when Redis cannot be reached.
 #[non_exhaustive]
@@ -243,12 +255,15 @@ impl RedisQuota {
     ///
     /// # Errors
     ///
-    /// [`ConfigError`] when a setting is invalid; otherwise the connection's error when
-    /// the URL is invalid or the server cannot be reached within the timeout.
-    pub async fn connect(config: &RedisQuotaConfig) -> Result<Self, BoxError> {
+    /// [`RedisQuotaError::Config`] when a setting is invalid,
+    /// [`RedisQuotaError::Unavailable`] when the URL is invalid or the server cannot be
+    /// reached within the timeout.
+    pub async fn connect(config: &RedisQuotaConfig) -> Result<Self, RedisQuotaError> {
         config.validate()?;
-        let client = Client::open(config.url.as_str())?;
-        let connection = ConnectionManager::new_with_config(client, manager_config(config)).await?;
+        let client = Client::open(config.url.as_str()).map_err(RedisQuotaError::Unavailable)?;
+        let connection = ConnectionManager::new_with_config(client, manager_config(config))
+            .await
+            .map_err(RedisQuotaError::Unavailable)?;
         Ok(Self::from_parts(connection, config))
     }
 
@@ -257,11 +272,13 @@ impl RedisQuota {
     ///
     /// # Errors
     ///
-    /// [`ConfigError`] when a setting is invalid, or the URL is.
-    pub fn lazy(config: &RedisQuotaConfig) -> Result<Self, BoxError> {
+    /// [`RedisQuotaError`] when a setting is invalid, or the URL is.
+    pub fn lazy(config: &RedisQuotaConfig) -> Result<Self, RedisQuotaError> {
         config.validate()?;
-        let client = Client::open(config.url.as_str())?;
-        let connection = client.get_connection_manager_lazy(manager_config(config))?;
+        let client = Client::open(config.url.as_str()).map_err(RedisQuotaError::Unavailable)?;
+        let connection = client
+            .get_connection_manager_lazy(manager_config(config))
+            .map_err(RedisQuotaError::Unavailable)?;
         Ok(Self::from_parts(connection, config))
     }
 
