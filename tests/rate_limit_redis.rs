@@ -92,14 +92,38 @@ async fn four_processes_share_one_quota_and_a_strict_server_sees_no_early_reques
         0,
         "the strict server judged a request early"
     );
+    // The admitted rate is the slope of arrival time over permit number (least squares):
+    // a busy machine that delays a send, or the first or last one, bends a few points, not
+    // the line, while the schedule in Redis goes on one interval per permit.
     let arrivals = &server.arrivals()[warm..];
-    let span = (arrivals[arrivals.len() - 1].at - arrivals[0].at).as_secs_f64();
-    let admitted = f64::from(u32::try_from(arrivals.len() - 1).expect("small")) / span;
+    let first = arrivals[0].at;
+    let points: Vec<(f64, f64)> = arrivals
+        .iter()
+        .enumerate()
+        .map(|(k, a)| {
+            let k = f64::from(u32::try_from(k).expect("small"));
+            (k, (a.at - first).as_secs_f64())
+        })
+        .collect();
+    let n = f64::from(u32::try_from(points.len()).expect("small"));
+    let (mean_k, mean_t) = (
+        points.iter().map(|p| p.0).sum::<f64>() / n,
+        points.iter().map(|p| p.1).sum::<f64>() / n,
+    );
+    let covariance: f64 = points.iter().map(|p| (p.0 - mean_k) * (p.1 - mean_t)).sum();
+    let variance: f64 = points.iter().map(|p| (p.0 - mean_k).powi(2)).sum();
+    let admitted = variance / covariance;
     let ratio = admitted / f64::from(RATE);
+    println!("{} permits, {admitted:.2}/s, {ratio:.4} of the quota", points.len());
+    assert!(
+        points.len() >= 900,
+        "{} permits in a 5 s run at 200/s",
+        points.len()
+    );
     assert!(
         (0.98..=1.01).contains(&ratio),
-        "{} permits in {span:.3} s: {admitted:.1}/s, {ratio:.4} of the quota",
-        arrivals.len()
+        "{} permits: {admitted:.1}/s, {ratio:.4} of the quota",
+        points.len()
     );
 }
 
