@@ -888,3 +888,18 @@ async fn a_hundred_thousand_distinct_keys_never_grow_the_map_past_its_bound() {
         "the busy key kept its spent bucket"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_stated_limit_without_a_window_never_raises_the_quota() {
+    // GitHub's 5,000 is per hour; read per the configured second it would be 5,000/s.
+    let server = Server::always(Reply::status(200).header("x-ratelimit-limit", &5_000)).await;
+    let mut service = ServiceBuilder::new()
+        .layer(RateLimitLayer::new(&config(Quota::per_second(10).burst(1))).expect("valid"))
+        .service(http());
+    for _ in 0..4 {
+        call(&mut service, get(&server.url())).await.expect("200");
+    }
+    let arrivals = server.arrivals();
+    let gaps: Vec<Duration> = arrivals.windows(2).map(|w| w[1].at - w[0].at).collect();
+    assert_eq!(gaps, [100 * MS; 3], "the configured 10/s holds");
+}

@@ -114,7 +114,10 @@ async fn four_processes_share_one_quota_and_a_strict_server_sees_no_early_reques
     let variance: f64 = points.iter().map(|p| (p.0 - mean_k).powi(2)).sum();
     let admitted = variance / covariance;
     let ratio = admitted / f64::from(RATE);
-    println!("{} permits, {admitted:.2}/s, {ratio:.4} of the quota", points.len());
+    println!(
+        "{} permits, {admitted:.2}/s, {ratio:.4} of the quota",
+        points.len()
+    );
     assert!(
         points.len() >= 900,
         "{} permits in a 5 s run at 200/s",

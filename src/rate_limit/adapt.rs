@@ -7,9 +7,10 @@ use super::state::KeyState;
 use crate::hints::{Hint, RateLimitHeaders};
 
 impl KeyState {
-    /// Runs the key at the limit the server stated: `limit` per the policy's window (the
-    /// configured period when the server names none), bursting to the configured burst at
-    /// most. Logged at INFO when the stated limit changes.
+    /// Runs the key at the limit the server stated: `limit` per the policy's window, or per
+    /// the configured period when the server names none (then only to lower the quota),
+    /// bursting to the configured burst at most. Logged at INFO when the stated limit
+    /// changes.
     pub(crate) fn follow_stated_limit(&self, seen: &RateLimitHeaders) {
         let Some(limit) = seen.limit.filter(|limit| *limit > 0) else {
             return;
@@ -21,12 +22,17 @@ impl KeyState {
         if window == 0 {
             return;
         }
-        // The same key as before, or another window for the same count: compare both.
+        let interval = window.div_ceil(limit).max(1);
+        // Without a window the period is our guess: it may lower the quota, never raise it
+        // (GitHub's `X-RateLimit-Limit: 5000` is per hour, whatever period was configured).
+        if seen.window.is_none() && interval < configured.interval {
+            return;
+        }
+        // The same limit as before, or another window for the same count: compare both.
         let stamp = (limit.saturating_mul(1_000_003) ^ window) | 1;
         if self.stated.swap(stamp, Ordering::AcqRel) == stamp {
             return;
         }
-        let interval = window.div_ceil(limit).max(1);
         let burst = u32::try_from(limit)
             .unwrap_or(u32::MAX)
             .min(configured.burst);

@@ -239,8 +239,9 @@ pub struct RateLimitConfig {
     pub pacing: bool,
     /// Whether a limit the server states (`RateLimit-Policy`, `RateLimit-Limit`,
     /// `X-RateLimit-Limit`) replaces the configured quota of its key: `limit` per the
-    /// policy's window, or per the configured quota's period when the server names none,
-    /// with the configured burst at most. Logged at INFO when it changes. Default `true`.
+    /// policy's window, or per the configured quota's period when the server names none
+    /// (then only when that is slower than the configured quota), with the configured
+    /// burst at most. Logged at INFO when it changes. Default `true`.
     #[serde(default = "defaults::enabled")]
     pub server_limits: bool,
     /// How long a key may go unused before its state is dropped: keys are swept when a new
