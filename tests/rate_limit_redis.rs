@@ -132,10 +132,12 @@ async fn four_processes_share_one_quota_and_a_strict_server_sees_no_early_reques
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn waiting_fail_fast_and_max_wait_work_as_locally() {
+    // Slow enough (a slot every 500 ms) that a busy machine's stalls do not blur the slots.
+    const SLOT: Duration = Duration::from_millis(500);
     let redis = RedisServer::start();
     let server = Server::always(Reply::status(200)).await;
-    let quota = Quota::per_second(10).burst(2);
-    let waiting = RateLimitConfig::new(quota).max_wait(Duration::from_millis(150));
+    let quota = Quota::per_second(2).burst(2);
+    let waiting = RateLimitConfig::new(quota).max_wait(Duration::from_millis(750));
     let one = process_limiter(&waiting, &redis_config(&redis)).await;
     let other = process_limiter(
         &RateLimitConfig::new(quota).mode(RateLimitMode::FailFast),
@@ -150,20 +152,21 @@ async fn waiting_fail_fast_and_max_wait_work_as_locally() {
         .service(http());
 
     // The burst of 2 is shared: one each, then the fail-fast process is refused at once.
+    let start = Instant::now();
     call(&mut one, get(&server.url())).await.expect("200");
     call(&mut other, get(&server.url())).await.expect("200");
     let refused = call(&mut other, get(&server.url())).await;
     let Err(Error::RateLimited { retry_after, .. }) = refused else {
         panic!("expected RateLimited, got {refused:?}");
     };
-    assert!(retry_after <= Duration::from_millis(100), "{retry_after:?}");
-    // The waiting process waits for the next slot: about 100 ms.
-    let start = Instant::now();
+    assert!(retry_after <= SLOT, "{retry_after:?}");
+    // The waiting process waits for the next slot, one interval after the first permit,
+    // which was taken after `start`: it cannot arrive before.
     call(&mut one, get(&server.url())).await.expect("200");
-    let waited = start.elapsed();
-    assert!(waited >= 50 * MS, "it waited for its slot: {waited:?}");
-    // Two more: with a burst of 2 the next slots are about 100 and 200 ms away; the second
-    // is beyond max_wait.
+    let third = server.arrivals()[2].at;
+    assert!(third - start >= SLOT, "sent early: {:?}", third - start);
+    // Two more: the next slots are about 500 and 1,000 ms away; the second is beyond
+    // max_wait (750 ms) and refused without being sent.
     let (mut first, mut second) = (one.clone(), one.clone());
     let (a, b) = tokio::join!(
         call(&mut first, get(&server.url())),
@@ -199,14 +202,15 @@ async fn a_429_seen_by_one_process_pauses_the_others() {
             process_limiter(&config, &redis_config(&redis)).await,
         ))
         .service(http());
+    let before = Instant::now();
     let answer = call(&mut one, get(&server.url())).await.expect("answered");
     assert_eq!(answer.status(), 429);
-    let told = Instant::now();
     call(&mut other, get(&server.url())).await.expect("200");
+    // The pause began on Redis's clock after the 429 came back, so after `before`.
+    let waited = server.arrivals()[1].at - before;
     assert!(
-        told.elapsed() >= 900 * MS,
-        "the other process waited for the shared pause: {:?}",
-        told.elapsed()
+        waited >= Duration::from_secs(1),
+        "the other process waited for the shared pause: {waited:?}"
     );
 }
 
