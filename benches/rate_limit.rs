@@ -1,6 +1,8 @@
-//! What a rate-limit permit costs when one is free, alone and with 64 tasks on one key.
+//! What a rate-limit permit costs when one is free, alone and with 64 tasks on one key;
+//! and, on the real clock, the rate the limiter admits against its quota.
 //!
-//! Run with: `cargo bench --bench rate_limit`
+//! Run with: `cargo bench --bench rate_limit` (only the accuracy run:
+//! `cargo bench --bench rate_limit -- accuracy`)
 
 #![allow(missing_docs)]
 
@@ -182,5 +184,58 @@ fn headers(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, permit, layer, headers);
+/// Admits calls for `RUN` on the real clock through a limiter at `rate`/s, burst 1, with 1
+/// and 64 tasks calling without pause, and prints the admitted rate over the quota.
+fn accuracy(_: &mut Criterion) {
+    const RUN: Duration = Duration::from_secs(3);
+    let filter: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    if !filter.is_empty() && !filter.iter().any(|f| "accuracy".contains(f.as_str())) {
+        return;
+    }
+    let runtime = multi_thread();
+    for rate in [100, 1_000, 10_000] {
+        for tasks in [1, 64] {
+            let ratio = runtime.block_on(admitted_ratio(rate, tasks, RUN));
+            println!("accuracy: {rate}/s, burst 1, {tasks} tasks: admitted / quota = {ratio:.4}");
+        }
+    }
+}
+
+async fn admitted_ratio(rate: u32, tasks: usize, run: Duration) -> f64 {
+    let config = RateLimitConfig::new(Quota::per_second(rate).burst(1));
+    let limited = ServiceBuilder::new()
+        .layer(RateLimitLayer::new(&config).expect("valid"))
+        .service(ok_service());
+    let sent = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let stop = tokio::time::Instant::now() + run;
+    let handles: Vec<_> = (0..tasks)
+        .map(|_| {
+            let (limited, sent) = (limited.clone(), std::sync::Arc::clone(&sent));
+            tokio::spawn(async move {
+                while tokio::time::Instant::now() < stop {
+                    limited
+                        .clone()
+                        .oneshot(request())
+                        .await
+                        .expect("within max_wait");
+                    sent.lock().expect("not poisoned").push(Instant::now());
+                }
+            })
+        })
+        .collect();
+    for handle in handles {
+        handle.await.expect("no panic");
+    }
+    let mut sent = sent.lock().expect("not poisoned").clone();
+    sent.sort();
+    // Over the whole run after the first permit: (n - 1) intervals.
+    let span = (sent[sent.len() - 1] - sent[0]).as_secs_f64();
+    let admitted = f64::from(u32::try_from(sent.len() - 1).expect("small")) / span;
+    admitted / f64::from(rate)
+}
+
+criterion_group!(benches, accuracy, permit, layer, headers);
 criterion_main!(benches);

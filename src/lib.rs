@@ -67,7 +67,7 @@
 //!
 //! | feature | what it adds |
 //! |---|---|
-//! | `redis` | `idempotency::store::RedisStore`, a ledger shared by many instances; `dead_letter::sink::RedisSink`, dead letters in Redis Streams |
+//! | `redis` | `idempotency::store::RedisStore`, a ledger shared by many instances; `dead_letter::sink::RedisSink`, dead letters in Redis Streams; `rate_limit::store::RedisQuota`, one rate-limit quota for many instances |
 //! | `webhook` | `webhook`: signature verification and deduplication layers for receivers; with `redis`, an event queue on a Redis Stream |
 //! | `admin` | `admin::router`, the dead-letter page and JSON API, an axum `Router` to mount behind your auth |
 //!

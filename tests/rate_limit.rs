@@ -591,3 +591,315 @@ fn the_client_config_reads_rate_limits() {
     Client::from_config(http(), &config).expect("builds");
     assert_eq!(steadfast::ClientConfig::default().rate_limit, None);
 }
+
+// ---------------------------------------------------------------------------
+// Accuracy: every permit at its slot of the GCRA's schedule, in the order of the calls.
+
+/// Runs `calls` calls over `tasks` tasks through a limiter at `rate`/s, burst 1, and
+/// returns each call's send time since the first, indexed by the order the calls were
+/// made in (the order they reserved their slots).
+async fn permit_times(rate: u32, tasks: usize, calls: usize) -> Vec<Duration> {
+    use tower::ServiceExt;
+    let sent = Arc::new(Mutex::new(vec![None; calls]));
+    let inner = tower::service_fn({
+        let sent = Arc::clone(&sent);
+        move |request: reqwest::Request| {
+            let index: usize = request.headers()["x-call"]
+                .to_str()
+                .expect("ascii")
+                .parse()
+                .expect("a number");
+            sent.lock().expect("not poisoned")[index] = Some(Instant::now());
+            async { Ok::<_, Error>(reqwest::Response::from(::http::Response::new(""))) }
+        }
+    });
+    let layer = RateLimitLayer::new(
+        &config(Quota::per_second(rate).burst(1)).max_wait(Duration::from_secs(3_600)),
+    )
+    .expect("valid");
+    let service = ServiceBuilder::new().layer(layer).service(inner);
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut handles = Vec::new();
+    for _ in 0..tasks {
+        let (mut service, next) = (service.clone(), Arc::clone(&next));
+        handles.push(tokio::spawn(async move {
+            loop {
+                let ready = service.ready().await.expect("always ready");
+                // No await between taking a number and `call`, which reserves the slot.
+                let index = next.fetch_add(1, Ordering::SeqCst);
+                if index >= calls {
+                    return;
+                }
+                let mut request = get("http://api.example.com/orders");
+                request
+                    .headers_mut()
+                    .insert("x-call", index.to_string().parse().expect("valid"));
+                ready.call(request).await.expect("within max_wait");
+            }
+        }));
+    }
+    for handle in handles {
+        handle.await.expect("no task panicked");
+    }
+    let sent = sent.lock().expect("not poisoned");
+    let first = sent[0].expect("sent");
+    sent.iter()
+        .map(|at| at.expect("every call was sent") - first)
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_permit_goes_at_its_slot_in_call_order_at_any_rate() {
+    // (rate per second, calls): at least two seconds of each rate.
+    let rates = [
+        (1, 4),
+        (3, 10),
+        (200, 600),
+        (1_000, 2_500),
+        (10_000, 25_000),
+    ];
+    for (rate, calls) in rates {
+        // One permit every second / rate, rounded up to the nanosecond.
+        let interval = Duration::from_nanos(1_000_000_000_u64.div_ceil(u64::from(rate)));
+        for tasks in [1, 64] {
+            let times = permit_times(rate, tasks, calls).await;
+            for (k, at) in times.iter().enumerate() {
+                let slot = interval * u32::try_from(k).expect("small");
+                // Never early; late by less than tokio's timer tick, whose granularity is
+                // 1 ms: at 10,000/s ten slots share a tick and go together.
+                assert!(
+                    (slot..slot + MS).contains(at),
+                    "{rate}/s, {tasks} tasks: call {k} sent at {at:?}, its slot is {slot:?}"
+                );
+            }
+            // So the rate over the run is the quota: the last slot is (calls - 1) intervals on.
+            let span = times[calls - 1].as_secs_f64();
+            let admitted = f64::from(u32::try_from(calls - 1).expect("small")) / span;
+            let ratio = admitted / f64::from(rate);
+            assert!(
+                (0.99..=1.01).contains(&ratio),
+                "{rate}/s, {tasks} tasks: {admitted:.1}/s ({ratio:.4} of the quota)"
+            );
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Pacing from what the server says remains, and limits the server states.
+
+/// A server with a fixed window of 100 requests a second from its first request, answering
+/// 429 past it, and telling each caller what remains (`RateLimit`, seconds to the reset
+/// rounded up) and its policy (`RateLimit-Policy`).
+async fn windowed_server() -> Server {
+    let window = Arc::new(Mutex::new((None::<Instant>, 0_u64, 0_u64)));
+    Server::start(move |_, at| {
+        let mut w = window.lock().expect("not poisoned");
+        let start = *w.0.get_or_insert(at);
+        let index = u64::try_from((at - start).as_nanos() / SECOND.as_nanos()).expect("small");
+        if index != w.1 {
+            *w = (Some(start), index, 0);
+        }
+        w.2 += 1;
+        let ends = start + SECOND * u32::try_from(index + 1).expect("small");
+        let reset = (ends - at).as_secs_f64().ceil();
+        if w.2 > 100 {
+            return Reply::status(429).header("retry-after", &reset);
+        }
+        Reply::status(200)
+            .header("ratelimit-policy", &r#""default";q=100;w=1"#)
+            .header(
+                "ratelimit",
+                &format!(r#""default";r={};t={reset}"#, 100 - w.2),
+            )
+    })
+    .await
+}
+
+async fn paced_run(rate_limit: RateLimitConfig) -> Server {
+    let server = windowed_server().await;
+    let layer = RateLimitLayer::new(&rate_limit).expect("valid");
+    let service = ServiceBuilder::new().layer(layer).service(http());
+    let left = Arc::new(AtomicUsize::new(300));
+    let mut handles = Vec::new();
+    for _ in 0..16 {
+        let (mut service, left, url) = (service.clone(), Arc::clone(&left), server.url());
+        handles.push(tokio::spawn(async move {
+            while left
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok()
+            {
+                call(&mut service, get(&url)).await.expect("answered");
+            }
+        }));
+    }
+    for handle in handles {
+        handle.await.expect("no task panicked");
+    }
+    server
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_client_pacing_from_ratelimit_headers_is_never_answered_429() {
+    // Configured ten times faster than the server allows: only the server's word holds it.
+    let server = paced_run(config(Quota::per_second(1_000))).await;
+    assert_eq!(
+        server.count(429),
+        0,
+        "paced from RateLimit, never throttled"
+    );
+    assert_eq!(server.count(200), 300);
+    let arrivals = server.arrivals();
+    let span = arrivals[299].at - arrivals[0].at;
+    assert!(span < 6 * SECOND, "300 calls at 100/s took {span:?}");
+
+    // The same client without pacing and without the stated limit spends the window at
+    // once and meets the server's 429s: the run above would have.
+    let server = paced_run(
+        config(Quota::per_second(1_000))
+            .without_pacing()
+            .without_server_limits(),
+    )
+    .await;
+    assert!(
+        server.count(429) > 0,
+        "without pacing the window is overrun"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_limit_the_server_states_replaces_the_configured_quota() {
+    let server = Server::always(Reply::status(200).header("x-ratelimit-limit", &10)).await;
+    let (_, logs, _guard) = capture_text(tracing::Level::INFO);
+    let gaps = |server: &Server| -> Vec<Duration> {
+        let arrivals = server.arrivals();
+        arrivals.windows(2).map(|w| w[1].at - w[0].at).collect()
+    };
+
+    let service = ServiceBuilder::new()
+        .layer(RateLimitLayer::new(&config(Quota::per_second(100).burst(1))).expect("valid"));
+    let mut stated = service.service(http());
+    for _ in 0..5 {
+        call(&mut stated, get(&server.url())).await.expect("200");
+    }
+    // The first permit was taken at 100/s; from the first answer on, 10 per second.
+    assert_eq!(gaps(&server), [10 * MS, 100 * MS, 100 * MS, 100 * MS]);
+    let text = logs.text();
+    assert_eq!(
+        text.matches("the server stated its limit").count(),
+        1,
+        "logged once: {text}"
+    );
+    assert!(text.contains("limit=10"), "{text}");
+
+    let server = Server::always(Reply::status(200).header("x-ratelimit-limit", &10)).await;
+    let mut configured = ServiceBuilder::new()
+        .layer(
+            RateLimitLayer::new(&config(Quota::per_second(100).burst(1)).without_server_limits())
+                .expect("valid"),
+        )
+        .service(http());
+    for _ in 0..5 {
+        call(&mut configured, get(&server.url()))
+            .await
+            .expect("200");
+    }
+    assert_eq!(gaps(&server), [10 * MS; 4], "the configured quota holds");
+}
+
+#[tokio::test(start_paused = true)]
+async fn reconfiguring_keeps_buckets_and_pauses() {
+    let server = Server::start(|n, _| {
+        if n == 1 {
+            Reply::status(429).header("retry-after", &2)
+        } else {
+            Reply::status(200)
+        }
+    })
+    .await;
+    let layer = RateLimitLayer::new(&config(Quota::per_second(1).burst(1))).expect("valid");
+    let limiter = layer.limiter().clone();
+    let mut service = ServiceBuilder::new().layer(layer).service(http());
+    call(&mut service, get(&server.url())).await.expect("200");
+    // The bucket is spent for a second; the second call waits for it, and is told 429.
+    let answer = call(&mut service, get(&server.url()))
+        .await
+        .expect("answered");
+    assert_eq!(answer.status(), 429);
+    let start = Instant::now();
+
+    limiter
+        .reconfigure(&config(Quota::per_second(1_000)))
+        .expect("valid");
+    assert!(
+        limiter.reconfigure(&config(Quota::per_second(0))).is_err(),
+        "an invalid config is refused and changes nothing"
+    );
+    // The pause survives; after it, the new quota.
+    for _ in 0..3 {
+        call(&mut service, get(&server.url())).await.expect("200");
+    }
+    let arrivals = server.arrivals();
+    assert!(arrivals[2].at >= start + 2 * SECOND, "the pause held");
+    assert!(
+        arrivals[4].at - arrivals[2].at <= 2 * MS,
+        "then 1,000/s: {:?}",
+        arrivals[4].at - arrivals[2].at
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Idle keys are evicted; the map is bounded.
+
+#[tokio::test(start_paused = true)]
+async fn a_hundred_thousand_distinct_keys_never_grow_the_map_past_its_bound() {
+    use steadfast::rate_limit::RateLimitKey;
+    let limiter = RateLimiter::new(&config(Quota::per_second(10)).max_keys(1_000)).expect("valid");
+    let mut most = 0;
+    for n in 0..100_000 {
+        let key = RateLimitKey::custom(format!("tenant-{n}"));
+        assert!(limiter.check(&key).is_ok(), "a fresh key has a full bucket");
+        most = most.max(limiter.key_count());
+    }
+    assert!(most <= 1_000, "the map held {most} keys");
+
+    // Keys unused for the idle timeout go when a new key is made (at most every half
+    // timeout), and only they.
+    let limiter = RateLimiter::new(
+        &config(Quota::per_second(10).burst(1)).idle_timeout(Duration::from_secs(60)),
+    )
+    .expect("valid");
+    for n in 0..100 {
+        let _ = limiter.check(&RateLimitKey::custom(format!("old-{n}")));
+    }
+    let busy = RateLimitKey::custom("busy");
+    tokio::time::advance(Duration::from_secs(59)).await;
+    assert!(limiter.check(&busy).is_ok());
+    tokio::time::advance(Duration::from_secs(31)).await;
+    assert!(limiter.check(&busy).is_ok());
+    let _ = limiter.check(&RateLimitKey::custom("new"));
+    assert_eq!(
+        limiter.key_count(),
+        2,
+        "only the busy key and the new one stay"
+    );
+    assert!(limiter.state(&busy).is_some());
+    assert!(
+        limiter.check(&busy).is_err(),
+        "the busy key kept its spent bucket"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stated_limit_without_a_window_never_raises_the_quota() {
+    // GitHub's 5,000 is per hour; read per the configured second it would be 5,000/s.
+    let server = Server::always(Reply::status(200).header("x-ratelimit-limit", &5_000)).await;
+    let mut service = ServiceBuilder::new()
+        .layer(RateLimitLayer::new(&config(Quota::per_second(10).burst(1))).expect("valid"))
+        .service(http());
+    for _ in 0..4 {
+        call(&mut service, get(&server.url())).await.expect("200");
+    }
+    let arrivals = server.arrivals();
+    let gaps: Vec<Duration> = arrivals.windows(2).map(|w| w[1].at - w[0].at).collect();
+    assert_eq!(gaps, [100 * MS; 3], "the configured 10/s holds");
+}

@@ -134,7 +134,8 @@ fn recordable(error: &Error) -> bool {
         | Error::NotRetried { .. }
         | Error::DeadlineExceeded { .. }
         | Error::Ledger { .. }
-        | Error::Credentials { .. } => true,
+        | Error::Credentials { .. }
+        | Error::QuotaUnavailable { .. } => true,
         Error::Config(_)
         | Error::InvalidRequest(_)
         | Error::Decode(_)

@@ -130,6 +130,23 @@ pub enum Error {
         idempotency_key: Option<IdempotencyKey>,
     },
 
+    /// The shared quota (Redis) could not be reached and the limiter is set to fail closed:
+    /// no permit was taken and the request was not sent.
+    #[error(
+        "shared rate-limit quota unavailable for {}; the request was not sent, not applied",
+        .key.as_deref().unwrap_or("a custom key")
+    )]
+    #[non_exhaustive]
+    QuotaUnavailable {
+        /// The limiter's key when it may be shown (an origin); `None` for a custom key.
+        key: Option<String>,
+        /// What the quota's store said.
+        #[source]
+        source: BoxError,
+        /// The call's idempotency key, to replay it with.
+        idempotency_key: Option<IdempotencyKey>,
+    },
+
     /// The call failed and was not retried, for the reason in `why`.
     #[error("{failure}; not retried: {why}; {}", .failure.outcome)]
     #[non_exhaustive]
@@ -226,6 +243,11 @@ impl Error {
                 Some(*retry_after),
                 Reason::RateLimited,
             )),
+            // Nothing was sent: once the quota's store is back a later attempt may go.
+            Self::QuotaUnavailable { .. } => Some(
+                Classification::transient(Reason::Custom("shared quota unavailable"))
+                    .with_applied(Applied::NotApplied),
+            ),
             Self::RetriesExhausted { failure, .. }
             | Self::NotRetried { failure, .. }
             | Self::DeadlineExceeded { failure, .. } => Some(failure.classification),
@@ -281,6 +303,7 @@ impl Error {
             | Self::Ledger { .. }
             | Self::RateLimited { .. }
             | Self::Credentials { .. }
+            | Self::QuotaUnavailable { .. }
             | Self::IdempotencyKeyReused { .. } => Applied::NotApplied,
             // Nothing was sent now, but an earlier call with the key may have acted.
             Self::Timeout { .. } | Self::Decode(_) | Self::IdempotencyOutcomeUnknown { .. } => {
@@ -335,6 +358,9 @@ impl Error {
             }
             | Self::Credentials {
                 idempotency_key, ..
+            }
+            | Self::QuotaUnavailable {
+                idempotency_key, ..
             } => idempotency_key.as_ref().map(IdempotencyKey::as_str),
             _ => self
                 .failure()
@@ -360,6 +386,9 @@ impl Error {
                 idempotency_key, ..
             }
             | Self::Credentials {
+                idempotency_key, ..
+            }
+            | Self::QuotaUnavailable {
                 idempotency_key, ..
             } => *idempotency_key = Some(key),
             _ => {}

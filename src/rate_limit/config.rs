@@ -84,9 +84,9 @@ impl Quota {
         Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
     }
 
-    /// The governor quota, or the first invalid setting; `field` names where it is
+    /// The schedule's parameters, or the first invalid setting; `field` names where it is
     /// configured (`"rate_limit.quota"`, `"rate_limit.hosts"`).
-    pub(crate) fn to_governor(self, field: Field) -> Result<governor::Quota, ConfigError> {
+    pub(crate) fn to_params(self, field: Field) -> Result<Params, ConfigError> {
         let names = field.names();
         let zero = |name: &'static str| ConfigError::OutOfRange {
             name,
@@ -109,10 +109,24 @@ impl Quota {
                 value: self.per.as_secs_f64(),
             });
         }
-        governor::Quota::with_period(self.interval())
-            .map(|quota| quota.allow_burst(burst))
-            .ok_or(ConfigError::ZeroDuration { name: names[2] })
+        let nanos = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        Ok(Params {
+            interval: nanos(self.interval()),
+            burst: burst.get(),
+            per: nanos(self.per),
+        })
     }
+}
+
+/// A validated quota as the schedule runs it, in nanoseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Params {
+    /// Between two permits; never zero.
+    pub(crate) interval: u64,
+    pub(crate) burst: u32,
+    /// The period the rate is counted over: the window a server-stated limit without one
+    /// is read in.
+    pub(crate) per: u64,
 }
 
 /// Where a quota is configured, to name it in errors.
@@ -218,6 +232,28 @@ pub struct RateLimitConfig {
     /// `adaptive` off instead). Default 60 s, the retry layer's `max_retry_after`.
     #[serde(default = "defaults::max_pause", with = "humantime_serde")]
     pub max_pause: Duration,
+    /// Whether a server's `remaining` and reset pace the key: what remains is spread over
+    /// the time to the reset (no bursts) instead of being spent at once and then waited
+    /// for. Default `true`.
+    #[serde(default = "defaults::enabled")]
+    pub pacing: bool,
+    /// Whether a limit the server states (`RateLimit-Policy`, `RateLimit-Limit`,
+    /// `X-RateLimit-Limit`) replaces the configured quota of its key: `limit` per the
+    /// policy's window, or per the configured quota's period when the server names none
+    /// (then only when that is slower than the configured quota), with the configured
+    /// burst at most. Logged at INFO when it changes. Default `true`.
+    #[serde(default = "defaults::enabled")]
+    pub server_limits: bool,
+    /// How long a key may go unused before its state is dropped: keys are swept when a new
+    /// key is made, at most once per half of this, so a key goes between one and one and a
+    /// half timeouts after its bucket refilled. A paused key or one a call is using stays.
+    /// Must not be zero. Default 10 min.
+    #[serde(default = "defaults::idle_timeout", with = "humantime_serde")]
+    pub idle_timeout: Duration,
+    /// The most keys kept; past it the longest unused keys are dropped first, idle or not
+    /// (a key a call is using is never dropped). Default 10,000.
+    #[serde(default = "defaults::max_keys")]
+    pub max_keys: usize,
 }
 
 mod defaults {
@@ -242,6 +278,18 @@ mod defaults {
     pub(super) fn max_pause() -> Duration {
         crate::hints::DEFAULT_MAX_WAIT
     }
+
+    pub(super) fn enabled() -> bool {
+        true
+    }
+
+    pub(super) fn idle_timeout() -> Duration {
+        Duration::from_secs(10 * 60)
+    }
+
+    pub(super) fn max_keys() -> usize {
+        10_000
+    }
 }
 
 impl RateLimitConfig {
@@ -257,6 +305,10 @@ impl RateLimitConfig {
             adaptive: defaults::adaptive(),
             pause_without_hint: defaults::pause_without_hint(),
             max_pause: defaults::max_pause(),
+            pacing: defaults::enabled(),
+            server_limits: defaults::enabled(),
+            idle_timeout: defaults::idle_timeout(),
+            max_keys: defaults::max_keys(),
         }
     }
 
@@ -317,6 +369,35 @@ impl RateLimitConfig {
         self
     }
 
+    /// Turns proactive pacing from `remaining` and reset off. Default on.
+    #[must_use]
+    pub fn without_pacing(mut self) -> Self {
+        self.pacing = false;
+        self
+    }
+
+    /// Keeps the configured quotas whatever limit a server states. Default: a stated limit
+    /// replaces its key's quota.
+    #[must_use]
+    pub fn without_server_limits(mut self) -> Self {
+        self.server_limits = false;
+        self
+    }
+
+    /// Sets how long a key may go unused before its state is dropped. Default 10 min.
+    #[must_use]
+    pub fn idle_timeout(mut self, idle_timeout: Duration) -> Self {
+        self.idle_timeout = idle_timeout;
+        self
+    }
+
+    /// Sets the most keys kept. Default 10,000.
+    #[must_use]
+    pub fn max_keys(mut self, max_keys: usize) -> Self {
+        self.max_keys = max_keys;
+        self
+    }
+
     /// Checks every quota and duration, so that a bad one fails at build time.
     pub(crate) fn validate(&self) -> Result<(), ConfigError> {
         if self.max_pause.is_zero() {
@@ -324,9 +405,21 @@ impl RateLimitConfig {
                 name: "rate_limit.max_pause",
             });
         }
-        self.quota.to_governor(Field::Quota)?;
+        if self.idle_timeout.is_zero() {
+            return Err(ConfigError::ZeroDuration {
+                name: "rate_limit.idle_timeout",
+            });
+        }
+        if self.max_keys == 0 {
+            return Err(ConfigError::OutOfRange {
+                name: "rate_limit.max_keys",
+                range: "1..",
+                value: 0.0,
+            });
+        }
+        self.quota.to_params(Field::Quota)?;
         for quota in self.hosts.values() {
-            quota.to_governor(Field::Hosts)?;
+            quota.to_params(Field::Hosts)?;
         }
         Ok(())
     }
@@ -352,15 +445,16 @@ mod tests {
     #[test]
     fn bursts_default_to_the_rate() {
         let quota = Quota::per_second(50)
-            .to_governor(Field::Quota)
+            .to_params(Field::Quota)
             .expect("valid");
-        assert_eq!(quota.burst_size().get(), 50);
+        assert_eq!(quota.burst, 50);
         let quota = Quota::per_second(50)
             .burst(5)
-            .to_governor(Field::Quota)
+            .to_params(Field::Quota)
             .expect("valid");
-        assert_eq!(quota.burst_size().get(), 5);
-        assert_eq!(quota.replenish_interval(), Duration::from_millis(20));
+        assert_eq!(quota.burst, 5);
+        assert_eq!(quota.interval, 20_000_000);
+        assert_eq!(quota.per, 1_000_000_000);
     }
 
     #[test]

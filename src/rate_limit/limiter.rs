@@ -2,20 +2,26 @@
 //! settings, shared by every layer and client it is handed to.
 
 mod admission;
+mod evict;
 mod reconfigure;
+#[cfg(feature = "redis")]
+mod remote;
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use dashmap::DashMap;
 use reqwest::Request;
 
 use super::clock::TokioClock;
+use super::config::{Field, Params};
 use super::key::{INLINE, MapKey, origin_inline};
+use super::settings::Settings;
 use super::state::KeyState;
-use super::{RateLimitConfig, RateLimitKey, RateLimitMode, RateLimitState};
+use super::{RateLimitConfig, RateLimitKey, RateLimitState};
 use crate::error::ConfigError;
 
 pub(crate) use self::admission::Admission;
@@ -57,26 +63,52 @@ pub struct RateLimiter {
 }
 
 struct Shared {
-    /// One entry per key ever seen. A sharded map: looking a key up takes one shard's read
+    /// One entry per key in use. A sharded map: looking a key up takes one shard's read
     /// lock for a moment; a new key takes its shard's write lock once.
     keys: DashMap<MapKey, Arc<KeyState>, foldhash::fast::RandomState>,
     key_fn: Option<Box<KeyFn>>,
+    /// Read when a key is made or the limiter reconfigured, never on a call's hot path.
+    quotas: RwLock<Quotas>,
+    settings: Arc<Settings>,
+    /// When idle keys were last swept (clock nanoseconds).
+    swept: AtomicU64,
+    /// The quota in Redis every permit is taken from, when there is one.
+    #[cfg(feature = "redis")]
+    remote: Option<super::store::RedisQuota>,
     clock: TokioClock,
-    /// Replaced as a whole by [`RateLimiter::reconfigure`].
-    settings: arc_swap::ArcSwap<Settings>,
 }
 
-/// The settings of a limiter, from its [`RateLimitConfig`].
-#[derive(Debug)]
-struct Settings {
-    quota: governor::Quota,
-    hosts: HashMap<String, governor::Quota>,
-    mode: RateLimitMode,
-    max_wait: Duration,
-    jitter: Duration,
-    adaptive: bool,
-    pause_without_hint: Duration,
-    max_pause: Duration,
+/// The configured quotas, validated.
+#[derive(Debug, Clone)]
+struct Quotas {
+    default: Params,
+    hosts: HashMap<String, Params>,
+    idle_timeout: u64,
+    max_keys: usize,
+}
+
+impl Quotas {
+    fn new(config: &RateLimitConfig) -> Result<Self, ConfigError> {
+        config.validate()?;
+        let hosts = config
+            .hosts
+            .iter()
+            .map(|(host, quota)| Ok((host.to_ascii_lowercase(), quota.to_params(Field::Hosts)?)))
+            .collect::<Result<_, ConfigError>>()?;
+        Ok(Self {
+            default: config.quota.to_params(Field::Quota)?,
+            hosts,
+            idle_timeout: u64::try_from(config.idle_timeout.as_nanos()).unwrap_or(u64::MAX),
+            max_keys: config.max_keys,
+        })
+    }
+
+    fn of(&self, key: &RateLimitKey) -> Params {
+        key.host_names()
+            .and_then(|names| names.iter().find_map(|n| self.hosts.get(*n)))
+            .copied()
+            .unwrap_or(self.default)
+    }
 }
 
 impl RateLimiter {
@@ -103,12 +135,30 @@ impl RateLimiter {
     }
 
     fn build(config: &RateLimitConfig, key_fn: Option<Box<KeyFn>>) -> Result<Self, ConfigError> {
+        Self::build_with(
+            config,
+            key_fn,
+            #[cfg(feature = "redis")]
+            None,
+        )
+    }
+
+    fn build_with(
+        config: &RateLimitConfig,
+        key_fn: Option<Box<KeyFn>>,
+        #[cfg(feature = "redis")] remote: Option<super::store::RedisQuota>,
+    ) -> Result<Self, ConfigError> {
+        let quotas = Quotas::new(config)?;
         Ok(Self {
             shared: Arc::new(Shared {
                 keys: DashMap::default(),
                 key_fn,
+                quotas: RwLock::new(quotas),
+                settings: Arc::new(Settings::new(config)),
+                swept: AtomicU64::new(0),
+                #[cfg(feature = "redis")]
+                remote,
                 clock: TokioClock::new(),
-                settings: arc_swap::ArcSwap::from_pointee(Settings::new(config)?),
             }),
         })
     }
@@ -131,16 +181,23 @@ impl RateLimiter {
     /// key, or other calls are already waiting for it.
     pub fn check(&self, key: &RateLimitKey) -> Result<(), Duration> {
         match self.shared.keys.get(key.tagged()) {
-            Some(found) => self.try_take(&found),
-            None => self.try_take(&self.entry(key)),
+            Some(found) => found.take(),
+            None => self.entry(key).take(),
         }
     }
 
-    /// What the limiter knows about `key`, or `None` when no call has used it yet.
+    /// What the limiter knows about `key`, or `None` when no call has used it yet (or its
+    /// state was dropped for being idle).
     #[must_use]
     pub fn state(&self, key: &RateLimitKey) -> Option<RateLimitState> {
         let entry = self.shared.keys.get(key.tagged())?;
         Some(entry.snapshot(&self.shared.clock))
+    }
+
+    /// How many keys the limiter holds state for.
+    #[must_use]
+    pub fn key_count(&self) -> usize {
+        self.shared.keys.len()
     }
 
     /// The shared state of `key`, made on first use with the key's quota.
@@ -148,15 +205,22 @@ impl RateLimiter {
         if let Some(found) = self.shared.keys.get(key.tagged()) {
             return Arc::clone(&found);
         }
-        let quota = self.quota_of(key);
+        // Held while the key is made, so that a reconfiguration cannot slip in between
+        // reading its quota and inserting it.
+        let quotas = self.quotas();
+        let quota = quotas.of(key);
+        self.make_room(quotas.idle_timeout, quotas.max_keys);
         let entry = self
             .shared
             .keys
             .entry(MapKey(key.clone()))
             .or_insert_with(|| {
-                let state = KeyState::new(key.clone(), quota, self.shared.clock);
-                let s = self.shared.settings.load();
-                Arc::new(state.adapting(s.adaptive, s.pause_without_hint, s.max_pause))
+                Arc::new(KeyState::new(
+                    key.clone(),
+                    quota,
+                    Arc::clone(&self.shared.settings),
+                    self.shared.clock,
+                ))
             });
         Arc::clone(&entry)
     }
@@ -176,25 +240,30 @@ impl RateLimiter {
         self.entry(&self.key_of(request))
     }
 
-    fn quota_of(&self, key: &RateLimitKey) -> governor::Quota {
-        let settings = self.shared.settings.load();
-        key.host_names()
-            .and_then(|names| names.iter().find_map(|n| settings.hosts.get(*n)))
-            .copied()
-            .unwrap_or(settings.quota)
+    fn quotas(&self) -> std::sync::RwLockReadGuard<'_, Quotas> {
+        self.shared
+            .quotas
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn settings(&self) -> &Settings {
+        &self.shared.settings
+    }
+
+    pub(crate) fn clock(&self) -> TokioClock {
+        self.shared.clock
     }
 }
 
 impl fmt::Debug for RateLimiter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = self.shared.settings.load();
+        let s = &self.shared;
         f.debug_struct("RateLimiter")
-            .field("quota", &s.quota)
-            .field("hosts", &s.hosts)
-            .field("mode", &s.mode)
-            .field("max_wait", &s.max_wait)
-            .field("keys", &self.shared.keys.len())
-            .field("custom_keys", &self.shared.key_fn.is_some())
+            .field("quotas", &*self.quotas())
+            .field("settings", &s.settings)
+            .field("keys", &s.keys.len())
+            .field("custom_keys", &s.key_fn.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -210,7 +279,7 @@ mod tests {
 
     use super::*;
     use crate::error::Error;
-    use crate::rate_limit::Quota;
+    use crate::rate_limit::{Quota, RateLimitMode};
 
     fn origin(url: &str) -> RateLimitKey {
         RateLimitKey::origin(&url.parse().expect("valid url"))
@@ -361,7 +430,7 @@ mod tests {
             let (limiter, key, served) = (limiter.clone(), Arc::clone(&key), Arc::clone(&served));
             tasks.push(tokio::spawn(async move {
                 limiter
-                    .wait_for_permit(&key)
+                    .wait_for_permit(&key, None)
                     .await
                     .expect("within max_wait");
                 served
@@ -395,16 +464,16 @@ mod tests {
         // Two waiters fit in 250 ms (at 100 and 200 ms); the third would need 300 ms.
         let first = tokio::spawn({
             let (limiter, key) = (limiter.clone(), Arc::clone(&key));
-            async move { limiter.wait_for_permit(&key).await }
+            async move { limiter.wait_for_permit(&key, None).await }
         });
         tokio::task::yield_now().await;
         let second = tokio::spawn({
             let (limiter, key) = (limiter.clone(), Arc::clone(&key));
-            async move { limiter.wait_for_permit(&key).await }
+            async move { limiter.wait_for_permit(&key, None).await }
         });
         tokio::task::yield_now().await;
         let start = Instant::now();
-        let third = limiter.wait_for_permit(&key).await;
+        let third = limiter.wait_for_permit(&key, None).await;
         assert_eq!(Instant::now(), start, "refused without waiting");
         let Err(Error::RateLimited {
             retry_after,
@@ -436,7 +505,7 @@ mod tests {
             );
             let start = Instant::now();
             limiter
-                .wait_for_permit(&key)
+                .wait_for_permit(&key, None)
                 .await
                 .expect("within max_wait");
             resumed.push(Instant::now() - start);

@@ -84,6 +84,22 @@ where
             return ResponseFuture::sending(self.inner.call(request), None);
         };
         let key = limiter.lookup(&request);
+        #[cfg(feature = "redis")]
+        if limiter.remote().is_some() {
+            // Every permit of a shared quota is a round trip: always the boxed path.
+            let clone = self.inner.clone();
+            let mut inner = std::mem::replace(&mut self.inner, clone);
+            let limiter = limiter.clone();
+            return ResponseFuture::waiting(Box::pin(async move {
+                limiter.remote_permit(&key).await?;
+                let response = inner
+                    .call(request)
+                    .await
+                    .map_err(|e| Error::from_inner(e.into()))?;
+                limiter.remote_observe(&key, &response).await;
+                Ok(response)
+            }));
+        }
         match limiter.admit(&key) {
             Admission::Go => {
                 let observer = Observer { key };
@@ -93,13 +109,13 @@ where
                 limiter.log_refusal(&key.name, retry_after);
                 ResponseFuture::refused(retry_after, &key.name)
             }
-            Admission::Wait => {
+            Admission::Wait(slot) => {
                 // The ready service goes into the future; this one keeps a fresh clone.
                 let clone = self.inner.clone();
                 let mut inner = std::mem::replace(&mut self.inner, clone);
                 let limiter = limiter.clone();
                 ResponseFuture::waiting(Box::pin(async move {
-                    limiter.wait_for_permit(&key).await?;
+                    limiter.wait_for_permit(&key, Some(slot)).await?;
                     let response = inner
                         .call(request)
                         .await

@@ -1,9 +1,9 @@
+use std::sync::Arc;
+#[cfg(feature = "redis")]
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
-use governor::middleware::NoOpMiddleware;
-use governor::nanos::Nanos;
-use governor::state::{InMemoryState, NotKeyed};
 use tokio::time::Instant;
 
 use reqwest::StatusCode;
@@ -11,11 +11,10 @@ use reqwest::header::HeaderMap;
 
 use super::RateLimitKey;
 use super::clock::TokioClock;
+use super::config::Params;
+use super::settings::Settings;
+use super::store::Schedule;
 use crate::hints::{self, RateLimitHeaders};
-
-/// A direct (single-key) governor limiter on the tokio clock.
-pub(crate) type Gcra =
-    governor::RateLimiter<NotKeyed, InMemoryState, TokioClock, NoOpMiddleware<Nanos>>;
 
 /// "Not known" in the atomics that hold what the server last said.
 const UNKNOWN: u64 = u64::MAX;
@@ -50,97 +49,89 @@ pub struct RateLimitState {
 
 /// One key's bucket and what the server said about it; shared by every call on the key.
 ///
-/// Lock-free except for `queue`, which only waiting calls take.
+/// Lock-free: every field is an atomic.
 pub(crate) struct KeyState {
     /// The key this state belongs to, for logs and errors.
     pub(crate) name: RateLimitKey,
-    pub(crate) gcra: Gcra,
-    pub(crate) interval: Duration,
-    pub(crate) burst: u32,
+    pub(crate) schedule: Schedule,
+    /// The quota configured for this key (the schedule runs a server-stated one instead
+    /// when the server stated one and `server_limits` is on).
+    pub(crate) configured: ConfiguredQuota,
+    /// The limit the server stated and the schedule follows; 0 when none.
+    pub(crate) stated: AtomicU64,
     /// Nanoseconds since the clock's base until which the server asked us to hold off;
     /// 0 when it never did.
     paused_until: AtomicU64,
-    /// Clock nanoseconds before which the bucket is known to be empty: the latest
-    /// "not until" governor answered. Lets a newcomer see how long the line ahead needs.
-    empty_until: AtomicU64,
     /// Clock nanoseconds until which a pause cut to `max_pause` has been logged: a capped
     /// hint arriving before then belongs to the same pause and is not logged again.
     capped_logged_until: AtomicU64,
     remaining: AtomicU64,
     limit: AtomicU64,
-    /// Calls in the slow path (queued or waiting as the queue's head).
+    /// Calls waiting for their slot.
     pub(crate) waiting: AtomicUsize,
-    /// Waiting calls line up here, first come first served, so that only the head sleeps
-    /// on a timer and every other waiter wakes once, when its turn comes.
-    pub(crate) queue: tokio::sync::Mutex<()>,
-    /// The limiter's settings for reading responses, copied here so that a call in flight
-    /// holds the key's state alone.
-    adaptive: bool,
-    pause_without_hint: Duration,
-    max_pause: Duration,
-    clock: TokioClock,
+    /// The local schedule at this process's share of the quota, used while a shared quota
+    /// cannot be reached; made on first need.
+    #[cfg(feature = "redis")]
+    pub(crate) fallback: OnceLock<Schedule>,
+    /// The limiter's settings, shared so that a reconfiguration reaches calls in flight.
+    pub(crate) settings: Arc<Settings>,
+    pub(crate) clock: TokioClock,
+}
+
+/// A key's configured quota, in atomics so that a reconfiguration can change it.
+#[derive(Debug)]
+pub(crate) struct ConfiguredQuota {
+    interval: AtomicU64,
+    burst: AtomicU64,
+    per: AtomicU64,
+}
+
+impl ConfiguredQuota {
+    fn new(params: Params) -> Self {
+        Self {
+            interval: AtomicU64::new(params.interval),
+            burst: AtomicU64::new(u64::from(params.burst)),
+            per: AtomicU64::new(params.per),
+        }
+    }
+
+    pub(crate) fn set(&self, params: Params) {
+        self.interval.store(params.interval, Ordering::Relaxed);
+        self.burst.store(u64::from(params.burst), Ordering::Relaxed);
+        self.per.store(params.per, Ordering::Relaxed);
+    }
+
+    pub(crate) fn get(&self) -> Params {
+        Params {
+            interval: self.interval.load(Ordering::Relaxed),
+            burst: u32::try_from(self.burst.load(Ordering::Relaxed)).unwrap_or(u32::MAX),
+            per: self.per.load(Ordering::Relaxed),
+        }
+    }
 }
 
 impl KeyState {
-    pub(crate) fn new(name: RateLimitKey, quota: governor::Quota, clock: TokioClock) -> Self {
+    pub(crate) fn new(
+        name: RateLimitKey,
+        quota: Params,
+        settings: Arc<Settings>,
+        clock: TokioClock,
+    ) -> Self {
         Self {
             name,
-            gcra: governor::RateLimiter::direct_with_clock(quota, clock),
-            interval: quota.replenish_interval(),
-            burst: quota.burst_size().get(),
+            schedule: Schedule::new(quota.interval, quota.burst),
+            configured: ConfiguredQuota::new(quota),
+            stated: AtomicU64::new(0),
             paused_until: AtomicU64::new(0),
-            empty_until: AtomicU64::new(0),
             capped_logged_until: AtomicU64::new(0),
             remaining: AtomicU64::new(UNKNOWN),
             limit: AtomicU64::new(UNKNOWN),
             waiting: AtomicUsize::new(0),
-            queue: tokio::sync::Mutex::new(()),
-            adaptive: false,
-            pause_without_hint: Duration::ZERO,
-            max_pause: Duration::ZERO,
+            #[cfg(feature = "redis")]
+            fallback: OnceLock::new(),
+            settings,
             clock,
         }
-    }
-
-    /// Pauses the key when a response says its quota is spent (`adaptive`), for
-    /// `pause_without_hint` when a 429 says not for how long, and never longer than
-    /// `max_pause`.
-    pub(crate) fn adapting(
-        mut self,
-        adaptive: bool,
-        pause_without_hint: Duration,
-        max_pause: Duration,
-    ) -> Self {
-        self.adaptive = adaptive;
-        self.pause_without_hint = pause_without_hint;
-        self.max_pause = max_pause;
-        self
-    }
-
-    /// Whether the key reads responses with these settings.
-    pub(crate) fn adapts_as(
-        &self,
-        adaptive: bool,
-        pause_without_hint: Duration,
-        max_pause: Duration,
-    ) -> bool {
-        self.adaptive == adaptive
-            && self.pause_without_hint == pause_without_hint
-            && self.max_pause == max_pause
-    }
-
-    /// Takes over what `old` (the same key under earlier settings) knows from the server:
-    /// its pause and the last remaining and limit it reported. The bucket stays new.
-    pub(crate) fn carrying(self, old: &KeyState) -> Self {
-        for (to, from) in [
-            (&self.paused_until, &old.paused_until),
-            (&self.capped_logged_until, &old.capped_logged_until),
-            (&self.remaining, &old.remaining),
-            (&self.limit, &old.limit),
-        ] {
-            to.store(from.load(Ordering::Acquire), Ordering::Release);
-        }
-        self
     }
 
     /// Reads what a response says about the key's quota: records it, and pauses every
@@ -153,15 +144,23 @@ impl KeyState {
             RateLimitHeaders::default()
         };
         self.record(seen.remaining, seen.limit);
-        if !self.adaptive {
+        let settings = &*self.settings;
+        if settings.server_limits() {
+            self.follow_stated_limit(&seen);
+        }
+        if settings.pacing() {
+            self.pace(&seen);
+        }
+        if !settings.adaptive() {
             return;
         }
+        let max_pause = settings.max_pause();
         let Some(hint) =
-            super::pause::server_pause(&seen, status, self.pause_without_hint, self.max_pause)
+            super::pause::server_pause(&seen, status, settings.pause_without_hint(), max_pause)
         else {
             return;
         };
-        let pause = hint.capped(self.max_pause);
+        let pause = hint.capped(max_pause);
         let now = self.clock.now_nanos();
         let until = now.saturating_add(u64::try_from(pause.as_nanos()).unwrap_or(u64::MAX));
         let extended = self.pause_until(until);
@@ -227,39 +226,31 @@ impl KeyState {
         self.paused_until.load(Ordering::Relaxed) != 0
     }
 
-    /// Takes a permit now or says how long until one is free, noting until when the
-    /// bucket is empty.
-    pub(crate) fn take(&self, clock: &TokioClock) -> Result<(), Duration> {
-        self.gcra.check().map_err(|refused| {
-            let now = clock.now_nanos();
-            let wait = refused.wait_time_from(Nanos::from(now));
-            self.empty_until(
-                now.saturating_add(u64::try_from(wait.as_nanos()).unwrap_or(u64::MAX)),
-            );
-            wait
-        })
-    }
-
-    /// Notes that no permit is free before `until` (clock nanoseconds).
-    fn empty_until(&self, until: u64) {
-        self.empty_until.fetch_max(until, Ordering::AcqRel);
-    }
-
-    /// The least a call arriving at `now` behind `ahead` waiters must wait: each waiter
-    /// ahead takes a permit first, none comes before the pause ends, and none while the
-    /// bucket is known to be empty; after that one per interval, or up to `burst` at once
-    /// when the bucket may have refilled during a pause.
-    pub(crate) fn wait_at_least(&self, now: u64, ahead: usize) -> Duration {
-        let left = |until: u64| Duration::from_nanos(until.saturating_sub(now));
-        let pause = left(self.paused_until.load(Ordering::Acquire));
-        let empty = left(self.empty_until.load(Ordering::Acquire));
-        let ahead = u32::try_from(ahead).unwrap_or(u32::MAX);
-        if empty > pause {
-            empty + self.interval.saturating_mul(ahead)
-        } else {
-            let beyond_burst = ahead.saturating_add(1).saturating_sub(self.burst);
-            pause + self.interval.saturating_mul(beyond_burst)
+    /// Takes a permit now or says how long until one is free: the server's pause first,
+    /// then the schedule.
+    #[inline]
+    pub(crate) fn take(&self) -> Result<(), Duration> {
+        let now = self.clock.now_nanos();
+        // Reading the pause costs one load; only a key the server ever paused has one.
+        if self.was_paused()
+            && let Some(left) = self.pause_left(now)
+        {
+            return Err(left);
         }
+        self.schedule.try_take(now).map_err(Duration::from_nanos)
+    }
+
+    /// The pause's end (clock nanoseconds), 0 when none was ever set.
+    pub(crate) fn paused_until(&self) -> u64 {
+        self.paused_until.load(Ordering::Acquire)
+    }
+
+    /// Whether nothing has used the key since `idle_since` (clock nanoseconds) and no
+    /// pause is still running: its state says nothing a fresh one would not.
+    pub(crate) fn idle_since(&self, idle_since: u64) -> bool {
+        self.schedule.full_at() <= idle_since
+            && self.paused_until() <= idle_since
+            && self.waiting.load(Ordering::Acquire) == 0
     }
 
     pub(crate) fn snapshot(&self, clock: &TokioClock) -> RateLimitState {
@@ -297,34 +288,22 @@ impl Drop for Counted<'_> {
 
 #[cfg(test)]
 mod tests {
-    use std::num::NonZeroU32;
-
     use super::*;
+    use crate::rate_limit::config::Field;
+    use crate::rate_limit::{Quota, RateLimitConfig};
 
     fn state(per_second: u32, burst: u32) -> KeyState {
-        let quota = governor::Quota::per_second(NonZeroU32::new(per_second).expect("non-zero"))
-            .allow_burst(NonZeroU32::new(burst).expect("non-zero"));
-        KeyState::new(RateLimitKey::custom("test"), quota, TokioClock::new())
-    }
-
-    #[test]
-    fn queue_estimates_are_lower_bounds() {
-        const MS: u64 = 1_000_000;
-        let key = state(10, 3);
-        // Nothing known: up to a burst may be free.
-        assert_eq!(key.wait_at_least(0, 0), Duration::ZERO);
-        assert_eq!(key.wait_at_least(0, 2), Duration::ZERO);
-        assert_eq!(key.wait_at_least(0, 3), Duration::from_millis(100));
-        assert_eq!(key.wait_at_least(0, 12), Duration::from_secs(1));
-        // Known empty for 50 ms: then one per interval.
-        key.empty_until(50 * MS);
-        assert_eq!(key.wait_at_least(0, 0), Duration::from_millis(50));
-        assert_eq!(key.wait_at_least(0, 2), Duration::from_millis(250));
-        assert_eq!(key.wait_at_least(50 * MS, 3), Duration::from_millis(100));
-        // A longer pause: the bucket may refill meanwhile.
-        key.pause_until(1_000 * MS);
-        assert_eq!(key.wait_at_least(0, 2), Duration::from_secs(1));
-        assert_eq!(key.wait_at_least(0, 3), Duration::from_millis(1_100));
+        let quota = Quota::per_second(per_second)
+            .burst(burst)
+            .to_params(Field::Quota)
+            .expect("valid");
+        let settings = Arc::new(Settings::new(&RateLimitConfig::new(Quota::per_second(1))));
+        KeyState::new(
+            RateLimitKey::custom("test"),
+            quota,
+            settings,
+            TokioClock::new(),
+        )
     }
 
     #[test]
@@ -360,12 +339,8 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn snapshots_say_what_is_known() {
-        let clock = TokioClock::new();
-        let key = KeyState::new(
-            RateLimitKey::custom("test"),
-            governor::Quota::per_second(NonZeroU32::new(1).expect("non-zero")),
-            clock,
-        );
+        let key = state(1, 1);
+        let clock = key.clock;
         assert_eq!(
             key.snapshot(&clock),
             RateLimitState {
