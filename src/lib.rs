@@ -113,6 +113,7 @@
 
 mod body;
 mod boxed;
+pub mod breaker;
 pub mod classify;
 mod client;
 mod error;

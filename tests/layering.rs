@@ -24,7 +24,14 @@ const GROUND: &[&str] = &[
 ];
 
 /// Import the ground floor and themselves only.
-const LAYERS: &[&str] = &["idempotency", "log", "rate_limit", "retry", "timeout"];
+const LAYERS: &[&str] = &[
+    "breaker",
+    "idempotency",
+    "log",
+    "rate_limit",
+    "retry",
+    "timeout",
+];
 
 /// On top: may import anything.
 const TOP: &[&str] = &["client", "lib"];

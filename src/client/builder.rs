@@ -4,6 +4,9 @@ use std::time::Duration;
 use tower_layer::Layer;
 
 use super::{Client, ClientConfig};
+use crate::breaker::{
+    BulkheadConfig, CircuitBreaker, CircuitBreakerConfig, Circuits, CircuitsBuilder,
+};
 use crate::classify::{Classify, DefaultClassifier, SharedClassifier};
 use crate::error::ConfigError;
 use crate::idempotency::{
@@ -43,6 +46,7 @@ pub struct ClientBuilder {
     log_hooks: Hooks,
     rate_limiter: Option<RateLimiter>,
     verifier: Option<Opaque<SharedVerifier>>,
+    circuits: Option<Circuits>,
 }
 
 /// A trait object that can sit in a `Debug` struct.
@@ -223,6 +227,39 @@ impl ClientBuilder {
         self
     }
 
+    /// Sets a circuit breaker per origin; see [`breaker`](crate::breaker). Default: none.
+    pub fn breaker(mut self, breaker: CircuitBreakerConfig) -> Self {
+        self.config = self.config.breaker(breaker);
+        self
+    }
+
+    /// Turns the circuit breaker off. Default (off).
+    pub fn without_breaker(mut self) -> Self {
+        self.config = self.config.without_breaker();
+        self
+    }
+
+    /// Bounds concurrent attempts per origin, with a bounded queue; see
+    /// [`BulkheadConfig`]. Default: none.
+    pub fn bulkhead(mut self, bulkhead: BulkheadConfig) -> Self {
+        self.config = self.config.bulkhead(bulkhead);
+        self
+    }
+
+    /// Turns the bulkhead off. Default (off).
+    pub fn without_bulkhead(mut self) -> Self {
+        self.config = self.config.without_bulkhead();
+        self
+    }
+
+    /// Guards attempts with `circuits`, shared with other clients or layers, instead of
+    /// circuits of the client's own; the configured `breaker` and `bulkhead` are then not
+    /// used.
+    pub fn shared_circuits(mut self, circuits: Circuits) -> Self {
+        self.circuits = Some(circuits);
+        self
+    }
+
     /// Builds the client around `http`, the transport.
     ///
     /// # Errors
@@ -238,6 +275,7 @@ impl ClientBuilder {
             log_hooks,
             rate_limiter,
             verifier,
+            circuits,
         } = self;
         let classifier: SharedClassifier = classifier.map_or_else(
             || Arc::new(DefaultClassifier::new()) as SharedClassifier,
@@ -289,6 +327,20 @@ impl ClientBuilder {
             (None, Some(rate_limit)) => Some(RateLimiter::new(rate_limit)?),
             (None, None) => None,
         };
+        let circuits = match (circuits, &config.breaker, &config.bulkhead) {
+            (Some(shared), _, _) => Some(shared),
+            (None, None, None) => None,
+            (None, breaker, bulkhead) => {
+                let mut builder = match breaker {
+                    Some(breaker) => CircuitsBuilder::default().breaker(breaker.clone()),
+                    None => Circuits::builder().without_breaker(),
+                };
+                if let Some(bulkhead) = bulkhead {
+                    builder = builder.bulkhead(bulkhead.clone());
+                }
+                Some(builder.shared_classifier(Arc::clone(&classifier)).build()?)
+            }
+        };
         let log = LogLayer::new(&config.log)?
             .optional_call_deadline(config.retry.deadline)
             .idempotency_header(idempotency.header().clone())
@@ -300,9 +352,13 @@ impl ClientBuilder {
             Some(limiter) => RateLimit::new(attempt, limiter.clone()),
             None => RateLimit::unlimited(attempt),
         };
+        let guarded = match &circuits {
+            Some(circuits) => CircuitBreaker::new(rate_limited, circuits.clone()),
+            None => CircuitBreaker::disabled(rate_limited),
+        };
         let call = DeadlineLayer::optional(config.retry.deadline)
             .covers_body(config.deadline_covers_body)
-            .layer(retry.layer(rate_limited));
+            .layer(retry.layer(guarded));
         let key_header = (idempotency.header().clone(), idempotency.format());
         Ok(Client::from_parts(
             http,
@@ -310,6 +366,7 @@ impl ClientBuilder {
             budget,
             key_header,
             limiter,
+            circuits,
         ))
     }
 }

@@ -2,6 +2,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::breaker::{BulkheadConfig, CircuitBreakerConfig};
 use crate::idempotency::IdempotencyConfig;
 use crate::log::LogConfig;
 use crate::rate_limit::RateLimitConfig;
@@ -53,6 +54,13 @@ pub struct ClientConfig {
     /// Rate limiting: a default quota per origin and per-host overrides; every attempt,
     /// retries included, takes a permit. `None` for no limit. Default `None`.
     pub rate_limit: Option<RateLimitConfig>,
+    /// A circuit breaker per origin: calls to a host that keeps failing fail fast, not
+    /// sent, until it recovers (see [`breaker`](crate::breaker)). `None` for none. Default
+    /// `None`.
+    pub breaker: Option<CircuitBreakerConfig>,
+    /// A bound on concurrent attempts per origin, with a bounded queue. `None` for none.
+    /// Default `None`.
+    pub bulkhead: Option<BulkheadConfig>,
 }
 
 impl Default for ClientConfig {
@@ -64,6 +72,8 @@ impl Default for ClientConfig {
             idempotency: Some(IdempotencyConfig::default()),
             log: LogConfig::default(),
             rate_limit: None,
+            breaker: None,
+            bulkhead: None,
         }
     }
 }
@@ -133,6 +143,34 @@ impl ClientConfig {
     #[must_use]
     pub fn without_rate_limit(mut self) -> Self {
         self.rate_limit = None;
+        self
+    }
+
+    /// Sets a circuit breaker per origin. Default: none.
+    #[must_use]
+    pub fn breaker(mut self, breaker: CircuitBreakerConfig) -> Self {
+        self.breaker = Some(breaker);
+        self
+    }
+
+    /// Turns the circuit breaker off. Default (off).
+    #[must_use]
+    pub fn without_breaker(mut self) -> Self {
+        self.breaker = None;
+        self
+    }
+
+    /// Sets a bulkhead per origin. Default: none.
+    #[must_use]
+    pub fn bulkhead(mut self, bulkhead: BulkheadConfig) -> Self {
+        self.bulkhead = Some(bulkhead);
+        self
+    }
+
+    /// Turns the bulkhead off. Default (off).
+    #[must_use]
+    pub fn without_bulkhead(mut self) -> Self {
+        self.bulkhead = None;
         self
     }
 }

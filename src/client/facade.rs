@@ -8,6 +8,7 @@ use reqwest::{IntoUrl, Method, Request, Response};
 use tower_service::Service;
 
 use super::{ClientBuilder, ClientConfig, RequestBuilder};
+use crate::breaker::{CircuitBreaker, CircuitKey, CircuitState, Circuits};
 use crate::error::{ConfigError, Error};
 use crate::idempotency::{Idempotency, IdempotencyKey, KeyFormat};
 use crate::log::Log;
@@ -16,7 +17,7 @@ use crate::retry::{Retry, RetryBudget};
 use crate::timeout::{Deadline, Timeout};
 
 /// The stack in its documented order, outermost first.
-type Stack = Log<Idempotency<Deadline<Retry<RateLimit<Timeout<reqwest::Client>>>>>>;
+type Stack = Log<Idempotency<Deadline<Retry<CircuitBreaker<RateLimit<Timeout<reqwest::Client>>>>>>>;
 
 /// A reqwest-like HTTP client whose every call goes through the resilience stack.
 ///
@@ -54,6 +55,7 @@ struct Inner {
     budget: Option<RetryBudget>,
     key_header: (HeaderName, KeyFormat),
     rate_limiter: Option<RateLimiter>,
+    circuits: Option<Circuits>,
 }
 
 impl fmt::Debug for Client {
@@ -96,6 +98,7 @@ impl Client {
         budget: Option<RetryBudget>,
         key_header: (HeaderName, KeyFormat),
         rate_limiter: Option<RateLimiter>,
+        circuits: Option<Circuits>,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -104,6 +107,7 @@ impl Client {
                 budget,
                 key_header,
                 rate_limiter,
+                circuits,
             }),
         }
     }
@@ -227,6 +231,41 @@ impl Client {
             .rate_limiter
             .as_ref()?
             .state(&RateLimitKey::origin(&url))
+    }
+
+    /// The circuits (and bulkheads) this client's attempts go through, shared by its
+    /// clones.
+    #[must_use]
+    pub fn circuits(&self) -> Option<&Circuits> {
+        self.inner.circuits.as_ref()
+    }
+
+    /// The state of the circuit of `url`'s origin (scheme, host and port): closed, open
+    /// until when, or half-open.
+    ///
+    /// `None` when the client has no circuit breaker, `url` does not parse, or no call has
+    /// gone to that origin yet (or its idle circuit was evicted: as good as closed). For
+    /// circuits keyed by something else, use [`circuits`](Self::circuits) and
+    /// [`Circuits::state`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use steadfast::breaker::CircuitState;
+    ///
+    /// # fn show(client: &steadfast::Client) {
+    /// if let Some(CircuitState::Open { until }) = client.circuit_state("https://api.example.com") {
+    ///     println!("calls to api.example.com fail fast until {until:?}");
+    /// }
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn circuit_state(&self, url: &str) -> Option<CircuitState> {
+        let url = reqwest::Url::parse(url).ok()?;
+        self.inner
+            .circuits
+            .as_ref()?
+            .state(&CircuitKey::origin(&url))
     }
 
     /// The underlying transport, for calls that must bypass the stack.

@@ -6,9 +6,11 @@
 mod format;
 mod header;
 mod idempotency_key;
+mod origin;
 
 pub use format::KeyFormat;
 pub(crate) use format::is_printable_ascii;
 
 pub(crate) use header::{DEFAULT_HEADER, header_name};
 pub use idempotency_key::IdempotencyKey;
+pub(crate) use origin::{INLINE, origin, origin_inline};

@@ -108,7 +108,10 @@ where
         let (next, delay) = match ending {
             Ok(next) => next,
             Err(ending) => {
-                return Err(fail(ending, classification, outcome, &progress, left.url()));
+                return Err(match refused_locally(&progress, outcome) {
+                    Ok(refused) => refused,
+                    Err(outcome) => fail(ending, classification, outcome, &progress, left.url()),
+                });
             }
         };
         scheduled(&progress, delay, classification);
@@ -150,6 +153,27 @@ where
                 classification = next_classification;
             }
         }
+    }
+}
+
+/// A circuit breaker's or bulkhead's refusal ending a call none of whose attempts may have
+/// been applied: the caller gets the typed error as it is, which says until when. Any
+/// other outcome is handed back.
+fn refused_locally(
+    progress: &Progress,
+    outcome: Result<Response, BoxError>,
+) -> Result<Error, Result<Response, BoxError>> {
+    match outcome {
+        Err(error)
+            if progress.outcome == Applied::NotApplied
+                && matches!(
+                    error.downcast_ref(),
+                    Some(Error::CircuitOpen { .. } | Error::BulkheadFull { .. })
+                ) =>
+        {
+            Ok(Error::from_inner(error))
+        }
+        other => Err(other),
     }
 }
 
