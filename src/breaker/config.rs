@@ -14,8 +14,8 @@ use crate::error::ConfigError;
 /// | setting | default | why |
 /// |---|---|---|
 /// | `failure_ratio` | 0.5 | the retry layer above already absorbs a 10 % fault rate (DESIGN §3 asks ≥ 99.9 % success there): tripping at 10 % would fail calls retries would have saved |
-/// | `window` | 30 s | Polly's: long enough to see a trend at a few calls a second |
-/// | `minimum_calls` | 20 | integrations often run at a few calls a second: with Polly's 100 the circuit of such a host would never trip inside 30 s |
+/// | `window` | 10 s | under steady traffic a full outage trips the circuit after `failure_ratio` × `window` (the failures must outweigh the window's earlier successes): 5 s, near Polly's 3 s (10 % × 30 s), where 30 s at 50 % would take 15 s |
+/// | `minimum_calls` | 20 | integrations often run at a few calls a second: with Polly's 100 a host at 5 calls/s would never trip; at a 10 % fault rate 20 calls reach 50 % failed with a chance of about 10⁻⁵ |
 /// | `break_duration` | 5 s | Polly's: short enough that a blip costs little |
 /// | `max_break` | 60 s | resilience4j's wait; also the crate's cap on server hints, so `Retry-After` on a 503 opens for at most this |
 /// | `half_open_probes` | 3 | between Polly's one and resilience4j's ten: one lucky probe should not close a flapping circuit |
@@ -42,7 +42,7 @@ pub struct CircuitBreakerConfig {
     /// The share of counted calls that failed, over `window`, at which the circuit opens
     /// (in `(0, 1]`). Default 0.5.
     pub failure_ratio: f64,
-    /// How far back calls are counted (a sliding window of ten buckets). Default 30 s.
+    /// How far back calls are counted (a sliding window of ten buckets). Default 10 s.
     #[serde(with = "humantime_serde")]
     pub window: Duration,
     /// How many counted calls the window must hold before the ratio can open the circuit.
@@ -67,7 +67,7 @@ impl Default for CircuitBreakerConfig {
     fn default() -> Self {
         Self {
             failure_ratio: 0.5,
-            window: Duration::from_secs(30),
+            window: Duration::from_secs(10),
             minimum_calls: 20,
             break_duration: Duration::from_secs(5),
             max_break: Duration::from_secs(60),
@@ -85,7 +85,7 @@ impl CircuitBreakerConfig {
         self
     }
 
-    /// Sets how far back calls are counted. Default 30 s.
+    /// Sets how far back calls are counted. Default 10 s.
     #[must_use]
     pub fn window(mut self, window: Duration) -> Self {
         self.window = window;
