@@ -8,7 +8,8 @@
 //! ([`verify`]), keeps every attempt inside the API's quota and slows all callers down when
 //! the server says so ([`rate_limit`]) — both reading the server's hints through one bounded
 //! parser ([`hints`]) — bounds attempts and
-//! calls in time ([`timeout`]), gives every POST one idempotency key for all its attempts,
+//! calls in time ([`timeout`]), fails calls to a host that is down fast ([`breaker`]),
+//! gives every POST one idempotency key for all its attempts,
 //! with a ledger that answers repeated keys without touching the network ([`idempotency`]),
 //! and logs every call and decision with secrets masked ([`log`], [`redact`]). The
 //! [`Client`] facade builds the whole stack from one configuration, and
@@ -36,12 +37,12 @@
 //! | 2 | [`idempotency::Idempotency`] | call | one key per call, so every attempt carries it; the ledger sees final outcomes |
 //! | 3 | total deadline ([`timeout::Deadline`]) | call | bounds attempts, waits and the caller's read of the body together |
 //! | 4 | [`retry::Retry`] with budget and `Retry-After` | call → attempts | replays a clone of the request |
-//! | 5 | [`rate_limit::RateLimit`] (per key, GCRA) | attempt | every attempt takes a permit, retries included |
-//! | 6 | attempt timeout ([`timeout::Timeout`]) | attempt | a hung attempt becomes a transient failure |
-//! | 7 | `reqwest::Client` | attempt | the transport |
+//! | 5 | [`breaker::CircuitBreaker`] + bulkhead (per key, opt-in) | attempt | an open circuit fails fast, not applied, and takes no permit |
+//! | 6 | [`rate_limit::RateLimit`] (per key, GCRA) | attempt | every attempt takes a permit, retries included |
+//! | 7 | attempt timeout ([`timeout::Timeout`]) | attempt | a hung attempt becomes a transient failure |
+//! | 8 | `reqwest::Client` | attempt | the transport |
 //!
-//! Dead letters and circuit breaking take their places around and inside retry as they
-//! land (see the README). Each layer also works alone with `tower::ServiceBuilder`.
+//! Dead letters take their place around retry as they land (see the README). Each layer also works alone with `tower::ServiceBuilder`.
 //!
 //! # Logging
 //!
@@ -125,6 +126,7 @@ pub mod mapper;
 pub mod rate_limit;
 pub mod redact;
 pub mod retry;
+pub mod stale;
 mod telemetry;
 pub mod timeout;
 pub mod verify;

@@ -30,6 +30,7 @@ const LAYERS: &[&str] = &[
     "log",
     "rate_limit",
     "retry",
+    "stale",
     "timeout",
 ];
 

@@ -17,6 +17,7 @@ use crate::log::{FailedCall, Hooks, LogConfig, LogLayer};
 use crate::rate_limit::{RateLimit, RateLimitConfig, RateLimiter};
 use crate::retry::policy::Policy;
 use crate::retry::{RetryBudget, RetryConfig, RetryLayer};
+use crate::stale::{StaleConfig, StaleIfErrorLayer};
 use crate::timeout::{DeadlineLayer, TimeoutLayer};
 use crate::verify::{SharedVerifier, Verify};
 
@@ -252,6 +253,20 @@ impl ClientBuilder {
         self
     }
 
+    /// Serves the last good response of a GET or HEAD, marked
+    /// [`Stale`](crate::stale::Stale), when a call fails transiently or its circuit is
+    /// open; see [`stale`](crate::stale). Default: off.
+    pub fn stale_if_error(mut self, stale: StaleConfig) -> Self {
+        self.config = self.config.stale_if_error(stale);
+        self
+    }
+
+    /// Turns stale-if-error off. Default (off).
+    pub fn without_stale_if_error(mut self) -> Self {
+        self.config = self.config.without_stale_if_error();
+        self
+    }
+
     /// Guards attempts with `circuits`, shared with other clients or layers, instead of
     /// circuits of the client's own; the configured `breaker` and `bulkhead` are then not
     /// used.
@@ -359,10 +374,14 @@ impl ClientBuilder {
         let call = DeadlineLayer::optional(config.retry.deadline)
             .covers_body(config.deadline_covers_body)
             .layer(retry.layer(guarded));
+        let stale = match &config.stale_if_error {
+            Some(stale) => StaleIfErrorLayer::new(stale)?,
+            None => StaleIfErrorLayer::disabled(),
+        };
         let key_header = (idempotency.header().clone(), idempotency.format());
         Ok(Client::from_parts(
             http,
-            log.layer(idempotency.layer(call)),
+            log.layer(idempotency.layer(stale.layer(call))),
             budget,
             key_header,
             limiter,

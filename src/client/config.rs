@@ -7,6 +7,7 @@ use crate::idempotency::IdempotencyConfig;
 use crate::log::LogConfig;
 use crate::rate_limit::RateLimitConfig;
 use crate::retry::RetryConfig;
+use crate::stale::StaleConfig;
 
 /// Everything a [`Client`](super::Client) is built from, deserializable from a file or the
 /// environment.
@@ -61,6 +62,10 @@ pub struct ClientConfig {
     /// A bound on concurrent attempts per origin, with a bounded queue. `None` for none.
     /// Default `None`.
     pub bulkhead: Option<BulkheadConfig>,
+    /// Stale-if-error for GET and HEAD: the last good response per URL, served (marked
+    /// [`Stale`](crate::stale::Stale)) when a call fails transiently or its circuit is
+    /// open. `None` for none. Default `None`.
+    pub stale_if_error: Option<StaleConfig>,
 }
 
 impl Default for ClientConfig {
@@ -74,6 +79,7 @@ impl Default for ClientConfig {
             rate_limit: None,
             breaker: None,
             bulkhead: None,
+            stale_if_error: None,
         }
     }
 }
@@ -171,6 +177,21 @@ impl ClientConfig {
     #[must_use]
     pub fn without_bulkhead(mut self) -> Self {
         self.bulkhead = None;
+        self
+    }
+
+    /// Serves the last good response of a GET or HEAD when a call fails transiently.
+    /// Default: off.
+    #[must_use]
+    pub fn stale_if_error(mut self, stale: StaleConfig) -> Self {
+        self.stale_if_error = Some(stale);
+        self
+    }
+
+    /// Turns stale-if-error off. Default (off).
+    #[must_use]
+    pub fn without_stale_if_error(mut self) -> Self {
+        self.stale_if_error = None;
         self
     }
 }

@@ -14,10 +14,13 @@ use crate::idempotency::{Idempotency, IdempotencyKey, KeyFormat};
 use crate::log::Log;
 use crate::rate_limit::{RateLimit, RateLimitKey, RateLimitState, RateLimiter};
 use crate::retry::{Retry, RetryBudget};
+use crate::stale::StaleIfError;
 use crate::timeout::{Deadline, Timeout};
 
 /// The stack in its documented order, outermost first.
-type Stack = Log<Idempotency<Deadline<Retry<CircuitBreaker<RateLimit<Timeout<reqwest::Client>>>>>>>;
+type Stack = Log<
+    Idempotency<StaleIfError<Deadline<Retry<CircuitBreaker<RateLimit<Timeout<reqwest::Client>>>>>>>,
+>;
 
 /// A reqwest-like HTTP client whose every call goes through the resilience stack.
 ///

@@ -1,7 +1,8 @@
 //! The idempotency key and the header that carries it, on the ground floor: the
 //! idempotency layer makes keys, retry and log read them, and errors carry them, so none of
 //! them imports another for it. The public path is
-//! [`idempotency::IdempotencyKey`](crate::idempotency::IdempotencyKey).
+//! [`idempotency::IdempotencyKey`](crate::idempotency::IdempotencyKey). Also the origin of a
+//! URL as text, which layers keeping state per host key it by.
 
 mod format;
 mod header;

@@ -19,6 +19,7 @@ struct State {
     delay_ms: AtomicU64,
     /// Extra headers of every answer.
     headers: Mutex<Vec<(String, String)>>,
+    body: Mutex<String>,
     arrivals: Mutex<Vec<(Instant, String)>>,
     answered: AtomicUsize,
     dropped: AtomicUsize,
@@ -71,6 +72,16 @@ impl Api {
     pub fn header(&self, name: &str, value: &str) {
         let mut headers = self.state.headers.lock().expect("not poisoned");
         headers.push((name.to_owned(), value.to_owned()));
+    }
+
+    /// From now on, every answer has `body`.
+    pub fn body(&self, body: &str) {
+        *self.state.body.lock().expect("not poisoned") = body.to_owned();
+    }
+
+    /// Drops the extra headers.
+    pub fn clear_headers(&self) {
+        self.state.headers.lock().expect("not poisoned").clear();
     }
 
     /// Requests that arrived so far.
@@ -126,7 +137,7 @@ async fn serve(socket: TcpStream, state: &State) -> std::io::Result<()> {
             .arrivals
             .lock()
             .expect("not poisoned")
-            .push((Instant::now(), method));
+            .push((Instant::now(), method.clone()));
         let delay = Duration::from_millis(state.delay_ms.load(Ordering::SeqCst));
         if !delay.is_zero() {
             let mut probe = [0_u8; 1];
@@ -140,11 +151,18 @@ async fn serve(socket: TcpStream, state: &State) -> std::io::Result<()> {
             }
         }
         let status = state.status.load(Ordering::SeqCst);
-        let mut head = format!("HTTP/1.1 {status} X\r\ncontent-length: 0\r\n");
+        let body = state.body.lock().expect("not poisoned").clone();
+        let body = if method == "HEAD" {
+            String::new()
+        } else {
+            body
+        };
+        let mut head = format!("HTTP/1.1 {status} X\r\ncontent-length: {}\r\n", body.len());
         for (name, value) in state.headers.lock().expect("not poisoned").iter() {
             head.push_str(&format!("{name}: {value}\r\n"));
         }
         head.push_str("\r\n");
+        head.push_str(&body);
         write.write_all(head.as_bytes()).await?;
         state.answered.fetch_add(1, Ordering::SeqCst);
     }
