@@ -7,9 +7,9 @@
 //! ([`retry`]), asks a verifier before sending again a POST that may have been applied
 //! ([`verify`]), keeps every attempt inside the API's quota and slows all callers down when
 //! the server says so ([`rate_limit`]) — both reading the server's hints through one bounded
-//! parser ([`hints`]) — bounds attempts and
-//! calls in time ([`timeout`]), fails calls to a host that is down fast ([`breaker`]),
-//! gives every POST one idempotency key for all its attempts,
+//! parser ([`hints`]) — bounds attempts and calls in time ([`timeout`]), fails calls to a
+//! host that is down fast and answers reads that fail with their last good response
+//! ([`breaker`], [`stale`]), gives every POST one idempotency key for all its attempts,
 //! with a ledger that answers repeated keys without touching the network ([`idempotency`]),
 //! and logs every call and decision with secrets masked ([`log`], [`redact`]). The
 //! [`Client`] facade builds the whole stack from one configuration, and
@@ -35,14 +35,17 @@
 //! |---|---|---|---|
 //! | 1 | [`log::Log`] | call | one span per call; attempts are child spans |
 //! | 2 | [`idempotency::Idempotency`] | call | one key per call, so every attempt carries it; the ledger sees final outcomes |
-//! | 3 | total deadline ([`timeout::Deadline`]) | call | bounds attempts, waits and the caller's read of the body together |
-//! | 4 | [`retry::Retry`] with budget and `Retry-After` | call → attempts | replays a clone of the request |
-//! | 5 | [`breaker::CircuitBreaker`] + bulkhead (per key, opt-in) | attempt | an open circuit fails fast, not applied, and takes no permit |
-//! | 6 | [`rate_limit::RateLimit`] (per key, GCRA) | attempt | every attempt takes a permit, retries included |
-//! | 7 | attempt timeout ([`timeout::Timeout`]) | attempt | a hung attempt becomes a transient failure |
-//! | 8 | `reqwest::Client` | attempt | the transport |
+//! | 3 | [`stale::StaleIfError`] (opt-in) | call | sees the final outcome: a transient failure of a GET is answered with the last good response |
+//! | 4 | total deadline ([`timeout::Deadline`]) | call | bounds attempts, waits and the caller's read of the body together |
+//! | 5 | [`retry::Retry`] with budget and `Retry-After` | call → attempts | replays a clone of the request |
+//! | 6 | [`retry::Hedge`] (opt-in) | attempt | a second attempt of a slow, safe request; the first answer wins |
+//! | 7 | [`breaker::CircuitBreaker`] + bulkhead (per key, opt-in) | attempt | an open circuit fails fast, not applied, and takes no permit |
+//! | 8 | [`rate_limit::RateLimit`] (per key, GCRA) | attempt | every attempt takes a permit, retries included |
+//! | 9 | attempt timeout ([`timeout::Timeout`]) | attempt | a hung attempt becomes a transient failure |
+//! | 10 | `reqwest::Client` | attempt | the transport |
 //!
-//! Dead letters take their place around retry as they land (see the README). Each layer also works alone with `tower::ServiceBuilder`.
+//! Dead letters take their place around retry as they land (see the README). Each layer
+//! also works alone with `tower::ServiceBuilder`.
 //!
 //! # Logging
 //!

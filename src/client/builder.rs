@@ -373,7 +373,7 @@ impl ClientBuilder {
         };
         let call = DeadlineLayer::optional(config.retry.deadline)
             .covers_body(config.deadline_covers_body)
-            .layer(retry.layer(guarded));
+            .layer(retry.layer(retry.hedging().layer(guarded)));
         let stale = match &config.stale_if_error {
             Some(stale) => StaleIfErrorLayer::new(stale)?,
             None => StaleIfErrorLayer::disabled(),

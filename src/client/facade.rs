@@ -13,13 +13,15 @@ use crate::error::{ConfigError, Error};
 use crate::idempotency::{Idempotency, IdempotencyKey, KeyFormat};
 use crate::log::Log;
 use crate::rate_limit::{RateLimit, RateLimitKey, RateLimitState, RateLimiter};
-use crate::retry::{Retry, RetryBudget};
+use crate::retry::{Hedge, Retry, RetryBudget};
 use crate::stale::StaleIfError;
 use crate::timeout::{Deadline, Timeout};
 
 /// The stack in its documented order, outermost first.
 type Stack = Log<
-    Idempotency<StaleIfError<Deadline<Retry<CircuitBreaker<RateLimit<Timeout<reqwest::Client>>>>>>>,
+    Idempotency<
+        StaleIfError<Deadline<Retry<Hedge<CircuitBreaker<RateLimit<Timeout<reqwest::Client>>>>>>>,
+    >,
 >;
 
 /// A reqwest-like HTTP client whose every call goes through the resilience stack.
