@@ -65,20 +65,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build(reqwest::Client::new())?;
 
     let url = format!("{}/prices/A-1", api.uri());
-    let (mut fresh, mut stale, mut fast, mut failed) = (0, 0, 0, 0);
+    let (mut fresh, mut served_stale, mut fast, mut failed) = (0, 0, 0, 0);
     println!("{:>6}  {:<10} result", "time", "circuit");
     while started.elapsed() < Duration::from_secs(15) {
         let call = Instant::now();
         let result = client.get(&url).send().await;
         let took = call.elapsed();
-        let state = match client.circuit_state(&api.uri()) {
-            Some(state) => state.as_str(),
-            None => "-",
-        };
+        let circuit = client
+            .circuit_state(&api.uri())
+            .map_or("-", |state| state.as_str());
         let line = match result {
-            Ok(response) => match Stale::of(&response).cloned() {
-                Some(marker) => {
-                    stale += 1;
+            Ok(response) => {
+                if let Some(marker) = Stale::of(&response).cloned() {
+                    served_stale += 1;
                     let why = match *marker.error {
                         Error::CircuitOpen { .. } => "circuit open, not sent",
                         _ => "the API failed",
@@ -87,13 +86,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                         "STALE price list, {}s old ({why}; answered in {took:?})",
                         marker.age.as_secs()
                     )
-                }
-                None => {
+                } else {
                     fresh += 1;
                     let body: serde_json::Value = response.json().await?;
                     format!("fresh: {} cents", body["price_cents"])
                 }
-            },
+            }
             Err(Error::CircuitOpen { retry_after, .. }) => {
                 fast += 1;
                 format!("failed fast in {took:?}: open for {retry_after:?} more")
@@ -104,14 +102,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         };
         println!(
-            "{:>5.1}s  {state:<10} {line}",
+            "{:>5.1}s  {circuit:<10} {line}",
             started.elapsed().as_secs_f64()
         );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     let sent = api.received_requests().await.unwrap_or_default().len();
     println!(
-        "\n{fresh} fresh, {stale} served stale, {fast} failed fast, {failed} failed; \
+        "\n{fresh} fresh, {served_stale} served stale, {fast} failed fast, {failed} failed; \
          the API saw {sent} requests"
     );
     Ok(())

@@ -366,9 +366,9 @@ fn next_gen(word: u64) -> u64 {
 mod tests {
     use super::*;
 
-    fn circuit(config: CircuitBreakerConfig) -> Circuit {
+    fn circuit(config: &CircuitBreakerConfig) -> Circuit {
         Circuit::new(
-            Settings::new(&config, Clock::new()),
+            Settings::new(config, Clock::new()),
             Some("http://a.example:80"),
         )
     }
@@ -391,7 +391,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn trips_at_the_ratio_then_probes_then_closes() {
-        let circuit = circuit(config());
+        let circuit = circuit(&config());
         for counted in [Counted::Success, Counted::Failure, Counted::Success] {
             circuit.record(go(&circuit), counted);
         }
@@ -424,7 +424,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_failed_probe_doubles_the_break_up_to_the_cap() {
-        let circuit = circuit(config());
+        let circuit = circuit(&config());
         for _ in 0..4 {
             circuit.record(go(&circuit), Counted::Failure);
         }
@@ -443,7 +443,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn late_outcomes_of_an_earlier_state_change_nothing() {
-        let circuit = circuit(config().minimum_calls(1));
+        let circuit = circuit(&config().minimum_calls(1));
         let early = go(&circuit);
         circuit.record(go(&circuit), Counted::Failure);
         tokio::time::advance(Duration::from_secs(5)).await;
@@ -461,7 +461,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_503_retry_after_opens_for_that_long() {
-        let circuit = circuit(config());
+        let circuit = circuit(&config());
         circuit.record(go(&circuit), Counted::OpenFor(Duration::from_secs(12)));
         let CircuitState::Open { until } = circuit.state() else {
             panic!("open");

@@ -81,7 +81,6 @@ impl Circuits {
     }
 
     /// A builder: circuit breaker, bulkhead, key and classifier.
-    #[must_use]
     pub fn builder() -> CircuitsBuilder {
         CircuitsBuilder::default()
     }

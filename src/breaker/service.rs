@@ -113,7 +113,10 @@ where
             let entry = Arc::clone(&guard.entry);
             let taken = match (
                 &entry.bulkhead,
-                entry.bulkhead.as_ref().and_then(|b| b.queue()),
+                entry
+                    .bulkhead
+                    .as_ref()
+                    .and_then(super::bulkhead::Bulkhead::queue),
             ) {
                 (Some(bulkhead), Some(queued)) => bulkhead.wait(&queued).await,
                 _ => false,
@@ -137,8 +140,7 @@ fn open(entry: &Entry, until: u64) -> Error {
     let clock = entry
         .circuit
         .as_ref()
-        .map(|c| c.settings().clock)
-        .unwrap_or_else(super::clock::Clock::new);
+        .map_or_else(super::clock::Clock::new, |c| c.settings().clock);
     let until = clock.instant(until);
     Error::CircuitOpen {
         until,

@@ -4,7 +4,8 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Buckets in a window: a call leaves the window at most a tenth of it late.
-pub(crate) const BUCKETS: u64 = 10;
+const LEN: usize = 10;
+pub(crate) const BUCKETS: u64 = LEN as u64;
 
 const COUNT_BITS: u32 = 20;
 const COUNT_MAX: u64 = (1 << COUNT_BITS) - 1;
@@ -15,7 +16,7 @@ const EPOCH_MASK: u64 = (1 << EPOCH_BITS) - 1;
 #[derive(Debug)]
 pub(crate) struct Window {
     /// `epoch << 40 | failures << 20 | calls`; an epoch is `now / width`, modulo 2^24.
-    buckets: [AtomicU64; BUCKETS as usize],
+    buckets: [AtomicU64; LEN],
     width: u64,
 }
 

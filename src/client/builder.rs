@@ -342,19 +342,9 @@ impl ClientBuilder {
             (None, Some(rate_limit)) => Some(RateLimiter::new(rate_limit)?),
             (None, None) => None,
         };
-        let circuits = match (circuits, &config.breaker, &config.bulkhead) {
-            (Some(shared), _, _) => Some(shared),
-            (None, None, None) => None,
-            (None, breaker, bulkhead) => {
-                let mut builder = match breaker {
-                    Some(breaker) => CircuitsBuilder::default().breaker(breaker.clone()),
-                    None => Circuits::builder().without_breaker(),
-                };
-                if let Some(bulkhead) = bulkhead {
-                    builder = builder.bulkhead(bulkhead.clone());
-                }
-                Some(builder.shared_classifier(Arc::clone(&classifier)).build()?)
-            }
+        let circuits = match circuits {
+            Some(shared) => Some(shared),
+            None => own_circuits(&config, &classifier)?,
         };
         let log = LogLayer::new(&config.log)?
             .optional_call_deadline(config.retry.deadline)
@@ -374,10 +364,10 @@ impl ClientBuilder {
         let call = DeadlineLayer::optional(config.retry.deadline)
             .covers_body(config.deadline_covers_body)
             .layer(retry.layer(retry.hedging().layer(guarded)));
-        let stale = match &config.stale_if_error {
-            Some(stale) => StaleIfErrorLayer::new(stale)?,
-            None => StaleIfErrorLayer::disabled(),
-        };
+        let stale = config
+            .stale_if_error
+            .as_ref()
+            .map_or_else(|| Ok(StaleIfErrorLayer::disabled()), StaleIfErrorLayer::new)?;
         let key_header = (idempotency.header().clone(), idempotency.format());
         Ok(Client::from_parts(
             http,
@@ -388,4 +378,25 @@ impl ClientBuilder {
             circuits,
         ))
     }
+}
+
+/// The client's own circuits and bulkheads, from its configuration; `None` for neither.
+fn own_circuits(
+    config: &ClientConfig,
+    classifier: &SharedClassifier,
+) -> Result<Option<Circuits>, ConfigError> {
+    if config.breaker.is_none() && config.bulkhead.is_none() {
+        return Ok(None);
+    }
+    let mut builder = match &config.breaker {
+        Some(breaker) => CircuitsBuilder::default().breaker(breaker.clone()),
+        None => Circuits::builder().without_breaker(),
+    };
+    if let Some(bulkhead) = &config.bulkhead {
+        builder = builder.bulkhead(bulkhead.clone());
+    }
+    builder
+        .shared_classifier(Arc::clone(classifier))
+        .build()
+        .map(Some)
 }

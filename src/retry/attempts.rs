@@ -108,9 +108,10 @@ where
         let (next, delay) = match ending {
             Ok(next) => next,
             Err(ending) => {
-                return Err(match refused_locally(&progress, outcome) {
-                    Ok(refused) => refused,
-                    Err(outcome) => fail(ending, classification, outcome, &progress, left.url()),
+                let refused = refused_locally(&progress, &outcome);
+                return Err(match outcome {
+                    Err(error) if refused => Error::from_inner(error),
+                    outcome => fail(ending, classification, outcome, &progress, left.url()),
                 });
             }
         };
@@ -156,25 +157,15 @@ where
     }
 }
 
-/// A circuit breaker's or bulkhead's refusal ending a call none of whose attempts may have
-/// been applied: the caller gets the typed error as it is, which says until when. Any
-/// other outcome is handed back.
-fn refused_locally(
-    progress: &Progress,
-    outcome: Result<Response, BoxError>,
-) -> Result<Error, Result<Response, BoxError>> {
-    match outcome {
-        Err(error)
-            if progress.outcome == Applied::NotApplied
-                && matches!(
-                    error.downcast_ref(),
-                    Some(Error::CircuitOpen { .. } | Error::BulkheadFull { .. })
-                ) =>
-        {
-            Ok(Error::from_inner(error))
-        }
-        other => Err(other),
-    }
+/// Whether the call ends on a circuit breaker's or bulkhead's refusal, none of its attempts
+/// having maybe been applied: the caller then gets that typed error as it is, which says
+/// until when.
+fn refused_locally(progress: &Progress, outcome: &Result<Response, BoxError>) -> bool {
+    progress.outcome == Applied::NotApplied
+        && matches!(
+            outcome.as_ref().err().and_then(|e| e.downcast_ref()),
+            Some(Error::CircuitOpen { .. } | Error::BulkheadFull { .. })
+        )
 }
 
 /// The `retry scheduled` event.

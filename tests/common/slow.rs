@@ -76,7 +76,7 @@ impl Api {
 
     /// From now on, every answer has `body`.
     pub fn body(&self, body: &str) {
-        *self.state.body.lock().expect("not poisoned") = body.to_owned();
+        body.clone_into(&mut self.state.body.lock().expect("not poisoned"));
     }
 
     /// Drops the extra headers.
@@ -159,7 +159,9 @@ async fn serve(socket: TcpStream, state: &State) -> std::io::Result<()> {
         };
         let mut head = format!("HTTP/1.1 {status} X\r\ncontent-length: {}\r\n", body.len());
         for (name, value) in state.headers.lock().expect("not poisoned").iter() {
-            head.push_str(&format!("{name}: {value}\r\n"));
+            for part in [name.as_str(), ": ", value.as_str(), "\r\n"] {
+                head.push_str(part);
+            }
         }
         head.push_str("\r\n");
         head.push_str(&body);
