@@ -8,7 +8,7 @@ use crate::key::origin;
 /// Which circuit (and bulkhead) a request belongs to.
 ///
 /// By default a request's key is its origin: scheme, host and port
-/// (`https://api.example.com:443`). [`Circuits::keyed_by`](super::Circuits::keyed_by) keys
+/// (`https://api.example.com:443`). [`CircuitsBuilder::keyed_by`](super::CircuitsBuilder::keyed_by) keys
 /// by anything else (an endpoint group, a tenant) with [`CircuitKey::custom`].
 ///
 /// An origin is shown in errors, logs and `Debug`; a custom key never is, as keys built
