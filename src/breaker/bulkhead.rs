@@ -1,10 +1,11 @@
 //! The bulkhead: a bound on concurrent attempts per key, with a bounded queue.
 
+use std::pin::pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use tokio::sync::Semaphore;
+use tokio::sync::{Notify, Semaphore};
 
 use crate::error::ConfigError;
 
@@ -85,11 +86,13 @@ impl BulkheadConfig {
     }
 }
 
-/// One key's slots and queue.
+/// One key's slots and queue: a count of attempts in flight in one atomic (no lock to take
+/// or give back a slot) and a [`Notify`] that wakes the queue when one frees.
 #[derive(Debug)]
 pub(crate) struct Bulkhead {
-    slots: Semaphore,
+    in_flight: AtomicUsize,
     waiting: AtomicUsize,
+    freed: Notify,
     pub(crate) config: BulkheadConfig,
 }
 
@@ -98,15 +101,16 @@ pub(crate) struct Queued<'a>(&'a AtomicUsize);
 
 impl Drop for Queued<'_> {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
 impl Bulkhead {
     pub(crate) fn new(config: &BulkheadConfig) -> Self {
         Self {
-            slots: Semaphore::new(config.max_concurrent),
+            in_flight: AtomicUsize::new(0),
             waiting: AtomicUsize::new(0),
+            freed: Notify::new(),
             config: config.clone(),
         }
     }
@@ -115,46 +119,56 @@ impl Bulkhead {
     /// [`give_back`](Self::give_back).
     #[inline]
     pub(crate) fn try_take(&self) -> bool {
-        match self.slots.try_acquire() {
-            Ok(permit) => {
-                permit.forget();
-                true
-            }
-            Err(_) => false,
-        }
+        let max = self.config.max_concurrent;
+        self.in_flight
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .is_ok()
     }
 
     /// A place in the queue, if the queue has room.
     pub(crate) fn queue(&self) -> Option<Queued<'_>> {
         let max = self.config.max_queue;
         self.waiting
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
                 (n < max).then_some(n + 1)
             })
             .ok()
             .map(|_| Queued(&self.waiting))
     }
 
-    /// Waits for a slot, up to `max_wait`; whether one was taken.
+    /// Waits for a slot, up to `max_wait`; whether one was taken. Woken in arrival order;
+    /// a newcomer finding a slot free takes it first.
     pub(crate) async fn wait(&self, _queued: &Queued<'_>) -> bool {
-        match tokio::time::timeout(self.config.max_wait, self.slots.acquire()).await {
-            Ok(Ok(permit)) => {
-                permit.forget();
-                true
+        let taken = async {
+            loop {
+                // Registered before looking, so that a slot freed in between still wakes.
+                let mut freed = pin!(self.freed.notified());
+                freed.as_mut().enable();
+                if self.try_take() {
+                    return;
+                }
+                freed.await;
             }
-            _ => false,
-        }
+        };
+        tokio::time::timeout(self.config.max_wait, taken)
+            .await
+            .is_ok()
     }
 
-    /// Gives a slot back.
+    /// Gives a slot back, waking one waiter if any.
+    #[inline]
     pub(crate) fn give_back(&self) {
-        self.slots.add_permits(1);
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        if self.waiting.load(Ordering::SeqCst) > 0 {
+            self.freed.notify_one();
+        }
     }
 
     /// No attempt in flight or waiting: a bulkhead that may be evicted.
     pub(crate) fn is_idle(&self) -> bool {
-        self.slots.available_permits() == self.config.max_concurrent
-            && self.waiting.load(Ordering::Acquire) == 0
+        self.in_flight.load(Ordering::SeqCst) == 0 && self.waiting.load(Ordering::SeqCst) == 0
     }
 }
 
