@@ -12,9 +12,10 @@
 //!   ledger records), `steadfast-no-idempotency`, `steadfast-dead-letter` (dead letters on,
 //!   in memory), `rm-chain`, `rm`, `rm-keys` (with
 //!   `support::Keys`), and single layers over the bare service: `log`, `idempotency`,
-//!   `timeout`, `deadline`, `deadline-without-body`, `retry`, `rate-limit`, `dead-letter`.
-//!   `timeout`, `deadline`, `deadline-without-body`, `retry`, `rate-limit`, `credentials`
-//!   (a static header), `credentials-env` (a header from `$HOME`, read on every call).
+//!   `timeout`, `deadline`, `deadline-without-body`, `retry`, `rate-limit`, `dead-letter`,
+//!   `credentials` (a static header), `credentials-env` (a header from `$HOME`, read on
+//!   every call), `breaker` (a closed circuit and an idle bulkhead), `breaker-open` (every
+//!   call refused by an open circuit: the cost of a fast failure).
 //! - Over loopback: `loopback-bare`, `loopback-steadfast`,
 //!   `loopback-steadfast-no-idempotency`, `loopback-steadfast-deadline-without-body`,
 //!   `loopback-rm` and `loopback-rm-keys`, one call at
@@ -36,6 +37,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use reqwest::{Method, Request, Response};
+use steadfast::breaker::{BulkheadConfig, CircuitBreakerConfig, CircuitBreakerLayer, Circuits};
 use steadfast::credentials::{
     ApplyCredentialsLayer, Credential, EnvCredentials, StaticCredentials,
 };
@@ -70,6 +72,8 @@ const STACKS: &[&str] = &[
     "dead-letter",
     "credentials",
     "credentials-env",
+    "breaker",
+    "breaker-open",
     "loopback-bare",
     "loopback-steadfast",
     "loopback-steadfast-no-idempotency",
@@ -166,6 +170,16 @@ async fn run(stack: &str, method: &Method, calls: u64) {
             let layer = ApplyCredentialsLayer::new(key);
             tower_calls(layer.layer(in_memory()), method, calls).await;
         }
+        "breaker" => {
+            let circuits = Circuits::builder()
+                .breaker(CircuitBreakerConfig::default())
+                .bulkhead(BulkheadConfig::default())
+                .build()
+                .expect("valid");
+            let layer = CircuitBreakerLayer::shared_circuits(circuits);
+            tower_calls(layer.layer(in_memory()), method, calls).await;
+        }
+        "breaker-open" => breaker_open(method, calls).await,
         "loopback-bare" => loopback(&Contender::Bare(http()), method, calls).await,
         "loopback-steadfast" => {
             let client = steadfast::Client::builder()
@@ -199,6 +213,28 @@ async fn run(stack: &str, method: &Method, calls: u64) {
             webhook::calls(stack, calls).await;
         }
         other => panic!("unknown stack {other:?}; one of {STACKS:?}"),
+    }
+}
+
+/// Calls refused by an open circuit: one 503 with `Retry-After` opens it for a day (capped at
+/// `max_break`, an hour here), and every later call fails fast without reaching the service.
+async fn breaker_open(method: &Method, calls: u64) {
+    let config = CircuitBreakerConfig::default().max_break(Duration::from_secs(3600));
+    let layer = CircuitBreakerLayer::new(&config).expect("valid");
+    let unavailable = tower::service_fn(|_request: Request| {
+        let response = http::Response::builder()
+            .status(503)
+            .header("retry-after", "86400")
+            .body(reqwest::Body::from(""))
+            .expect("valid response");
+        std::future::ready(Ok::<_, std::convert::Infallible>(Response::from(response)))
+    });
+    let service = layer.layer(unavailable);
+    let url = in_memory_url();
+    black_box(service.clone().oneshot(request(method, &url)).await.ok());
+    for _ in 0..calls {
+        let refused = service.clone().oneshot(request(method, &url)).await;
+        black_box(refused.expect_err("the circuit is open"));
     }
 }
 

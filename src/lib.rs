@@ -7,8 +7,9 @@
 //! ([`retry`]), asks a verifier before sending again a POST that may have been applied
 //! ([`verify`]), keeps every attempt inside the API's quota and slows all callers down when
 //! the server says so ([`rate_limit`]) — both reading the server's hints through one bounded
-//! parser ([`hints`]) — bounds attempts and
-//! calls in time ([`timeout`]), gives every POST one idempotency key for all its attempts,
+//! parser ([`hints`]) — bounds attempts and calls in time ([`timeout`]), fails calls to a
+//! host that is down fast and answers reads that fail with their last good response
+//! ([`breaker`], [`stale`]), gives every POST one idempotency key for all its attempts,
 //! with a ledger that answers repeated keys without touching the network ([`idempotency`]),
 //! logs every call and decision with secrets masked ([`log`], [`redact`]), records
 //! every call that failed or may have been applied for a person or a job to replay
@@ -40,14 +41,17 @@
 //! | 1 | [`log::Log`] | call | one span per call; attempts are child spans |
 //! | 2 | [`dead_letter::DeadLetterService`] | call | sees the final outcome only; records failed and unknown calls for replay |
 //! | 3 | [`idempotency::Idempotency`] | call | one key per call, so every attempt carries it; the ledger sees final outcomes |
-//! | 4 | total deadline ([`timeout::Deadline`]) | call | bounds attempts, waits and the caller's read of the body together |
-//! | 5 | [`retry::Retry`] with budget and `Retry-After` | call → attempts | replays a clone of the request |
-//! | 6 | [`rate_limit::RateLimit`] (per key, GCRA) | attempt | every attempt takes a permit, retries included |
-//! | 7 | [`credentials::ApplyCredentials`] | attempt | applied per attempt, so a rotated key or refreshed token is used at once |
-//! | 8 | attempt timeout ([`timeout::Timeout`]) | attempt | a hung attempt becomes a transient failure |
-//! | 9 | `reqwest::Client` | attempt | the transport |
+//! | 4 | [`stale::StaleIfError`] (opt-in) | call | sees the final outcome: a transient failure of a GET is answered with the last good response |
+//! | 5 | total deadline ([`timeout::Deadline`]) | call | bounds attempts, waits and the caller's read of the body together |
+//! | 6 | [`retry::Retry`] with budget and `Retry-After` | call → attempts | replays a clone of the request |
+//! | 7 | [`retry::Hedge`] (opt-in) | attempt | a second attempt of a slow, safe request; the first answer wins |
+//! | 8 | [`breaker::CircuitBreaker`] + bulkhead (per key, opt-in) | attempt | an open circuit fails fast, not applied, and takes no permit |
+//! | 9 | [`rate_limit::RateLimit`] (per key, GCRA) | attempt | every attempt takes a permit, retries included |
+//! | 10 | [`credentials::ApplyCredentials`] | attempt | applied per attempt, so a rotated key or refreshed token is used at once |
+//! | 11 | attempt timeout ([`timeout::Timeout`]) | attempt | a hung attempt becomes a transient failure |
+//! | 12 | `reqwest::Client` | attempt | the transport |
 //!
-//! Circuit breaking takes its place inside retry when it lands (see the README). Each layer also works alone with `tower::ServiceBuilder`.
+//! Each layer also works alone with `tower::ServiceBuilder`.
 //!
 //! # Logging
 //!
@@ -123,6 +127,7 @@
 pub mod admin;
 mod body;
 mod boxed;
+pub mod breaker;
 pub mod classify;
 mod client;
 pub mod credentials;
@@ -136,6 +141,7 @@ pub mod mapper;
 pub mod rate_limit;
 pub mod redact;
 pub mod retry;
+pub mod stale;
 mod telemetry;
 pub mod timeout;
 pub mod verify;

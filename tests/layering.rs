@@ -27,10 +27,12 @@ const GROUND: &[&str] = &[
 const LAYERS: &[&str] = &[
     "dead_letter",
     "credentials",
+    "breaker",
     "idempotency",
     "log",
     "rate_limit",
     "retry",
+    "stale",
     "timeout",
 ];
 

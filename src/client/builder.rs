@@ -6,6 +6,9 @@ use tower_layer::Layer;
 use super::base_url::normalize_base;
 use super::reload::{Carried, Current};
 use super::{Client, ClientConfig};
+use crate::breaker::{
+    BulkheadConfig, CircuitBreaker, CircuitBreakerConfig, Circuits, CircuitsBuilder,
+};
 use crate::classify::{Classify, SharedClassifier};
 use crate::credentials::{ApplyCredentials, Credentials, SharedCredentials};
 use crate::dead_letter::{DeadLetterConfig, DeadLetterLayer, DeadLetterSink, SharedSink};
@@ -18,6 +21,7 @@ use crate::log::{FailedCall, Hooks, LogConfig, LogLayer};
 use crate::rate_limit::{RateLimit, RateLimitConfig, RateLimiter};
 use crate::retry::policy::Policy;
 use crate::retry::{RetryBudget, RetryConfig, RetryLayer};
+use crate::stale::{StaleConfig, StaleIfErrorLayer};
 use crate::timeout::{DeadlineLayer, TimeoutLayer};
 use crate::verify::{SharedVerifier, Verify};
 
@@ -49,6 +53,7 @@ pub struct ClientBuilder {
     verifier: Option<Opaque<SharedVerifier>>,
     dead_letter_sink: Option<Opaque<SharedSink>>,
     credentials: Option<Opaque<SharedCredentials>>,
+    circuits: Option<Circuits>,
 }
 
 /// A trait object that can sit in a `Debug` struct.
@@ -278,6 +283,53 @@ impl ClientBuilder {
         self
     }
 
+    /// Sets a circuit breaker per origin; see [`breaker`](crate::breaker). Default: none.
+    pub fn breaker(mut self, breaker: CircuitBreakerConfig) -> Self {
+        self.config = self.config.breaker(breaker);
+        self
+    }
+
+    /// Turns the circuit breaker off. Default (off).
+    pub fn without_breaker(mut self) -> Self {
+        self.config = self.config.without_breaker();
+        self
+    }
+
+    /// Bounds concurrent attempts per origin, with a bounded queue; see
+    /// [`BulkheadConfig`]. Default: none.
+    pub fn bulkhead(mut self, bulkhead: BulkheadConfig) -> Self {
+        self.config = self.config.bulkhead(bulkhead);
+        self
+    }
+
+    /// Turns the bulkhead off. Default (off).
+    pub fn without_bulkhead(mut self) -> Self {
+        self.config = self.config.without_bulkhead();
+        self
+    }
+
+    /// Serves the last good response of a GET or HEAD, marked
+    /// [`Stale`](crate::stale::Stale), when a call fails transiently or its circuit is
+    /// open; see [`stale`](crate::stale). Default: off.
+    pub fn stale_if_error(mut self, stale: StaleConfig) -> Self {
+        self.config = self.config.stale_if_error(stale);
+        self
+    }
+
+    /// Turns stale-if-error off. Default (off).
+    pub fn without_stale_if_error(mut self) -> Self {
+        self.config = self.config.without_stale_if_error();
+        self
+    }
+
+    /// Guards attempts with `circuits`, shared with other clients or layers, instead of
+    /// circuits of the client's own; the configured `breaker` and `bulkhead` are then not
+    /// used.
+    pub fn shared_circuits(mut self, circuits: Circuits) -> Self {
+        self.circuits = Some(circuits);
+        self
+    }
+
     /// Builds the client around `http`, the transport.
     ///
     /// # Errors
@@ -348,6 +400,11 @@ impl ClientBuilder {
                 name: "attempt_timeout",
             });
         }
+        // The circuits carry over a reload while their settings stay the same.
+        let circuits = match &self.circuits {
+            Some(shared) => Some(shared.clone()),
+            None => carried.circuits_for(config, || own_circuits(config, &classifier))?,
+        };
         let log = LogLayer::new(&config.log)?
             .optional_call_deadline(config.retry.deadline)
             .idempotency_header(idempotency.header().clone())
@@ -393,9 +450,17 @@ impl ClientBuilder {
             Some(limiter) => RateLimit::new(authenticated, limiter.clone()),
             None => RateLimit::unlimited(authenticated),
         };
+        let guarded = match &circuits {
+            Some(circuits) => CircuitBreaker::new(rate_limited, circuits.clone()),
+            None => CircuitBreaker::disabled(rate_limited),
+        };
         let call = DeadlineLayer::optional(config.retry.deadline)
             .covers_body(config.deadline_covers_body)
-            .layer(retry.layer(rate_limited));
+            .layer(retry.layer(retry.hedging().layer(guarded)));
+        let stale = config
+            .stale_if_error
+            .as_ref()
+            .map_or_else(|| Ok(StaleIfErrorLayer::disabled()), StaleIfErrorLayer::new)?;
         let key_header = (idempotency.header().clone(), idempotency.format());
         let dead_letters = dead_letter.recorder().cloned();
         let verify = self
@@ -403,13 +468,35 @@ impl ClientBuilder {
             .as_ref()
             .map(|v| (Arc::clone(&v.0), config.retry.verify_timeout));
         Ok(Current {
-            stack: log.layer(dead_letter.layer(idempotency.layer(call))),
+            stack: log.layer(dead_letter.layer(idempotency.layer(stale.layer(call)))),
             dead_letters,
             verify,
             base_url,
             key_header,
             budget,
             limiter,
+            circuits,
         })
     }
+}
+
+/// The client's own circuits and bulkheads, from its configuration; `None` for neither.
+fn own_circuits(
+    config: &ClientConfig,
+    classifier: &SharedClassifier,
+) -> Result<Option<Circuits>, ConfigError> {
+    if config.breaker.is_none() && config.bulkhead.is_none() {
+        return Ok(None);
+    }
+    let mut builder = match &config.breaker {
+        Some(breaker) => CircuitsBuilder::default().breaker(breaker.clone()),
+        None => Circuits::builder().without_breaker(),
+    };
+    if let Some(bulkhead) = &config.bulkhead {
+        builder = builder.bulkhead(bulkhead.clone());
+    }
+    builder
+        .shared_classifier(Arc::clone(classifier))
+        .build()
+        .map(Some)
 }

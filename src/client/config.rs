@@ -2,12 +2,14 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::breaker::{BulkheadConfig, CircuitBreakerConfig};
 use crate::credentials::CredentialsConfig;
 use crate::dead_letter::DeadLetterConfig;
 use crate::idempotency::IdempotencyConfig;
 use crate::log::LogConfig;
 use crate::rate_limit::RateLimitConfig;
 use crate::retry::RetryConfig;
+use crate::stale::StaleConfig;
 
 /// Everything a [`Client`](super::Client) is built from, deserializable from a file or the
 /// environment.
@@ -76,6 +78,17 @@ pub struct ClientConfig {
     /// say. Default `None`: every request URL must be absolute.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub base_url: Option<reqwest::Url>,
+    /// A circuit breaker per origin: calls to a host that keeps failing fail fast, not
+    /// sent, until it recovers (see [`breaker`](crate::breaker)). `None` for none. Default
+    /// `None`.
+    pub breaker: Option<CircuitBreakerConfig>,
+    /// A bound on concurrent attempts per origin, with a bounded queue. `None` for none.
+    /// Default `None`.
+    pub bulkhead: Option<BulkheadConfig>,
+    /// Stale-if-error for GET and HEAD: the last good response per URL, served (marked
+    /// [`Stale`](crate::stale::Stale)) when a call fails transiently or its circuit is
+    /// open. `None` for none. Default `None`.
+    pub stale_if_error: Option<StaleConfig>,
 }
 
 impl Default for ClientConfig {
@@ -90,6 +103,9 @@ impl Default for ClientConfig {
             dead_letter: None,
             credentials: None,
             base_url: None,
+            breaker: None,
+            bulkhead: None,
+            stale_if_error: None,
         }
     }
 }
@@ -204,6 +220,49 @@ impl ClientConfig {
     #[must_use]
     pub fn without_base_url(mut self) -> Self {
         self.base_url = None;
+        self
+    }
+
+    /// Sets a circuit breaker per origin. Default: none.
+    #[must_use]
+    pub fn breaker(mut self, breaker: CircuitBreakerConfig) -> Self {
+        self.breaker = Some(breaker);
+        self
+    }
+
+    /// Turns the circuit breaker off. Default (off).
+    #[must_use]
+    pub fn without_breaker(mut self) -> Self {
+        self.breaker = None;
+        self
+    }
+
+    /// Sets a bulkhead per origin. Default: none.
+    #[must_use]
+    pub fn bulkhead(mut self, bulkhead: BulkheadConfig) -> Self {
+        self.bulkhead = Some(bulkhead);
+        self
+    }
+
+    /// Turns the bulkhead off. Default (off).
+    #[must_use]
+    pub fn without_bulkhead(mut self) -> Self {
+        self.bulkhead = None;
+        self
+    }
+
+    /// Serves the last good response of a GET or HEAD when a call fails transiently.
+    /// Default: off.
+    #[must_use]
+    pub fn stale_if_error(mut self, stale: StaleConfig) -> Self {
+        self.stale_if_error = Some(stale);
+        self
+    }
+
+    /// Turns stale-if-error off. Default (off).
+    #[must_use]
+    pub fn without_stale_if_error(mut self) -> Self {
+        self.stale_if_error = None;
         self
     }
 }

@@ -11,19 +11,31 @@ use tower_service::Service;
 use super::base_url::IntoRequestUrl;
 use super::reload::{Carried, Current};
 use super::{ClientBuilder, ClientConfig, RequestBuilder};
+use crate::breaker::{CircuitBreaker, CircuitKey, CircuitState, Circuits};
 use crate::credentials::ApplyCredentials;
 use crate::dead_letter::{DeadLetterService, Recorder};
 use crate::error::{ConfigError, Error};
 use crate::idempotency::{Idempotency, IdempotencyKey, KeyFormat};
 use crate::log::Log;
 use crate::rate_limit::{RateLimit, RateLimitKey, RateLimitState, RateLimiter};
-use crate::retry::{Retry, RetryBudget};
+use crate::retry::{Hedge, Retry, RetryBudget};
+use crate::stale::StaleIfError;
 use crate::timeout::{Deadline, Timeout};
 
 /// The stack in its documented order, outermost first.
 pub(super) type Stack = Log<
     DeadLetterService<
-        Idempotency<Deadline<Retry<RateLimit<ApplyCredentials<Timeout<reqwest::Client>>>>>>,
+        Idempotency<
+            StaleIfError<
+                Deadline<
+                    Retry<
+                        Hedge<
+                            CircuitBreaker<RateLimit<ApplyCredentials<Timeout<reqwest::Client>>>>,
+                        >,
+                    >,
+                >,
+            >,
+        >,
     >,
 >;
 
@@ -260,6 +272,38 @@ impl Client {
     pub fn rate_limit_state(&self, url: &str) -> Option<RateLimitState> {
         let url = reqwest::Url::parse(url).ok()?;
         self.rate_limiter()?.state(&RateLimitKey::origin(&url))
+    }
+
+    /// The circuits (and bulkheads) this client's attempts go through, shared by its
+    /// clones.
+    #[must_use]
+    pub fn circuits(&self) -> Option<Circuits> {
+        self.inner.current.load().circuits.clone()
+    }
+
+    /// The state of the circuit of `url`'s origin (scheme, host and port): closed, open
+    /// until when, or half-open.
+    ///
+    /// `None` when the client has no circuit breaker, `url` does not parse, or no call has
+    /// gone to that origin yet (or its idle circuit was evicted: as good as closed). For
+    /// circuits keyed by something else, use [`circuits`](Self::circuits) and
+    /// [`Circuits::state`].
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use steadfast::breaker::CircuitState;
+    ///
+    /// # fn show(client: &steadfast::Client) {
+    /// if let Some(CircuitState::Open { until }) = client.circuit_state("https://api.example.com") {
+    ///     println!("calls to api.example.com fail fast until {until:?}");
+    /// }
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn circuit_state(&self, url: &str) -> Option<CircuitState> {
+        let url = reqwest::Url::parse(url).ok()?;
+        self.circuits()?.state(&CircuitKey::origin(&url))
     }
 
     /// The underlying transport, for calls that must bypass the stack.

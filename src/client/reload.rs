@@ -9,6 +9,7 @@ use reqwest::header::HeaderName;
 
 use super::facade::Stack;
 use super::{Client, ClientConfig};
+use crate::breaker::{BulkheadConfig, CircuitBreakerConfig, Circuits};
 use crate::classify::{DefaultClassifier, SharedClassifier};
 use crate::credentials::{CredentialsConfig, SharedCredentials};
 use crate::dead_letter::sink::MemorySink;
@@ -31,6 +32,7 @@ pub(super) struct Current {
     pub(super) key_header: (HeaderName, KeyFormat),
     pub(super) budget: Option<RetryBudget>,
     pub(super) limiter: Option<RateLimiter>,
+    pub(super) circuits: Option<Circuits>,
 }
 
 /// The state a client keeps across reloads, made the first time a configuration needs it.
@@ -43,7 +45,11 @@ pub(super) struct Carried {
     dead_letter_sink: OnceLock<SharedSink>,
     /// The configured provider, kept while its configuration stays the same (its token).
     credentials: Mutex<Option<(CredentialsConfig, SharedCredentials)>>,
+    /// The client's own circuits, kept while the breaker and bulkhead settings stay the same.
+    circuits: Mutex<Option<(CircuitSettings, Option<Circuits>)>>,
 }
+
+type CircuitSettings = (Option<CircuitBreakerConfig>, Option<BulkheadConfig>);
 
 impl Carried {
     /// The default classifier, one per client.
@@ -86,6 +92,25 @@ impl Carried {
         let provider = config.build(http)?;
         *kept = Some((config.clone(), Arc::clone(&provider)));
         Ok(provider)
+    }
+
+    /// The circuits for `config`: the ones made before while the breaker and bulkhead
+    /// settings are unchanged (so open circuits stay open across a reload), else `make()`'s.
+    pub(super) fn circuits_for(
+        &self,
+        config: &ClientConfig,
+        make: impl FnOnce() -> Result<Option<Circuits>, ConfigError>,
+    ) -> Result<Option<Circuits>, ConfigError> {
+        let settings = (config.breaker.clone(), config.bulkhead.clone());
+        let mut kept = self.circuits.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((built_from, circuits)) = kept.as_ref()
+            && *built_from == settings
+        {
+            return Ok(circuits.clone());
+        }
+        let circuits = make()?;
+        *kept = Some((settings, circuits.clone()));
+        Ok(circuits)
     }
 
     pub(super) fn limiter_for(&self, config: &RateLimitConfig) -> Result<RateLimiter, ConfigError> {

@@ -248,7 +248,10 @@ mod tests {
     #[test]
     fn basic_auth_encodes_the_form_encoded_pair() {
         // RFC 6749 §2.3.1: the id and secret are form-encoded, then joined and base64'd.
-        assert_eq!(basic("Aladdin", "open sesame"), "Basic QWxhZGRpbjpvcGVuK3Nlc2FtZQ==");
+        assert_eq!(
+            basic("Aladdin", "open sesame"),
+            "Basic QWxhZGRpbjpvcGVuK3Nlc2FtZQ=="
+        );
         assert_eq!(basic("a:b", "c/d"), "Basic YSUzQWI6YyUyRmQ=");
     }
 

@@ -135,7 +135,9 @@ fn recordable(error: &Error) -> bool {
         | Error::DeadlineExceeded { .. }
         | Error::Ledger { .. }
         | Error::Credentials { .. }
-        | Error::QuotaUnavailable { .. } => true,
+        | Error::QuotaUnavailable { .. }
+        | Error::CircuitOpen { .. }
+        | Error::BulkheadFull { .. } => true,
         Error::Config(_)
         | Error::InvalidRequest(_)
         | Error::Decode(_)

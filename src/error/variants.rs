@@ -147,6 +147,44 @@ pub enum Error {
         idempotency_key: Option<IdempotencyKey>,
     },
 
+    /// The circuit of the request's key (its origin by default) is open: the host failed
+    /// too often lately, so the request was not sent. A retry layer above waits for the
+    /// circuit to half-open when that fits the call's deadline and budget, and never sends
+    /// into a circuit still open.
+    #[error(
+        "circuit open for {}: calls fail fast for {retry_after:?}; the request was not sent, \
+         not applied",
+        .key.as_deref().unwrap_or("a custom key")
+    )]
+    #[non_exhaustive]
+    CircuitOpen {
+        /// When the circuit half-opens and lets a probe through, at the earliest.
+        until: Instant,
+        /// How long that was from the refusal.
+        retry_after: Duration,
+        /// The circuit's key when it may be shown (an origin); `None` for a custom key.
+        key: Option<String>,
+        /// The call's idempotency key, to replay it with.
+        idempotency_key: Option<IdempotencyKey>,
+    },
+
+    /// The bulkhead of the request's key had every slot busy and its queue full (or the
+    /// queue wait ran out): the request was not sent.
+    #[error(
+        "bulkhead full for {}: {max_concurrent} attempts in flight and the queue full; the \
+         request was not sent, not applied",
+        .key.as_deref().unwrap_or("a custom key")
+    )]
+    #[non_exhaustive]
+    BulkheadFull {
+        /// The configured bound on concurrent attempts.
+        max_concurrent: usize,
+        /// The bulkhead's key when it may be shown (an origin); `None` for a custom key.
+        key: Option<String>,
+        /// The call's idempotency key, to replay it with.
+        idempotency_key: Option<IdempotencyKey>,
+    },
+
     /// The call failed and was not retried, for the reason in `why`.
     #[error("{failure}; not retried: {why}; {}", .failure.outcome)]
     #[non_exhaustive]
@@ -248,6 +286,16 @@ impl Error {
                 Classification::transient(Reason::Custom("shared quota unavailable"))
                     .with_applied(Applied::NotApplied),
             ),
+            // Refused locally, nothing sent: worth another attempt once the circuit
+            // half-opens or a slot frees ([`Error::retry_at`] says when).
+            Self::CircuitOpen { .. } => Some(
+                Classification::transient(Reason::Custom("circuit open"))
+                    .with_applied(Applied::NotApplied),
+            ),
+            Self::BulkheadFull { .. } => Some(
+                Classification::transient(Reason::Custom("bulkhead full"))
+                    .with_applied(Applied::NotApplied),
+            ),
             Self::RetriesExhausted { failure, .. }
             | Self::NotRetried { failure, .. }
             | Self::DeadlineExceeded { failure, .. } => Some(failure.classification),
@@ -304,6 +352,8 @@ impl Error {
             | Self::RateLimited { .. }
             | Self::Credentials { .. }
             | Self::QuotaUnavailable { .. }
+            | Self::CircuitOpen { .. }
+            | Self::BulkheadFull { .. }
             | Self::IdempotencyKeyReused { .. } => Applied::NotApplied,
             // Nothing was sent now, but an earlier call with the key may have acted.
             Self::Timeout { .. } | Self::Decode(_) | Self::IdempotencyOutcomeUnknown { .. } => {
@@ -333,9 +383,13 @@ impl Error {
         self.failure().and_then(Failure::status)
     }
 
-    /// When the server said a new attempt may be made, if it said so.
+    /// When a new attempt may be made: the time the server named, if it named one, or when
+    /// an open circuit half-opens ([`Error::CircuitOpen`]).
     #[must_use]
     pub fn retry_at(&self) -> Option<Instant> {
+        if let Self::CircuitOpen { until, .. } = self {
+            return Some(*until);
+        }
         self.failure().and_then(Failure::retry_at)
     }
 
@@ -360,6 +414,12 @@ impl Error {
                 idempotency_key, ..
             }
             | Self::QuotaUnavailable {
+                idempotency_key, ..
+            }
+            | Self::CircuitOpen {
+                idempotency_key, ..
+            }
+            | Self::BulkheadFull {
                 idempotency_key, ..
             } => idempotency_key.as_ref().map(IdempotencyKey::as_str),
             _ => self
@@ -389,6 +449,12 @@ impl Error {
                 idempotency_key, ..
             }
             | Self::QuotaUnavailable {
+                idempotency_key, ..
+            }
+            | Self::CircuitOpen {
+                idempotency_key, ..
+            }
+            | Self::BulkheadFull {
                 idempotency_key, ..
             } => *idempotency_key = Some(key),
             _ => {}

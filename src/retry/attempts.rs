@@ -108,7 +108,11 @@ where
         let (next, delay) = match ending {
             Ok(next) => next,
             Err(ending) => {
-                return Err(fail(ending, classification, outcome, &progress, left.url()));
+                let refused = refused_locally(&progress, &outcome);
+                return Err(match outcome {
+                    Err(error) if refused => Error::from_inner(error),
+                    outcome => fail(ending, classification, outcome, &progress, left.url()),
+                });
             }
         };
         scheduled(&progress, delay, classification);
@@ -154,6 +158,17 @@ where
             }
         }
     }
+}
+
+/// Whether the call ends on a circuit breaker's or bulkhead's refusal, none of its attempts
+/// having maybe been applied: the caller then gets that typed error as it is, which says
+/// until when.
+fn refused_locally(progress: &Progress, outcome: &Result<Response, BoxError>) -> bool {
+    progress.outcome == Applied::NotApplied
+        && matches!(
+            outcome.as_ref().err().and_then(|e| e.downcast_ref()),
+            Some(Error::CircuitOpen { .. } | Error::BulkheadFull { .. })
+        )
 }
 
 /// The `retry scheduled` event.

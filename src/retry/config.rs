@@ -3,7 +3,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{BudgetConfig, Jitter};
+use super::{BudgetConfig, HedgeConfig, Jitter};
 
 /// Settings of the retry layer; every field has a production default.
 ///
@@ -90,6 +90,9 @@ pub struct RetryConfig {
     /// too). Default 10 s.
     #[serde(with = "humantime_serde")]
     pub verify_timeout: Duration,
+    /// Hedging: a second attempt of a request safe to repeat when the first is slow (see
+    /// [`Hedge`](super::Hedge)); `None` for none. Default `None`.
+    pub hedge: Option<HedgeConfig>,
 }
 
 impl Default for RetryConfig {
@@ -107,6 +110,7 @@ impl Default for RetryConfig {
             server_dedupes_hosts: BTreeMap::new(),
             max_verifications: 3,
             verify_timeout: Duration::from_secs(10),
+            hedge: None,
         }
     }
 }
@@ -223,6 +227,21 @@ impl RetryConfig {
     #[must_use]
     pub fn verify_timeout(mut self, verify_timeout: Duration) -> Self {
         self.verify_timeout = verify_timeout;
+        self
+    }
+
+    /// Hedges slow attempts of requests safe to repeat; see [`Hedge`](super::Hedge).
+    /// Default: off.
+    #[must_use]
+    pub fn hedge(mut self, hedge: HedgeConfig) -> Self {
+        self.hedge = Some(hedge);
+        self
+    }
+
+    /// Turns hedging off. Default (off).
+    #[must_use]
+    pub fn without_hedge(mut self) -> Self {
+        self.hedge = None;
         self
     }
 }

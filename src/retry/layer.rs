@@ -3,7 +3,7 @@ use std::sync::Arc;
 use tower_layer::Layer;
 
 use super::policy::Policy;
-use super::{Retry, RetryBudget, RetryConfig};
+use super::{HedgeLayer, Retry, RetryBudget, RetryConfig};
 use crate::classify::{Classify, SharedClassifier};
 use crate::error::ConfigError;
 use crate::key::KeyFormat;
@@ -86,6 +86,14 @@ impl RetryLayer {
 }
 
 impl RetryLayer {
+    /// The layer that hedges slow attempts as [`RetryConfig::hedge`] says, spending this
+    /// layer's budget; it goes inside this one. Without `hedge` its services pass calls
+    /// through.
+    #[must_use]
+    pub fn hedging(&self) -> HedgeLayer {
+        HedgeLayer::new(Arc::clone(&self.policy))
+    }
+
     pub(super) fn policy(&self) -> &Arc<Policy> {
         &self.policy
     }

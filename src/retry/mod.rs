@@ -79,6 +79,15 @@
 //! retry layer's: in the [`Client`](crate::Client) the outer deadline layer cuts it, with
 //! [`Error::Timeout`](crate::Error::Timeout).
 //!
+//! # Hedging
+//!
+//! With [`RetryConfig::hedge`], [`RetryLayer::hedging`] makes a [`Hedge`] layer that goes
+//! inside this one: an attempt still unanswered after a delay (fixed, or a percentile of
+//! recent latencies) gets a second attempt beside it, only where rule 2 holds before the
+//! outcome is known (an idempotent method, or a key the server dedupes), and only with a
+//! budget token. The first response wins; the other attempt is dropped and its connection
+//! closed.
+//!
 //! # Time
 //!
 //! Delays use `tokio::time`, so tests can run on a paused clock.
@@ -94,6 +103,7 @@ mod config;
 mod dedupes;
 mod future;
 mod give_up;
+mod hedge;
 mod layer;
 pub(crate) mod policy;
 mod rules;
@@ -104,6 +114,7 @@ pub use backoff::{Backoff, Jitter};
 pub use budget::{BudgetConfig, RetryBudget};
 pub use config::RetryConfig;
 pub use future::ResponseFuture;
+pub use hedge::{Hedge, HedgeConfig, HedgeLayer, ResponseFuture as HedgeFuture};
 pub use layer::RetryLayer;
 pub use service::Retry;
 

@@ -5,7 +5,7 @@ use reqwest::Method;
 use reqwest::header::HeaderName;
 
 use super::dedupes::Dedupes;
-use super::{Backoff, RetryBudget, RetryConfig};
+use super::{Backoff, HedgeConfig, RetryBudget, RetryConfig};
 use crate::classify::{DefaultClassifier, SharedClassifier};
 use crate::error::ConfigError;
 use crate::key::KeyFormat;
@@ -29,6 +29,7 @@ pub(crate) struct Policy {
     pub(crate) verify_timeout: Duration,
     pub(crate) verifier: Option<SharedVerifier>,
     pub(crate) classifier: SharedClassifier,
+    pub(crate) hedge: Option<HedgeConfig>,
 }
 
 impl std::fmt::Debug for Policy {
@@ -44,6 +45,7 @@ impl std::fmt::Debug for Policy {
             .field("max_verifications", &self.max_verifications)
             .field("verify_timeout", &self.verify_timeout)
             .field("verifier", &self.verifier.is_some())
+            .field("hedge", &self.hedge)
             .finish_non_exhaustive()
     }
 }
@@ -67,6 +69,9 @@ impl Policy {
                 name: "retry.verify_timeout",
             });
         }
+        if let Some(hedge) = &config.hedge {
+            hedge.validate()?;
+        }
         Ok(Self {
             max_retries: config.max_retries,
             backoff: Backoff::new(config.base_delay, config.max_delay, config.jitter)?,
@@ -80,6 +85,7 @@ impl Policy {
             verify_timeout: config.verify_timeout,
             verifier: None,
             classifier: Arc::new(DefaultClassifier::new()),
+            hedge: config.hedge.clone(),
         })
     }
 }

@@ -8,7 +8,7 @@ use reqwest::Response;
 
 use super::policy::Policy;
 use crate::classify::{Classification, Verdict};
-use crate::error::{BoxError, NotRetried};
+use crate::error::{BoxError, Error, NotRetried};
 use crate::hints::{self, Hint};
 
 /// What to do after a failed attempt.
@@ -93,7 +93,17 @@ pub(super) fn server_hint(
         Verdict::Throttled {
             retry_after: Some(wait),
         } => Some(Hint::new(wait)),
-        verdict if verdict.is_retryable() => hints::retry_after(outcome.as_ref().ok()?.headers()),
+        verdict if verdict.is_retryable() => match outcome {
+            Ok(response) => hints::retry_after(response.headers()),
+            // An open circuit below says when it lets a call through: waiting less would
+            // only send into a circuit known to be open.
+            Err(error) => match error.downcast_ref() {
+                Some(Error::CircuitOpen { until, .. }) => {
+                    Some(Hint::new(until.saturating_duration_since(Instant::now())))
+                }
+                _ => None,
+            },
+        },
         _ => None,
     }
 }

@@ -10,6 +10,8 @@
 //! - `server`: one scripted HTTP/1.1 server on the test's clock, for what wiremock cannot
 //!   do (virtual-time arrivals, dribbled, huge or cut bodies).
 //! - `ledger`, `chaos`: the suites run against every ledger store, the chaos API.
+//! - `slow`: a loopback API whose status is set on command, answering after a virtual-time
+//!   delay and counting clients that hang up first (circuit breaker, bulkhead, hedging).
 //! - `redis`: a `redis-server` child process on a free port (`RedisServer::start()`).
 // Each suite compiles this module on its own and uses a part of it.
 #![allow(dead_code, unreachable_pub, unused_imports)]
@@ -21,6 +23,7 @@ pub mod log;
 pub mod redis;
 pub mod request;
 pub mod server;
+pub mod slow;
 pub mod stack;
 
 pub use assert::*;
