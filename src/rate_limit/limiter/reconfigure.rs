@@ -9,8 +9,9 @@ use crate::rate_limit::RateLimitConfig;
 
 impl RateLimiter {
     /// Swaps in `config`'s quotas and settings while calls run: every key keeps its bucket
-    /// (what it spent, the calls waiting in line) and any pause a server set, and takes its
-    /// new quota from its next permit. A key following a limit its server stated keeps
+    /// (what it spent, counted in permits, and the slots of calls waiting in line) and any
+    /// pause a server set, and takes its new quota from its next permit: a bucket that owed
+    /// one permit at 1 a minute owes one at the new rate. A key following a limit its server stated keeps
     /// following it (the server's word is the API's truth) unless `config` turns
     /// `server_limits` off. A custom key function stays as it was.
     ///
@@ -41,6 +42,7 @@ impl RateLimiter {
             .write()
             .unwrap_or_else(PoisonError::into_inner);
         self.shared.settings.set(config);
+        let now = self.shared.clock.now_nanos();
         for entry in &self.shared.keys {
             let state = entry.value();
             let quota = quotas.of(&state.name);
@@ -48,7 +50,7 @@ impl RateLimiter {
             let stated = state.stated.load(Ordering::Relaxed) != 0;
             if !stated || !config.server_limits {
                 state.stated.store(0, Ordering::Relaxed);
-                state.schedule.set_quota(quota.interval, quota.burst);
+                state.schedule.rescale(now, quota.interval, quota.burst);
             }
         }
         *current = quotas;

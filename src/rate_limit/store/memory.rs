@@ -60,6 +60,25 @@ impl Schedule {
         self.tau.store(tau(interval, burst), Ordering::Relaxed);
     }
 
+    /// Changes the quota at `now`, keeping what was spent as a number of permits: a bucket
+    /// that owed one permit at the old rate owes one at the new rate, so a raised quota
+    /// applies from the next call instead of after the old debt ran out. Slots already
+    /// reserved keep their times.
+    pub(crate) fn rescale(&self, now: u64, interval: u64, burst: u32) {
+        let old = self.interval.swap(interval, Ordering::Relaxed);
+        self.tau.store(tau(interval, burst), Ordering::Relaxed);
+        if old == 0 || old == interval {
+            return;
+        }
+        let _ = self
+            .tat
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |tat| {
+                let debt = tat.checked_sub(now)?;
+                let scaled = u128::from(debt) * u128::from(interval) / u128::from(old);
+                Some(now.saturating_add(u64::try_from(scaled).unwrap_or(u64::MAX)))
+            });
+    }
+
     /// The interval between permits and the burst depth in force at `now`.
     #[inline]
     pub(crate) fn params(&self, now: u64) -> (u64, u64) {
@@ -240,5 +259,26 @@ mod tests {
         assert_eq!(schedule.try_take(0), Err(100 * MS), "spent stays spent");
         assert_eq!(schedule.try_take(100 * MS), Ok(()));
         assert_eq!(schedule.try_take(100 * MS), Err(MS));
+    }
+
+    #[test]
+    fn a_rescaled_quota_keeps_the_debt_in_permits() {
+        let schedule = Schedule::new(100 * MS, 1);
+        assert_eq!(schedule.try_take(0), Ok(()));
+        // One permit owed at 10/s becomes one permit owed at 1,000/s.
+        schedule.rescale(0, MS, 1);
+        assert_eq!(
+            schedule.try_take(0),
+            Err(MS),
+            "still spent, for one new interval"
+        );
+        assert_eq!(schedule.try_take(MS), Ok(()));
+        // Lowering the quota stretches what is owed the same way.
+        schedule.rescale(MS, 10 * MS, 1);
+        assert_eq!(schedule.try_take(MS), Err(10 * MS));
+        // A bucket owing nothing stays full.
+        let idle = Schedule::new(100 * MS, 1);
+        idle.rescale(500 * MS, MS, 1);
+        assert_eq!(idle.try_take(500 * MS), Ok(()));
     }
 }
