@@ -22,7 +22,7 @@ use crate::rate_limit::{RateLimit, RateLimitConfig, RateLimiter};
 use crate::retry::policy::Policy;
 use crate::retry::{RetryBudget, RetryConfig, RetryLayer};
 use crate::stale::{StaleConfig, StaleIfErrorLayer};
-use crate::timeout::{DeadlineLayer, TimeoutLayer};
+use crate::timeout::{DeadlineLayer, Timeout, TimeoutLayer};
 use crate::verify::{SharedVerifier, Verify};
 
 /// Builds a [`Client`]: the whole stack from one configuration.
@@ -423,37 +423,9 @@ impl ClientBuilder {
             // Already set when it was carried over; the first budget stays.
             let _ = carried.budget.set(budget.clone());
         }
-        let dead_letter = match (&config.dead_letter, &self.dead_letter_sink) {
-            (None, None) => DeadLetterLayer::disabled(),
-            (settings, sink) => {
-                let settings = settings.clone().unwrap_or_default();
-                // The sink carries over a reload, so no letter drops out of sight.
-                let sink = sink
-                    .as_ref()
-                    .map_or_else(|| carried.dead_letter_sink(&settings), |s| Arc::clone(&s.0));
-                DeadLetterLayer::new(&settings)?
-                    .redactor(crate::redact::Redactor::new(&config.log.redact)?)
-                    .shared_sink(sink)
-            }
-        };
-        let credentials = match (&self.credentials, &config.credentials) {
-            (Some(provider), _) => Some(Arc::clone(&provider.0)),
-            (None, Some(configured)) => Some(carried.credentials_for(configured, http)?),
-            (None, None) => None,
-        };
-        let attempt = TimeoutLayer::optional(config.attempt_timeout).layer(http.clone());
-        let authenticated = match credentials {
-            Some(credentials) => ApplyCredentials::new(attempt, credentials),
-            None => ApplyCredentials::none(attempt),
-        };
-        let rate_limited = match &limiter {
-            Some(limiter) => RateLimit::new(authenticated, limiter.clone()),
-            None => RateLimit::unlimited(authenticated),
-        };
-        let guarded = match &circuits {
-            Some(circuits) => CircuitBreaker::new(rate_limited, circuits.clone()),
-            None => CircuitBreaker::disabled(rate_limited),
-        };
+        let dead_letter = self.dead_letter_layer(config, carried)?;
+        let guarded =
+            self.attempt_stack(config, http, carried, limiter.as_ref(), circuits.as_ref())?;
         let call = DeadlineLayer::optional(config.retry.deadline)
             .covers_body(config.deadline_covers_body)
             .layer(retry.layer(retry.hedging().layer(guarded)));
@@ -478,7 +450,62 @@ impl ClientBuilder {
             circuits,
         })
     }
+
+    /// Layer 2: the dead letters, off unless configured or given a sink.
+    fn dead_letter_layer(
+        &self,
+        config: &ClientConfig,
+        carried: &Carried,
+    ) -> Result<DeadLetterLayer, ConfigError> {
+        Ok(match (&config.dead_letter, &self.dead_letter_sink) {
+            (None, None) => DeadLetterLayer::disabled(),
+            (settings, sink) => {
+                let settings = settings.clone().unwrap_or_default();
+                // The sink carries over a reload, so no letter drops out of sight.
+                let sink = sink
+                    .as_ref()
+                    .map_or_else(|| carried.dead_letter_sink(&settings), |s| Arc::clone(&s.0));
+                DeadLetterLayer::new(&settings)?
+                    .redactor(crate::redact::Redactor::new(&config.log.redact)?)
+                    .shared_sink(sink)
+            }
+        })
+    }
+
+    /// Layers 8 to 12, what each attempt goes through: breaker and bulkhead, rate limit,
+    /// credentials, attempt timeout and the transport.
+    fn attempt_stack(
+        &self,
+        config: &ClientConfig,
+        http: &reqwest::Client,
+        carried: &Carried,
+        limiter: Option<&RateLimiter>,
+        circuits: Option<&Circuits>,
+    ) -> Result<AttemptStack, ConfigError> {
+        let credentials = match (&self.credentials, &config.credentials) {
+            (Some(provider), _) => Some(Arc::clone(&provider.0)),
+            (None, Some(configured)) => Some(carried.credentials_for(configured, http)?),
+            (None, None) => None,
+        };
+        let attempt = TimeoutLayer::optional(config.attempt_timeout).layer(http.clone());
+        let authenticated = match credentials {
+            Some(credentials) => ApplyCredentials::new(attempt, credentials),
+            None => ApplyCredentials::none(attempt),
+        };
+        let rate_limited = match limiter {
+            Some(limiter) => RateLimit::new(authenticated, limiter.clone()),
+            None => RateLimit::unlimited(authenticated),
+        };
+        let guarded = match circuits {
+            Some(circuits) => CircuitBreaker::new(rate_limited, circuits.clone()),
+            None => CircuitBreaker::disabled(rate_limited),
+        };
+        Ok(guarded)
+    }
 }
+
+/// What each attempt goes through, under retry and hedging.
+type AttemptStack = CircuitBreaker<RateLimit<ApplyCredentials<Timeout<reqwest::Client>>>>;
 
 /// The client's own circuits and bulkheads, from its configuration; `None` for neither.
 fn own_circuits(

@@ -5,7 +5,7 @@ use std::future::poll_fn;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use reqwest::{Request, Response, Url};
+use reqwest::{Request, Response, StatusCode, Url};
 use tokio::time::{Instant, timeout_at};
 use tower_service::Service;
 
@@ -39,6 +39,17 @@ impl Leftover {
             .as_ref()
             .map(Request::url)
             .or(self.streamed.as_ref().map(|s| &s.url))
+    }
+}
+
+/// How a call ends when the deadline cut an attempt that may have been written; the cut
+/// attempt goes into the attempt log as a transient timeout.
+fn cut_by_deadline(policy: &Policy, last_status: Option<StatusCode>, started: Instant) -> Ending {
+    let cut_by = Classification::transient(crate::classify::Reason::Timeout);
+    crate::telemetry::record_attempt(cut_by, None, started);
+    Ending::Deadline {
+        deadline: policy.deadline.unwrap_or_default(),
+        status: last_status,
     }
 }
 
@@ -131,17 +142,10 @@ where
             None => Some(attempt.await),
         };
         let Some(finished) = finished else {
-            // Cut by the deadline: this attempt may have been written.
             progress.outcome = Applied::MaybeApplied;
-            let cut_by = Classification::transient(crate::classify::Reason::Timeout);
-            crate::telemetry::record_attempt(cut_by, None, started);
-            let deadline = policy.deadline.unwrap_or_default();
-            let ending = Ending::Deadline {
-                deadline,
-                status: last_status,
-            };
+            let ending = cut_by_deadline(&policy, last_status, started);
             let cut = Err(Box::new(Error::Timeout {
-                elapsed: deadline,
+                elapsed: policy.deadline.unwrap_or_default(),
                 idempotency_key: None,
             }) as BoxError);
             return Err(fail(ending, classification, cut, &progress, left.url()));
