@@ -24,13 +24,14 @@ impl RateLimiter {
     /// ```
     /// use steadfast::rate_limit::{Quota, RateLimitConfig, RateLimitKey, RateLimiter};
     ///
-    /// let limiter = RateLimiter::new(&RateLimitConfig::new(Quota::per_second(1)))?;
+    /// let limiter = RateLimiter::new(&RateLimitConfig::new(Quota::per_minute(1)))?;
     /// let key = RateLimitKey::custom("orders");
     /// assert!(limiter.check(&key).is_ok());
     /// assert!(limiter.check(&key).is_err());
     ///
-    /// limiter.reconfigure(&RateLimitConfig::new(Quota::per_second(100)))?;
-    /// assert!(limiter.check(&key).is_err(), "the spent permit stays spent");
+    /// // The spent permit stays spent: it is owed for half a minute now, not a whole one.
+    /// limiter.reconfigure(&RateLimitConfig::new(Quota::per_minute(2).burst(1)))?;
+    /// assert!(limiter.check(&key).is_err());
     /// assert!(limiter.reconfigure(&RateLimitConfig::new(Quota::per_second(0))).is_err());
     /// # Ok::<(), steadfast::ConfigError>(())
     /// ```
