@@ -1,16 +1,19 @@
 //! Run with: `cargo run --example config_profiles`
 //!
 //! Two APIs, a CRM and a billing API, configured from one TOML file: each profile has its
-//! base URL, timeouts and retry rules. Environment variables override the file (here given
-//! as pairs, the way `Profiles::load` reads `STEADFAST_APIS__…` from the environment), and
-//! `Client::reload` changes the settings of a running client for the calls that follow.
-//! Both APIs run in this process on 127.0.0.1.
+//! base URL, timeouts, retry rules and credentials. The CRM's API key is read from a file
+//! (as a Kubernetes secret or a Vault agent mounts it) and rotated while the program runs;
+//! billing takes OAuth 2.0 tokens from its token endpoint, refreshed before they expire.
+//! Environment variables override the file (here given as pairs, the way `Profiles::load`
+//! reads `STEADFAST_APIS__…` from the environment), and `Client::reload` changes the
+//! settings of a running client for the calls that follow. Both APIs run in this process on
+//! 127.0.0.1; the keys and the client secret are obvious fakes.
 
 use std::time::Duration;
 
 use steadfast::retry::RetryConfig;
 use steadfast::{ClientConfig, Profiles};
-use wiremock::matchers::{method, path};
+use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 #[tokio::main]
@@ -22,6 +25,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = std::env::temp_dir().join(format!("steadfast-example-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let file = dir.join("steadfast.toml");
+    let (api_key, client_secret) = (dir.join("crm-api-key"), dir.join("billing-client-secret"));
+    std::fs::write(&api_key, "crm-key-november\n")?;
+    std::fs::write(&client_secret, "not-a-real-secret\n")?;
     std::fs::write(
         &file,
         format!(
@@ -30,14 +36,24 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 base_url = "{crm}/api/v2"
 attempt_timeout = "2s"
 retry = {{ max_retries = 2, base_delay = "50ms" }}
+credentials = {{ file = {{ path = '{api_key}', header = "x-api-key", recheck = "100ms" }} }}
 
 [apis.billing]
 base_url = "{billing}"
 attempt_timeout = "5s"
 retry = {{ max_retries = 0 }}
+
+[apis.billing.credentials.oauth2]
+token_url = "{billing}/oauth/token"
+client_id = "billing-sync"
+client_secret_file = '{client_secret}'
+scopes = ["invoices:write"]
+refresh_margin = "1s"
 "#,
             crm = crm.uri(),
             billing = billing.uri(),
+            api_key = api_key.display(),
+            client_secret = client_secret.display(),
         ),
     )?;
     println!("configuration: {}", file.display());
@@ -71,8 +87,39 @@ retry = {{ max_retries = 0 }}
     println!(
         "billing POST invoices -> {} after {} attempts (3 retries allowed by the environment)",
         invoice.status(),
-        billing.received_requests().await.map_or(0, |r| r.len()),
+        seen(&billing, "/invoices").await,
     );
+
+    // The token lives 2 s and is refreshed 1 s before it expires: one token request for
+    // the calls within a second, a second one after.
+    for _ in 0..3 {
+        billing_client.get("health").send().await?;
+    }
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    billing_client.get("health").send().await?;
+    println!(
+        "billing 4 more calls -> {} token requests in all (one per token lifetime)",
+        seen(&billing, "/oauth/token").await,
+    );
+
+    // The CRM's key is rotated: the new one is written to the mounted file, and the next
+    // call after the recheck interval sends it, without a restart or a failed call.
+    std::fs::write(&api_key, "crm-key-december\n")?;
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    crm_client.get("contacts/42").send().await?;
+    let latest = crm.received_requests().await.unwrap_or_default();
+    let sent = latest
+        .last()
+        .and_then(|r| r.headers.get("x-api-key"))
+        .and_then(|v| v.to_str().ok())
+        .map_or("no", |key| {
+            if key.ends_with("december") {
+                "the new"
+            } else {
+                "the old"
+            }
+        });
+    println!("crm     GET contacts/42 after the rotation -> {sent} key was sent");
 
     // A report that takes 300 ms is fine under the CRM's 2 s attempt timeout...
     let report = crm_client.get("reports/daily").send().await?;
@@ -106,17 +153,26 @@ retry = {{ max_retries = 0 }}
     Ok(())
 }
 
-/// A CRM with a contact and a slow report.
+/// How many requests `api` received on `route`.
+async fn seen(api: &MockServer, route: &str) -> usize {
+    let requests = api.received_requests().await.unwrap_or_default();
+    requests.iter().filter(|r| r.url.path() == route).count()
+}
+
+/// A CRM with a contact and a slow report; it takes either of this year's two API keys.
 async fn crm_api() -> MockServer {
     let api = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/api/v2/contacts/42"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(serde_json::json!({ "id": 42, "name": "Ada Lovelace" })),
-        )
-        .mount(&api)
-        .await;
+    for key in ["crm-key-november", "crm-key-december"] {
+        Mock::given(method("GET"))
+            .and(path("/api/v2/contacts/42"))
+            .and(header("x-api-key", key))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(serde_json::json!({ "id": 42, "name": "Ada Lovelace" })),
+            )
+            .mount(&api)
+            .await;
+    }
     Mock::given(method("GET"))
         .and(path("/api/v2/reports/daily"))
         .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_millis(300)))
@@ -125,9 +181,17 @@ async fn crm_api() -> MockServer {
     api
 }
 
-/// A billing API that is unavailable twice before it creates the invoice.
+/// A billing API that is unavailable twice before it creates the invoice, with its OAuth 2.0
+/// token endpoint.
 async fn billing_api() -> MockServer {
     let api = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/oauth/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "access_token": "demo-token", "token_type": "Bearer", "expires_in": 2
+        })))
+        .mount(&api)
+        .await;
     Mock::given(method("POST"))
         .and(path("/invoices"))
         .respond_with(ResponseTemplate::new(503))

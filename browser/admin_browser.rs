@@ -6,11 +6,11 @@
 //!
 //! ```text
 //! apt-get install chromium chromium-driver
-//! STEADFAST_BROWSER_TEST=1 cargo test --features admin --test admin_browser -- --ignored
+//! STEADFAST_BROWSER_TEST=1 cargo test -p steadfast-browser-tests -- --ignored
 //! ```
-#![cfg(feature = "admin")]
-
-mod common;
+//!
+//! It lives in its own package so that the WebDriver client and what it pulls in are never
+//! built for `cargo test` or `cargo run --example …` in the steadfast package.
 
 use std::net::TcpStream;
 use std::path::PathBuf;
@@ -62,7 +62,7 @@ fn chromedriver() -> (Killed, u16) {
              chromium-driver`; `bash .ci/run` does), or set CHROMEDRIVER to its path"
         );
     };
-    let port = common::closed_port();
+    let port = closed_port();
     let child = Command::new(&driver)
         .arg(format!("--port={port}"))
         .stdout(Stdio::null())
@@ -135,7 +135,7 @@ async fn app(down: Arc<AtomicBool>) -> (MockServer, Client, String) {
         )
         .log(LogConfig::default().redact(RedactConfig::default().path("/hooks/{secret}")))
         .dead_letter_sink(MemorySink::default())
-        .build(common::http())
+        .build(http())
         .expect("valid config");
     let uri = api.uri();
     for (customer, cents) in [("acme", 1999), ("globex", 4500)] {
@@ -270,10 +270,24 @@ async fn a_browser_lists_opens_and_replays_a_letter() {
     );
 
     let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"),
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"),
         PathBuf::from,
     );
     let screenshot = target.join("admin-screenshot.png");
     std::fs::write(&screenshot, &png).expect("write the screenshot");
     println!("screenshot: {}", screenshot.display());
+}
+
+/// A loopback port with nothing listening on it.
+fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    listener.local_addr().expect("local addr").port()
+}
+
+/// A plain reqwest client for the calls that make letters.
+fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .pool_idle_timeout(None)
+        .build()
+        .expect("a plain HTTP client builds")
 }
