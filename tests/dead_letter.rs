@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt as _;
 use reqwest::header::{HeaderMap, HeaderValue};
+use steadfast::breaker::CircuitBreakerConfig;
 use steadfast::dead_letter::{
     DeadLetter, DeadLetterConfig, DeadLetterSink, JsonlSink, LetterBody, LetterFilter,
     LetterOutcome, LetterState, MemorySink, ReplayError, Replayed, SinkError, SinkFuture,
@@ -178,6 +179,41 @@ async fn a_call_cut_by_its_deadline_makes_one_letter() {
     assert_eq!(letter.outcome, LetterOutcome::Unknown);
     assert_eq!(letter.attempts.len(), 1);
     assert_eq!(letter.attempts[0].reason, "timed out");
+}
+
+#[tokio::test]
+async fn a_call_refused_by_an_open_circuit_makes_one_letter_and_sends_nothing() {
+    let (server, sink) = (api(503).await, MemorySink::default());
+    // Two failures open the circuit for a minute, longer than any call may wait.
+    let breaker = CircuitBreakerConfig::default()
+        .minimum_calls(2)
+        .failure_ratio(0.5)
+        .break_duration(Duration::from_secs(60));
+    let client = builder(&sink)
+        .retry(retry().deadline(Duration::from_secs(5)))
+        .breaker(breaker)
+        .build(common::http())
+        .expect("valid");
+    post(&client, &server)
+        .await
+        .expect_err("503s, then the circuit opens");
+    assert_eq!(all(&sink).await.len(), 1, "one letter for the first call");
+    let sent = common::received(&server).await;
+
+    let error = post(&client, &server).await.expect_err("refused");
+    assert!(matches!(error, Error::CircuitOpen { .. }), "{error:?}");
+    assert_eq!(common::received(&server).await, sent, "nothing sent");
+    let letters = all(&sink).await;
+    assert_eq!(letters.len(), 2, "{letters:?}");
+    let refused = letters
+        .iter()
+        .find(|l| l.error.contains("circuit open"))
+        .expect("the refused call's letter");
+    assert_eq!(refused.outcome, LetterOutcome::NotApplied);
+    assert!(
+        refused.is_replayable(),
+        "its body is kept for a replay once the API is back"
+    );
 }
 
 #[tokio::test]
