@@ -90,36 +90,8 @@ refresh_margin = "1s"
         seen(&billing, "/invoices").await,
     );
 
-    // The token lives 2 s and is refreshed 1 s before it expires: one token request for
-    // the calls within a second, a second one after.
-    for _ in 0..3 {
-        billing_client.get("health").send().await?;
-    }
-    tokio::time::sleep(Duration::from_millis(1_100)).await;
-    billing_client.get("health").send().await?;
-    println!(
-        "billing 4 more calls -> {} token requests in all (one per token lifetime)",
-        seen(&billing, "/oauth/token").await,
-    );
-
-    // The CRM's key is rotated: the new one is written to the mounted file, and the next
-    // call after the recheck interval sends it, without a restart or a failed call.
-    std::fs::write(&api_key, "crm-key-december\n")?;
-    tokio::time::sleep(Duration::from_millis(150)).await;
-    crm_client.get("contacts/42").send().await?;
-    let latest = crm.received_requests().await.unwrap_or_default();
-    let sent = latest
-        .last()
-        .and_then(|r| r.headers.get("x-api-key"))
-        .and_then(|v| v.to_str().ok())
-        .map_or("no", |key| {
-            if key.ends_with("december") {
-                "the new"
-            } else {
-                "the old"
-            }
-        });
-    println!("crm     GET contacts/42 after the rotation -> {sent} key was sent");
+    refresh_the_token(&billing_client, &billing).await?;
+    rotate_the_key(&crm_client, &crm, &api_key).await?;
 
     // A report that takes 300 ms is fine under the CRM's 2 s attempt timeout...
     let report = crm_client.get("reports/daily").send().await?;
@@ -150,6 +122,50 @@ refresh_margin = "1s"
     );
 
     std::fs::remove_dir_all(&dir)?;
+    Ok(())
+}
+
+/// The token lives 2 s and is refreshed 1 s before it expires: one token request for the
+/// calls within a second, a second one after.
+async fn refresh_the_token(
+    billing_client: &steadfast::Client,
+    billing: &MockServer,
+) -> Result<(), Box<dyn std::error::Error>> {
+    for _ in 0..3 {
+        billing_client.get("health").send().await?;
+    }
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    billing_client.get("health").send().await?;
+    println!(
+        "billing 4 more calls -> {} token requests in all (one per token lifetime)",
+        seen(billing, "/oauth/token").await,
+    );
+    Ok(())
+}
+
+/// The CRM's key is rotated: the new one is written to the mounted file, and the next
+/// call after the recheck interval sends it, without a restart or a failed call.
+async fn rotate_the_key(
+    crm_client: &steadfast::Client,
+    crm: &MockServer,
+    api_key: &std::path::Path,
+) -> Result<(), Box<dyn std::error::Error>> {
+    std::fs::write(api_key, "crm-key-december\n")?;
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    crm_client.get("contacts/42").send().await?;
+    let latest = crm.received_requests().await.unwrap_or_default();
+    let sent = latest
+        .last()
+        .and_then(|r| r.headers.get("x-api-key"))
+        .and_then(|v| v.to_str().ok())
+        .map_or("no", |key| {
+            if key.ends_with("december") {
+                "the new"
+            } else {
+                "the old"
+            }
+        });
+    println!("crm     GET contacts/42 after the rotation -> {sent} key was sent");
     Ok(())
 }
 
