@@ -10,6 +10,7 @@ use std::time::Duration;
 use futures_util::StreamExt as _;
 use reqwest::header::{HeaderMap, HeaderValue};
 use steadfast::breaker::CircuitBreakerConfig;
+use steadfast::credentials::Credential;
 use steadfast::dead_letter::{
     DeadLetter, DeadLetterConfig, DeadLetterSink, JsonlSink, LetterBody, LetterFilter,
     LetterOutcome, LetterState, MemorySink, ReplayError, Replayed, SinkError, SinkFuture,
@@ -581,6 +582,50 @@ async fn a_replay_re_applies_the_clients_credentials() {
             .expect("encodes")
             .contains("k-live-123")
     );
+    let replayed = client.replay(&letter).await.expect("sent");
+    assert!(
+        matches!(replayed, Replayed::Resolved { .. }),
+        "{replayed:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_letter_keeps_no_credential_and_its_replay_gets_the_rotated_one() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(header("x-api-key", "k-november"))
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(header("x-api-key", "k-december"))
+        .respond_with(ResponseTemplate::new(201))
+        .mount(&server)
+        .await;
+    let key = Arc::new(std::sync::Mutex::new("k-november"));
+    let current = Arc::clone(&key);
+    let provider = steadfast::credentials::from_fn(move || {
+        let value = *current.lock().expect("not poisoned");
+        async move { Credential::header("x-api-key", value) }
+    });
+    let sink = MemorySink::default();
+    let client = builder(&sink)
+        .credentials(provider)
+        .build(common::http())
+        .expect("valid");
+    post(&client, &server)
+        .await
+        .expect_err("503 with the old key");
+    let letter = the_one_letter(&sink).await;
+    let stored = serde_json::to_string(&letter).expect("encodes");
+    assert!(!stored.contains("k-november"), "{stored}");
+    assert!(
+        !stored.to_ascii_lowercase().contains("x-api-key"),
+        "{stored}"
+    );
+
+    // The key is rotated; the replay asks the provider again, as every attempt does.
+    *key.lock().expect("not poisoned") = "k-december";
     let replayed = client.replay(&letter).await.expect("sent");
     assert!(
         matches!(replayed, Replayed::Resolved { .. }),
