@@ -809,3 +809,18 @@ async fn jsonl_letters_survive_a_restart_and_are_replayed_after_it() {
         .expect("there");
     assert_eq!(letter.state, LetterState::Resolved);
 }
+
+#[tokio::test]
+async fn a_long_list_is_read_page_by_page_newest_first_in_memory() {
+    let client =
+        common::letters::failing_client(Client::builder().dead_letter_sink(MemorySink::new(1_000)));
+    common::letters::pages_cover_every_letter_once(&client, 300).await;
+}
+
+#[tokio::test]
+async fn a_long_list_is_read_page_by_page_newest_first_from_jsonl() {
+    let dir = TempDir::new();
+    let sink = JsonlSink::open(dir.0.join("letters.jsonl")).expect("opens");
+    let client = common::letters::failing_client(Client::builder().dead_letter_sink(sink));
+    common::letters::pages_cover_every_letter_once(&client, 300).await;
+}

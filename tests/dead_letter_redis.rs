@@ -186,3 +186,12 @@ async fn a_letter_left_by_a_crashed_replayer_is_reclaimed() {
     }
     assert_eq!(common::received(&server).await, 4);
 }
+
+#[tokio::test]
+async fn a_long_list_is_read_page_by_page_newest_first() {
+    let redis = RedisServer::start();
+    let sink = sink(&redis, "pages:").await;
+    let client = common::letters::failing_client(Client::builder().dead_letter_sink(sink));
+    // Over two of the sink's 256-id chunks.
+    common::letters::pages_cover_every_letter_once(&client, 600).await;
+}

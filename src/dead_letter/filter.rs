@@ -1,10 +1,11 @@
 //! Which letters a listing returns.
 
+use std::collections::BTreeMap;
 use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
-use super::{DeadLetter, LetterOutcome};
+use super::{DeadLetter, LetterId, LetterOutcome};
 
 /// Which letters to list: every set field must match. The default lists the newest 100 of
 /// every letter.
@@ -40,6 +41,10 @@ pub struct LetterFilter {
     /// Letters created before this time. Default: any.
     #[serde(with = "humantime_serde")]
     pub until: Option<SystemTime>,
+    /// Only letters older than this one (ids are UUID v7, ordered by time): the last id of
+    /// the previous page, to read a long list page by page without reading the pages
+    /// before again. Default: from the newest.
+    pub before: Option<LetterId>,
     /// The most letters returned, newest first. Default 100.
     pub limit: usize,
 }
@@ -53,6 +58,7 @@ impl Default for LetterFilter {
             outcome: None,
             since: None,
             until: None,
+            before: None,
             limit: 100,
         }
     }
@@ -101,6 +107,14 @@ impl LetterFilter {
         self
     }
 
+    /// Only letters older than `id`, the last letter of the previous page. Default: from
+    /// the newest.
+    #[must_use]
+    pub fn before(mut self, id: LetterId) -> Self {
+        self.before = Some(id);
+        self
+    }
+
     /// At most `limit` letters, newest first. Default 100.
     #[must_use]
     pub fn limit(mut self, limit: usize) -> Self {
@@ -122,13 +136,27 @@ impl LetterFilter {
             && self.outcome.is_none_or(|o| letter.outcome == o)
             && self.since.is_none_or(|t| letter.created >= t)
             && self.until.is_none_or(|t| letter.created < t)
+            && self.before.is_none_or(|id| letter.id < id)
     }
 
-    /// The letters of `all` that match, newest first, at most `limit`.
-    pub(crate) fn select<'a>(&self, all: impl Iterator<Item = &'a DeadLetter>) -> Vec<DeadLetter> {
-        let mut found: Vec<DeadLetter> = all.filter(|l| self.matches(l)).cloned().collect();
-        found.sort_by_key(|letter| std::cmp::Reverse(letter.id));
-        found.truncate(self.limit);
-        found
+    /// The letters of `newest_first` that match, at most `limit`: stops reading at the
+    /// limit, and clones only the letters it returns.
+    pub(crate) fn select<'a>(
+        &self,
+        newest_first: impl Iterator<Item = &'a DeadLetter>,
+    ) -> Vec<DeadLetter> {
+        newest_first
+            .filter(|l| self.matches(l))
+            .take(self.limit)
+            .cloned()
+            .collect()
+    }
+
+    /// [`select`](Self::select) over letters kept by id, which UUID v7 orders by time.
+    pub(crate) fn select_from(&self, letters: &BTreeMap<LetterId, DeadLetter>) -> Vec<DeadLetter> {
+        match self.before {
+            Some(before) => self.select(letters.range(..before).rev().map(|(_, l)| l)),
+            None => self.select(letters.values().rev()),
+        }
     }
 }

@@ -9,6 +9,7 @@
 //! - `log`: one capture layer (spans and events) and one log buffer, JSON or text.
 //! - `server`: one scripted HTTP/1.1 server on the test's clock, for what wiremock cannot
 //!   do (virtual-time arrivals, dribbled, huge or cut bodies).
+//! - `letters`: listing dead letters page by page, for every sink.
 //! - `ledger`, `chaos`: the suites run against every ledger store, the chaos API.
 //! - `slow`: a loopback API whose status is set on command, answering after a virtual-time
 //!   delay and counting clients that hang up first (circuit breaker, bulkhead, hedging).
@@ -19,6 +20,7 @@
 pub mod assert;
 pub mod chaos;
 pub mod ledger;
+pub mod letters;
 pub mod log;
 pub mod redis;
 pub mod request;

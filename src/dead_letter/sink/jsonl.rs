@@ -139,7 +139,7 @@ impl DeadLetterSink for JsonlSink {
     }
 
     fn list(&self, filter: &LetterFilter) -> SinkFuture<'_, Vec<DeadLetter>> {
-        let found = filter.select(self.lock().letters.values());
+        let found = filter.select_from(&self.lock().letters);
         Box::pin(std::future::ready(Ok(found)))
     }
 

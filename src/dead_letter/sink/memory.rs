@@ -128,7 +128,7 @@ impl DeadLetterSink for MemorySink {
     }
 
     fn list(&self, filter: &LetterFilter) -> SinkFuture<'_, Vec<DeadLetter>> {
-        let found = filter.select(self.lock().values());
+        let found = filter.select_from(&self.lock());
         Box::pin(std::future::ready(Ok(found)))
     }
 

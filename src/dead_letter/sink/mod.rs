@@ -4,6 +4,8 @@ mod jsonl;
 mod memory;
 #[cfg(feature = "redis")]
 mod redis;
+#[cfg(feature = "redis")]
+mod redis_list;
 mod traits;
 
 pub use jsonl::{DEFAULT_MAX_LINE_BYTES, JsonlSink};

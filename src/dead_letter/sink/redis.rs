@@ -256,7 +256,7 @@ end
 return out
 ";
 
-fn backend(error: redis::RedisError) -> SinkError {
+pub(super) fn backend(error: redis::RedisError) -> SinkError {
     SinkError::Backend(Box::new(error))
 }
 
@@ -389,16 +389,8 @@ impl DeadLetterSink for RedisSink {
     fn list(&self, filter: &LetterFilter) -> SinkFuture<'_, Vec<DeadLetter>> {
         let filter = filter.clone();
         Box::pin(async move {
-            let all: Vec<Vec<u8>> = redis::cmd("HVALS")
-                .arg(&self.shared.keys.letters)
-                .query_async(&mut self.connection.clone())
-                .await
-                .map_err(backend)?;
-            let letters: Vec<DeadLetter> = all
-                .iter()
-                .filter_map(|json| serde_json::from_slice(json).ok())
-                .collect();
-            Ok(filter.select(letters.iter()))
+            let keys = &self.shared.keys;
+            super::redis_list::list(&self.connection, &keys.index, &keys.letters, &filter).await
         })
     }
 
