@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
 
+use super::jsonl_compact;
 use super::memory::claim_in_place;
 use super::{Claim, DeadLetterSink, SinkError, SinkFuture};
 use crate::dead_letter::{DeadLetter, LetterFilter, LetterId};
@@ -21,8 +22,18 @@ use crate::dead_letter::{DeadLetter, LetterFilter, LetterId};
 /// WARN, never a failed open. The latest version of each letter is kept in memory for `get`
 /// and `list`.
 ///
-/// Writes are blocking file I/O, run on tokio's blocking pool. The file grows with every
-/// change; rotate it by opening a new file and replaying or discarding the old letters.
+/// Writes are blocking file I/O, run on tokio's blocking pool. "Flushed" means handed to
+/// the operating system (it survives the process crashing, not the machine losing power).
+///
+/// # Compaction
+///
+/// Every change adds a line, so the file is rewritten with the latest version of each
+/// letter once the superseded lines outnumber the letters (and a thousand): it stays within
+/// about twice its live size. The new file is written beside the old one, synced and
+/// renamed over it, so a crash leaves one whole file or the other. [`compact`](Self::compact)
+/// does it at once. Letters themselves are kept until discarded or resolved and rotated
+/// away: one process owns the file (two processes appending to one file would each miss
+/// the other's letters).
 ///
 /// # Clone
 ///
@@ -38,6 +49,9 @@ struct State {
     file: File,
     letters: BTreeMap<LetterId, DeadLetter>,
     skipped: u64,
+    /// Lines in the file, superseded ones included.
+    lines: u64,
+    path: Arc<PathBuf>,
 }
 
 /// The default bound of a line read back: the body cap of a letter and room for the rest.
@@ -65,19 +79,22 @@ impl JsonlSink {
             .append(true)
             .create(true)
             .open(&path)?;
-        let (letters, skipped, ends_in_newline) = read_all(&mut file, max_line_bytes)?;
+        let (letters, skipped, lines, ends_in_newline) = read_all(&mut file, max_line_bytes)?;
         if !ends_in_newline {
             // The next record starts on a line of its own, after a torn one.
             file.write_all(b"\n")?;
             file.flush()?;
         }
+        let path = Arc::new(path);
         Ok(Self {
             inner: Arc::new(Mutex::new(State {
                 file,
                 letters,
                 skipped,
+                lines,
+                path: Arc::clone(&path),
             })),
-            path: Arc::new(path),
+            path,
         })
     }
 
@@ -91,6 +108,17 @@ impl JsonlSink {
     #[must_use]
     pub fn skipped(&self) -> u64 {
         self.lock().skipped
+    }
+
+    /// Rewrites the file with the latest version of each letter now (it also happens by
+    /// itself, see [Compaction](Self#compaction)).
+    ///
+    /// # Errors
+    ///
+    /// [`SinkError::Io`] when the new file cannot be written or renamed; the old file is
+    /// then left as it was.
+    pub async fn compact(&self) -> Result<(), SinkError> {
+        self.blocking(State::compact).await
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -123,6 +151,19 @@ impl State {
         self.file.write_all(&line)?;
         self.file.flush()?;
         self.letters.insert(letter.id, letter.clone());
+        self.lines += 1;
+        if jsonl_compact::worth_it(self.lines, self.letters.len()) {
+            // The letter is stored already: a failed rewrite is the next append's to retry.
+            if let Err(error) = self.compact() {
+                tracing::warn!(target: "steadfast", %error, "dead-letter file: compaction failed");
+            }
+        }
+        Ok(())
+    }
+
+    fn compact(&mut self) -> Result<(), SinkError> {
+        self.file = jsonl_compact::rewrite(&self.path, &self.letters)?;
+        self.lines = u64::try_from(self.letters.len()).unwrap_or(u64::MAX);
         Ok(())
     }
 }
@@ -159,12 +200,12 @@ impl DeadLetterSink for JsonlSink {
     }
 }
 
-/// Reads every line of `file` from its start: the latest letter per id, how many lines
-/// were skipped, and whether the file ends with a newline (or is empty).
-fn read_all(
-    file: &mut File,
-    max_line_bytes: usize,
-) -> Result<(BTreeMap<LetterId, DeadLetter>, u64, bool), SinkError> {
+/// What [`read_all`] found: the latest letter per id, the lines skipped, the lines in all,
+/// and whether the file ends with a newline (or is empty).
+type Read = (BTreeMap<LetterId, DeadLetter>, u64, u64, bool);
+
+/// Reads every line of `file` from its start.
+fn read_all(file: &mut File, max_line_bytes: usize) -> Result<Read, SinkError> {
     file.seek(SeekFrom::Start(0))?;
     let mut reader = BufReader::new(file.try_clone()?);
     let mut letters = BTreeMap::new();
@@ -199,7 +240,7 @@ fn read_all(
             tracing::warn!(target: "steadfast", line = number, why, "dead-letter file: line skipped");
         }
     }
-    Ok((letters, skipped, ends_in_newline))
+    Ok((letters, skipped, number, ends_in_newline))
 }
 
 /// Reads one line into `line`, keeping at most `max` bytes of it (the rest is read and
@@ -281,6 +322,41 @@ mod tests {
         let b_now = reopened.get(b.id).await.expect("read").expect("there");
         assert_eq!(b_now.state, LetterState::Resolved);
         assert_eq!(reopened.get(a.id).await.expect("read"), Some(a));
+    }
+
+    #[tokio::test]
+    async fn superseded_lines_are_compacted_away_and_nothing_is_lost() {
+        let (_dir, path) = temp("busy.jsonl");
+        let sink = JsonlSink::open(&path).expect("opens");
+        let mut letters: Vec<DeadLetter> = (0..50).map(|_| letter()).collect();
+        for round in 0..30 {
+            for l in &mut letters {
+                l.error = format!("round {round}");
+                sink.store(l).await.expect("stored");
+            }
+        }
+        let lines = std::fs::read_to_string(&path)
+            .expect("reads")
+            .lines()
+            .count();
+        // 1,500 lines written; the rewrite came at 1,051 and left 50 + what followed.
+        assert!(lines < 600, "{lines} lines: the file was not compacted");
+        drop(sink);
+        let reopened = JsonlSink::open(&path).expect("reopens");
+        assert_eq!(reopened.skipped(), 0);
+        for l in &letters {
+            assert_eq!(reopened.get(l.id).await.expect("read").as_ref(), Some(l));
+        }
+        reopened.compact().await.expect("compacts");
+        let lines = std::fs::read_to_string(&path)
+            .expect("reads")
+            .lines()
+            .count();
+        assert_eq!(lines, 50, "one line per letter");
+        let again = JsonlSink::open(&path).expect("reopens");
+        let all = again.list(&LetterFilter::default()).await.expect("listed");
+        assert_eq!(all.len(), 50);
+        assert!(!path.with_file_name("busy.jsonl.compacting").exists());
     }
 
     #[tokio::test]

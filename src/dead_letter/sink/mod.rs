@@ -1,6 +1,7 @@
 //! Where letters are kept: the [`DeadLetterSink`] trait and its implementations.
 
 mod jsonl;
+mod jsonl_compact;
 mod memory;
 #[cfg(feature = "redis")]
 mod redis;
