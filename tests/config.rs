@@ -8,6 +8,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use common::server::{Reply, Server};
+use steadfast::breaker::{BulkheadConfig, CircuitBreakerConfig};
+use steadfast::dead_letter::DeadLetterConfig;
 use steadfast::rate_limit::{Quota, RateLimitConfig, RateLimitMode};
 use steadfast::retry::{Jitter, RetryConfig};
 use steadfast::{Client, ClientConfig, ConfigSource, Error, LoadError, Profiles};
@@ -721,4 +723,121 @@ async fn a_watched_file_reloads_on_change_and_keeps_settings_on_a_bad_one() {
         .watch_file(&bad, Duration::from_secs(1))
         .expect_err("does not load");
     assert!(error.to_string().contains("retries"), "{error}");
+}
+
+// ---- turning settings off ----
+
+#[test]
+fn a_file_turns_settings_off_and_on() {
+    let path = file(
+        "switches.toml",
+        r#"
+        attempt_timeout = "off"
+        idempotency = false
+        breaker = true
+        bulkhead = "off"
+        dead_letter = true
+        "#,
+    );
+    let config = ClientConfig::from_file(&path).expect("loads");
+    assert_eq!(config.attempt_timeout, None);
+    assert_eq!(config.idempotency, None);
+    assert_eq!(config.breaker, Some(CircuitBreakerConfig::default()));
+    assert_eq!(config.bulkhead, None);
+    assert_eq!(config.dead_letter, Some(DeadLetterConfig::default()));
+
+    let json = file(
+        "switches.json",
+        r#"{ "idempotency": null, "attempt_timeout": null }"#,
+    );
+    let config = ClientConfig::from_file(&json).expect("loads");
+    assert_eq!((config.idempotency, config.attempt_timeout), (None, None));
+
+    let on = file(
+        "on.toml",
+        "attempt_timeout = \"2s\"\n[breaker]\nbreak_duration = \"9s\"\n",
+    );
+    let config = ClientConfig::from_file(&on).expect("loads");
+    assert_eq!(config.attempt_timeout, Some(Duration::from_secs(2)));
+    assert_eq!(
+        config.breaker.map(|b| b.break_duration),
+        Some(Duration::from_secs(9))
+    );
+}
+
+#[test]
+fn variables_turn_settings_off_over_a_file() {
+    let path = file(
+        "on.toml",
+        "attempt_timeout = \"5s\"\nbreaker = true\n[idempotency]\nheader = \"X-Request-Key\"\n",
+    );
+    let config = ClientConfig::load_from(
+        &path,
+        vars(&[
+            ("STEADFAST_IDEMPOTENCY", "off"),
+            ("STEADFAST_ATTEMPT_TIMEOUT", "false"),
+            ("STEADFAST_BREAKER", "OFF"),
+            ("STEADFAST_BULKHEAD", "true"),
+        ]),
+    )
+    .expect("loads");
+    assert_eq!(config.bulkhead, Some(BulkheadConfig::default()));
+    assert_eq!(config.idempotency, None);
+    assert_eq!(config.attempt_timeout, None);
+    assert_eq!(config.breaker, None);
+}
+
+#[test]
+fn a_switch_that_is_neither_on_nor_off_is_a_typed_error() {
+    for (name, contents, key) in [
+        ("maybe.toml", "breaker = \"maybe\"\n", "breaker"),
+        (
+            "soon.toml",
+            "attempt_timeout = \"soon\"\n",
+            "attempt_timeout",
+        ),
+        ("on.toml", "attempt_timeout = true\n", "attempt_timeout"),
+        // A quota has no default: `true` does not say which.
+        ("quota.toml", "rate_limit = true\n", "rate_limit"),
+    ] {
+        let path = file(name, contents);
+        let error = ClientConfig::from_file(&path).expect_err(contents);
+        assert_eq!(
+            invalid(&error),
+            (&ConfigSource::File(path.clone()), Some(key)),
+            "{contents}"
+        );
+    }
+    let typo = file("typo.toml", "[breaker]\nbreak_duraton = \"9s\"\n");
+    let error = ClientConfig::from_file(&typo).expect_err("unknown key");
+    assert_eq!(invalid(&error).1, Some("breaker.break_duraton"), "{error}");
+}
+
+#[tokio::test]
+async fn a_client_from_a_file_without_idempotency_sends_no_key() {
+    let server = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .respond_with(wiremock::ResponseTemplate::new(201))
+        .mount(&server)
+        .await;
+    for (contents, keyed) in [
+        ("idempotency = false\n", false),
+        ("idempotency = true\n", true),
+    ] {
+        let config = ClientConfig::from_file(file("keys.toml", contents)).expect("loads");
+        let client = Client::from_config(common::http(), &config).expect("builds");
+        client
+            .post(format!("{}/orders", server.uri()))
+            .body("{}")
+            .send()
+            .await
+            .expect("201");
+        let seen = server.received_requests().await.expect("recorded");
+        let last = seen.last().expect("one request");
+        assert_eq!(
+            last.headers.contains_key("idempotency-key"),
+            keyed,
+            "{contents}"
+        );
+    }
 }

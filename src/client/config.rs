@@ -11,6 +11,8 @@ use crate::rate_limit::RateLimitConfig;
 use crate::retry::RetryConfig;
 use crate::stale::StaleConfig;
 
+use super::switch;
+
 /// Everything a [`Client`](super::Client) is built from, deserializable from a file or the
 /// environment.
 ///
@@ -36,6 +38,9 @@ use crate::stale::StaleConfig;
 /// # let _ = client;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+/// Every `Option` setting can be turned off in a file, where TOML has no `null`: `false` or
+/// `"off"` (`breaker = false`, `attempt_timeout = "off"`); `true` turns a setting with
+/// defaults on with them (`breaker = true`).
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -49,28 +54,36 @@ pub struct ClientConfig {
     /// with a timeout error (see [`Deadline`](crate::timeout::Deadline)). It costs a few
     /// allocations per call. Default `true`.
     pub deadline_covers_body: bool,
-    /// The limit of each attempt; a hung attempt becomes a transient failure. Default 30 s.
-    #[serde(with = "humantime_serde")]
+    /// The limit of each attempt; a hung attempt becomes a transient failure. `false` or
+    /// `"off"` in a file for none. Default 30 s.
+    #[serde(
+        serialize_with = "humantime_serde::serialize",
+        deserialize_with = "switch::duration"
+    )]
     pub attempt_timeout: Option<Duration>,
     /// Idempotency keys and the completed-key ledger; `None` turns them off. Its header name
     /// is also the one the retry layer trusts when `retry.server_dedupes` is on. Default
     /// [`IdempotencyConfig::default`].
+    #[serde(deserialize_with = "switch::setting")]
     pub idempotency: Option<IdempotencyConfig>,
     /// Logging: extra names to redact and body capture. Default [`LogConfig::default`]
     /// (built-in redaction, no bodies).
     pub log: LogConfig,
     /// Rate limiting: a default quota per origin and per-host overrides; every attempt,
     /// retries included, takes a permit. `None` for no limit. Default `None`.
+    #[serde(deserialize_with = "switch::required_table")]
     pub rate_limit: Option<RateLimitConfig>,
     /// Dead letters: failed and unknown calls recorded for replay. `None` keeps none, unless
     /// the builder is given a sink ([`ClientBuilder::dead_letter_sink`](crate::ClientBuilder::dead_letter_sink)),
     /// which turns them on with [`DeadLetterConfig::default`]; `Some` without a sink keeps
     /// them in memory. Default `None`: where letters go is the application's choice.
+    #[serde(deserialize_with = "switch::setting")]
     pub dead_letter: Option<DeadLetterConfig>,
     /// Where each attempt's credentials come from (an environment variable, a file, an
     /// OAuth 2.0 token endpoint): names of secrets, never secrets. `None` for none; a
     /// provider given to [`ClientBuilder::credentials`](crate::ClientBuilder::credentials)
     /// replaces it. Default `None`.
+    #[serde(deserialize_with = "switch::required_table")]
     pub credentials: Option<CredentialsConfig>,
     /// The URL that relative request URLs resolve against (`client.get("orders")`), an
     /// `http` or `https` URL whose path is a directory whether or not it ends with `/`;
@@ -81,13 +94,16 @@ pub struct ClientConfig {
     /// A circuit breaker per origin: calls to a host that keeps failing fail fast, not
     /// sent, until it recovers (see [`breaker`](crate::breaker)). `None` for none. Default
     /// `None`.
+    #[serde(deserialize_with = "switch::setting")]
     pub breaker: Option<CircuitBreakerConfig>,
     /// A bound on concurrent attempts per origin, with a bounded queue. `None` for none.
     /// Default `None`.
+    #[serde(deserialize_with = "switch::setting")]
     pub bulkhead: Option<BulkheadConfig>,
     /// Stale-if-error for GET and HEAD: the last good response per URL, served (marked
     /// [`Stale`](crate::stale::Stale)) when a call fails transiently or its circuit is
     /// open. `None` for none. Default `None`.
+    #[serde(deserialize_with = "switch::setting")]
     pub stale_if_error: Option<StaleConfig>,
 }
 

@@ -28,6 +28,7 @@ mod reload;
 mod reload_watch;
 mod request;
 mod response;
+mod switch;
 
 pub use base_url::IntoRequestUrl;
 pub use builder::ClientBuilder;
