@@ -150,7 +150,7 @@ impl Api {
             .await
             .expect("bind loopback");
         let base = format!("http://{}", listener.local_addr().expect("address"));
-        *api.base.lock().expect("lock") = base.clone();
+        api.base.lock().expect("lock").clone_from(&base);
         tokio::spawn(async move { axum::serve(listener, app).await });
         (api, base)
     }
