@@ -415,6 +415,12 @@ async fn a_failed_page_ends_the_stream_and_a_stored_position_resumes_it() {
     let stored = serde_json::to_string(&position).expect("serializes");
     assert_eq!(position, *error.resume_from());
 
+    // Resumed while the page is still broken: the position stays where it was.
+    let position: Position = serde_json::from_str(&stored).expect("deserializes");
+    let (none, error, again) = collect(walk().resume_from(position).items::<Order>("/data")).await;
+    assert!(none.is_empty() && error.is_some());
+    assert_eq!(serde_json::to_string(&again).expect("serializes"), stored);
+
     api.healed.store(true, Ordering::SeqCst);
     let position: Position = serde_json::from_str(&stored).expect("deserializes");
     let (second_run, error, end) =

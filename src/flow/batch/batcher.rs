@@ -41,6 +41,11 @@ use crate::{Client, RequestBuilder};
 /// one batch (at most `max_records` records and `max_bytes` of JSON) and one record more,
 /// whatever the input's size; a slow API slows the input down (backpressure).
 ///
+/// # Cancellation
+///
+/// Dropping the [`Reports`] stream while a batch's call is in flight cancels the call: what
+/// became of that batch's records is then unknown and goes unreported. Drain the stream.
+///
 /// # Example
 ///
 /// ```

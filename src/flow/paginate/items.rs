@@ -40,11 +40,11 @@ impl<T> fmt::Debug for Items<T> {
 impl<T> Items<T> {
     pub(super) fn new(pages: Pages, pointer: String) -> Self {
         Self {
+            position: pages.start_position(),
             pages,
             pointer,
             buffer: Vec::new().into_iter(),
             pending: None,
-            position: Position::start(),
             ended: false,
             _records: PhantomData,
         }
@@ -52,8 +52,8 @@ impl<T> Items<T> {
 
     /// Where to resume so that no record is lost: after the last page whose records have
     /// all been handed out. Records of a page handed out in part come again on a resume.
-    /// Before any page it is the start (or what [`Pages::resume_from`] was given, once
-    /// that page's records are out).
+    /// Before any page it is where the walk started: the start, or what
+    /// [`Pages::resume_from`] was given.
     #[must_use]
     pub fn position(&self) -> &Position {
         &self.position

@@ -82,6 +82,15 @@ impl Pages {
         self
     }
 
+    /// Where the walk starts: the start, or the position given to
+    /// [`resume_from`](Self::resume_from).
+    pub(super) fn start_position(&self) -> Position {
+        match &self.state {
+            State::Ready(walk) => walk.position.clone(),
+            _ => Position::start(),
+        }
+    }
+
     /// The records of every page: the array at JSON pointer `pointer` (RFC 6901, `""` for
     /// a body that is the array), each decoded as `T`.
     pub fn items<T: DeserializeOwned>(self, pointer: impl Into<String>) -> Items<T> {

@@ -14,12 +14,12 @@ use super::Cursor;
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Position {
     /// Pages read so far (the page cap counts them across resumes).
-    pub pages: u64,
+    pub(super) pages: u64,
     /// Where the next page is; `None` before the first page (the request as given, or the
     /// paginator's [`first`](super::Paginator::first) cursor) and after the last.
-    pub next: Option<Cursor>,
+    pub(super) next: Option<Cursor>,
     /// Whether the last page has been read.
-    pub done: bool,
+    pub(super) done: bool,
 }
 
 impl Position {
