@@ -17,8 +17,8 @@ use serde::Deserialize;
 use serde_json::json;
 use steadfast::Client;
 use steadfast::flow::{
-    BodyCursor, Cursor, LinkHeader, Offset, PaginateConfig, PaginateError, PaginateErrorKind,
-    Position, Stop,
+    BodyCursor, Cursor, LinkHeader, Offset, Page, PaginateConfig, PaginateError, PaginateErrorKind,
+    Paginator, Position, Stop, set_query_param,
 };
 use steadfast::retry::RetryConfig;
 
@@ -126,6 +126,21 @@ async fn numbered(State(api): State<Arc<Api>>, uri: Uri, Query(params): Params) 
     axum::Json(page_of((page - 1) * PAGE, PAGE)).into_response()
 }
 
+/// Numbered pages, the next one named in `X-Next-Page`; and a page linking to itself.
+async fn next_header(State(api): State<Arc<Api>>, uri: Uri, Query(params): Params) -> Response {
+    api.record(&uri);
+    let page = number(&params, "p", 0);
+    let mut headers = HeaderMap::new();
+    if page < 9 {
+        headers.insert("x-next-page", (page + 1).into());
+    }
+    headers.insert(
+        "link",
+        r#"</self-link>; rel="next""#.parse().expect("header"),
+    );
+    (headers, axum::Json(page_of(page * 1_000, 1_000))).into_response()
+}
+
 impl Api {
     fn record(&self, uri: &Uri) {
         self.requests.fetch_add(1, Ordering::SeqCst);
@@ -145,6 +160,8 @@ impl Api {
             .route("/elsewhere", get(elsewhere))
             .route("/offset", get(offset))
             .route("/numbered", get(numbered))
+            .route("/next-header", get(next_header))
+            .route("/self-link", get(next_header))
             .with_state(Arc::clone(&api));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -468,4 +485,75 @@ async fn a_body_over_the_byte_cap_is_a_typed_error() {
         "{error}"
     );
     assert_eq!(error.resume_from(), &Position::start());
+}
+
+/// A paginator of the caller's own: the next page number in a response header.
+#[derive(Debug)]
+struct NextPageHeader;
+
+impl Paginator for NextPageHeader {
+    fn next(&mut self, page: &Page) -> Result<Option<Cursor>, PaginateErrorKind> {
+        let Some(value) = page.headers().get("x-next-page") else {
+            return Ok(None);
+        };
+        let number = value.to_str().ok().and_then(|v| v.parse().ok()).ok_or(
+            PaginateErrorKind::InvalidNext("x-next-page is not a number"),
+        )?;
+        Ok(Some(Cursor::Number(number)))
+    }
+
+    fn apply(
+        &self,
+        cursor: &Cursor,
+        request: &mut reqwest::Request,
+    ) -> Result<(), PaginateErrorKind> {
+        let Cursor::Number(n) = cursor else {
+            return Err(PaginateErrorKind::InvalidNext("expected a page number"));
+        };
+        set_query_param(request.url_mut(), "p", &n.to_string());
+        Ok(())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_paginator_of_ones_own_walks_the_list() {
+    let (api, base) = Api::default().start().await;
+    let client = client();
+
+    let items = client
+        .paginate(
+            client.get(format!("{base}/next-header?p=0")),
+            NextPageHeader,
+        )
+        .items::<Order>("");
+    let (orders, error, position) = collect(items).await;
+
+    assert!(error.is_none(), "{error:?}");
+    assert_eq!(ids(&orders), (0..TOTAL).collect::<Vec<_>>());
+    assert!(position.is_done());
+    assert_eq!(api.seen().len(), 10);
+    assert_eq!(api.seen()[9], "/next-header?p=9");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_link_to_the_page_itself_is_a_loop_caught_before_it_is_sent() {
+    let (api, base) = Api::default().start().await;
+    let client = client();
+
+    let mut pages = client.paginate(client.get(format!("{base}/self-link")), LinkHeader::new());
+    assert!(pages.next().await.expect("a page").is_ok());
+    let error = pages.next().await.expect("an error").expect_err("a loop");
+
+    assert!(
+        matches!(
+            error.kind(),
+            PaginateErrorKind::Loop {
+                page: 1,
+                earlier: 0,
+                ..
+            }
+        ),
+        "{error}"
+    );
+    assert_eq!(api.seen().len(), 1);
 }
