@@ -557,3 +557,30 @@ async fn a_link_to_the_page_itself_is_a_loop_caught_before_it_is_sent() {
     );
     assert_eq!(api.seen().len(), 1);
 }
+
+#[tokio::test(start_paused = true)]
+async fn until_error_hands_out_plain_records_and_keeps_the_error_and_position_aside() {
+    let (api, base) = Api {
+        broken_at: Some(4_000),
+        ..Api::default()
+    }
+    .start()
+    .await;
+    let client = client();
+
+    let (orders, checkpoint) = client
+        .paginate(
+            client.get(format!("{base}/cursor")),
+            BodyCursor::pointer("/meta/next", "cursor"),
+        )
+        .items::<Order>("/data")
+        .until_error();
+    let orders: Vec<Order> = orders.collect().await;
+
+    assert_eq!(ids(&orders), (0..4_000).collect::<Vec<_>>());
+    let error = checkpoint.take_error().expect("the walk's error, kept");
+    assert_eq!(error.page(), 40);
+    assert_eq!(&checkpoint.position(), error.resume_from());
+    assert!(checkpoint.take_error().is_none(), "taken once");
+    assert_eq!(api.seen().len(), 41);
+}

@@ -88,6 +88,6 @@ pub use batch::{
     RecordResult, RecordState, Reports,
 };
 pub use paginate::{
-    BodyCursor, Cursor, Items, LinkHeader, Offset, Page, Pages, PaginateConfig, PaginateError,
-    PaginateErrorKind, Paginator, Position, Stop, set_query_param,
+    BodyCursor, Checkpoint, Cursor, Items, LinkHeader, Offset, Page, Pages, PaginateConfig,
+    PaginateError, PaginateErrorKind, Paginator, Position, Stop, UntilError, set_query_param,
 };

@@ -9,7 +9,7 @@ use futures_core::Stream;
 use futures_util::StreamExt as _;
 use serde::de::DeserializeOwned;
 
-use super::{Pages, PaginateError, PaginateErrorKind, Position};
+use super::{Checkpoint, Pages, PaginateError, PaginateErrorKind, Position, UntilError};
 
 /// The records of every page, made by [`Pages::items`]: a [`Stream`] of
 /// `Result<T, PaginateError>` that ends after the last record or the first error.
@@ -57,6 +57,29 @@ impl<T> Items<T> {
     #[must_use]
     pub fn position(&self) -> &Position {
         &self.position
+    }
+
+    /// The records as plain `T`, for a consumer that takes records only (a
+    /// [`Batcher`](crate::flow::Batcher)): the stream ends at the first error, which goes
+    /// to the [`Checkpoint`] with the position to resume from; nothing is dropped silently.
+    ///
+    /// ```
+    /// # use futures_util::StreamExt as _;
+    /// # async fn sync(client: steadfast::Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// let paginator = steadfast::flow::LinkHeader::new();
+    /// let (orders, checkpoint) = client
+    ///     .paginate(client.get("https://shop.example.com/orders"), paginator)
+    ///     .items::<serde_json::Value>("")
+    ///     .until_error();
+    /// let orders: Vec<_> = orders.collect().await;
+    /// if let Some(error) = checkpoint.take_error() {
+    ///     eprintln!("{error}; {} orders read, resume from {:?}", orders.len(), checkpoint.position());
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn until_error(self) -> (UntilError<T>, Checkpoint) {
+        UntilError::new(self)
     }
 }
 

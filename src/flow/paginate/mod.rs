@@ -12,6 +12,7 @@ mod page;
 mod pages;
 mod paginator;
 mod position;
+mod until_error;
 mod walk;
 
 pub use body_cursor::BodyCursor;
@@ -25,3 +26,4 @@ pub use page::Page;
 pub use pages::Pages;
 pub use paginator::{Paginator, set_query_param};
 pub use position::Position;
+pub use until_error::{Checkpoint, UntilError};
