@@ -64,7 +64,9 @@
 //!
 //! Every [`Page`] carries the [`Position`] after it ([`Page::resume_from`]), every error the
 //! position to resume from ([`PaginateError::resume_from`]), and [`Items::position`] the
-//! position after the last page whose records were all handed out. `Position` is serde:
+//! position after the last page whose records were all handed out; [`Items::until_error`]
+//! hands out plain records (for a [`Batcher`]) and keeps the error and the position in a
+//! [`Checkpoint`]. `Position` is serde:
 //! store it, and after a crash start again with [`Pages::resume_from`]. Resuming is
 //! at-least-once: the records of a page that was not finished come again.
 //!

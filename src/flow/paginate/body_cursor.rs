@@ -112,3 +112,71 @@ impl Paginator for BodyCursor {
         apply_query(cursor, &self.param, request)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn next(paginator: &mut BodyCursor, body: &str) -> Result<Option<Cursor>, PaginateErrorKind> {
+        paginator.next(&Page::for_test(body, None))
+    }
+
+    #[test]
+    fn cursor_forms() {
+        let mut p = BodyCursor::pointer("/next", "cursor");
+        let table = [
+            (r#"{"next":"abc"}"#, Some(Cursor::Token("abc".into()))),
+            (r#"{"next":42}"#, Some(Cursor::Token("42".into()))),
+            (r#"{"next":""}"#, None),
+            (r#"{"next":null}"#, None),
+            ("{}", None),
+        ];
+        for (body, expected) in table {
+            assert_eq!(next(&mut p, body).expect(body), expected, "{body}");
+        }
+        assert!(matches!(
+            next(&mut p, r#"{"next":{"a":1}}"#),
+            Err(PaginateErrorKind::Cursor(_))
+        ));
+        assert!(matches!(
+            next(&mut p, "not json"),
+            Err(PaginateErrorKind::Decode(_))
+        ));
+    }
+
+    #[test]
+    fn has_more_false_ends_the_walk_whatever_the_cursor() {
+        let mut p = BodyCursor::pointer("/data/0/id", "starting_after").has_more("/has_more");
+        let more = r#"{"data":[{"id":"o_1"}],"has_more":true}"#;
+        assert_eq!(
+            next(&mut p, more).expect("ok"),
+            Some(Cursor::Token("o_1".into()))
+        );
+        let last = r#"{"data":[{"id":"o_2"}],"has_more":false}"#;
+        assert_eq!(next(&mut p, last).expect("ok"), None);
+    }
+
+    #[test]
+    fn a_mapper_reads_the_cursor() {
+        let mut p = BodyCursor::mapper(
+            |body: &Value| -> Result<Option<String>, MapError> {
+                Ok(body["paging"]["after"].as_str().map(str::to_owned))
+            },
+            "after",
+        );
+        let body = r#"{"paging":{"after":"xyz"}}"#;
+        assert_eq!(
+            next(&mut p, body).expect("ok"),
+            Some(Cursor::Token("xyz".into()))
+        );
+        let mut request = reqwest::Request::new(
+            reqwest::Method::GET,
+            "http://127.0.0.1/orders?after=old&limit=5"
+                .parse()
+                .expect("url"),
+        );
+        p.apply(&Cursor::Token("xyz".into()), &mut request)
+            .expect("applied");
+        assert_eq!(request.url().query(), Some("limit=5&after=xyz"));
+    }
+}

@@ -44,6 +44,21 @@ impl fmt::Debug for Page {
 }
 
 impl Page {
+    /// A page with `body` from `http://127.0.0.1/orders`, for paginators' unit tests.
+    #[cfg(test)]
+    pub(super) fn for_test(body: &str, cursor: Option<Cursor>) -> Self {
+        Self {
+            number: 0,
+            cursor,
+            status: StatusCode::OK,
+            headers: HeaderMap::new(),
+            url: Url::parse("http://127.0.0.1/orders").expect("a URL"),
+            body: Bytes::copy_from_slice(body.as_bytes()),
+            value: OnceLock::new(),
+            resume: Position::start(),
+        }
+    }
+
     /// The page's number in the walk, from 0 (counted across resumes).
     #[must_use]
     pub fn number(&self) -> u64 {
