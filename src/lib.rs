@@ -20,6 +20,8 @@
 //! program runs with [`Client::reload`]), and
 //! the [`mapper`] keeps every data transformation between two systems in one place,
 //! reporting every bad field at once and the upstream's schema drift.
+//! [`flow`] walks paginated lists as streams and sends records in bulk calls, each page and
+//! batch a call through the same stack.
 //!
 //! ```no_run
 //! # #[tokio::main]
@@ -133,6 +135,7 @@ mod client;
 pub mod credentials;
 pub mod dead_letter;
 mod error;
+pub mod flow;
 pub mod hints;
 pub mod idempotency;
 mod key;
