@@ -1,0 +1,3 @@
+//! Whole integrations on top of the client: a queue-driven worker ([`queue`]).
+
+pub mod queue;
