@@ -1,4 +1,4 @@
-//! The queue worker on a real `nats-server` with JetStream (started by the test on a free
+//! The queue worker on a real `nats-server` with `JetStream` (started by the test on a free
 //! port): 1,000 events with seeded faults and a consumer crash, each committed once or
 //! dead-lettered.
 #![cfg(feature = "nats")]

@@ -13,7 +13,7 @@
 //! - `slow`: a loopback API whose status is set on command, answering after a virtual-time
 //!   delay and counting clients that hang up first (circuit breaker, bulkhead, hedging).
 //! - `redis`: a `redis-server` child process on a free port (`RedisServer::start()`);
-//!   `nats`: a `nats-server` with JetStream likewise (`NatsServer::start()`).
+//!   `nats`: a `nats-server` with `JetStream` likewise (`NatsServer::start()`).
 //! - `queue`: the queue-worker scenario both brokers run (1,000 events, faults, a crash).
 // Each suite compiles this module on its own and uses a part of it.
 #![allow(dead_code, unreachable_pub, unused_imports)]

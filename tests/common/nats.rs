@@ -1,4 +1,4 @@
-//! A `nats-server` child process with JetStream, on a free loopback port, for the suites that
+//! A `nats-server` child process with `JetStream`, on a free loopback port, for the suites that
 //! need NATS.
 
 use std::net::TcpStream;

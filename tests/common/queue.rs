@@ -194,11 +194,11 @@ pub fn handler(
                 .json(&order)
                 .send()
                 .await?;
-            if let Some((after, applied, stuck)) = crash {
-                if applied.fetch_add(1, Ordering::SeqCst) >= after {
-                    stuck.fetch_add(1, Ordering::SeqCst);
-                    std::future::pending::<()>().await;
-                }
+            if let Some((after, applied, stuck)) = crash
+                && applied.fetch_add(1, Ordering::SeqCst) >= after
+            {
+                stuck.fetch_add(1, Ordering::SeqCst);
+                std::future::pending::<()>().await;
             }
             Ok(())
         })

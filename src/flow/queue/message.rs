@@ -8,7 +8,7 @@ use bytes::Bytes;
 #[non_exhaustive]
 pub struct Message<R> {
     /// The message's id in the broker, stable across redeliveries (a Redis stream entry
-    /// id, a JetStream stream sequence).
+    /// id, a `JetStream` stream sequence).
     pub id: String,
     /// The payload, as published.
     pub payload: Bytes,

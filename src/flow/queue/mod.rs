@@ -57,6 +57,10 @@
 //!   workers in one process); the second call is answered from the ledger, nothing sent;
 //! - or the API deduplicates by `Idempotency-Key` itself.
 //!
+//! Message ids must not repeat within the ledger's key lifetime: Redis stream ids never
+//! do; `JetStream` sequences restart only when the stream is deleted and created again, so
+//! give a recreated stream a new `key_prefix`.
+//!
 //! The tests run the first way: the loopback API counts commits per key and does not
 //! deduplicate, so a second send would show.
 //!

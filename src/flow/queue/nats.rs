@@ -1,4 +1,4 @@
-//! The queue on NATS JetStream with a durable pull consumer.
+//! The queue on NATS `JetStream` with a durable pull consumer.
 
 use std::fmt;
 use std::sync::Arc;
@@ -19,7 +19,7 @@ const KEY: &str = "Steadfast-Idempotency-Key";
 const DELIVERIES: &str = "Steadfast-Deliveries";
 const ERROR: &str = "Steadfast-Error";
 
-/// A [`Queue`] on NATS JetStream (feature `nats`): a durable pull consumer shared by the
+/// A [`Queue`] on NATS `JetStream` (feature `nats`): a durable pull consumer shared by the
 /// workers.
 ///
 /// - `receive` fetches up to `max` messages, waiting up to `block`. The server hands a
@@ -149,7 +149,7 @@ impl Queue for NatsQueue {
             .map_err(unavailable)?;
         let mut out = Vec::new();
         while let Some(next) = batch.next().await {
-            let received = next.map_err(|e| QueueError::Unavailable(e))?;
+            let received = next.map_err(QueueError::Unavailable)?;
             let (id, deliveries) = {
                 let info = received
                     .info()

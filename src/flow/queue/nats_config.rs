@@ -1,4 +1,4 @@
-//! Settings of the NATS JetStream queue.
+//! Settings of the NATS `JetStream` queue.
 
 use std::fmt;
 use std::time::Duration;
@@ -24,7 +24,7 @@ pub struct NatsQueueConfig {
     /// The server, as a `nats://` URL (it may hold credentials: it is never logged).
     /// Default `nats://127.0.0.1:4222`.
     pub url: String,
-    /// The JetStream stream holding the events and the dead letters; created when missing.
+    /// The `JetStream` stream holding the events and the dead letters; created when missing.
     /// Default `STEADFAST_EVENTS`.
     pub stream: String,
     /// The subject events are published on. Default `steadfast.events`.

@@ -18,12 +18,15 @@ redis.call('XDEL', KEYS[1], ARGV[2])
 return n
 ";
 
-/// Copies an entry to the dead stream, then acknowledges and deletes it, in one step.
-/// KEYS: stream, dead stream; ARGV: group, entry id, payload, deliveries, reason, key, error.
+/// Acknowledges an entry, copies it to the dead stream and deletes it, in one step; an entry
+/// another consumer settled meanwhile is not copied twice. KEYS: stream, dead stream; ARGV:
+/// group, entry id, payload, deliveries, reason, key, error.
 const DEAD: &str = r"
-redis.call('XADD', KEYS[2], '*', 'id', ARGV[2], 'payload', ARGV[3], 'deliveries', ARGV[4],
-  'reason', ARGV[5], 'key', ARGV[6], 'error', ARGV[7])
 local n = redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+if n == 1 then
+  redis.call('XADD', KEYS[2], '*', 'id', ARGV[2], 'payload', ARGV[3], 'deliveries', ARGV[4],
+    'reason', ARGV[5], 'key', ARGV[6], 'error', ARGV[7])
+end
 redis.call('XDEL', KEYS[1], ARGV[2])
 return n
 ";

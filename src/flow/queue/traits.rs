@@ -25,7 +25,7 @@ pub enum QueueError {
 /// once processed, handed out again otherwise.
 ///
 /// Implemented by [`RedisQueue`](super::RedisQueue) (Redis Streams, feature `redis`) and
-/// [`NatsQueue`](super::NatsQueue) (NATS JetStream, feature `nats`).
+/// [`NatsQueue`](super::NatsQueue) (NATS `JetStream`, feature `nats`).
 ///
 /// # Implementing
 ///
