@@ -141,6 +141,8 @@ pub mod log;
 pub mod mapper;
 pub mod rate_limit;
 pub mod redact;
+#[cfg(feature = "redis")]
+mod redis_stream;
 pub mod retry;
 pub mod stale;
 mod telemetry;

@@ -88,8 +88,6 @@ mod nats_config;
 mod redis;
 #[cfg(feature = "redis")]
 mod redis_config;
-#[cfg(feature = "redis")]
-mod redis_reply;
 mod traits;
 mod worker;
 

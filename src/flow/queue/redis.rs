@@ -5,11 +5,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::ConnectionManager;
 use redis::{Client, Script, Value};
 
-use super::redis_reply::{Entry, entries, pending_counts, read_reply, string};
 use super::{DeadMessage, DeadNote, DeadReason, Message, Queue, QueueError, RedisQueueConfig};
+use crate::redis_stream::{Entry, entries, pending_counts, read_reply, string};
 
 /// Acknowledges an entry and deletes it. KEYS: stream; ARGV: group, entry id.
 const ACK: &str = r"
@@ -140,7 +140,7 @@ impl RedisQueue {
         if let (Some(next), Ok(mut cursor)) = (parts.next().and_then(string), self.cursor.lock()) {
             *cursor = next;
         }
-        let claimed = entries(parts.next().unwrap_or(Value::Nil))?;
+        let claimed = entries(parts.next().unwrap_or(Value::Nil)).map_err(QueueError::Corrupt)?;
         let (Some(first), Some(last)) = (claimed.first(), claimed.last()) else {
             return Ok(Vec::new());
         };
@@ -154,7 +154,7 @@ impl RedisQueue {
             .query_async(&mut self.commands.clone())
             .await
             .map_err(unavailable)?;
-        let counts = pending_counts(pending)?;
+        let counts = pending_counts(pending).map_err(QueueError::Corrupt)?;
         Ok(claimed
             .into_iter()
             .map(|entry| {
@@ -208,7 +208,8 @@ impl Queue for RedisQueue {
             .query_async(&mut self.reader.clone())
             .await
             .map_err(unavailable)?;
-        Ok(read_reply(read)?
+        Ok(read_reply(read)
+            .map_err(QueueError::Corrupt)?
             .into_iter()
             .map(|entry| message(entry, 1))
             .collect())
@@ -271,7 +272,8 @@ impl Queue for RedisQueue {
             .query_async(&mut self.commands.clone())
             .await
             .map_err(unavailable)?;
-        Ok(entries(read)?
+        Ok(entries(read)
+            .map_err(QueueError::Corrupt)?
             .into_iter()
             .map(|entry| DeadMessage {
                 id: entry.text("id"),
@@ -292,11 +294,7 @@ async fn connect(
     timeout: Duration,
     response: Duration,
 ) -> Result<ConnectionManager, QueueError> {
-    let config = ConnectionManagerConfig::new()
-        .set_connection_timeout(Some(timeout))
-        .set_response_timeout(Some(response))
-        .set_number_of_retries(1);
-    ConnectionManager::new_with_config(client.clone(), config)
+    crate::redis_stream::connect(client, timeout, response)
         .await
         .map_err(unavailable)
 }

@@ -1,9 +1,26 @@
-//! Reading Redis stream replies: entries as ids and fields.
+//! What the Redis Streams users share (the webhook event queue, the queue worker): reading
+//! stream replies as entries, and connecting with bounded waits. Errors name the reply
+//! that was not as expected; each caller wraps them in its own error type.
+
+use std::time::Duration;
 
 use bytes::Bytes;
-use redis::Value;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{Client, RedisError, Value};
 
-use super::QueueError;
+/// A connection re-established after failures, waiting at most `timeout` to connect and
+/// `response` for each reply.
+pub(crate) async fn connect(
+    client: &Client,
+    timeout: Duration,
+    response: Duration,
+) -> Result<ConnectionManager, RedisError> {
+    let config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(timeout))
+        .set_response_timeout(Some(response))
+        .set_number_of_retries(1);
+    ConnectionManager::new_with_config(client.clone(), config).await
+}
 
 /// One stream entry: its id and its fields.
 pub(crate) struct Entry {
@@ -16,6 +33,7 @@ impl Entry {
         self.fields.iter().find(|(n, _)| n == name).map(|(_, v)| v)
     }
 
+    /// The field as text (lossy), empty when absent.
     pub(crate) fn text(&self, name: &str) -> String {
         self.field(name)
             .map(|v| String::from_utf8_lossy(v).into_owned())
@@ -24,11 +42,11 @@ impl Entry {
 }
 
 /// `[[id, [field, value, …]], …]`; entries deleted meanwhile (nil fields) are skipped.
-pub(crate) fn entries(value: Value) -> Result<Vec<Entry>, QueueError> {
+pub(crate) fn entries(value: Value) -> Result<Vec<Entry>, &'static str> {
     let list = match value {
         Value::Nil => return Ok(Vec::new()),
         Value::Array(list) => list,
-        _ => return Err(QueueError::Corrupt("stream entries")),
+        _ => return Err("stream entries"),
     };
     let mut out = Vec::with_capacity(list.len());
     for entry in list {
@@ -37,9 +55,9 @@ pub(crate) fn entries(value: Value) -> Result<Vec<Entry>, QueueError> {
         };
         let mut entry = entry.into_iter();
         let (Some(id), Some(fields)) = (entry.next(), entry.next()) else {
-            return Err(QueueError::Corrupt("stream entry"));
+            return Err("stream entry");
         };
-        let id = string(id).ok_or(QueueError::Corrupt("stream entry id"))?;
+        let id = string(id).ok_or("stream entry id")?;
         let pairs: Vec<(Value, Value)> = match fields {
             Value::Array(flat) => {
                 let mut flat = flat.into_iter();
@@ -47,7 +65,7 @@ pub(crate) fn entries(value: Value) -> Result<Vec<Entry>, QueueError> {
             }
             Value::Map(pairs) => pairs,
             Value::Nil => continue,
-            _ => return Err(QueueError::Corrupt("stream entry fields")),
+            _ => return Err("stream entry fields"),
         };
         let fields = pairs
             .into_iter()
@@ -59,28 +77,28 @@ pub(crate) fn entries(value: Value) -> Result<Vec<Entry>, QueueError> {
 }
 
 /// The entries of the one stream an `XREADGROUP` asked for (an array of pairs, or a map).
-pub(crate) fn read_reply(value: Value) -> Result<Vec<Entry>, QueueError> {
+pub(crate) fn read_reply(value: Value) -> Result<Vec<Entry>, &'static str> {
     match value {
         Value::Nil => Ok(Vec::new()),
         Value::Array(streams) => match streams.into_iter().next() {
             Some(Value::Array(pair)) => entries(pair.into_iter().nth(1).unwrap_or(Value::Nil)),
             None => Ok(Vec::new()),
-            _ => Err(QueueError::Corrupt("XREADGROUP reply")),
+            _ => Err("XREADGROUP reply"),
         },
         Value::Map(streams) => entries(streams.into_iter().next().map_or(Value::Nil, |(_, v)| v)),
-        _ => Err(QueueError::Corrupt("XREADGROUP reply")),
+        _ => Err("XREADGROUP reply"),
     }
 }
 
 /// `XPENDING … start end count consumer`: `[[id, consumer, idle, deliveries], …]`.
-pub(crate) fn pending_counts(value: Value) -> Result<Vec<(String, u32)>, QueueError> {
+pub(crate) fn pending_counts(value: Value) -> Result<Vec<(String, u32)>, &'static str> {
     let Value::Array(list) = value else {
-        return Err(QueueError::Corrupt("XPENDING reply"));
+        return Err("XPENDING reply");
     };
     let mut out = Vec::with_capacity(list.len());
     for row in list {
         let Value::Array(row) = row else {
-            return Err(QueueError::Corrupt("XPENDING row"));
+            return Err("XPENDING row");
         };
         let mut row = row.into_iter();
         let id = row.next().and_then(string);
@@ -90,7 +108,7 @@ pub(crate) fn pending_counts(value: Value) -> Result<Vec<(String, u32)>, QueueEr
         };
         match (id, count) {
             (Some(id), Some(count)) => out.push((id, count)),
-            _ => return Err(QueueError::Corrupt("XPENDING row")),
+            _ => return Err("XPENDING row"),
         }
     }
     Ok(out)
