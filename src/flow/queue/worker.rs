@@ -312,13 +312,15 @@ impl<Q: Queue, H: Handle> Inner<Q, H> {
         Fut: Future<Output = Result<(), QueueError>> + 'a,
     {
         let mut pause = Duration::from_millis(50);
-        for _ in 0..3 {
+        for attempt in 1..=3 {
             match self.bounded(call()).await {
                 Ok(()) => return true,
                 Err(error) => {
                     self.broker_failed(what, &error);
-                    tokio::time::sleep(pause).await;
-                    pause *= 2;
+                    if attempt < 3 {
+                        tokio::time::sleep(pause).await;
+                        pause *= 2;
+                    }
                 }
             }
         }
