@@ -147,3 +147,36 @@ async fn a_broker_that_is_down_is_a_typed_error_and_the_worker_keeps_trying_losi
     assert!(stats.broker_errors >= 2, "{stats:?}");
     common::queue::wait_for("the ack", || worker.stats().acked == 1).await;
 }
+
+#[tokio::test]
+async fn a_message_left_for_later_comes_back_after_its_delay_with_its_count() {
+    let redis = RedisServer::start();
+    let queue = RedisQueue::connect(&config(&redis, "e").lease(Duration::from_secs(5)))
+        .await
+        .expect("redis answers");
+    let id = queue.publish(b"{\"n\":1}").await.expect("published");
+    let first = queue.receive(1).await.expect("receive");
+    assert_eq!(
+        (first[0].id.as_str(), first[0].deliveries),
+        (id.as_str(), 1)
+    );
+    queue
+        .retry_later(&first[0], Duration::from_millis(200))
+        .await
+        .expect("left for later");
+    let started = std::time::Instant::now();
+    let again = loop {
+        if let Some(message) = queue.receive(1).await.expect("receive").into_iter().next() {
+            break message;
+        }
+    };
+    // Not before its delay, and long before the 5 s lease.
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(150) && waited < Duration::from_secs(3),
+        "{waited:?}"
+    );
+    assert_eq!((again.id.as_str(), again.deliveries), (id.as_str(), 2));
+    queue.ack(&again).await.expect("ack");
+    assert!(queue.receive(1).await.expect("receive").is_empty());
+}
