@@ -73,7 +73,8 @@
 //!
 //! | feature | what it adds |
 //! |---|---|
-//! | `redis` | `idempotency::store::RedisStore`, a ledger shared by many instances; `dead_letter::sink::RedisSink`, dead letters in Redis Streams; `rate_limit::store::RedisQuota`, one rate-limit quota for many instances |
+//! | `redis` | `idempotency::store::RedisStore`, a ledger shared by many instances; `dead_letter::sink::RedisSink`, dead letters in Redis Streams; `rate_limit::store::RedisQuota`, one rate-limit quota for many instances; `flow::queue::RedisQueue`, the queue worker on a Redis Stream |
+//! | `nats` | `flow::queue::NatsQueue`, the queue worker on NATS `JetStream` (a durable pull consumer) |
 //! | `webhook` | `webhook`: signature verification and deduplication layers for receivers; with `redis`, an event queue on a Redis Stream |
 //! | `admin` | `admin::router`, the dead-letter page and JSON API, an axum `Router` to mount behind your auth |
 //!
@@ -143,6 +144,8 @@ pub mod log;
 pub mod mapper;
 pub mod rate_limit;
 pub mod redact;
+#[cfg(feature = "redis")]
+mod redis_stream;
 pub mod retry;
 pub mod stale;
 mod telemetry;

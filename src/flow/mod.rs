@@ -1,4 +1,5 @@
-//! Whole integrations, not just calls: pages as a stream, records in bulk calls.
+//! Whole integrations, not just calls: pages as a stream, records in bulk calls, and a
+//! queue-driven worker ([`queue`]).
 //!
 //! [`Client::paginate`](crate::Client::paginate) walks a paginated list, one call
 //! through the client's whole stack per page (rate limit, retry, logs, dead letters), as a
@@ -83,6 +84,7 @@
 
 mod batch;
 mod paginate;
+pub mod queue;
 mod read;
 
 pub use batch::{

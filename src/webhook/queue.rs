@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::ConnectionManager;
 use redis::{Client, Script};
 use serde::{Deserialize, Serialize};
 
@@ -326,11 +326,7 @@ async fn connect(
     timeout: Duration,
     response: Duration,
 ) -> Result<ConnectionManager, QueueError> {
-    let config = ConnectionManagerConfig::new()
-        .set_connection_timeout(Some(timeout))
-        .set_response_timeout(Some(response))
-        .set_number_of_retries(1);
-    ConnectionManager::new_with_config(client.clone(), config)
+    crate::redis_stream::connect(client, timeout, response)
         .await
         .map_err(unavailable)
 }

@@ -5,7 +5,6 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
 use redis::aio::ConnectionManager;
 use redis::{Script, Value};
@@ -13,6 +12,7 @@ use redis::{Script, Value};
 use super::claim::{Claim, Held, Namespace, claim};
 use super::queue::{EventQueue, QueueError, QueuedEvent, unavailable};
 use crate::idempotency::store::{IdempotencyStore, SharedStore, StoredResponse, Terms};
+use crate::redis_stream;
 
 /// Acknowledges an entry and deletes it. KEYS: stream; ARGV: group, entry id.
 const ACK: &str = r"
@@ -125,7 +125,7 @@ impl EventWorker {
             return Err(QueueError::Corrupt("XAUTOCLAIM reply"));
         };
         let mut parts = parts.into_iter();
-        if let Some(next) = parts.next().and_then(string) {
+        if let Some(next) = parts.next().and_then(redis_stream::string) {
             self.cursor = next;
         }
         let stale = entries(parts.next().unwrap_or(Value::Nil))?;
@@ -151,17 +151,7 @@ impl EventWorker {
             .await
             .map_err(unavailable)?;
         // One stream asked for: its entries, under its name (an array of pairs, or a map).
-        match read {
-            Value::Nil => Ok(Vec::new()),
-            Value::Array(streams) => match streams.into_iter().next() {
-                Some(Value::Array(pair)) => entries(pair.into_iter().nth(1).unwrap_or(Value::Nil)),
-                _ => Err(QueueError::Corrupt("XREADGROUP reply")),
-            },
-            Value::Map(streams) => {
-                entries(streams.into_iter().next().map_or(Value::Nil, |(_, v)| v))
-            }
-            _ => Err(QueueError::Corrupt("XREADGROUP reply")),
-        }
+        events(redis_stream::read_reply(read).map_err(QueueError::Corrupt)?)
     }
 
     /// Acknowledges `event` as processed and deletes it from the stream.
@@ -262,58 +252,27 @@ impl EventWorker {
     }
 }
 
-/// Stream entries: `[[id, [field, value, …]], …]`. Entries deleted meanwhile (nil) are
-/// skipped.
+/// Stream entries as events; entries deleted meanwhile are skipped.
 fn entries(value: Value) -> Result<Vec<QueuedEvent>, QueueError> {
-    let list = match value {
-        Value::Nil => return Ok(Vec::new()),
-        Value::Array(list) => list,
-        _ => return Err(QueueError::Corrupt("stream entries")),
-    };
-    let mut events = Vec::with_capacity(list.len());
-    for entry in list {
-        let Value::Array(entry) = entry else {
-            continue;
-        };
-        let mut entry = entry.into_iter();
-        let (Some(id), Some(fields)) = (entry.next(), entry.next()) else {
-            return Err(QueueError::Corrupt("stream entry"));
-        };
-        let entry_id = string(id).ok_or(QueueError::Corrupt("stream entry id"))?;
-        let fields: Vec<(Value, Value)> = match fields {
-            Value::Array(flat) => {
-                let mut flat = flat.into_iter();
-                std::iter::from_fn(|| Some((flat.next()?, flat.next()?))).collect()
-            }
-            Value::Map(pairs) => pairs,
-            Value::Nil => continue,
-            _ => return Err(QueueError::Corrupt("stream entry fields")),
-        };
-        let (mut delivery_id, mut body) = (None, None);
-        for (name, value) in fields {
-            match string(name).as_deref() {
-                Some("id") => delivery_id = string(value),
-                Some("body") => body = bytes(value),
-                _ => {}
-            }
-        }
-        events.push(QueuedEvent {
-            entry_id,
-            delivery_id,
-            body: body.ok_or(QueueError::Corrupt("stream entry without a body"))?,
-        });
-    }
-    Ok(events)
+    events(redis_stream::entries(value).map_err(QueueError::Corrupt)?)
 }
 
-fn bytes(value: Value) -> Option<Bytes> {
-    match value {
-        Value::BulkString(b) => Some(Bytes::from(b)),
-        Value::SimpleString(s) => Some(Bytes::from(s.into_bytes())),
-        _ => None,
-    }
-}
-
-fn string(value: Value) -> Option<String> {
-    bytes(value).and_then(|b| String::from_utf8(b.to_vec()).ok())
+fn events(entries: Vec<redis_stream::Entry>) -> Result<Vec<QueuedEvent>, QueueError> {
+    entries
+        .into_iter()
+        .map(|entry| {
+            let body = entry
+                .field("body")
+                .cloned()
+                .ok_or(QueueError::Corrupt("stream entry without a body"))?;
+            let delivery_id = entry
+                .field("id")
+                .and_then(|id| String::from_utf8(id.to_vec()).ok());
+            Ok(QueuedEvent {
+                entry_id: entry.id,
+                delivery_id,
+                body,
+            })
+        })
+        .collect()
 }

@@ -13,7 +13,9 @@
 //! - `ledger`, `chaos`: the suites run against every ledger store, the chaos API.
 //! - `slow`: a loopback API whose status is set on command, answering after a virtual-time
 //!   delay and counting clients that hang up first (circuit breaker, bulkhead, hedging).
-//! - `redis`: a `redis-server` child process on a free port (`RedisServer::start()`).
+//! - `redis`: a `redis-server` child process on a free port (`RedisServer::start()`);
+//!   `nats`: a `nats-server` with `JetStream` likewise (`NatsServer::start()`).
+//! - `queue`: the queue-worker scenario both brokers run (1,000 events, faults, a crash).
 // Each suite compiles this module on its own and uses a part of it.
 #![allow(dead_code, unreachable_pub, unused_imports)]
 
@@ -22,6 +24,8 @@ pub mod chaos;
 pub mod ledger;
 pub mod letters;
 pub mod log;
+pub mod nats;
+pub mod queue;
 pub mod redis;
 pub mod request;
 pub mod server;
