@@ -133,6 +133,7 @@ mod client;
 pub mod credentials;
 pub mod dead_letter;
 mod error;
+pub mod flow;
 pub mod hints;
 pub mod idempotency;
 mod key;
