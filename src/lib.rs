@@ -19,7 +19,8 @@
 //! `STEADFAST_*` variables, one profile per API with [`Profiles`], swapped while the
 //! program runs with [`Client::reload`]), and
 //! the [`mapper`] keeps every data transformation between two systems in one place,
-//! reporting every bad field at once and the upstream's schema drift.
+//! reporting every bad field at once and the upstream's schema drift; [`flow`] compares
+//! what two systems hold and reports the records missing, extra or different.
 //!
 //! ```no_run
 //! # #[tokio::main]

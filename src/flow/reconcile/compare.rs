@@ -25,7 +25,7 @@ pub(crate) fn compare(
     let mut walk = Walk {
         rules,
         sink,
-        path: Vec::new(),
+        path: Vec::with_capacity(8),
     };
     walk.value(Some(source), Some(destination))
 }
@@ -44,17 +44,30 @@ impl<'v> Walk<'_, '_, '_, 'v> {
         match (source, destination) {
             (Some(Value::Object(a)), Some(Value::Object(b))) => {
                 let mut differs = false;
+                // Records of one shape list their fields in the same order: try the
+                // destination's field at the same place before looking the name up.
+                let mut in_step = b.iter();
+                let mut all_in_step = a.len() == b.len();
                 for (name, value) in a {
-                    differs |= self.step(Step::Key(name), Some(value), b.get(name));
+                    let other = match in_step.next() {
+                        Some((other_name, other)) if other_name == name => Some(other),
+                        _ => {
+                            all_in_step = false;
+                            b.get(name)
+                        }
+                    };
+                    differs |= self.step(Step::Key(name), Some(value), other);
                     if differs && self.sink.is_none() {
                         return true;
                     }
                 }
-                for (name, value) in b {
-                    if !a.contains_key(name) {
-                        differs |= self.step(Step::Key(name), None, Some(value));
-                        if differs && self.sink.is_none() {
-                            return true;
+                if !all_in_step {
+                    for (name, value) in b {
+                        if !a.contains_key(name) {
+                            differs |= self.step(Step::Key(name), None, Some(value));
+                            if differs && self.sink.is_none() {
+                                return true;
+                            }
                         }
                     }
                 }
@@ -203,6 +216,15 @@ mod tests {
             ["/note", "/extra"]
         );
         assert_eq!(diffs(&a, &a, &[], false), Vec::<String>::new());
+        assert_eq!(
+            diffs(
+                &json!({"a": 1, "c": 2}),
+                &json!({"b": 1, "c": 2}),
+                &[],
+                false
+            ),
+            ["/a", "/b"]
+        );
         assert_eq!(
             diffs(&json!({"a": {}}), &json!({"a": []}), &[], false),
             ["/a"]

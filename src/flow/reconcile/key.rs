@@ -59,6 +59,16 @@ impl RecordKey {
         }
         let redactor = JsonRedactor::DEFAULT;
         Ok(KeyReader {
+            tokens: self
+                .pointers
+                .iter()
+                .map(|p| {
+                    p.split('/')
+                        .skip(1)
+                        .map(|t| t.replace("~1", "/").replace("~0", "~"))
+                        .collect()
+                })
+                .collect(),
             sensitive: self
                 .pointers
                 .iter()
@@ -88,18 +98,20 @@ impl From<String> for RecordKey {
 #[derive(Debug, Clone)]
 pub(crate) struct KeyReader {
     pointers: Vec<String>,
+    // Unescaped once: serde_json's `Value::pointer` allocates per token and lookup.
+    tokens: Vec<Vec<String>>,
     sensitive: Vec<bool>,
 }
 
 impl KeyReader {
     /// The record's key, or `None` when a part is absent or neither string nor integer.
     pub(crate) fn read(&self, record: &Value) -> Option<Key> {
-        if let [pointer] = self.pointers.as_slice() {
-            return part(record.pointer(pointer)?).map(Key::One);
+        if let [tokens] = self.tokens.as_slice() {
+            return part(lookup(record, tokens)?).map(Key::One);
         }
-        self.pointers
+        self.tokens
             .iter()
-            .map(|pointer| part(record.pointer(pointer)?))
+            .map(|tokens| part(lookup(record, tokens)?))
             .collect::<Option<Vec<_>>>()
             .map(|parts| Key::Many(parts.into_boxed_slice()))
     }
@@ -138,6 +150,17 @@ impl KeyReader {
     }
 }
 
+fn lookup<'v>(mut value: &'v Value, tokens: &[String]) -> Option<&'v Value> {
+    for token in tokens {
+        value = match value {
+            Value::Object(map) => map.get(token)?,
+            Value::Array(items) => items.get(token.parse::<usize>().ok()?)?,
+            _ => return None,
+        };
+    }
+    Some(value)
+}
+
 fn part(value: &Value) -> Option<KeyPart> {
     match value {
         Value::String(s) => Some(KeyPart::Str(s.as_str().into())),
@@ -168,6 +191,12 @@ mod tests {
 
     #[test]
     fn keys_read_order_and_show() {
+        let nested = RecordKey::from("/ref/a~1b/1").check().expect("valid key");
+        let record = json!({"ref": {"a/b": [0, "x"]}});
+        assert_eq!(
+            nested.read(&record),
+            Some(Key::One(KeyPart::Str("x".into())))
+        );
         let reader = RecordKey::from("/id").check().expect("valid key");
         let int = reader.read(&json!({"id": 42})).expect("key");
         assert_eq!(reader.read(&json!({"id": 42.0})), Some(int.clone()));

@@ -105,9 +105,11 @@
 //!
 //! # Cost
 //!
-//! Sorted merge of two 100,000-record sets runs at the rate `benches/reconcile.rs`
-//! measures (see the README); a `Value` record is taken as it is, another `Serialize`
-//! type is turned into a `Value` once.
+//! A `Value` record is taken as it is, another `Serialize` type is turned into a `Value`
+//! once. A sorted merge of two 100,000-record sets of orders (nested address, one line)
+//! costs about 8,200 instructions per source record, freeing both records included
+//! (callgrind; `benches/reconcile.rs`). Records beyond the report's examples are compared
+//! only up to their first difference.
 
 mod compare;
 mod config;
