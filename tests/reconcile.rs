@@ -183,6 +183,16 @@ async fn unsorted_index_finds_every_planted_difference_in_shuffled_100k_records(
     assert_planted_differences_found(&report);
 }
 
+#[test]
+fn the_run_is_send_so_a_job_can_spawn_it() {
+    fn assert_send<T: Send>(_: &T) {}
+    for order in [Order::Sorted, Order::Unsorted] {
+        let settings = config(order);
+        let run = settings.reconcile(ok_stream(vec![]), ok_stream(vec![]), "/id");
+        assert_send(&run);
+    }
+}
+
 #[tokio::test]
 async fn timestamps_count_unless_ignored() {
     let source: Vec<Value> = (0..100).map(order).collect();
@@ -325,6 +335,32 @@ async fn a_full_index_is_an_error_not_growth() {
         .await
         .expect("fits");
     assert_eq!(report.counts.equal, 1000);
+}
+
+#[tokio::test]
+async fn streams_in_the_same_order_need_almost_no_index() {
+    // Read in turns, records of the same key meet at once: only the unmatched ones (five
+    // missing, five extra here) and the one in flight wait, so ten thousand records fit
+    // in an index of twelve.
+    let source: Vec<Value> = (0..10_000).map(order).collect();
+    let destination: Vec<Value> = (0..10_000)
+        .filter(|i| i % 2000 != 1)
+        .map(order)
+        .chain((0..5).map(|i| json!({"id": 100_001 + i * 2})))
+        .collect();
+    let report = ReconcileConfig::default()
+        .max_pending(12)
+        .reconcile(ok_stream(source), ok_stream(destination), "/id")
+        .await
+        .expect("fits in twelve");
+    assert_eq!(
+        (
+            report.counts.equal,
+            report.counts.missing,
+            report.counts.extra
+        ),
+        (9_995, 5, 5)
+    );
 }
 
 #[derive(Debug, thiserror::Error)]

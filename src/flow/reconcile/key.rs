@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 use crate::error::ConfigError;
-use crate::redact::{JsonRedactor, REDACTED};
+use crate::redact::{JsonRedactor, REDACTED, Redactor};
 
 use super::compare::integral;
 use super::config::invalid;
@@ -140,7 +140,8 @@ impl KeyReader {
                 .map(Value::from)
                 .or_else(|_| u64::try_from(*n).map(Value::from))
                 .unwrap_or(Value::Null),
-            KeyPart::Str(s) => Value::String(s.to_string()),
+            // A URL or `token=…` pair used as a key is scrubbed like any logged text.
+            KeyPart::Str(s) => Value::String(Redactor::shared_default().text(s).into_owned()),
         }
     }
 
@@ -214,6 +215,11 @@ mod tests {
             .read(&json!({"tenant": "acme", "api_key": "s3cret"}))
             .expect("key");
         assert_eq!(composite.show(&key), json!(["acme", "[redacted]"]));
+
+        let url = reader
+            .read(&json!({"id": "https://h.example/x?token=PLANTED"}))
+            .expect("key");
+        assert!(!reader.show(&url).to_string().contains("PLANTED"));
 
         assert!(RecordKey::from("id").check().is_err());
         assert!(RecordKey::composite(Vec::<String>::new()).check().is_err());
