@@ -10,7 +10,8 @@ use futures_util::{Stream, StreamExt as _, stream};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use steadfast::flow::reconcile::{
-    Change, IndexLimit, Order, ReconcileConfig, ReconcileError, ReconcileReport, Side, reconcile,
+    Change, IndexLimit, Order, ReconcileConfig, ReconcileError, ReconcileReport, Side, map_records,
+    reconcile,
 };
 use steadfast::mapper::{Fields, MapError, Mapper};
 use wiremock::matchers::{method, path, query_param};
@@ -769,6 +770,38 @@ async fn a_source_read_page_by_page_from_a_loopback_api() {
         .collect();
     let expected: Vec<String> = (0..PAGES).map(|p| format!("page={p}")).collect();
     assert_eq!(pages, expected, "each page asked for once, in order");
+}
+
+#[tokio::test]
+async fn a_record_the_mapper_rejects_ends_the_run_there() {
+    let shop = stream::iter(
+        [
+            json!({"order_no": 1, "amount_cents": 100, "state": "paid"}),
+            json!({"order_no": 2, "amount_cents": 200, "state": "paid"}),
+            json!({"order_no": 3, "amount_cents": "lots", "state": "paid", "password": "PLANTED_PW"}),
+        ]
+        .map(Ok::<_, Infallible>),
+    );
+    let mapper = |order: Value| from_shop(&order);
+    let error = ReconcileConfig::default()
+        .order(Order::Sorted)
+        .reconcile(map_records(shop, mapper), ok_stream(warehouse()), "/id")
+        .await
+        .expect_err("order 3 has no amount");
+    assert!(
+        matches!(
+            error,
+            ReconcileError::Read {
+                side: Side::Source,
+                records_read: 2,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    let cause = std::error::Error::source(&error).expect("the mapper's error");
+    assert!(cause.to_string().contains("amount_cents"), "{cause}");
+    assert!(!format!("{error:?} {cause}").contains("PLANTED"));
 }
 
 #[tokio::test]

@@ -4,7 +4,7 @@
 //! Two systems that should hold the same records drift apart: a call failed after others
 //! succeeded, a webhook was lost, someone edited a copy by hand. [`reconcile`] reads both
 //! sides as streams of records already mapped to one shape (with a
-//! [`Mapper`](crate::mapper::Mapper)), pairs them by a [`RecordKey`], and returns a
+//! [`Mapper`](crate::mapper::Mapper), on the way in with [`map_records`]), pairs them by a [`RecordKey`], and returns a
 //! [`ReconcileReport`]: exact counts, the first keys missing and extra, and for records
 //! that differ the fields that differ, as JSON pointers, with their values hidden.
 //!
@@ -116,6 +116,7 @@ mod config;
 mod error;
 mod indexed;
 mod key;
+mod map;
 mod pointer;
 mod read;
 mod report;
@@ -126,6 +127,7 @@ mod tally;
 pub use config::{Order, ReconcileConfig};
 pub use error::{IndexLimit, ReconcileError, Side};
 pub use key::RecordKey;
+pub use map::{MapRecords, map_records};
 pub use report::{
     Change, Counts, Difference, Examples, FieldDifference, MAX_VALUE_CHARS, ReconcileReport,
 };
