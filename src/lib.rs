@@ -20,8 +20,9 @@
 //! program runs with [`Client::reload`]), and
 //! the [`mapper`] keeps every data transformation between two systems in one place,
 //! reporting every bad field at once and the upstream's schema drift.
-//! [`flow`] walks paginated lists as streams and sends records in bulk calls, each page and
-//! batch a call through the same stack.
+//! [`flow`] walks paginated lists as streams, sends records in bulk calls (each page and
+//! batch a call through the same stack), compares what two systems hold and reports the
+//! records missing, extra or different, and runs a queue-driven worker on a real broker.
 //!
 //! ```no_run
 //! # #[tokio::main]

@@ -1,5 +1,6 @@
-//! Whole integrations, not just calls: pages as a stream, records in bulk calls, and a
-//! queue-driven worker ([`queue`]).
+//! Whole integrations, not just calls: pages as a stream, records in bulk calls,
+//! reconciliation of what two systems hold ([`reconcile`]), and a queue-driven worker
+//! ([`queue`]).
 //!
 //! [`Client::paginate`](crate::Client::paginate) walks a paginated list, one call
 //! through the client's whole stack per page (rate limit, retry, logs, dead letters), as a
@@ -86,6 +87,7 @@ mod batch;
 mod paginate;
 pub mod queue;
 mod read;
+pub mod reconcile;
 
 pub use batch::{
     BatchConfig, BatchError, BatchReport, Batcher, RecordFailure, RecordOutcome, RecordReport,
@@ -95,3 +97,4 @@ pub use paginate::{
     BodyCursor, Checkpoint, Cursor, Items, LinkHeader, Offset, Page, Pages, PaginateConfig,
     PaginateError, PaginateErrorKind, Paginator, Position, Stop, UntilError, set_query_param,
 };
+pub use reconcile::{ReconcileConfig, ReconcileError, ReconcileReport, reconcile};
