@@ -74,6 +74,7 @@
 //! | `redis` | `idempotency::store::RedisStore`, a ledger shared by many instances; `dead_letter::sink::RedisSink`, dead letters in Redis Streams; `rate_limit::store::RedisQuota`, one rate-limit quota for many instances |
 //! | `webhook` | `webhook`: signature verification and deduplication layers for receivers; with `redis`, an event queue on a Redis Stream |
 //! | `admin` | `admin::router`, the dead-letter page and JSON API, an axum `Router` to mount behind your auth |
+//! | `metrics` | `metrics`: OpenTelemetry HTTP client metrics and `steadfast.*` resilience metrics through the `metrics` facade; the application installs the recorder |
 //!
 //! steadfast turns on no TLS backend of reqwest: your own `reqwest`
 //! dependency chooses it (reqwest's default is rustls).
@@ -138,6 +139,11 @@ pub mod idempotency;
 mod key;
 pub mod log;
 pub mod mapper;
+#[cfg(feature = "metrics")]
+pub mod metrics;
+#[cfg(not(feature = "metrics"))]
+#[path = "metrics/noop.rs"]
+mod metrics;
 pub mod rate_limit;
 pub mod redact;
 pub mod retry;
