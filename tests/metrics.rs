@@ -336,6 +336,55 @@ async fn a_429_pauses_the_key_and_the_next_call_waits() {
 }
 
 #[tokio::test]
+async fn a_request_that_never_connected_is_timed_with_its_error_type() {
+    let (recorder, snapshotter) = recorder();
+    let _local = metrics::set_default_local_recorder(&recorder);
+    steadfast::metrics::describe();
+    let port = common::closed_port().to_string();
+    client(quick_retries().max_retries(1))
+        .get(format!("http://127.0.0.1:{port}/orders"))
+        .send()
+        .await
+        .expect_err("nothing listens");
+
+    let seen = Seen::take(&snapshotter);
+    let requests = seen.samples(
+        names::HTTP_CLIENT_REQUEST_DURATION,
+        &[("server.port", port.as_str()), ("error.type", "connect")],
+    );
+    assert_eq!(requests.len(), 2, "both attempts: {requests:?}");
+    assert!(
+        requests
+            .iter()
+            .all(|(l, _)| !l.contains_key("http.response.status_code"))
+    );
+    assert_eq!(
+        seen.counter(names::RETRIES, &[("error.type", "connect")]),
+        1
+    );
+    assert!(
+        seen.gauge(
+            names::HTTP_CLIENT_ACTIVE_REQUESTS,
+            &[("server.port", port.as_str())]
+        )
+        .abs()
+            < f64::EPSILON,
+        "no request left in flight"
+    );
+    assert_eq!(
+        seen.histogram(
+            names::CALL_DURATION,
+            &[
+                ("steadfast.outcome", "not_applied"),
+                ("error.type", "connect")
+            ]
+        )
+        .len(),
+        1
+    );
+}
+
+#[tokio::test]
 async fn a_budget_refusal_is_counted() {
     let (recorder, snapshotter) = recorder();
     let _local = metrics::set_default_local_recorder(&recorder);
