@@ -1,8 +1,6 @@
 //! Each attempt's OpenTelemetry metrics: `http.client.request.duration` and
-//! `http.client.active_requests`, recorded around the future that sends it; a failed
-//! attempt's duration once the retry layer has classified its error.
+//! `http.client.active_requests`, recorded around the future that sends it.
 
-use std::cell::Cell;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -17,7 +15,7 @@ use super::names::{
     ERROR_TYPE, HTTP_CLIENT_ACTIVE_REQUESTS, HTTP_CLIENT_REQUEST_DURATION, STATUS_CODE,
 };
 use super::record::{enabled, endpoint};
-use crate::classify::{Classification, Outcome, SharedClassifier};
+use crate::classify::{Outcome, SharedClassifier};
 use crate::error::{BoxError, Error};
 use crate::telemetry::ErrorType;
 
@@ -70,43 +68,27 @@ impl Active {
         }
     }
 
-    /// A response came: timed here, with the classifier's `error.type` for a failure.
     #[cold]
-    fn answered(self, response: &Response) {
-        let classification = self.classifier.classify(Outcome::Response(response));
+    fn end(self, outcome: &Result<Response, BoxError>) {
         let mut labels = self.labels.clone();
-        labels.push(Label::new(
-            STATUS_CODE,
-            response.status().as_str().to_owned(),
-        ));
-        self.record(labels, classification);
-    }
-
-    fn record(&self, mut labels: Vec<Label>, classification: Classification) {
+        let classification = match outcome {
+            Ok(response) => {
+                labels.push(Label::new(
+                    STATUS_CODE,
+                    response.status().as_str().to_owned(),
+                ));
+                self.classifier.classify(Outcome::Response(response))
+            }
+            // Refused by a layer below (open circuit, full bulkhead, rate limiter): nothing
+            // went over the wire, so it is no HTTP request; the call's metrics count it.
+            Err(error) if refused_locally(error) => return,
+            Err(error) => self.classifier.classify(Outcome::Error(error.as_ref())),
+        };
         if let Some(error_type) = ErrorType::of(classification) {
             labels.push(Label::new(ERROR_TYPE, error_type.to_string()));
         }
         histogram!(HTTP_CLIENT_REQUEST_DURATION, labels)
             .record(self.started.elapsed().as_secs_f64());
-    }
-}
-
-thread_local! {
-    /// An attempt that ended in an error, until the retry layer, in the same poll, has
-    /// classified it (the error type is the inner service's, which only it can box).
-    static FAILED: Cell<Option<Box<Active>>> = const { Cell::new(None) };
-}
-
-/// The attempt that just ended in an error was classified `classification`: records it,
-/// unless it was refused below without being sent. Called by the retry layer right after
-/// the attempt's future returned, in the same poll and so on the same thread.
-pub(crate) fn attempt_failed(error: &BoxError, classification: Classification) {
-    if let Some(active) = FAILED.take() {
-        // Refused by a layer below (open circuit, full bulkhead, rate limiter): nothing
-        // went over the wire, so it is no HTTP request; the call's metrics count it.
-        if !refused_locally(error) {
-            active.record(active.labels.clone(), classification);
-        }
     }
 }
 
@@ -138,18 +120,16 @@ impl<F> fmt::Debug for Attempt<F> {
 impl<F, E> Future for Attempt<F>
 where
     F: Future<Output = Result<Response, E>>,
+    E: Into<BoxError>,
 {
-    type Output = F::Output;
+    type Output = Result<Response, BoxError>;
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let outcome = ready!(this.inner.poll(cx));
+        let outcome = ready!(this.inner.poll(cx)).map_err(Into::into);
         if let Some(active) = this.active.take() {
-            match &outcome {
-                Ok(response) => active.answered(response),
-                Err(_) => FAILED.set(Some(active)),
-            }
+            active.end(&outcome);
         }
         Poll::Ready(outcome)
     }

@@ -93,7 +93,7 @@ mod describe;
 mod names;
 mod record;
 
-pub(crate) use attempt::{Attempt, AttemptStart, attempt_failed};
+pub(crate) use attempt::{Attempt, AttemptStart};
 pub use describe::{describe, unit_of};
 pub use names::*;
 pub(crate) use record::{

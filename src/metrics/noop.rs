@@ -60,9 +60,6 @@ pub(crate) fn dead_letter_replayed(_: &'static str) {}
 #[inline(always)]
 pub(crate) fn drift_seen(_: &str) {}
 
-#[inline(always)]
-pub(crate) fn attempt_failed(_: &crate::error::BoxError, _: Classification) {}
-
 /// Nothing to remember of an attempt's start.
 pub(crate) struct AttemptStart;
 

@@ -125,6 +125,8 @@ where
 {
     type Output = Result<Response, Error>;
 
+    // With feature `metrics` an attempt's error is a `BoxError` already.
+    #[allow(clippy::useless_conversion)]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let (outcome, classification, first) = match self.as_mut().project().state.project() {
             StateProj::First {
@@ -320,9 +322,6 @@ where
         Ok(response) => policy.classifier.classify(Outcome::Response(response)),
         Err(error) => policy.classifier.classify(Outcome::Error(error.as_ref())),
     });
-    if let Err(error) = &outcome {
-        crate::metrics::attempt_failed(error, classification);
-    }
     let status = outcome.as_ref().ok().map(Response::status);
     crate::telemetry::record_outcome(span, status, classification);
     // For a dead-letter layer above, if there is one; a first attempt that succeeded
