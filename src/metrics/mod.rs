@@ -1,4 +1,4 @@
-//! Metrics (feature `metrics`) through the [`metrics`](::metrics) facade, with
+//! Metrics (feature `metrics`) through the [`metrics`] facade, with
 //! OpenTelemetry's HTTP client names and a `steadfast.*` family for what only steadfast
 //! knows: how calls ended, retries, budgets, rate limits, circuits, the ledger, dead letters
 //! and schema drift.
