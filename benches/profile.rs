@@ -24,6 +24,8 @@
 //!   `webhook-bare` (the handler alone), `webhook-verify` (a GitHub signature checked) and
 //!   `webhook-verify-dedup` (and each delivery's id claimed and its answer kept in the
 //!   memory store; every call a new id).
+//! - With `--features metrics`, every stack with steadfast's metrics compiled in and no
+//!   recorder installed: compare with a run without the feature.
 //!
 //! Without arguments (as `cargo bench` runs it) it makes 1,000 calls through every stack
 //! and prints the time per call.

@@ -78,6 +78,7 @@
 //! | `nats` | `flow::queue::NatsQueue`, the queue worker on NATS `JetStream` (a durable pull consumer) |
 //! | `webhook` | `webhook`: signature verification and deduplication layers for receivers; with `redis`, an event queue on a Redis Stream |
 //! | `admin` | `admin::router`, the dead-letter page and JSON API, an axum `Router` to mount behind your auth |
+//! | `metrics` | `metrics`: OpenTelemetry HTTP client metrics and `steadfast.*` resilience metrics through the `metrics` facade; the application installs the recorder |
 //!
 //! steadfast turns on no TLS backend of reqwest: your own `reqwest`
 //! dependency chooses it (reqwest's default is rustls).
@@ -143,6 +144,11 @@ pub mod idempotency;
 mod key;
 pub mod log;
 pub mod mapper;
+#[cfg(feature = "metrics")]
+pub mod metrics;
+#[cfg(not(feature = "metrics"))]
+#[path = "metrics/noop.rs"]
+mod metrics;
 pub mod rate_limit;
 pub mod redact;
 #[cfg(feature = "redis")]

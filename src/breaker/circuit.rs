@@ -320,6 +320,7 @@ impl Circuit {
             trips.probes_ok = 0;
             self.window.clear();
             self.word.store(next_gen(word) | CLOSED, Ordering::Release);
+            crate::metrics::circuit_changed(self.name.as_deref(), "closed");
             tracing::info!(
                 breaker.key = self.shown(),
                 "steadfast.circuit.state" = "closed",
@@ -338,6 +339,7 @@ impl Circuit {
         let probes = u64::from(self.settings.probes) << PROBE_SHIFT;
         self.word
             .store(next_gen(seen) | probes | HALF_OPEN, Ordering::Release);
+        crate::metrics::circuit_changed(self.name.as_deref(), "half_open");
         tracing::info!(
             breaker.key = self.shown(),
             "steadfast.circuit.state" = "half_open",
@@ -350,6 +352,7 @@ impl Circuit {
     fn open(&self, seen: u64, until: u64) {
         self.open_until.store(until, Ordering::Release);
         self.word.store(next_gen(seen) | OPEN, Ordering::Release);
+        crate::metrics::circuit_changed(self.name.as_deref(), "open");
     }
 
     fn shown(&self) -> &str {

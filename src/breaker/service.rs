@@ -137,6 +137,7 @@ where
 
 /// The error of a call refused by an open circuit.
 fn open(entry: &Entry, until: u64) -> Error {
+    crate::metrics::circuit_refused(entry.key.as_public_str());
     let clock = entry
         .circuit
         .as_ref()

@@ -91,6 +91,7 @@ impl Recorder {
         match stored {
             Ok(()) => {
                 self.recorded.fetch_add(1, Ordering::Relaxed);
+                crate::metrics::dead_letter_recorded(letter.outcome.as_str());
             }
             Err(e) => self.sink_failed(letter, &e),
         }

@@ -207,6 +207,7 @@ pub(crate) async fn replay(
             letter.attempts.append(&mut sent);
             letter.state = LetterState::Resolved;
             save(recorder, &letter).await;
+            crate::metrics::dead_letter_replayed("resolved");
             Replayed::Resolved {
                 letter: Box::new(letter),
                 response: Box::new(response),
@@ -230,6 +231,7 @@ pub(crate) async fn replay(
                 letter.response = Some(response);
             }
             save(recorder, &letter).await;
+            crate::metrics::dead_letter_replayed("failed_again");
             Replayed::FailedAgain {
                 letter: Box::new(letter),
                 error: Box::new(error),

@@ -39,6 +39,7 @@ pub(crate) fn replay(
         http.response.status_code = stored.status().as_u16(),
         "replayed from the ledger"
     );
+    crate::metrics::ledger_replayed(stored.status());
     if classification.verdict() == Verdict::Success {
         return with_key(Ok(response), key.clone());
     }

@@ -60,6 +60,7 @@ impl Reserving {
             },
             "verified an idempotency key of unknown outcome"
         );
+        crate::metrics::verified(&answer);
         match answer {
             Ok(Verification::Applied(response)) => Next::Done(self.applied(response).await),
             Ok(Verification::NotApplied) => {

@@ -194,6 +194,15 @@ impl Call {
         attempts: Option<u32>,
         outcome: &'static str,
     ) {
+        let elapsed = self.start.elapsed();
+        crate::metrics::call_ended(
+            &self.method,
+            &self.url,
+            outcome,
+            classification,
+            attempts,
+            elapsed,
+        );
         if self.span.is_disabled() {
             return;
         }

@@ -75,6 +75,7 @@ where
         if !is_listened(&span)
             && self.shared.hooks.is_empty()
             && !tracing::enabled!(target: TARGET, Level::ERROR)
+            && !crate::metrics::enabled()
         {
             strip_userinfo(&mut request);
             return ResponseFuture::quiet(self.inner.call(request));

@@ -312,6 +312,7 @@ impl DriftMonitor {
         if report.is_empty() {
             return false;
         }
+        crate::metrics::drift_seen(type_name);
         let unknown = normalized(&report.unknown);
         let missing = normalized(&report.missing_optional);
         let signature = signature(type_name, &unknown, &missing);

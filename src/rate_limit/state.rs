@@ -164,6 +164,7 @@ impl KeyState {
         let now = self.clock.now_nanos();
         let until = now.saturating_add(u64::try_from(pause.as_nanos()).unwrap_or(u64::MAX));
         let extended = self.pause_until(until);
+        crate::metrics::rate_limit_paused(status);
         if hint.is_too_long() {
             if self.first_capped_in_pause(now, until) {
                 tracing::warn!(

@@ -177,6 +177,7 @@ fn refused_locally(progress: &Progress, outcome: &Result<Response, BoxError>) ->
 
 /// The `retry scheduled` event.
 fn scheduled(progress: &Progress, delay: std::time::Duration, classification: Classification) {
+    crate::metrics::retry_scheduled(&progress.method, classification);
     tracing::warn!(
         {
             "http.request.method" = progress.method.as_str(),
@@ -260,6 +261,7 @@ async fn verify(
         },
         "verified"
     );
+    crate::metrics::verified(&answer);
     answer
 }
 

@@ -42,7 +42,7 @@ pin_project! {
     {
         First {
             #[pin]
-            attempt: Instrumented<S::Future>,
+            attempt: Instrumented<crate::metrics::Attempt<S::Future>>,
             call: Option<FirstAttempt<S>>,
         },
         Retrying {
@@ -125,6 +125,8 @@ where
 {
     type Output = Result<Response, Error>;
 
+    // With feature `metrics` an attempt's error is a `BoxError` already.
+    #[allow(clippy::useless_conversion)]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let (outcome, classification, first) = match self.as_mut().project().state.project() {
             StateProj::First {
@@ -286,7 +288,7 @@ pub(super) fn start_attempt<S>(
     policy: &Policy,
     request: Request,
     resend_count: u32,
-) -> (Span, Instrumented<S::Future>)
+) -> (Span, Instrumented<crate::metrics::Attempt<S::Future>>)
 where
     S: Service<Request>,
 {
@@ -295,7 +297,8 @@ where
     // closure first.
     let sent = {
         let _entered = span.enter();
-        inner.call(request)
+        let metrics = crate::metrics::AttemptStart::of(&request, &policy.classifier);
+        metrics.watch(inner.call(request))
     };
     let attempt = tracing::Instrument::instrument(sent, span.clone());
     (span, attempt)

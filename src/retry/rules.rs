@@ -77,6 +77,7 @@ pub(super) fn decide(policy: &Policy, a: &Attempted) -> Decision {
     }
     // Last, so that a retry refused for another reason costs no token.
     if policy.budget.as_ref().is_some_and(|b| !b.try_withdraw()) {
+        crate::metrics::budget_refused();
         return give_up(Some(NotRetried::BudgetExhausted));
     }
     Decision::Retry(delay)

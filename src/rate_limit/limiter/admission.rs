@@ -80,6 +80,7 @@ impl RateLimiter {
             };
             let paused = key.paused_until() > now;
             let wait = Duration::from_nanos(slot.at.saturating_sub(now));
+            crate::metrics::rate_limit_waited(wait, paused);
             // The log module's convention: a throttle the server asked for is a WARN; pacing
             // by our own quota is the normal case and stays at DEBUG.
             if paused {
@@ -117,6 +118,7 @@ impl RateLimiter {
     }
 
     pub(crate) fn log_refusal(&self, name: &RateLimitKey, retry_after: Duration) {
+        crate::metrics::rate_limit_refused();
         tracing::debug!(
             rate_limit.key = %name,
             retry_after_ms = millis(retry_after),
