@@ -74,6 +74,7 @@
 //! | `redis` | `idempotency::store::RedisStore`, a ledger shared by many instances; `dead_letter::sink::RedisSink`, dead letters in Redis Streams; `rate_limit::store::RedisQuota`, one rate-limit quota for many instances |
 //! | `webhook` | `webhook`: signature verification and deduplication layers for receivers; with `redis`, an event queue on a Redis Stream |
 //! | `admin` | `admin::router`, the dead-letter page and JSON API, an axum `Router` to mount behind your auth |
+//! | `chaos` | `chaos::ChaosLayer`: injected latency, statuses, resets and lost answers, for your own tests; `ClientBuilder::chaos` places it at the attempt level |
 //!
 //! steadfast turns on no TLS backend of reqwest: your own `reqwest`
 //! dependency chooses it (reqwest's default is rustls).
@@ -128,6 +129,8 @@ pub mod admin;
 mod body;
 mod boxed;
 pub mod breaker;
+#[cfg(feature = "chaos")]
+pub mod chaos;
 pub mod classify;
 mod client;
 pub mod credentials;
