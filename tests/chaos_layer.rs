@@ -74,15 +74,15 @@ fn mixed() -> ChaosRule {
 async fn sequence(seed: u64, calls: usize) -> Vec<String> {
     let (inner, _) = counted();
     let service = layer(mixed(), seed).layer(inner);
-    let mut seen = Vec::with_capacity(calls);
+    let mut outcomes = Vec::with_capacity(calls);
     for _ in 0..calls {
         let result = service
             .clone()
             .oneshot(request(Method::GET, "http://127.0.0.1:9/orders"))
             .await;
-        seen.push(ended(&result));
+        outcomes.push(ended(&result));
     }
-    seen
+    outcomes
 }
 
 #[tokio::test]

@@ -50,7 +50,7 @@
 //!
 //! # Determinism
 //!
-//! A draw is SplitMix64 over a counter per rule, seeded from [`ChaosConfig::seed`] and the
+//! A draw is `SplitMix64` over a counter per rule, seeded from [`ChaosConfig::seed`] and the
 //! rule's place: the same seed gives each rule the same faults for its first, second, …
 //! call, whatever other routes do. Concurrent calls on one rule take the draws in the order
 //! they reach the layer.

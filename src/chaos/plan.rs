@@ -103,10 +103,10 @@ enum Choice {
     },
 }
 
-/// SplitMix64's increment (the golden ratio in 64 bits).
+/// `SplitMix64`'s increment (the golden ratio in 64 bits).
 const GAMMA: u64 = 0x9e37_79b9_7f4a_7c15;
 
-/// SplitMix64's output function: a well-mixed 64-bit value from a counter.
+/// `SplitMix64`'s output function: a well-mixed 64-bit value from a counter.
 fn mix(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
@@ -194,7 +194,7 @@ impl Choice {
                 if *total <= 0.0 {
                     return None;
                 }
-                // SplitMix64 on an atomic counter: one draw per call, no lock, and the same
+                // `SplitMix64` on an atomic counter: one draw per call, no lock, and the same
                 // sequence for the same seed.
                 let z = mix(state
                     .fetch_add(GAMMA, Ordering::Relaxed)
@@ -280,11 +280,11 @@ mod tests {
         let table = [
             Fault::Status {
                 status: 99,
-                headers: Default::default(),
+                headers: std::collections::BTreeMap::new(),
             },
             Fault::Status {
                 status: 101,
-                headers: Default::default(),
+                headers: std::collections::BTreeMap::new(),
             },
             Fault::status(StatusCode::OK).header("bad name", "x"),
             Fault::status(StatusCode::OK).header("x-ok", "line\nbreak"),
