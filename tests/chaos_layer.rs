@@ -351,3 +351,36 @@ fn invalid_settings_are_typed_errors() {
         Err(steadfast::ConfigError::Invalid { .. })
     ));
 }
+
+#[tokio::test]
+async fn a_client_config_read_from_a_file_injects_its_faults() {
+    let server = orders_api(201).await;
+    let config: steadfast::ClientConfig = serde_json::from_str(
+        r#"{
+            "retry": { "max_retries": 1, "base_delay": "1ms", "max_delay": "2ms" },
+            "chaos": {
+                "enabled": true,
+                "rules": [{
+                    "methods": ["POST"],
+                    "path": "/orders",
+                    "script": [{ "kind": "reset_before" }, { "kind": "status", "status": 500 }]
+                }]
+            }
+        }"#,
+    )
+    .expect("valid config");
+    let client = steadfast::Client::from_config(common::http(), &config).expect("valid");
+    let error = client
+        .post(format!("{}/orders", server.uri()))
+        .send()
+        .await
+        .expect_err("a reset, then a 500");
+    // The reset was not applied, so the POST was retried; the 500 may have been.
+    assert!(error.outcome().is_maybe_applied(), "{error}");
+    assert_eq!(error.status(), Some(StatusCode::INTERNAL_SERVER_ERROR));
+    assert_eq!(
+        common::received(&server).await,
+        0,
+        "both answered by the layer"
+    );
+}

@@ -14,21 +14,28 @@ use crate::error::{BoxError, Error};
 pin_project! {
     /// The future returned by [`Chaos`](super::Chaos).
     ///
-    /// A call left alone polls the inner future and nothing else; a timer exists only for an
-    /// injected latency.
+    /// A call left alone polls the inner future and nothing else; what an injected fault
+    /// needs (a timer, an answer) is boxed, so that calls left alone carry no room for it.
     #[derive(Debug)]
     #[must_use = "futures do nothing unless polled"]
     pub struct ResponseFuture<F> {
         #[pin]
         inner: Option<F>,
-        #[pin]
-        sleep: Option<Sleep>,
-        delay: Option<Duration>,
-        // An answer decided without the inner service.
-        answer: Option<Result<Response, Error>>,
-        // A fault that replaces the inner call's result, and when that call started.
-        after: Option<(FaultKind, Instant)>,
+        fault: Injected,
     }
+}
+
+/// What the layer does to this call.
+#[derive(Debug)]
+enum Injected {
+    Nothing,
+    /// Wait this long before the inner future is first polled.
+    Delay(Duration),
+    Sleeping(Pin<Box<Sleep>>),
+    /// An answer decided without the inner service.
+    Answer(Box<Result<Response, Error>>),
+    /// Replace the inner call's result; the call started at this instant.
+    After(FaultKind, Instant),
 }
 
 impl<F> ResponseFuture<F> {
@@ -36,34 +43,28 @@ impl<F> ResponseFuture<F> {
     pub(super) fn pass(inner: F) -> Self {
         Self {
             inner: Some(inner),
-            sleep: None,
-            delay: None,
-            answer: None,
-            after: None,
+            fault: Injected::Nothing,
         }
     }
 
     pub(super) fn delayed(inner: F, delay: Duration) -> Self {
         Self {
-            delay: Some(delay),
-            ..Self::pass(inner)
+            inner: Some(inner),
+            fault: Injected::Delay(delay),
         }
     }
 
     pub(super) fn ready(answer: Result<Response, Error>) -> Self {
         Self {
             inner: None,
-            sleep: None,
-            delay: None,
-            answer: Some(answer),
-            after: None,
+            fault: Injected::Answer(Box::new(answer)),
         }
     }
 
     pub(super) fn after(inner: F, fault: FaultKind) -> Self {
         Self {
-            after: Some((fault, Instant::now())),
-            ..Self::pass(inner)
+            inner: Some(inner),
+            fault: Injected::After(fault, Instant::now()),
         }
     }
 }
@@ -77,19 +78,21 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
-        if let Some(answer) = this.answer.take() {
-            return Poll::Ready(answer);
+        if let (Injected::Nothing, Some(inner)) = (&this.fault, this.inner.as_mut().as_pin_mut()) {
+            return inner.poll(cx).map_err(|e| Error::from_inner(e.into()));
         }
         // The inner future is first polled after the delay: reqwest sends nothing before.
-        if let Some(delay) = *this.delay {
-            if this.sleep.is_none() {
-                this.sleep.set(Some(sleep(delay)));
-            }
-            if let Some(timer) = this.sleep.as_mut().as_pin_mut() {
-                ready!(timer.poll(cx));
-            }
-            *this.delay = None;
-            this.sleep.set(None);
+        if let Injected::Delay(delay) = *this.fault {
+            *this.fault = Injected::Sleeping(Box::pin(sleep(delay)));
+        }
+        if let Injected::Sleeping(timer) = this.fault {
+            ready!(timer.as_mut().poll(cx));
+            *this.fault = Injected::Nothing;
+        }
+        if matches!(this.fault, Injected::Answer(_))
+            && let Injected::Answer(answer) = std::mem::replace(this.fault, Injected::Nothing)
+        {
+            return Poll::Ready(*answer);
         }
         let Some(inner) = this.inner.as_mut().as_pin_mut() else {
             return Poll::Ready(Err(Error::from_inner(
@@ -97,15 +100,14 @@ where
             )));
         };
         let result = ready!(inner.poll(cx));
-        this.inner.set(None);
-        Poll::Ready(match this.after.take() {
+        Poll::Ready(match std::mem::replace(this.fault, Injected::Nothing) {
             // The server acted; the caller hears of a timeout or a reset instead.
-            Some((FaultKind::TimeoutAfter, started)) => Err(Error::Timeout {
+            Injected::After(FaultKind::TimeoutAfter, started) => Err(Error::Timeout {
                 elapsed: started.elapsed(),
                 idempotency_key: None,
             }),
-            Some((fault, _)) => Err(reset(fault)),
-            None => result.map_err(|e| Error::from_inner(e.into())),
+            Injected::After(fault, _) => Err(reset(fault)),
+            _ => result.map_err(|e| Error::from_inner(e.into())),
         })
     }
 }

@@ -14,7 +14,15 @@ use crate::error::ConfigError;
 /// [`ChaosStats`].
 #[derive(Debug, Clone, Default)]
 pub struct ChaosLayer {
-    pub(super) plan: Option<Arc<Plan>>,
+    pub(super) shared: Option<Arc<Shared>>,
+    stats: ChaosStats,
+}
+
+/// What the services of an enabled layer share: one handle, so that a disabled layer's
+/// services hold none and a clone of an enabled one costs one reference count.
+#[derive(Debug)]
+pub(super) struct Shared {
+    pub(super) plan: Plan,
     pub(super) stats: ChaosStats,
 }
 
@@ -28,9 +36,15 @@ impl ChaosLayer {
     /// a malformed path pattern; checked whether or not the config is enabled.
     pub fn new(config: &ChaosConfig) -> Result<Self, ConfigError> {
         let plan = Plan::new(config)?;
+        let stats = ChaosStats::default();
         Ok(Self {
-            plan: config.enabled.then(|| Arc::new(plan)),
-            stats: ChaosStats::default(),
+            shared: config.enabled.then(|| {
+                Arc::new(Shared {
+                    plan,
+                    stats: stats.clone(),
+                })
+            }),
+            stats,
         })
     }
 
@@ -43,7 +57,7 @@ impl ChaosLayer {
     /// Whether the layer injects anything.
     #[must_use]
     pub fn is_enabled(&self) -> bool {
-        self.plan.is_some()
+        self.shared.is_some()
     }
 
     /// The counts of what this layer's services injected.

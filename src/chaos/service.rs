@@ -1,9 +1,11 @@
 use std::io;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use reqwest::{Request, Response, ResponseBuilderExt as _};
 use tower_service::Service;
 
+use super::layer::Shared;
 use super::plan::Injection;
 use super::{ChaosLayer, FaultKind, InjectedFault, ResponseFuture};
 use crate::error::{BoxError, Error};
@@ -14,14 +16,17 @@ use crate::error::{BoxError, Error};
 #[derive(Debug, Clone)]
 pub struct Chaos<S> {
     inner: S,
-    layer: ChaosLayer,
+    shared: Option<Arc<Shared>>,
 }
 
 impl<S> Chaos<S> {
     /// Wraps `inner`, injecting what `layer` was configured with.
     #[must_use]
     pub fn new(inner: S, layer: ChaosLayer) -> Self {
-        Self { inner, layer }
+        Self {
+            inner,
+            shared: layer.shared,
+        }
     }
 
     /// The inner service.
@@ -60,13 +65,13 @@ where
 
     #[inline(always)]
     fn call(&mut self, request: Request) -> Self::Future {
-        let Some(plan) = &self.layer.plan else {
+        let Some(shared) = &self.shared else {
             return ResponseFuture::pass(self.inner.call(request));
         };
-        let Some(injection) = plan.pick(request.method(), request.url().path()) else {
+        let Some(injection) = shared.plan.pick(request.method(), request.url().path()) else {
             return ResponseFuture::pass(self.inner.call(request));
         };
-        self.layer.stats.record(injection.kind());
+        shared.stats.record(injection.kind());
         match injection {
             Injection::Pass => ResponseFuture::pass(self.inner.call(request)),
             Injection::Latency(delay) => ResponseFuture::delayed(self.inner.call(request), *delay),

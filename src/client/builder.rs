@@ -72,8 +72,9 @@ impl ClientBuilder {
     /// Injects faults at the attempt level, under the attempt timeout, right above the
     /// transport: retry, hedging, the circuit breaker, the rate limiter and the dead letters
     /// see injected faults as they would see real ones, and an injected latency counts
-    /// against the attempt timeout. Default none. Keep [`ChaosLayer::stats`] to see what
-    /// was injected; a [`Client::reload`] keeps the layer.
+    /// against the attempt timeout. Default none, or the layer
+    /// [`ClientConfig::chaos`] describes; this one takes precedence. Keep
+    /// [`ChaosLayer::stats`] to see what was injected; a [`Client::reload`] keeps the layer.
     ///
     /// [`ChaosLayer::stats`]: crate::chaos::ChaosLayer::stats
     #[cfg(feature = "chaos")]
@@ -503,7 +504,14 @@ impl ClientBuilder {
             (None, None) => None,
         };
         #[cfg(feature = "chaos")]
-        let http = crate::chaos::Chaos::new(http.clone(), self.chaos.clone().unwrap_or_default());
+        let http = {
+            let chaos = match (&self.chaos, &config.chaos) {
+                (Some(layer), _) => layer.clone(),
+                (None, Some(settings)) => crate::chaos::ChaosLayer::new(settings)?,
+                (None, None) => crate::chaos::ChaosLayer::disabled(),
+            };
+            crate::chaos::Chaos::new(http.clone(), chaos)
+        };
         #[cfg(not(feature = "chaos"))]
         let http = http.clone();
         let attempt = TimeoutLayer::optional(config.attempt_timeout).layer(http);

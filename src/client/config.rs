@@ -89,6 +89,12 @@ pub struct ClientConfig {
     /// [`Stale`](crate::stale::Stale)) when a call fails transiently or its circuit is
     /// open. `None` for none. Default `None`.
     pub stale_if_error: Option<StaleConfig>,
+    /// Faults injected at the attempt level, for tests (feature `chaos`); see
+    /// [`ClientBuilder::chaos`](crate::ClientBuilder::chaos), which takes precedence and
+    /// keeps its draws and counts over a reload (a layer made from here starts afresh).
+    /// `None` for none. Default `None`.
+    #[cfg(feature = "chaos")]
+    pub chaos: Option<crate::chaos::ChaosConfig>,
 }
 
 impl Default for ClientConfig {
@@ -106,11 +112,21 @@ impl Default for ClientConfig {
             breaker: None,
             bulkhead: None,
             stale_if_error: None,
+            #[cfg(feature = "chaos")]
+            chaos: None,
         }
     }
 }
 
 impl ClientConfig {
+    /// Injects faults at the attempt level, for tests (feature `chaos`). Default `None`.
+    #[cfg(feature = "chaos")]
+    #[must_use]
+    pub fn chaos(mut self, chaos: crate::chaos::ChaosConfig) -> Self {
+        self.chaos = Some(chaos);
+        self
+    }
+
     /// Sets the retry rules. Default [`RetryConfig::default`].
     #[must_use]
     pub fn retry(mut self, retry: RetryConfig) -> Self {
