@@ -64,9 +64,12 @@
 //!
 //! # Cost
 //!
-//! Disabled, a call costs one branch. Enabled, finding the rule compares methods and path
-//! segments without allocating, and a draw is one atomic add; only an injected status
-//! allocates (its response).
+//! Disabled, the layer's services hold no shared state and decide with one branch. Enabled,
+//! finding the rule compares methods and path segments without allocating, and a draw is
+//! one atomic add; only an injected fault allocates (its answer or its timer). Callgrind
+//! counts about 180 instructions per call disabled, 270 enabled at rate 0, over the
+//! in-memory service (`benches/profile.rs`, `chaos-*` stacks). Without the feature the
+//! layer is not in the [`Client`](crate::Client)'s stack at all.
 
 mod config;
 mod fault;
