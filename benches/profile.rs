@@ -16,6 +16,10 @@
 //!   `credentials` (a static header), `credentials-env` (a header from `$HOME`, read on
 //!   every call), `breaker` (a closed circuit and an idle bulkhead), `breaker-open` (every
 //!   call refused by an open circuit: the cost of a fast failure).
+//! - With `--features chaos`, the fault-injection layer over the bare service: `chaos-off`
+//!   (not enabled: a pass-through), `chaos-rate-0` (enabled, a rule for every call whose
+//!   one fault has rate 0) and `chaos-rate-0-routed` (enabled, a rule for `POST`/`GET` on
+//!   `/orders/**` after one for another route, its fault at rate 0).
 //! - Over loopback: `loopback-bare`, `loopback-steadfast`,
 //!   `loopback-steadfast-no-idempotency`, `loopback-steadfast-deadline-without-body`,
 //!   `loopback-rm` and `loopback-rm-keys`, one call at
@@ -214,8 +218,35 @@ async fn run(stack: &str, method: &Method, calls: u64) {
         "webhook-bare" | "webhook-verify" | "webhook-verify-dedup" => {
             webhook::calls(stack, calls).await;
         }
+        #[cfg(feature = "chaos")]
+        "chaos-off" | "chaos-rate-0" | "chaos-rate-0-routed" => {
+            tower_calls(chaos(stack).layer(in_memory()), method, calls).await;
+        }
         other => panic!("unknown stack {other:?}; one of {STACKS:?}"),
     }
+}
+
+/// The chaos layer of a `chaos-*` stack: injecting nothing, so that it measures the layer.
+#[cfg(feature = "chaos")]
+fn chaos(stack: &str) -> steadfast::chaos::ChaosLayer {
+    use steadfast::chaos::{ChaosConfig, ChaosLayer, ChaosRule, Fault};
+    let never = |rule: ChaosRule| rule.fault(Fault::ResetBefore, 0.0);
+    let config = match stack {
+        "chaos-off" => ChaosConfig::default().rule(never(ChaosRule::default())),
+        "chaos-rate-0" => ChaosConfig::default()
+            .enabled(true)
+            .rule(never(ChaosRule::default())),
+        _ => ChaosConfig::default()
+            .enabled(true)
+            .rule(never(ChaosRule::default().path("/customers/*")))
+            .rule(never(
+                ChaosRule::default()
+                    .method(Method::POST)
+                    .method(Method::GET)
+                    .path("/orders/**"),
+            )),
+    };
+    ChaosLayer::new(&config).expect("valid")
 }
 
 /// Calls refused by an open circuit: one 503 with `Retry-After` opens it for a day (capped at

@@ -79,6 +79,7 @@
 //! | `webhook` | `webhook`: signature verification and deduplication layers for receivers; with `redis`, an event queue on a Redis Stream |
 //! | `admin` | `admin::router`, the dead-letter page and JSON API, an axum `Router` to mount behind your auth |
 //! | `metrics` | `metrics`: OpenTelemetry HTTP client metrics and `steadfast.*` resilience metrics through the `metrics` facade; the application installs the recorder |
+//! | `chaos` | `chaos::ChaosLayer`: injected latency, statuses, resets and lost answers, for your own tests; `ClientBuilder::chaos` places it at the attempt level |
 //!
 //! steadfast turns on no TLS backend of reqwest: your own `reqwest`
 //! dependency chooses it (reqwest's default is rustls).
@@ -133,6 +134,8 @@ pub mod admin;
 mod body;
 mod boxed;
 pub mod breaker;
+#[cfg(feature = "chaos")]
+pub mod chaos;
 pub mod classify;
 mod client;
 pub mod credentials;

@@ -13,7 +13,8 @@
 //! The retry budget is off, so that every call may use all four attempts: the harshest case
 //! for "never twice". The assertions hold whatever the machine's speed: a normal answer
 //! slower than the attempt timeout was still committed, so it ends unknown (or verified),
-//! never twice. Run with `--nocapture` to see the tallies the README quotes.
+//! never twice. With feature `chaos`, one more run injects the faults with the crate's own
+//! `ChaosLayer` instead, against the same API with no faults of its own. Run with `--nocapture` to see the tallies the README quotes.
 
 mod common;
 
@@ -391,4 +392,54 @@ async fn a_job_that_runs_twice_sends_nothing_for_applied_or_unknown_calls() {
             );
         }
     }
+}
+
+/// The same promise with the faults injected by steadfast's own
+/// [`ChaosLayer`](steadfast::chaos::ChaosLayer) at the attempt level, against the API with
+/// none of its own: the server still counts commits, and with the default attempt timeout
+/// every unknown outcome is an "after" fault the layer injected, committed exactly once.
+#[cfg(feature = "chaos")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_injected_by_the_chaos_layer_keep_the_promise() {
+    use reqwest::StatusCode;
+    use steadfast::chaos::{ChaosConfig, ChaosLayer, ChaosRule, Fault, FaultKind};
+
+    let started = Instant::now();
+    let api = ChaosApi::start(Keys::Ignores, SEED, 0.0, HANG).await;
+    // 30 % of attempts, as the server-side runs: 22 % before the server acts, 8 % after.
+    let rule = ChaosRule::default()
+        .method(Method::POST)
+        .path("/invoices")
+        .fault(Fault::status(StatusCode::SERVICE_UNAVAILABLE), 0.08)
+        .fault(Fault::too_many_requests(Duration::ZERO), 0.06)
+        .fault(Fault::ResetBefore, 0.08)
+        .fault(Fault::ResetAfter, 0.05)
+        .fault(Fault::TimeoutAfter, 0.03);
+    let layer = ChaosLayer::new(&ChaosConfig::default().enabled(true).seed(SEED).rule(rule))
+        .expect("valid chaos config");
+    let stats = layer.stats().clone();
+    let client = Client::builder()
+        .retry(retry())
+        .chaos(layer)
+        .build(common::http())
+        .expect("valid config");
+    let ended = run(&api, &client, false).await;
+    let tally = assert_never_twice(&api, &ended);
+    report("chaos layer", &api, &tally, started);
+    println!("injected: {stats:?}");
+
+    let after = stats.injected(FaultKind::ResetAfter) + stats.injected(FaultKind::TimeoutAfter);
+    assert_eq!(count(&tally, Told::Unknown) as u64, after, "{tally:?}");
+    assert_eq!(
+        api.commits().len(),
+        count(&tally, Told::Created) + count(&tally, Told::Unknown),
+        "every applied or unknown call committed, nothing else"
+    );
+    // Four faults before the server in a row (0.22⁴ of calls, about 23): not applied.
+    assert!(count(&tally, Told::NotApplied) > 0, "{tally:?}");
+    assert_eq!(
+        api.total_arrivals(),
+        api.commits().values().map(|&n| u64::from(n)).sum::<u64>(),
+        "the server saw only what it committed"
+    );
 }

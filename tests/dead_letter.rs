@@ -824,3 +824,76 @@ async fn a_long_list_is_read_page_by_page_newest_first_from_jsonl() {
     let client = common::letters::failing_client(Client::builder().dead_letter_sink(sink));
     common::letters::pages_cover_every_letter_once(&client, 300).await;
 }
+
+/// Faults from the chaos layer at the attempt level: three resets before the request make
+/// a not-applied letter the server never saw; a reset after the server acted makes an
+/// unknown letter, the invoice committed once; the first letter's replay (the script over)
+/// sends the invoice once, with its original key.
+#[cfg(feature = "chaos")]
+#[tokio::test]
+async fn faults_injected_by_the_chaos_layer_make_letters_and_a_replay_sends_once() {
+    use reqwest::Method;
+    use steadfast::chaos::{ChaosConfig, ChaosLayer, ChaosRule, Fault};
+
+    let (server, sink) = (api(201).await, MemorySink::default());
+    let script = [
+        Fault::ResetBefore,
+        Fault::ResetBefore,
+        Fault::ResetBefore,
+        Fault::ResetAfter,
+    ];
+    let rule = ChaosRule::default()
+        .method(Method::POST)
+        .path("/invoices")
+        .script(script);
+    let layer = ChaosLayer::new(&ChaosConfig::default().enabled(true).rule(rule))
+        .expect("valid chaos config");
+    let client = builder(&sink)
+        .chaos(layer)
+        .build(common::http())
+        .expect("valid");
+
+    let error = post(&client, &server).await.expect_err("three resets");
+    assert!(matches!(error, Error::RetriesExhausted { .. }), "{error:?}");
+    let letter = the_one_letter(&sink).await;
+    assert_eq!(letter.outcome, LetterOutcome::NotApplied);
+    assert_eq!(letter.attempts.len(), 3);
+    for attempt in &letter.attempts {
+        assert_eq!(attempt.status, None);
+        assert_eq!(attempt.outcome, LetterOutcome::NotApplied);
+        assert_eq!(attempt.reason, "connection failed");
+    }
+    assert_eq!(
+        common::received(&server).await,
+        0,
+        "nothing reached the server"
+    );
+
+    let error = post(&client, &server).await.expect_err("reset after");
+    assert!(error.outcome().is_maybe_applied(), "{error:?}");
+    assert_eq!(
+        common::received(&server).await,
+        1,
+        "committed once, not re-sent"
+    );
+    let letters = all(&sink).await;
+    assert_eq!(letters.len(), 2);
+    let unknown = letters
+        .iter()
+        .find(|l| l.id != letter.id)
+        .expect("the second letter");
+    assert_eq!(unknown.outcome, LetterOutcome::Unknown);
+    assert_eq!(unknown.attempts.len(), 1);
+
+    let replayed = client.replay(&letter).await.expect("replayed");
+    assert!(
+        matches!(replayed, Replayed::Resolved { .. }),
+        "{replayed:?}"
+    );
+    let requests = server.received_requests().await.expect("recorded");
+    assert_eq!(requests.len(), 2);
+    assert_eq!(
+        keys_seen(&requests[1..]),
+        [letter.idempotency_key.clone().expect("a key")]
+    );
+}

@@ -25,6 +25,7 @@ const GROUND: &[&str] = &[
 
 /// Import the ground floor and themselves only.
 const LAYERS: &[&str] = &[
+    "chaos",
     "dead_letter",
     "credentials",
     "breaker",

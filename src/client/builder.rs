@@ -54,6 +54,8 @@ pub struct ClientBuilder {
     dead_letter_sink: Option<Opaque<SharedSink>>,
     credentials: Option<Opaque<SharedCredentials>>,
     circuits: Option<Circuits>,
+    #[cfg(feature = "chaos")]
+    chaos: Option<crate::chaos::ChaosLayer>,
 }
 
 /// A trait object that can sit in a `Debug` struct.
@@ -67,6 +69,20 @@ impl<T> std::fmt::Debug for Opaque<T> {
 }
 
 impl ClientBuilder {
+    /// Injects faults at the attempt level, under the attempt timeout, right above the
+    /// transport: retry, hedging, the circuit breaker, the rate limiter and the dead letters
+    /// see injected faults as they would see real ones, and an injected latency counts
+    /// against the attempt timeout. Default none, or the layer
+    /// [`ClientConfig::chaos`] describes; this one takes precedence. Keep
+    /// [`ChaosLayer::stats`] to see what was injected; a [`Client::reload`] keeps the layer.
+    ///
+    /// [`ChaosLayer::stats`]: crate::chaos::ChaosLayer::stats
+    #[cfg(feature = "chaos")]
+    pub fn chaos(mut self, layer: crate::chaos::ChaosLayer) -> Self {
+        self.chaos = Some(layer);
+        self
+    }
+
     /// Replaces the whole configuration.
     pub fn config(mut self, config: ClientConfig) -> Self {
         self.config = config;
@@ -487,7 +503,18 @@ impl ClientBuilder {
             (None, Some(configured)) => Some(carried.credentials_for(configured, http)?),
             (None, None) => None,
         };
-        let attempt = TimeoutLayer::optional(config.attempt_timeout).layer(http.clone());
+        #[cfg(feature = "chaos")]
+        let http = {
+            let chaos = match (&self.chaos, &config.chaos) {
+                (Some(layer), _) => layer.clone(),
+                (None, Some(settings)) => crate::chaos::ChaosLayer::new(settings)?,
+                (None, None) => crate::chaos::ChaosLayer::disabled(),
+            };
+            crate::chaos::Chaos::new(http.clone(), chaos)
+        };
+        #[cfg(not(feature = "chaos"))]
+        let http = http.clone();
+        let attempt = TimeoutLayer::optional(config.attempt_timeout).layer(http);
         let authenticated = match credentials {
             Some(credentials) => ApplyCredentials::new(attempt, credentials),
             None => ApplyCredentials::none(attempt),
@@ -505,7 +532,14 @@ impl ClientBuilder {
 }
 
 /// What each attempt goes through, under retry and hedging.
-type AttemptStack = CircuitBreaker<RateLimit<ApplyCredentials<Timeout<reqwest::Client>>>>;
+type AttemptStack = CircuitBreaker<RateLimit<ApplyCredentials<Timeout<Transport>>>>;
+
+/// The transport, with the fault injection under it when the feature is on (a pass-through
+/// unless [`ClientBuilder::chaos`] gave it faults).
+#[cfg(feature = "chaos")]
+pub(super) type Transport = crate::chaos::Chaos<reqwest::Client>;
+#[cfg(not(feature = "chaos"))]
+pub(super) type Transport = reqwest::Client;
 
 /// The client's own circuits and bulkheads, from its configuration; `None` for neither.
 fn own_circuits(

@@ -105,6 +105,12 @@ pub struct ClientConfig {
     /// open. `None` for none. Default `None`.
     #[serde(deserialize_with = "switch::setting")]
     pub stale_if_error: Option<StaleConfig>,
+    /// Faults injected at the attempt level, for tests (feature `chaos`); see
+    /// [`ClientBuilder::chaos`](crate::ClientBuilder::chaos), which takes precedence and
+    /// keeps its draws and counts over a reload (a layer made from here starts afresh).
+    /// `None` for none. Default `None`.
+    #[cfg(feature = "chaos")]
+    pub chaos: Option<crate::chaos::ChaosConfig>,
 }
 
 impl Default for ClientConfig {
@@ -122,11 +128,21 @@ impl Default for ClientConfig {
             breaker: None,
             bulkhead: None,
             stale_if_error: None,
+            #[cfg(feature = "chaos")]
+            chaos: None,
         }
     }
 }
 
 impl ClientConfig {
+    /// Injects faults at the attempt level, for tests (feature `chaos`). Default `None`.
+    #[cfg(feature = "chaos")]
+    #[must_use]
+    pub fn chaos(mut self, chaos: crate::chaos::ChaosConfig) -> Self {
+        self.chaos = Some(chaos);
+        self
+    }
+
     /// Sets the retry rules. Default [`RetryConfig::default`].
     #[must_use]
     pub fn retry(mut self, retry: RetryConfig) -> Self {

@@ -30,7 +30,9 @@ pub(super) type Stack = Log<
                 Deadline<
                     Retry<
                         Hedge<
-                            CircuitBreaker<RateLimit<ApplyCredentials<Timeout<reqwest::Client>>>>,
+                            CircuitBreaker<
+                                RateLimit<ApplyCredentials<Timeout<super::builder::Transport>>>,
+                            >,
                         >,
                     >,
                 >,
