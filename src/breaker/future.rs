@@ -10,7 +10,7 @@ use reqwest::Response;
 use super::circuit::{Counted, Ticket};
 use super::registry::Entry;
 use crate::boxed::BoxResponseFuture;
-use crate::classify::{Classification, Outcome, Reason, Verdict};
+use crate::classify::{Classification, DefaultClassifier, Outcome, Reason, Verdict};
 use crate::error::{BoxError, Error};
 use crate::hints::Hint;
 
@@ -58,9 +58,13 @@ impl Guard {
         let (Some(ticket), Some(circuit)) = (self.ticket.take(), &self.entry.circuit) else {
             return;
         };
-        let classification = match outcome {
-            Ok(response) => self.entry.classifier.classify(Outcome::Response(response)),
-            Err(error) => self.entry.classifier.classify(Outcome::Error(error)),
+        let classification = match (&self.entry.classifier, outcome) {
+            (None, Ok(response)) => {
+                DefaultClassifier::classify_status(response.status(), response.headers())
+            }
+            (None, Err(error)) => DefaultClassifier::classify_error(error),
+            (Some(classifier), Ok(response)) => classifier.classify(Outcome::Response(response)),
+            (Some(classifier), Err(error)) => classifier.classify(Outcome::Error(error)),
         };
         circuit.record(
             ticket,

@@ -403,7 +403,11 @@ impl ClientBuilder {
         // The circuits carry over a reload while their settings stay the same.
         let circuits = match &self.circuits {
             Some(shared) => Some(shared.clone()),
-            None => carried.circuits_for(config, || own_circuits(config, &classifier))?,
+            None => {
+                // The built-in rules are read without a `dyn` call on every attempt.
+                let own = self.classifier.as_ref().map(|c| &c.0);
+                carried.circuits_for(config, || own_circuits(config, own))?
+            }
         };
         let log = LogLayer::new(&config.log)?
             .optional_call_deadline(config.retry.deadline)
@@ -508,9 +512,11 @@ impl ClientBuilder {
 type AttemptStack = CircuitBreaker<RateLimit<ApplyCredentials<Timeout<reqwest::Client>>>>;
 
 /// The client's own circuits and bulkheads, from its configuration; `None` for neither.
+/// They read outcomes through `classifier` when the user gave one, else by the built-in
+/// rules.
 fn own_circuits(
     config: &ClientConfig,
-    classifier: &SharedClassifier,
+    classifier: Option<&SharedClassifier>,
 ) -> Result<Option<Circuits>, ConfigError> {
     if config.breaker.is_none() && config.bulkhead.is_none() {
         return Ok(None);
@@ -522,8 +528,8 @@ fn own_circuits(
     if let Some(bulkhead) = &config.bulkhead {
         builder = builder.bulkhead(bulkhead.clone());
     }
-    builder
-        .shared_classifier(Arc::clone(classifier))
-        .build()
-        .map(Some)
+    if let Some(classifier) = classifier {
+        builder = builder.shared_classifier(Arc::clone(classifier));
+    }
+    builder.build().map(Some)
 }

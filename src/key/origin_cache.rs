@@ -1,0 +1,142 @@
+//! The state of the origins a process calls, found by the parts of the `Url` itself: a
+//! per-host layer asks here before its map, so that a call to an origin it knows builds no
+//! text, takes no lock and makes no allocation: a hash of the host, one atomic load, two
+//! short comparisons.
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwapOption;
+use reqwest::Url;
+
+/// A process calls a handful of hosts; two that land in one slot are both still found, in
+/// the map behind the cache.
+const SLOTS: usize = 16;
+
+/// An odd constant with its bits spread (the 64-bit golden ratio).
+const MIX: u64 = 0x9e37_79b9_7f4a_7c15;
+
+/// Recently used values by origin (scheme, host and the port as the URL spells it), one per
+/// slot, lock-free.
+pub(crate) struct OriginCache<T> {
+    slots: [ArcSwapOption<Cached<T>>; SLOTS],
+}
+
+struct Cached<T> {
+    scheme: Box<str>,
+    host: Box<str>,
+    /// As the URL spells it: `None` for the scheme's default, so that `https://a` and
+    /// `https://a:443` are two slots of one value.
+    port: Option<u16>,
+    value: Arc<T>,
+}
+
+impl<T> Default for OriginCache<T> {
+    fn default() -> Self {
+        Self {
+            slots: std::array::from_fn(|_| ArcSwapOption::empty()),
+        }
+    }
+}
+
+impl<T> OriginCache<T> {
+    /// The value cached for `url`'s origin.
+    #[inline]
+    pub(crate) fn get(&self, url: &Url) -> Option<Arc<T>> {
+        let host = url.host_str()?;
+        let port = url.port();
+        let cached = self.slots[slot(host, port)].load();
+        let cached = cached.as_ref()?;
+        (cached.port == port && *cached.host == *host && *cached.scheme == *url.scheme())
+            .then(|| Arc::clone(&cached.value))
+    }
+
+    /// Caches `value` for `url`'s origin, unless its slot is taken: a slot shared by two
+    /// busy origins is not fought over.
+    pub(crate) fn offer(&self, url: &Url, value: &Arc<T>) {
+        let Some(host) = url.host_str() else {
+            return;
+        };
+        let port = url.port();
+        let slot = &self.slots[slot(host, port)];
+        if slot.load().is_some() {
+            return;
+        }
+        slot.store(Some(Arc::new(Cached {
+            scheme: url.scheme().into(),
+            host: host.into(),
+            port,
+            value: Arc::clone(value),
+        })));
+    }
+
+    /// Forgets every value, so that the map behind can tell which ones no call holds.
+    pub(crate) fn clear(&self) {
+        for slot in &self.slots {
+            slot.store(None);
+        }
+    }
+}
+
+/// The slot of an origin: a mix of the host's length, three of its bytes and the port. Not
+/// a hash of every byte: it only spreads a handful of hosts, and two that meet are still
+/// found, in the map behind.
+#[inline]
+fn slot(host: &str, port: Option<u16>) -> usize {
+    let bytes = host.as_bytes();
+    let len = bytes.len();
+    let byte = |at: usize| u64::from(bytes.get(at).copied().unwrap_or(0));
+    // The first byte, the middle one and the one before a short top-level domain.
+    let mixed = (len as u64)
+        ^ byte(0) << 8
+        ^ byte(len / 2) << 16
+        ^ byte(len.saturating_sub(5)) << 24
+        ^ u64::from(port.unwrap_or(0)) << 32;
+    // The top bits of an odd multiple, the best mixed; `SLOTS` is a power of two.
+    usize::try_from(mixed.wrapping_mul(MIX) >> 60).unwrap_or(0) % SLOTS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url(text: &str) -> Url {
+        text.parse().expect("valid url")
+    }
+
+    #[test]
+    fn found_by_scheme_host_and_port() {
+        let cache = OriginCache::default();
+        let a = Arc::new("a");
+        cache.offer(&url("https://a.example/orders"), &a);
+        let found = cache.get(&url("https://user:pw@a.example/invoices?page=2"));
+        assert!(found.is_some_and(|v| Arc::ptr_eq(&v, &a)));
+        for other in [
+            "http://a.example/",
+            "https://a.example:8443/",
+            "https://b.example/",
+            "https://a.example.org/",
+        ] {
+            assert!(cache.get(&url(other)).is_none(), "{other}");
+        }
+        // A taken slot is kept.
+        let b = Arc::new("b");
+        cache.offer(&url("https://a.example/"), &b);
+        assert!(
+            cache
+                .get(&url("https://a.example/"))
+                .is_some_and(|v| *v == "a")
+        );
+        cache.clear();
+        assert!(cache.get(&url("https://a.example/")).is_none());
+        assert_eq!(Arc::strong_count(&a), 1, "cleared slots hold nothing");
+    }
+
+    #[test]
+    fn urls_without_a_host_are_never_cached() {
+        let cache = OriginCache::default();
+        let value = Arc::new(());
+        cache.offer(&url("data:text/plain,x"), &value);
+        assert!(cache.get(&url("data:text/plain,x")).is_none());
+        assert_eq!(Arc::strong_count(&value), 1);
+    }
+}
