@@ -1,9 +1,13 @@
 //! The state of the origins a process calls, found by the parts of the `Url` itself: a
 //! per-host layer asks here before its map, so that a call to an origin it knows builds no
-//! text, takes no lock and makes no allocation: a hash of the host, one atomic load, two
-//! short comparisons.
+//! text, takes no lock and makes no allocation.
+//!
+//! The first origin offered is the cache's home and stays for good: most clients call one
+//! API, and its value is found with one atomic load and two short comparisons. Later
+//! origins share a few slots, each found with a mix of a few bytes of the host and an
+//! `arc-swap` load.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use arc_swap::ArcSwapOption;
 use reqwest::Url;
@@ -18,6 +22,7 @@ const MIX: u64 = 0x9e37_79b9_7f4a_7c15;
 /// Recently used values by origin (scheme, host and the port as the URL spells it), one per
 /// slot, lock-free.
 pub(crate) struct OriginCache<T> {
+    home: OnceLock<Cached<T>>,
     slots: [ArcSwapOption<Cached<T>>; SLOTS],
 }
 
@@ -30,9 +35,17 @@ struct Cached<T> {
     value: Arc<T>,
 }
 
+impl<T> Cached<T> {
+    #[inline]
+    fn is(&self, url: &Url, host: &str, port: Option<u16>) -> bool {
+        self.port == port && *self.host == *host && *self.scheme == *url.scheme()
+    }
+}
+
 impl<T> Default for OriginCache<T> {
     fn default() -> Self {
         Self {
+            home: OnceLock::new(),
             slots: std::array::from_fn(|_| ArcSwapOption::empty()),
         }
     }
@@ -44,32 +57,49 @@ impl<T> OriginCache<T> {
     pub(crate) fn get(&self, url: &Url) -> Option<Arc<T>> {
         let host = url.host_str()?;
         let port = url.port();
+        if let Some(home) = self.home.get()
+            && home.is(url, host, port)
+        {
+            return Some(Arc::clone(&home.value));
+        }
         let cached = self.slots[slot(host, port)].load();
         let cached = cached.as_ref()?;
-        (cached.port == port && *cached.host == *host && *cached.scheme == *url.scheme())
+        cached
+            .is(url, host, port)
             .then(|| Arc::clone(&cached.value))
     }
 
-    /// Caches `value` for `url`'s origin, unless its slot is taken: a slot shared by two
-    /// busy origins is not fought over.
+    /// Caches `value` for `url`'s origin: as the home if there is none yet, else in its
+    /// slot unless that is taken (a slot shared by two busy origins is not fought over).
     pub(crate) fn offer(&self, url: &Url, value: &Arc<T>) {
         let Some(host) = url.host_str() else {
             return;
         };
         let port = url.port();
-        let slot = &self.slots[slot(host, port)];
-        if slot.load().is_some() {
-            return;
-        }
-        slot.store(Some(Arc::new(Cached {
+        let cached = || Cached {
             scheme: url.scheme().into(),
             host: host.into(),
             port,
             value: Arc::clone(value),
-        })));
+        };
+        if self.home.get().is_none() {
+            let mut made = false;
+            self.home.get_or_init(|| {
+                made = true;
+                cached()
+            });
+            if made {
+                return;
+            }
+        }
+        let slot = &self.slots[slot(host, port)];
+        if slot.load().is_none() {
+            slot.store(Some(Arc::new(cached())));
+        }
     }
 
-    /// Forgets every value, so that the map behind can tell which ones no call holds.
+    /// Forgets every value but the home's, so that the map behind can tell which ones no
+    /// call holds.
     pub(crate) fn clear(&self) {
         for slot in &self.slots {
             slot.store(None);
@@ -106,29 +136,37 @@ mod tests {
     #[test]
     fn found_by_scheme_host_and_port() {
         let cache = OriginCache::default();
-        let a = Arc::new("a");
-        cache.offer(&url("https://a.example/orders"), &a);
+        let home = Arc::new("home");
+        cache.offer(&url("https://a.example/orders"), &home);
+        let b = Arc::new("b");
+        cache.offer(&url("https://b.example/"), &b);
         let found = cache.get(&url("https://user:pw@a.example/invoices?page=2"));
-        assert!(found.is_some_and(|v| Arc::ptr_eq(&v, &a)));
+        assert!(found.is_some_and(|v| Arc::ptr_eq(&v, &home)));
+        let found = cache.get(&url("https://b.example/customers"));
+        assert!(found.is_some_and(|v| Arc::ptr_eq(&v, &b)));
         for other in [
             "http://a.example/",
             "https://a.example:8443/",
-            "https://b.example/",
+            "https://c.example/",
             "https://a.example.org/",
+            "http://b.example/",
         ] {
             assert!(cache.get(&url(other)).is_none(), "{other}");
         }
         // A taken slot is kept.
-        let b = Arc::new("b");
-        cache.offer(&url("https://a.example/"), &b);
+        cache.offer(&url("https://b.example/"), &Arc::new("b again"));
         assert!(
             cache
-                .get(&url("https://a.example/"))
-                .is_some_and(|v| *v == "a")
+                .get(&url("https://b.example/"))
+                .is_some_and(|v| *v == "b")
         );
         cache.clear();
-        assert!(cache.get(&url("https://a.example/")).is_none());
-        assert_eq!(Arc::strong_count(&a), 1, "cleared slots hold nothing");
+        assert!(cache.get(&url("https://b.example/")).is_none());
+        assert_eq!(Arc::strong_count(&b), 1, "cleared slots hold nothing");
+        assert!(
+            cache.get(&url("https://a.example/")).is_some(),
+            "the home stays"
+        );
     }
 
     #[test]
