@@ -3,8 +3,9 @@
 //!
 //! Most successes are counted without reading the clock: in the bucket of the epoch the
 //! clock last gave, while that bucket still holds that epoch. The first call of a bucket and
-//! every sixteenth after it read the clock, as every failure does, so a success is counted
-//! at most fifteen calls' time early in a bucket of its own window, never outside it.
+//! every sixteenth after it read the clock, as every failure does. After a quiet spell up
+//! to fifteen successes can so land in a bucket that already left the window: they can
+//! make a circuit trip a little sooner, never later.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -57,7 +58,10 @@ impl Window {
         let mut current = bucket.load(Ordering::Relaxed);
         loop {
             let calls = current & COUNT_MAX;
-            if current >> (2 * COUNT_BITS) != epoch || calls % REREAD == 0 || calls == COUNT_MAX {
+            if current >> (2 * COUNT_BITS) != epoch
+                || calls.is_multiple_of(REREAD)
+                || calls == COUNT_MAX
+            {
                 return false;
             }
             // One more call, in the low bits.

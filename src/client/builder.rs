@@ -400,14 +400,12 @@ impl ClientBuilder {
                 name: "attempt_timeout",
             });
         }
+        // The circuits read the built-in rules without a `dyn` call unless told otherwise.
+        let own = self.classifier.as_ref().map(|c| &c.0);
         // The circuits carry over a reload while their settings stay the same.
         let circuits = match &self.circuits {
             Some(shared) => Some(shared.clone()),
-            None => {
-                // The built-in rules are read without a `dyn` call on every attempt.
-                let own = self.classifier.as_ref().map(|c| &c.0);
-                carried.circuits_for(config, || own_circuits(config, own))?
-            }
+            None => carried.circuits_for(config, || own_circuits(config, own))?,
         };
         let log = LogLayer::new(&config.log)?
             .optional_call_deadline(config.retry.deadline)

@@ -3,7 +3,7 @@
 //! text, takes no lock and makes no allocation.
 //!
 //! The first origin offered is the cache's home and stays for good: most clients call one
-//! API, and its value is found with one atomic load and two short comparisons. Later
+//! API, and its value is found with one atomic load and one comparison. Later
 //! origins share a few slots, each found with a mix of a few bytes of the host and an
 //! `arc-swap` load.
 
@@ -11,6 +11,7 @@ use std::sync::{Arc, OnceLock};
 
 use arc_swap::ArcSwapOption;
 use reqwest::Url;
+use url::Position;
 
 /// A process calls a handful of hosts; two that land in one slot are both still found, in
 /// the map behind the cache.
@@ -19,18 +20,24 @@ const SLOTS: usize = 16;
 /// An odd constant with its bits spread (the 64-bit golden ratio).
 const MIX: u64 = 0x9e37_79b9_7f4a_7c15;
 
-/// Recently used values by origin (scheme, host and the port as the URL spells it), one per
-/// slot, lock-free.
+/// Recently used values by origin (scheme, host and port), the home and one per slot,
+/// lock-free.
 pub(crate) struct OriginCache<T> {
-    home: OnceLock<Cached<T>>,
+    home: OnceLock<Home<T>>,
     slots: [ArcSwapOption<Cached<T>>; SLOTS],
+}
+
+/// The home origin, by the text the URL starts with up to its path (`scheme://host:port` as
+/// spelled): one comparison finds it.
+struct Home<T> {
+    prefix: Box<str>,
+    value: Arc<T>,
 }
 
 struct Cached<T> {
     scheme: Box<str>,
     host: Box<str>,
-    /// As the URL spells it: `None` for the scheme's default, so that `https://a` and
-    /// `https://a:443` are two slots of one value.
+    /// As [`Url::port`] gives it: `None` for the scheme's default.
     port: Option<u16>,
     value: Arc<T>,
 }
@@ -55,13 +62,13 @@ impl<T> OriginCache<T> {
     /// The value cached for `url`'s origin.
     #[inline]
     pub(crate) fn get(&self, url: &Url) -> Option<Arc<T>> {
-        let host = url.host_str()?;
-        let port = url.port();
         if let Some(home) = self.home.get()
-            && home.is(url, host, port)
+            && *home.prefix == url[..Position::BeforePath]
         {
             return Some(Arc::clone(&home.value));
         }
+        let host = url.host_str()?;
+        let port = url.port();
         let cached = self.slots[slot(host, port)].load();
         let cached = cached.as_ref()?;
         cached
@@ -82,11 +89,15 @@ impl<T> OriginCache<T> {
             port,
             value: Arc::clone(value),
         };
-        if self.home.get().is_none() {
+        // A home is kept for good, so never one whose text holds a password.
+        if self.home.get().is_none() && url.username().is_empty() && url.password().is_none() {
             let mut made = false;
             self.home.get_or_init(|| {
                 made = true;
-                cached()
+                Home {
+                    prefix: url[..Position::BeforePath].into(),
+                    value: Arc::clone(value),
+                }
             });
             if made {
                 return;
@@ -137,11 +148,18 @@ mod tests {
     fn found_by_scheme_host_and_port() {
         let cache = OriginCache::default();
         let home = Arc::new("home");
+        let with_password = Arc::new("with a password");
+        cache.offer(&url("https://user:pw@z.example/"), &with_password);
         cache.offer(&url("https://a.example/orders"), &home);
         let b = Arc::new("b");
         cache.offer(&url("https://b.example/"), &b);
-        let found = cache.get(&url("https://user:pw@a.example/invoices?page=2"));
+        let found = cache.get(&url("https://a.example/invoices?page=2"));
         assert!(found.is_some_and(|v| Arc::ptr_eq(&v, &home)));
+        // With userinfo the home's origin is found in a slot, once offered.
+        let spelled = url("https://user:pw@a.example/invoices");
+        assert!(cache.get(&spelled).is_none());
+        cache.offer(&spelled, &home);
+        assert!(cache.get(&spelled).is_some_and(|v| Arc::ptr_eq(&v, &home)));
         let found = cache.get(&url("https://b.example/customers"));
         assert!(found.is_some_and(|v| Arc::ptr_eq(&v, &b)));
         for other in [
@@ -166,6 +184,11 @@ mod tests {
         assert!(
             cache.get(&url("https://a.example/")).is_some(),
             "the home stays"
+        );
+        assert_eq!(
+            Arc::strong_count(&with_password),
+            1,
+            "a URL with a password was never the home"
         );
     }
 
