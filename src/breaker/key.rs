@@ -70,17 +70,3 @@ impl fmt::Debug for CircuitKey {
         self.0.debug("CircuitKey", f)
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn origins_and_custom_keys_never_meet() {
-        let url: Url = "https://a.example/x".parse().expect("url");
-        let origin = CircuitKey::origin(&url);
-        assert_eq!(origin.as_public_str(), Some("https://a.example:443"));
-        assert_ne!(origin, CircuitKey::custom("https://a.example:443"));
-        assert_eq!(CircuitKey::custom("x").as_public_str(), None);
-    }
-}
