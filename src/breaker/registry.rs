@@ -51,7 +51,8 @@ struct Shared {
     key_fn: Option<Box<KeyFn>>,
     breaker: Option<Settings>,
     bulkhead: Option<BulkheadConfig>,
-    /// `None`: the [`DefaultClassifier`](crate::classify::DefaultClassifier)'s rules, called without a `dyn` call.
+    /// `None`: the rules of the [`DefaultClassifier`](crate::classify::DefaultClassifier),
+    /// called without a `dyn` call.
     classifier: Option<SharedClassifier>,
     max_keys: usize,
     warned_full: AtomicBool,
@@ -176,7 +177,7 @@ impl fmt::Debug for Circuits {
 
 /// Builds [`Circuits`]. By default: a circuit breaker with
 /// [`CircuitBreakerConfig::default`], no bulkhead, keyed by origin, read through the
-/// [`DefaultClassifier`].
+/// [`DefaultClassifier`](crate::classify::DefaultClassifier).
 #[must_use]
 pub struct CircuitsBuilder {
     breaker: Option<CircuitBreakerConfig>,
@@ -234,7 +235,7 @@ impl CircuitsBuilder {
     }
 
     /// Reads outcomes through `classifier`, shared with the other layers. Default
-    /// [`DefaultClassifier`].
+    /// [`DefaultClassifier`](crate::classify::DefaultClassifier).
     pub fn shared_classifier(mut self, classifier: SharedClassifier) -> Self {
         self.classifier = Some(classifier);
         self
