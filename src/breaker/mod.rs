@@ -70,10 +70,11 @@
 //! compare-and-swap. Failures, the first call of each of the window's buckets and every
 //! sixteenth after it read the clock; the successes between are counted in the bucket of
 //! the last reading. After a quiet spell up to fifteen of them can land in a bucket that
-//! already left the window, which can make a circuit trip a little sooner, never later. With the built-in rules a status below 400 counts as a success without a
-//! classification. About 514 instructions per call over the bare service, 811
-//! over four origins in turn (callgrind, `benches/profile.rs` `breaker` and
-//! `breaker-origins`). Locks are taken only to change state and to add a key.
+//! already left the window, which can make a circuit trip a little sooner, never later.
+//! With the built-in rules a status below 400 counts as a success without a
+//! classification. About 514 instructions per call over the bare service, 811 over four
+//! origins in turn (callgrind, `benches/profile.rs` `breaker` and `breaker-origins`).
+//! Locks are taken only to change state and to add a key.
 //!
 //! # Time
 //!
