@@ -80,6 +80,7 @@ const STACKS: &[&str] = &[
     "credentials-env",
     "breaker",
     "breaker-open",
+    "breaker-origins",
     "loopback-bare",
     "loopback-steadfast",
     "loopback-steadfast-no-idempotency",
@@ -176,14 +177,28 @@ async fn run(stack: &str, method: &Method, calls: u64) {
             let layer = ApplyCredentialsLayer::new(key);
             tower_calls(layer.layer(in_memory()), method, calls).await;
         }
-        "breaker" => {
+        "breaker" | "breaker-origins" => {
             let circuits = Circuits::builder()
                 .breaker(CircuitBreakerConfig::default())
                 .bulkhead(BulkheadConfig::default())
                 .build()
                 .expect("valid");
-            let layer = CircuitBreakerLayer::shared_circuits(circuits);
-            tower_calls(layer.layer(in_memory()), method, calls).await;
+            let service = CircuitBreakerLayer::shared_circuits(circuits).layer(in_memory());
+            if stack == "breaker" {
+                tower_calls(service, method, calls).await;
+            } else {
+                let urls: Vec<reqwest::Url> = (8080..8084)
+                    .map(|port| {
+                        format!("http://127.0.0.1:{port}/orders")
+                            .parse()
+                            .expect("valid url")
+                    })
+                    .collect();
+                tower_calls_with(service, calls, |n| {
+                    request(method, &urls[usize::try_from(n).unwrap_or(0) % urls.len()])
+                })
+                .await;
+            }
         }
         "breaker-open" => breaker_open(method, calls).await,
         "loopback-bare" => loopback(&Contender::Bare(http()), method, calls).await,

@@ -117,14 +117,24 @@ impl Bulkhead {
 
     /// Takes a slot now if one is free. The caller gives it back with
     /// [`give_back`](Self::give_back).
+    ///
+    /// One atomic add when a slot is free. At the bound the add is taken back at once;
+    /// until it is, a call racing this one may find the bulkhead full too (and queue or be
+    /// refused), and never more than `max_concurrent` run.
     #[inline]
     pub(crate) fn try_take(&self) -> bool {
         let max = self.config.max_concurrent;
-        self.in_flight
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
-                (n < max).then_some(n + 1)
-            })
-            .is_ok()
+        if self.in_flight.fetch_add(1, Ordering::SeqCst) < max {
+            return true;
+        }
+        // A slot freed meanwhile woke a waiter that found the count still raised by this
+        // add: wake one again, now that the slot shows.
+        if self.in_flight.fetch_sub(1, Ordering::SeqCst) <= max
+            && self.waiting.load(Ordering::SeqCst) > 0
+        {
+            self.freed.notify_one();
+        }
+        false
     }
 
     /// A place in the queue, if the queue has room.

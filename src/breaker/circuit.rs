@@ -175,7 +175,14 @@ impl Circuit {
     }
 
     /// Counts the outcome of a call admitted with `ticket`.
+    #[inline]
     pub(crate) fn record(&self, ticket: Ticket, counted: Counted) {
+        if counted == Counted::Success
+            && !ticket.is_probe()
+            && self.window.record_success_without_clock()
+        {
+            return;
+        }
         let now = self.settings.clock.now();
         if let Counted::OpenFor(wait) = counted {
             self.open_for(now, wait);

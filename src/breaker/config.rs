@@ -59,7 +59,8 @@ pub struct CircuitBreakerConfig {
     /// failure opens it again. Default 3.
     pub half_open_probes: u32,
     /// How many keys (origins) have a circuit at most; beyond it, idle circuits are
-    /// evicted, and a key that finds no room is not guarded. Default 1024.
+    /// evicted (but the first origin's, which is kept to be found fastest), and a key that
+    /// finds no room is not guarded. Default 1024.
     pub max_keys: usize,
 }
 

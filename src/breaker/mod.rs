@@ -62,9 +62,19 @@
 //!
 //! # Cost
 //!
-//! A closed circuit costs one map lookup (no allocation for a known origin), one atomic
-//! load to admit and one compare-and-swap to count; no lock. Locks are taken only to
-//! change state.
+//! A call to a closed circuit with an idle bulkhead takes no lock and makes no allocation.
+//! Its origin is found in a cache in front of the registry's map: the first origin the
+//! circuits see is their home, found with one atomic load and one comparison and never
+//! evicted; later ones share 16 slots, each an `arc-swap` load. The call is admitted with
+//! one atomic load, takes a bulkhead slot with one atomic add and is counted with one
+//! compare-and-swap. Failures, the first call of each of the window's buckets and every
+//! sixteenth after it read the clock; the successes between are counted in the bucket of
+//! the last reading. After a quiet spell up to fifteen of them can land in a bucket that
+//! already left the window, which can make a circuit trip a little sooner, never later.
+//! With the built-in rules a status below 400 counts as a success without a
+//! classification. About 514 instructions per call over the bare service, 811 over four
+//! origins in turn (callgrind, `benches/profile.rs` `breaker` and `breaker-origins`).
+//! Locks are taken only to change state and to add a key.
 //!
 //! # Time
 //!

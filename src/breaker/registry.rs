@@ -11,11 +11,10 @@ use reqwest::Request;
 use super::bulkhead::{Bulkhead, BulkheadConfig};
 use super::circuit::{Circuit, Settings};
 use super::clock::Clock;
-use super::key::{MapKey, ORIGIN};
 use super::{CircuitBreakerConfig, CircuitKey, CircuitState};
-use crate::classify::{DefaultClassifier, SharedClassifier};
+use crate::classify::SharedClassifier;
 use crate::error::ConfigError;
-use crate::key::{INLINE, origin_inline};
+use crate::key::{INLINE, MapKey, OriginCache, tagged_origin_inline};
 
 type KeyFn = dyn Fn(&Request) -> CircuitKey + Send + Sync;
 
@@ -47,10 +46,14 @@ pub struct Circuits {
 
 struct Shared {
     entries: DashMap<MapKey, Arc<Entry>, foldhash::fast::RandomState>,
+    /// The entries of the origins called last, in front of `entries`: found without a lock.
+    recent: OriginCache<Entry>,
     key_fn: Option<Box<KeyFn>>,
     breaker: Option<Settings>,
     bulkhead: Option<BulkheadConfig>,
-    classifier: SharedClassifier,
+    /// `None`: the rules of the [`DefaultClassifier`](crate::classify::DefaultClassifier),
+    /// called without a `dyn` call.
+    classifier: Option<SharedClassifier>,
     max_keys: usize,
     warned_full: AtomicBool,
 }
@@ -60,7 +63,8 @@ pub(crate) struct Entry {
     pub(crate) key: CircuitKey,
     pub(crate) circuit: Option<Circuit>,
     pub(crate) bulkhead: Option<Bulkhead>,
-    pub(crate) classifier: SharedClassifier,
+    /// `None`: the [`DefaultClassifier`](crate::classify::DefaultClassifier)'s rules.
+    pub(crate) classifier: Option<SharedClassifier>,
 }
 
 impl Entry {
@@ -103,18 +107,24 @@ impl Circuits {
     }
 
     /// The entry of `request`'s key, made on first use; `None` when nothing guards calls or
-    /// there is no room for another key. A known origin is found without allocating.
+    /// there is no room for another key. A known origin is found in the cache of recent
+    /// ones without a lock (or in the map without allocating), and a key found or made in
+    /// the map is offered to that cache.
     #[inline]
     pub(crate) fn lookup(&self, request: &Request) -> Option<Arc<Entry>> {
-        if self.shared.key_fn.is_none() {
-            let mut buffer = [ORIGIN; INLINE];
-            if let Some(text) = origin_inline(request.url(), &mut buffer, 1)
-                && let Some(found) = self.shared.entries.get(text)
-            {
-                return Some(Arc::clone(found.value()));
-            }
+        if self.shared.key_fn.is_some() {
+            return self.entry(self.key_of(request));
         }
-        self.entry(self.key_of(request))
+        let url = request.url();
+        if let Some(found) = self.shared.recent.get(url) {
+            return Some(found);
+        }
+        let mut buffer = [0; INLINE];
+        let known = tagged_origin_inline(url, &mut buffer)
+            .and_then(|text| self.shared.entries.get(text).map(|e| Arc::clone(e.value())));
+        let entry = known.or_else(|| self.entry(CircuitKey::origin(url)))?;
+        self.shared.recent.offer(url, &entry);
+        Some(entry)
     }
 
     fn entry(&self, key: CircuitKey) -> Option<Arc<Entry>> {
@@ -123,7 +133,9 @@ impl Circuits {
             return Some(Arc::clone(&found));
         }
         if shared.entries.len() >= shared.max_keys {
-            // Only entries no call holds and with nothing counted go.
+            // Only entries no call holds and with nothing counted go; the cache holds
+            // every entry it has, so it lets go first.
+            shared.recent.clear();
             shared
                 .entries
                 .retain(|_, entry| Arc::strong_count(entry) > 1 || !entry.is_idle());
@@ -137,18 +149,15 @@ impl Circuits {
                 return None;
             }
         }
-        let entry = shared
-            .entries
-            .entry(MapKey(key.clone()))
-            .or_insert_with(|| {
-                let name = key.as_public_str();
-                Arc::new(Entry {
-                    circuit: shared.breaker.map(|s| Circuit::new(s, name)),
-                    bulkhead: shared.bulkhead.as_ref().map(Bulkhead::new),
-                    classifier: Arc::clone(&shared.classifier),
-                    key,
-                })
-            });
+        let entry = shared.entries.entry(key.map_key()).or_insert_with(|| {
+            let name = key.as_public_str();
+            Arc::new(Entry {
+                circuit: shared.breaker.map(|s| Circuit::new(s, name)),
+                bulkhead: shared.bulkhead.as_ref().map(Bulkhead::new),
+                classifier: shared.classifier.clone(),
+                key,
+            })
+        });
         Some(Arc::clone(&entry))
     }
 }
@@ -168,7 +177,7 @@ impl fmt::Debug for Circuits {
 
 /// Builds [`Circuits`]. By default: a circuit breaker with
 /// [`CircuitBreakerConfig::default`], no bulkhead, keyed by origin, read through the
-/// [`DefaultClassifier`].
+/// [`DefaultClassifier`](crate::classify::DefaultClassifier).
 #[must_use]
 pub struct CircuitsBuilder {
     breaker: Option<CircuitBreakerConfig>,
@@ -226,7 +235,7 @@ impl CircuitsBuilder {
     }
 
     /// Reads outcomes through `classifier`, shared with the other layers. Default
-    /// [`DefaultClassifier`].
+    /// [`DefaultClassifier`](crate::classify::DefaultClassifier).
     pub fn shared_classifier(mut self, classifier: SharedClassifier) -> Self {
         self.classifier = Some(classifier);
         self
@@ -248,6 +257,7 @@ impl CircuitsBuilder {
         Ok(Circuits {
             shared: Arc::new(Shared {
                 entries: DashMap::default(),
+                recent: OriginCache::default(),
                 key_fn: self.key_fn,
                 max_keys: self
                     .breaker
@@ -255,9 +265,7 @@ impl CircuitsBuilder {
                     .map_or(CircuitBreakerConfig::default().max_keys, |b| b.max_keys),
                 breaker: self.breaker.as_ref().map(|b| Settings::new(b, clock)),
                 bulkhead: self.bulkhead,
-                classifier: self
-                    .classifier
-                    .unwrap_or_else(|| Arc::new(DefaultClassifier::new())),
+                classifier: self.classifier,
                 warned_full: AtomicBool::new(false),
             }),
         })

@@ -1,7 +1,16 @@
 //! A sliding window of counts in atomics: ten buckets, each one word holding its epoch and
 //! its two counts, so that recording a call is one compare-and-swap and no lock.
+//!
+//! Most successes are counted without reading the clock: in the bucket of the epoch the
+//! clock last gave, while that bucket still holds that epoch. The first call of a bucket and
+//! every sixteenth after it read the clock, as every failure does. After a quiet spell up
+//! to fifteen successes can so land in a bucket that already left the window: they can
+//! make a circuit trip a little sooner, never later.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+
+/// A success that finds this many calls (or a multiple) in its bucket reads the clock.
+const REREAD: u64 = 16;
 
 /// Buckets in a window: a call leaves the window at most a tenth of it late.
 const LEN: usize = 10;
@@ -18,6 +27,8 @@ pub(crate) struct Window {
     /// `epoch << 40 | failures << 20 | calls`; an epoch is `now / width`, modulo 2^24.
     buckets: [AtomicU64; LEN],
     width: u64,
+    /// The epoch of the clock's last reading, for successes counted without one.
+    last_epoch: AtomicU64,
 }
 
 /// What the window holds now.
@@ -33,6 +44,36 @@ impl Window {
         Self {
             buckets: Default::default(),
             width: (window_nanos / BUCKETS).max(1),
+            last_epoch: AtomicU64::new(0),
+        }
+    }
+
+    /// Counts a success in the bucket of the clock's last reading, if that bucket still
+    /// holds that epoch and it is not time to read the clock again; `false` when the caller
+    /// must read it and [`record`](Self::record).
+    #[inline]
+    pub(crate) fn record_success_without_clock(&self) -> bool {
+        let epoch = self.last_epoch.load(Ordering::Relaxed);
+        let bucket = &self.buckets[usize::try_from(epoch % BUCKETS).unwrap_or(0)];
+        let mut current = bucket.load(Ordering::Relaxed);
+        loop {
+            let calls = current & COUNT_MAX;
+            if current >> (2 * COUNT_BITS) != epoch
+                || calls.is_multiple_of(REREAD)
+                || calls == COUNT_MAX
+            {
+                return false;
+            }
+            // One more call, in the low bits.
+            match bucket.compare_exchange_weak(
+                current,
+                current + 1,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return true,
+                Err(actual) => current = actual,
+            }
         }
     }
 
@@ -40,6 +81,7 @@ impl Window {
     #[inline]
     pub(crate) fn record(&self, now: u64, failed: bool) {
         let epoch = (now / self.width) & EPOCH_MASK;
+        self.last_epoch.store(epoch, Ordering::Relaxed);
         let bucket = &self.buckets[usize::try_from(epoch % BUCKETS).unwrap_or(0)];
         let mut current = bucket.load(Ordering::Relaxed);
         loop {
@@ -145,6 +187,49 @@ mod tests {
                 calls: 0,
                 failures: 0
             }
+        );
+    }
+
+    #[test]
+    fn successes_between_readings_count_in_the_last_bucket_read() {
+        let window = Window::new(10 * SECOND);
+        assert!(
+            !window.record_success_without_clock(),
+            "an empty bucket reads the clock"
+        );
+        window.record(3 * SECOND, false);
+        for _ in 1..REREAD {
+            assert!(window.record_success_without_clock());
+        }
+        assert!(
+            !window.record_success_without_clock(),
+            "the sixteenth reads the clock again"
+        );
+        window.record(4 * SECOND, true);
+        assert!(window.record_success_without_clock(), "in the 4 s bucket");
+        assert_eq!(
+            window.counts(4 * SECOND),
+            Counts {
+                calls: REREAD + 2,
+                failures: 1
+            }
+        );
+        assert_eq!(
+            window.counts(13 * SECOND + SECOND / 2),
+            Counts {
+                calls: 2,
+                failures: 1
+            },
+            "the 3 s bucket left, the 4 s one stays"
+        );
+        // A bucket taken by a later epoch is never written with an earlier one.
+        window.record(14 * SECOND, false);
+        window.last_epoch.store(4, Ordering::Relaxed);
+        assert!(!window.record_success_without_clock());
+        window.clear();
+        assert!(
+            !window.record_success_without_clock(),
+            "a cleared window reads"
         );
     }
 

@@ -416,10 +416,12 @@ impl ClientBuilder {
                 name: "attempt_timeout",
             });
         }
+        // The circuits read the built-in rules without a `dyn` call unless told otherwise.
+        let own = self.classifier.as_ref().map(|c| &c.0);
         // The circuits carry over a reload while their settings stay the same.
         let circuits = match &self.circuits {
             Some(shared) => Some(shared.clone()),
-            None => carried.circuits_for(config, || own_circuits(config, &classifier))?,
+            None => carried.circuits_for(config, || own_circuits(config, own))?,
         };
         let log = LogLayer::new(&config.log)?
             .optional_call_deadline(config.retry.deadline)
@@ -542,9 +544,11 @@ pub(super) type Transport = crate::chaos::Chaos<reqwest::Client>;
 pub(super) type Transport = reqwest::Client;
 
 /// The client's own circuits and bulkheads, from its configuration; `None` for neither.
+/// They read outcomes through `classifier` when the user gave one, else by the built-in
+/// rules.
 fn own_circuits(
     config: &ClientConfig,
-    classifier: &SharedClassifier,
+    classifier: Option<&SharedClassifier>,
 ) -> Result<Option<Circuits>, ConfigError> {
     if config.breaker.is_none() && config.bulkhead.is_none() {
         return Ok(None);
@@ -556,8 +560,8 @@ fn own_circuits(
     if let Some(bulkhead) = &config.bulkhead {
         builder = builder.bulkhead(bulkhead.clone());
     }
-    builder
-        .shared_classifier(Arc::clone(classifier))
-        .build()
-        .map(Some)
+    if let Some(classifier) = classifier {
+        builder = builder.shared_classifier(Arc::clone(classifier));
+    }
+    builder.build().map(Some)
 }

@@ -1,7 +1,8 @@
 use std::fmt;
-use std::sync::Arc;
 
 use reqwest::Url;
+
+use crate::key::{MapKey, TaggedKey};
 
 /// Which bucket a request draws from.
 ///
@@ -27,45 +28,27 @@ use reqwest::Url;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash)]
-pub struct RateLimitKey(Arc<str>);
-
-/// The first byte of a key's text says what it is, so that an origin and a custom key
-/// with the same text stay two keys.
-const ORIGIN: u8 = b'o';
-const CUSTOM: u8 = b'c';
-
-/// Hosts up to about a hundred bytes are looked up without allocating.
-pub(crate) const INLINE: usize = 128;
+pub struct RateLimitKey(TaggedKey);
 
 impl RateLimitKey {
     /// The default key of a URL: scheme, host and port (the scheme's default when the URL
     /// names none). Path, query and userinfo are not part of it.
     #[must_use]
     pub fn origin(url: &Url) -> Self {
-        let mut text = Vec::with_capacity(INLINE);
-        write_origin(url, |part| {
-            text.extend_from_slice(part);
-            true
-        });
-        // Every part is text from a parsed URL.
-        Self(Arc::from(String::from_utf8_lossy(&text)))
+        Self(TaggedKey::origin(url))
     }
 
     /// A key of your own: every request given the same value shares one bucket. Never
     /// shown in errors or logs.
     #[must_use]
     pub fn custom(value: impl Into<String>) -> Self {
-        let value = value.into();
-        let mut text = String::with_capacity(value.len() + 1);
-        text.push(char::from(CUSTOM));
-        text.push_str(&value);
-        Self(Arc::from(text))
+        Self(TaggedKey::custom(value))
     }
 
     /// The key as text when it may be shown: an origin's, `None` for a custom key.
     #[must_use]
     pub fn as_public_str(&self) -> Option<&str> {
-        self.0.strip_prefix(char::from(ORIGIN))
+        self.0.as_public_str()
     }
 
     /// `host:port` and `host` of an origin key, in the order per-host quotas are looked up.
@@ -80,81 +63,24 @@ impl RateLimitKey {
 
     /// The text the limiter's map is keyed by: the tag byte, then the key.
     pub(crate) fn tagged(&self) -> &[u8] {
-        self.0.as_bytes()
-    }
-}
-
-/// Writes the tagged text of `url`'s origin key, part by part, into `push`; stops and
-/// returns `false` as soon as `push` does.
-fn write_origin(url: &Url, mut push: impl FnMut(&[u8]) -> bool) -> bool {
-    let scheme = url.scheme().as_bytes();
-    let host = url.host_str().unwrap_or_default().as_bytes();
-    let fits = push(&[ORIGIN]) && push(scheme) && push(b"://") && push(host);
-    match url.port_or_known_default() {
-        Some(port) => fits && push(b":") && push(decimal(port, &mut [0; 5])),
-        None => fits,
-    }
-}
-
-/// `n` in decimal, written at the end of `digits`.
-fn decimal(mut n: u16, digits: &mut [u8; 5]) -> &[u8] {
-    let mut start = digits.len();
-    loop {
-        start -= 1;
-        // A digit: `n % 10` is below 10.
-        digits[start] = b'0' + u8::try_from(n % 10).unwrap_or(0);
-        n /= 10;
-        if n == 0 {
-            return &digits[start..];
-        }
-    }
-}
-
-/// The tagged origin text of `url` in `buffer`, for a lookup that allocates nothing;
-/// `None` when it does not fit.
-pub(crate) fn origin_inline<'b>(url: &Url, buffer: &'b mut [u8; INLINE]) -> Option<&'b [u8]> {
-    let mut len = 0;
-    let fits = write_origin(url, |part| {
-        let Some(room) = buffer.get_mut(len..len + part.len()) else {
-            return false;
-        };
-        room.copy_from_slice(part);
-        len += part.len();
-        true
-    });
-    fits.then(|| &buffer[..len])
-}
-
-/// A key of the limiter's map: hashed and compared by its tagged text, so that a lookup can
-/// borrow that text from a buffer ([`origin_inline`]) instead of building a key.
-///
-/// Private, so that the text of a custom key is never reachable through `Borrow`.
-#[derive(Clone, PartialEq, Eq)]
-pub(crate) struct MapKey(pub(crate) RateLimitKey);
-
-impl std::hash::Hash for MapKey {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.0.tagged().hash(state);
-    }
-}
-
-impl std::borrow::Borrow<[u8]> for MapKey {
-    fn borrow(&self) -> &[u8] {
         self.0.tagged()
+    }
+
+    /// The limiter's map key for this key.
+    pub(crate) fn map_key(&self) -> MapKey {
+        MapKey(self.0.clone())
     }
 }
 
 impl fmt::Display for RateLimitKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_public_str().unwrap_or("<custom key>"))
+        self.0.fmt(f)
     }
 }
 
 impl fmt::Debug for RateLimitKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("RateLimitKey")
-            .field(&format_args!("{self}"))
-            .finish()
+        self.0.debug("RateLimitKey", f)
     }
 }
 
@@ -219,38 +145,6 @@ mod tests {
         assert_ne!(
             RateLimitKey::custom("https://a.example:443"),
             origin("https://a.example/")
-        );
-    }
-
-    #[test]
-    fn lookups_without_allocating_build_the_same_text() {
-        let urls = [
-            "https://api.example.com/orders",
-            "http://127.0.0.1:9000/",
-            "http://[::1]:9000/",
-            "https://API.example.com:8443/x?token=1",
-            "http://host:0/",
-            "http://host:65535/",
-            "ftp://files.example.com/",
-            "custom-scheme://host.example/path",
-        ];
-        for url in urls {
-            let url: Url = url.parse().expect("valid url");
-            let mut buffer = [0; INLINE];
-            assert_eq!(
-                origin_inline(&url, &mut buffer),
-                Some(RateLimitKey::origin(&url).tagged()),
-                "{url}"
-            );
-        }
-        let long: Url = format!("https://{}.example/", "a".repeat(INLINE))
-            .parse()
-            .expect("valid url");
-        assert_eq!(origin_inline(&long, &mut [0; INLINE]), None);
-        assert!(
-            RateLimitKey::origin(&long)
-                .to_string()
-                .ends_with(".example:443")
         );
     }
 }

@@ -18,11 +18,11 @@ use reqwest::Request;
 
 use super::clock::TokioClock;
 use super::config::{Field, Params};
-use super::key::{INLINE, MapKey, origin_inline};
 use super::settings::Settings;
 use super::state::KeyState;
 use super::{RateLimitConfig, RateLimitKey, RateLimitState};
 use crate::error::ConfigError;
+use crate::key::{INLINE, MapKey, tagged_origin_inline};
 
 pub(crate) use self::admission::Admission;
 
@@ -210,18 +210,14 @@ impl RateLimiter {
         let quotas = self.quotas();
         let quota = quotas.of(key);
         self.make_room(quotas.idle_timeout, quotas.max_keys);
-        let entry = self
-            .shared
-            .keys
-            .entry(MapKey(key.clone()))
-            .or_insert_with(|| {
-                Arc::new(KeyState::new(
-                    key.clone(),
-                    quota,
-                    Arc::clone(&self.shared.settings),
-                    self.shared.clock,
-                ))
-            });
+        let entry = self.shared.keys.entry(key.map_key()).or_insert_with(|| {
+            Arc::new(KeyState::new(
+                key.clone(),
+                quota,
+                Arc::clone(&self.shared.settings),
+                self.shared.clock,
+            ))
+        });
         Arc::clone(&entry)
     }
 
@@ -231,7 +227,7 @@ impl RateLimiter {
     pub(crate) fn lookup(&self, request: &Request) -> Arc<KeyState> {
         if self.shared.key_fn.is_none() {
             let mut buffer = [0; INLINE];
-            if let Some(text) = origin_inline(request.url(), &mut buffer)
+            if let Some(text) = tagged_origin_inline(request.url(), &mut buffer)
                 && let Some(found) = self.shared.keys.get(text)
             {
                 return Arc::clone(found.value());
