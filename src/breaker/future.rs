@@ -53,13 +53,19 @@ pub(crate) struct Guard {
 }
 
 impl Guard {
-    /// Counts `outcome` on the circuit.
+    /// Counts `outcome` on the circuit. A refusal below (a rate limiter, the shared quota,
+    /// credentials that could not be had) never reached the host: it says nothing of it and
+    /// is not counted, as a dropped call is not.
     pub(crate) fn finish(&mut self, outcome: &Result<Response, Error>) {
         let (Some(ticket), Some(circuit)) = (self.ticket.take(), &self.entry.circuit) else {
             return;
         };
         let classification = match outcome {
             Ok(response) => self.entry.classifier.classify(Outcome::Response(response)),
+            Err(error) if error.refused_before_sending() => {
+                circuit.release(ticket);
+                return;
+            }
             Err(error) => self.entry.classifier.classify(Outcome::Error(error)),
         };
         circuit.record(

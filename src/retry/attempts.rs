@@ -164,15 +164,17 @@ where
     }
 }
 
-/// Whether the call ends on a circuit breaker's or bulkhead's refusal, none of its attempts
-/// having maybe been applied: the caller then gets that typed error as it is, which says
-/// until when.
+/// Whether the call ends on a refusal below (an open circuit, a full bulkhead, the shared
+/// quota, credentials, a rate limiter: [`Error::refused_before_sending`]), none of its
+/// attempts having maybe been applied: the caller then gets that typed error as it is, which
+/// says what refused and until when.
 fn refused_locally(progress: &Progress, outcome: &Result<Response, BoxError>) -> bool {
     progress.outcome == Applied::NotApplied
-        && matches!(
-            outcome.as_ref().err().and_then(|e| e.downcast_ref()),
-            Some(Error::CircuitOpen { .. } | Error::BulkheadFull { .. })
-        )
+        && outcome
+            .as_ref()
+            .err()
+            .and_then(|e| e.downcast_ref::<Error>())
+            .is_some_and(Error::refused_before_sending)
 }
 
 /// The `retry scheduled` event.
