@@ -163,21 +163,31 @@ async fn an_env_value_can_go_in_the_query_with_a_prefix() {
 #[tokio::test]
 async fn an_unset_variable_sends_nothing_and_is_not_retried() {
     let server = orders().await;
+    let looked_up = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&looked_up);
     let provider = EnvCredentials::header("CRM_API_KEY", "x-api-key")
         .expect("valid")
-        .lookup(|_| None);
+        .lookup(move |_| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            None
+        });
     let client = build(Client::builder().retry(retry()).credentials(provider));
 
     let error = get(&client, &server).await.expect_err("no key");
     assert_eq!(received(&server).await, 0, "nothing was sent");
     assert_eq!(error.outcome(), steadfast::classify::Applied::NotApplied);
-    assert!(matches!(
-        credentials_error(&error),
-        CredentialsError::EnvMissing { var, .. } if var == "CRM_API_KEY"
-    ));
     assert!(
-        matches!(&error, Error::NotRetried { failure, .. } if failure.attempts() == 1),
-        "an unset variable needs a person: {error:?}"
+        matches!(
+            &error,
+            Error::Credentials { source: CredentialsError::EnvMissing { var, .. }, .. }
+                if var == "CRM_API_KEY"
+        ),
+        "the refusal itself, not wrapped: {error:?}"
+    );
+    assert_eq!(
+        looked_up.load(Ordering::SeqCst),
+        1,
+        "an unset variable needs a person: not retried"
     );
 }
 
@@ -527,10 +537,10 @@ async fn a_token_endpoint_that_is_down_sends_nothing_to_the_api() {
         CredentialsError::TokenUnreachable { .. }
     ));
     assert_eq!(error.outcome(), steadfast::classify::Applied::NotApplied);
-    assert!(
-        matches!(&error, Error::RetriesExhausted { failure, .. } if failure.attempts() == 3),
-        "an endpoint that is down is retried like any transient failure: {error:?}"
-    );
+    // Retried like any transient failure (three attempts: `tests/refusal.rs` counts them),
+    // then handed on as the refusal it is.
+    assert!(matches!(&error, Error::Credentials { .. }), "{error:?}");
+    assert!(error.refused_before_sending());
     assert_eq!(received(&api).await, 0, "nothing was sent to the API");
 }
 

@@ -306,3 +306,54 @@ async fn killing_redis_falls_back_to_the_local_share_and_sends_each_call_once() 
         "one WARN per outage"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_the_client_a_quota_gone_is_retried_then_comes_back_as_itself() {
+    let mut redis = RedisServer::start();
+    let server = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::any())
+        .respond_with(wiremock::ResponseTemplate::new(201))
+        .mount(&server)
+        .await;
+    let quota = RedisQuota::connect(
+        &redis_config(&redis)
+            .when_down(WhenRedisIsDown::FailClosed)
+            .timeout(Duration::from_millis(200)),
+    )
+    .await
+    .expect("redis is up");
+    let limiter = RateLimiter::with_redis(&RateLimitConfig::new(Quota::per_second(1_000)), quota)
+        .expect("valid");
+    let retry = steadfast::retry::RetryConfig::default()
+        .max_retries(2)
+        .base_delay(MS)
+        .max_delay(2 * MS)
+        .without_budget();
+    let client = steadfast::Client::builder()
+        .retry(retry)
+        .shared_rate_limiter(limiter)
+        .build(http())
+        .expect("valid");
+    let url = format!("{}/invoices", server.uri());
+    client.post(&url).body("{}").send().await.expect("a permit");
+    redis.kill();
+
+    let error = client
+        .post(&url)
+        .body("{}")
+        .send()
+        .await
+        .expect_err("no quota");
+    assert!(
+        matches!(&error, Error::QuotaUnavailable { key: Some(_), .. }),
+        "the refusal itself, not a history of refused attempts: {error:?}"
+    );
+    assert!(error.refused_before_sending());
+    assert_eq!(error.outcome(), steadfast::classify::Applied::NotApplied);
+    assert!(
+        error.idempotency_key().is_some(),
+        "the key to replay it with"
+    );
+    let sent = server.received_requests().await.expect("recording").len();
+    assert_eq!(sent, 1, "nothing sent once Redis was gone");
+}

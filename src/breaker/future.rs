@@ -53,7 +53,9 @@ pub(crate) struct Guard {
 }
 
 impl Guard {
-    /// Counts `outcome` on the circuit.
+    /// Counts `outcome` on the circuit. A refusal below (a rate limiter, the shared quota,
+    /// credentials that could not be had) never reached the host: it says nothing of it and
+    /// is not counted, as a dropped call is not.
     #[inline]
     pub(crate) fn finish(&mut self, outcome: &Result<Response, Error>) {
         let (Some(ticket), Some(circuit)) = (self.ticket.take(), &self.entry.circuit) else {
@@ -65,6 +67,12 @@ impl Guard {
             && response.status().as_u16() < 400
         {
             circuit.record(ticket, Counted::Success);
+            return;
+        }
+        if let Err(error) = outcome
+            && error.refused_before_sending()
+        {
+            circuit.release(ticket);
             return;
         }
         let classification = match (&self.entry.classifier, outcome) {

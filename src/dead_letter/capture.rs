@@ -102,6 +102,24 @@ impl Captured {
         }
     }
 
+    /// Nothing of the request but its method, when no layer below handed it back and none
+    /// was copied (a stack below that stopped handing it back): the letter still records
+    /// the failure, cannot be replayed, and the loss is logged at ERROR.
+    pub(crate) fn lost(method: Method) -> Self {
+        tracing::error!(
+            target: "steadfast",
+            { "http.request.method" = method.as_str() },
+            "dead letter without its request: no layer below handed it back"
+        );
+        Self {
+            method,
+            packed: Vec::new(),
+            url_end: 0,
+            headers_end: 0,
+            body: CapturedBody::Streamed,
+        }
+    }
+
     /// The headers packed: name, value, and whether reqwest marked the value sensitive.
     fn headers(&self) -> impl Iterator<Item = (&[u8], &[u8], bool)> {
         let mut rest = &self.packed[self.url_end..self.headers_end];

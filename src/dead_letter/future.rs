@@ -3,21 +3,22 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll, ready};
 
 use pin_project_lite::pin_project;
-use reqwest::Response;
+use reqwest::{Method, Request, Response};
 use tokio::task::futures::TaskLocalFuture;
 
 use super::capture::{self, Captured};
 use super::recorder::Recorder;
 use crate::error::{BoxError, Error};
-use crate::telemetry::AttemptEntry;
+use crate::telemetry::CallLog;
 
 pin_project! {
     /// The future returned by [`DeadLetterService`](super::DeadLetterService).
     ///
-    /// While the call runs it only polls the inner future (inside the attempt log's scope);
+    /// While the call runs it only polls the inner future (inside the call log's scope);
     /// a call that fails and is recorded moves on to a boxed future that makes the letter
     /// and stores it, bounded by `response_read_timeout` and `record_timeout`.
     #[must_use = "futures do nothing unless polled"]
@@ -36,7 +37,7 @@ pin_project! {
         },
         Calling {
             #[pin]
-            inner: TaskLocalFuture<RefCell<Vec<AttemptEntry>>, F>,
+            inner: TaskLocalFuture<RefCell<CallLog>, DropWhenDone<F>>,
             call: Option<Call>,
         },
         Recording {
@@ -46,10 +47,40 @@ pin_project! {
     }
 }
 
+pin_project! {
+    /// The inner future, dropped as soon as it is done, inside the call log's scope: the
+    /// layers below (retry) hand the request back as their futures go, which a deadline
+    /// above them may keep until it is dropped itself.
+    struct DropWhenDone<F> {
+        #[pin]
+        inner: Option<F>,
+    }
+}
+
+impl<F: Future> Future for DropWhenDone<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut inner = self.project().inner;
+        let Some(future) = inner.as_mut().as_pin_mut() else {
+            panic!("dead-letter future polled after completion");
+        };
+        let output = ready!(future.poll(cx));
+        inner.set(None);
+        Poll::Ready(output)
+    }
+}
+
 /// What a letter is made of, besides the error.
-struct Call {
-    captured: Captured,
-    recorder: Arc<Recorder>,
+pub(crate) struct Call {
+    pub(crate) method: Method,
+    /// The request as the caller handed it, copied up front when no layer below was known
+    /// to hand it back.
+    pub(crate) copy: Option<Captured>,
+    /// A copy a layer below handed back during `call` (the idempotency layer, when it does
+    /// not pass the request on at once).
+    pub(crate) handed: Option<Box<Request>>,
+    pub(crate) recorder: Arc<Recorder>,
 }
 
 impl<F> ResponseFuture<F> {
@@ -60,15 +91,29 @@ impl<F> ResponseFuture<F> {
         }
     }
 
+    /// Records the call of `inner`, started under `asking`; `handed_back` is what the
+    /// service learned of the layers below, updated from their answer.
     #[inline(always)]
-    pub(crate) fn recording(inner: F, captured: Captured, recorder: Arc<Recorder>) -> Self
+    pub(crate) fn recording(
+        inner: F,
+        asking: crate::telemetry::Asking,
+        mut call: Call,
+        handed_back: &AtomicBool,
+    ) -> Self
     where
         F: Future,
     {
+        let answer = asking.answer();
+        let handed = answer.promised || answer.handed.is_some();
+        if handed == call.copy.is_some() {
+            // The stack below changed its answer: copy up front again, or stop copying.
+            handed_back.store(handed, Ordering::Relaxed);
+        }
+        call.handed = answer.handed;
         Self {
             state: State::Calling {
-                inner: crate::telemetry::with_attempt_log(inner),
-                call: Some(Call { captured, recorder }),
+                inner: crate::telemetry::with_attempt_log(DropWhenDone { inner: Some(inner) }),
+                call: Some(call),
             },
         }
     }
@@ -97,7 +142,7 @@ where
                 let Some(call) = call.take() else {
                     return Poll::Ready(Err(error));
                 };
-                if !call.recorder.wants(&call.captured.method, &error) {
+                if !call.recorder.wants(&call.method, &error) {
                     self.project().state.set(State::Done);
                     return Poll::Ready(Err(error));
                 }
@@ -114,18 +159,52 @@ where
             }
             StateProj::Done => panic!("dead-letter future polled after completion"),
         };
-        let future = Box::pin(async move {
-            let Call { captured, recorder } = call;
-            let letter = capture::letter(captured, &error, log, &recorder).await;
+        let record = async move {
+            let Call {
+                method,
+                copy,
+                handed,
+                recorder,
+            } = call;
+            let max_body = recorder.config.max_body_bytes;
+            // The request as a layer below handed it back, else as copied up front.
+            let captured = match (log.request.or(handed), copy) {
+                (_, Some(copy)) => copy,
+                (Some(request), None) => Captured::of(&request, max_body),
+                (None, None) => Captured::lost(method),
+            };
+            let letter = capture::letter(captured, &error, log.attempts, &recorder).await;
             recorder.store(&letter).await;
             error
-        });
+        };
+        let future = off_the_callers_path(record);
         self.as_mut()
             .project()
             .state
             .set(State::Recording { future });
         self.poll(cx)
     }
+}
+
+/// Runs `record` as a task of its own when there is a runtime, so that a caller who drops
+/// the call's future while its letter is stored does not drop the letter (the task is
+/// bounded by `response_read_timeout` and `record_timeout`); the caller still gets the
+/// error once it is stored. Without a runtime it runs in the caller's future.
+fn off_the_callers_path(
+    record: impl Future<Output = Error> + Send + 'static,
+) -> Pin<Box<dyn Future<Output = Error> + Send>> {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return Box::pin(record);
+    };
+    let task = runtime.spawn(record);
+    Box::pin(async move {
+        match task.await {
+            Ok(error) => error,
+            Err(failed) if failed.is_panic() => std::panic::resume_unwind(failed.into_panic()),
+            // The runtime is shutting down, and took the task and its error with it.
+            Err(cancelled) => Error::transport(Box::new(cancelled)),
+        }
+    })
 }
 
 impl<F> fmt::Debug for ResponseFuture<F> {

@@ -67,17 +67,31 @@
 //! ([`DeadLetters::confirm_not_applied`]) said it was not applied. Claims (a lease per
 //! letter) make sure two replayers never send one letter twice.
 //!
-//! A caller that drops a failed call's future while its letter is being stored drops the
-//! letter too: recording runs in the call's own future, not in a spawned task.
+//! A caller that drops a failed call's future while its letter is being stored does not drop
+//! the letter: on a tokio runtime the letter is made and stored by a task of its own, bounded
+//! as above, and the caller's future waits for it. (A caller that drops the future before the
+//! call has failed cancels the call itself: there is no failure to record.)
 //!
 //! # Cost
 //!
-//! A call that succeeds pays for one buffer holding its URL, headers and a body up to
-//! 1 KiB (a larger one is shared, not copied), and for the attempt log's scope around the
-//! inner future; the retry layer logs attempts only when an attempt did not succeed at once.
-//! Measured with callgrind (`benches/profile.rs`, in memory): the layer alone adds about
-//! 800 instructions to a GET and 1,000 to a POST. A client without dead letters keeps the
-//! layer in its stack as a pass-through (a branch; not measured separately).
+//! A call that succeeds pays for no copy of its request. The layer asks the layers below
+//! for the request back: a [`Retry`](crate::retry::Retry) layer keeps a spare copy of every
+//! request for its next attempt anyway, and hands it back when the call fails, is cut by a
+//! deadline or dropped; the idempotency layer hands back a copy on the paths where its
+//! ledger answers before retry runs. Until a call has shown that the stack below does this
+//! (the first one), and over a stack that does not (the layer alone over a transport), the
+//! layer copies each request up front instead: its URL, headers and a body up to 1 KiB in
+//! one buffer (a larger body is shared, not copied). The retry layer logs attempts only when
+//! an attempt did not succeed at once.
+//!
+//! Measured with callgrind (`benches/profile.rs`, in memory, instructions per call): see
+//! the README's benchmark section. A client without dead letters keeps the layer in its
+//! stack as a pass-through (a branch; not measured separately).
+//!
+//! A stack that stops handing requests back after the layer learned that it does (a layer
+//! of another crate between this one and retry that answers without calling it) would
+//! leave that call's letter without its request (logged at ERROR); the layer sees it as the
+//! call starts and copies requests up front again from the next call on.
 
 mod capture;
 mod config;

@@ -201,7 +201,7 @@ pub(crate) async fn replay(
         .unwrap_or_default();
     letter.replays += 1;
     letter.updated = SystemTime::now();
-    let mut sent = attempts(&log, true);
+    let mut sent = attempts(&log.attempts, true);
     Ok(match result {
         Ok(response) => {
             letter.attempts.append(&mut sent);

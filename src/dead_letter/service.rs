@@ -1,4 +1,5 @@
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 
 use reqwest::{Request, Response};
@@ -6,6 +7,7 @@ use tower_service::Service;
 
 use super::ResponseFuture;
 use super::capture::Captured;
+use super::future::Call;
 use super::recorder::Recorder;
 use crate::error::{BoxError, Error};
 
@@ -13,10 +15,26 @@ use crate::error::{BoxError, Error};
 /// as a [`DeadLetter`](super::DeadLetter) in a sink, then returns the call's own result.
 ///
 /// A call that succeeds is never recorded; a sink that fails never fails the call.
+///
+/// # Cost
+///
+/// The layer asks the layers below for the request back: a [`Retry`](crate::retry::Retry)
+/// layer (with steadfast's call-scope layers between) hands its spare copy back when a call
+/// fails, so that a call that succeeds pays for no copy. Until a call has shown that the
+/// stack below does (the first one), and over a stack that does not, the layer copies each
+/// request up front instead.
 #[derive(Debug, Clone)]
 pub struct DeadLetterService<S> {
     inner: S,
-    recorder: Option<Arc<Recorder>>,
+    shared: Option<Arc<Shared>>,
+}
+
+/// The recorder, and what this service learned of the stack below it.
+#[derive(Debug)]
+struct Shared {
+    recorder: Arc<Recorder>,
+    /// The last call showed that a layer below hands the request back.
+    handed_back: AtomicBool,
 }
 
 impl<S> DeadLetterService<S> {
@@ -27,7 +45,13 @@ impl<S> DeadLetterService<S> {
     }
 
     pub(crate) fn optional(inner: S, recorder: Option<Arc<Recorder>>) -> Self {
-        Self { inner, recorder }
+        let shared = recorder.map(|recorder| {
+            Arc::new(Shared {
+                recorder,
+                handed_back: AtomicBool::new(false),
+            })
+        });
+        Self { inner, shared }
     }
 
     /// The inner service.
@@ -66,13 +90,21 @@ where
 
     #[inline(always)]
     fn call(&mut self, request: Request) -> Self::Future {
-        match &self.recorder {
+        let shared = match &self.shared {
             // A replay updates its own letter: no second one for the same call.
-            Some(recorder) if !super::replay::in_replay() => {
-                let captured = Captured::of(&request, recorder.config.max_body_bytes);
-                ResponseFuture::recording(self.inner.call(request), captured, Arc::clone(recorder))
-            }
-            _ => ResponseFuture::passing(self.inner.call(request)),
-        }
+            Some(shared) if !super::replay::in_replay() => shared,
+            _ => return ResponseFuture::passing(self.inner.call(request)),
+        };
+        let copied = !shared.handed_back.load(Ordering::Relaxed);
+        let call = Call {
+            method: request.method().clone(),
+            copy: copied.then(|| Captured::of(&request, shared.recorder.config.max_body_bytes)),
+            handed: None,
+            recorder: Arc::clone(&shared.recorder),
+        };
+        let asking = crate::telemetry::Asking::start();
+        // The inner future goes straight into this one's state; what the layers below said
+        // is read once their `call` returned, the next argument.
+        ResponseFuture::recording(self.inner.call(request), asking, call, &shared.handed_back)
     }
 }

@@ -8,6 +8,7 @@ mod config;
 mod credentials;
 mod failure;
 mod not_retried;
+mod refusal;
 mod store;
 mod variants;
 

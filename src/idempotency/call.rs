@@ -40,7 +40,10 @@ where
     };
     let key = match key {
         Ok(key) => key,
-        Err(error) => return ResponseFuture::ready(Err(error)),
+        Err(error) => {
+            give_back(request);
+            return ResponseFuture::ready(Err(error));
+        }
     };
     // The log layer's span already shows a key the request carried; a fresh one it learns
     // here (recorded twice, a text formatter would print it twice).
@@ -80,18 +83,40 @@ where
         Ok(answer) => answer,
         // The ledger does I/O: the ready service goes into the boxed call.
         Err(pending) => {
+            keep_for_letter(&request);
             let ready = take_ready(inner);
             return ResponseFuture::boxed(Box::pin(call.run(ready, request, pending)));
         }
     };
     match call.next(answer, &request) {
         Next::Send(keyed) => ResponseFuture::sending(inner.call(request), Some(keyed)),
-        Next::Done(result) => ResponseFuture::ready(result),
+        Next::Done(result) => {
+            give_back(request);
+            ResponseFuture::ready(result)
+        }
         // Waiting for another holder, or asking a verifier: the rare paths are boxed.
         next @ (Next::Wait(_) | Next::Verify(..)) => {
+            keep_for_letter(&request);
             let ready = take_ready(inner);
             ResponseFuture::boxed(Box::pin(drive(ready, request, next)))
         }
+    }
+}
+
+/// Gives a request that will not be sent back to a dead-letter layer above, if one asked:
+/// a retry layer below, which would hand it back, never sees it.
+fn give_back(request: Request) {
+    if crate::telemetry::is_asked() {
+        crate::telemetry::hand_back(request);
+    }
+}
+
+/// Hands a copy of `request` to a dead-letter layer above, if one asked, before a path that
+/// may end on the ledger's answer without sending it (the slow paths: a copy costs little
+/// next to the ledger's round trip).
+fn keep_for_letter(request: &Request) {
+    if crate::telemetry::is_asked() {
+        crate::telemetry::hand_back(crate::telemetry::copy_of(request));
     }
 }
 

@@ -20,19 +20,46 @@ use crate::verify::{Sender, Verification, Verified, VerifyRequest};
 
 /// What is left of the request after an attempt: a copy for the next one, or, for a body
 /// that cannot be copied, what the error and the verifier need of it.
+///
+/// When a dead-letter layer above asked for the request (`armed`), a call that does not
+/// succeed hands the copy back to it as this is dropped: at the call's end, when a deadline
+/// above cuts it, or when the caller drops it.
 pub(super) struct Leftover {
     pub(super) spare: Option<Request>,
     /// Boxed: rare, and the first attempt's future stays small.
     pub(super) streamed: Option<Box<Streamed>>,
+    pub(super) armed: bool,
 }
 
-/// A sent request whose body was a stream: its URL and idempotency key.
+/// A sent request whose body was a stream: its URL and idempotency key, and its head for a
+/// dead-letter layer that asked for it.
 pub(super) struct Streamed {
     pub(super) url: Url,
     pub(super) key: Option<String>,
+    pub(super) head: Option<Request>,
+}
+
+impl Drop for Leftover {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let request = self
+            .spare
+            .take()
+            .or_else(|| self.streamed.as_mut().and_then(|s| s.head.take()));
+        if let Some(request) = request {
+            crate::telemetry::hand_back(request);
+        }
+    }
 }
 
 impl Leftover {
+    /// The call succeeded: the copy is dropped, not handed back.
+    pub(super) fn disarm(&mut self) {
+        self.armed = false;
+    }
+
     /// The request's URL, for naming the endpoint in an error.
     fn url(&self) -> Option<&Url> {
         self.spare
@@ -90,6 +117,7 @@ where
                 let sender = Sender::new(inner.clone());
                 match verify(sender, &policy, &mut progress, &left, deadline_at).await {
                     Ok(Verification::Applied(response)) => {
+                        left.disarm();
                         return Ok(verified(&policy, &progress, response));
                     }
                     Ok(Verification::NotApplied) => {
@@ -130,10 +158,7 @@ where
         // The status outlives its response, let go before the wait to free the connection.
         let last_status = outcome.as_ref().ok().map(Response::status);
         drop(outcome);
-        tokio::time::sleep(delay).await;
-        progress.previous_delay = delay;
-        progress.waited += delay;
-        left = spare(&next, &policy);
+        let next = wait(&mut left, next, delay, &mut progress, &policy).await?;
         progress.attempts += 1;
         let started = Instant::now();
         let attempt = send(&mut inner, &policy, next, progress.attempts - 1, started);
@@ -155,7 +180,12 @@ where
             Err(e) => return Err(e),
         };
         match settle(&policy, &mut progress, next_outcome, next_classification) {
-            Settled::Done(result) => return result,
+            Settled::Done(result) => {
+                if result.is_ok() {
+                    left.disarm();
+                }
+                return result;
+            }
             Settled::Failed(failed) => {
                 outcome = failed;
                 classification = next_classification;
@@ -164,15 +194,40 @@ where
     }
 }
 
-/// Whether the call ends on a circuit breaker's or bulkhead's refusal, none of its attempts
-/// having maybe been applied: the caller then gets that typed error as it is, which says
-/// until when.
+/// Waits `delay` before the next attempt with `next` in `left`, so that a deadline above
+/// cutting the wait still hands the request back to a dead-letter layer; then takes it out,
+/// leaving a copy in `left`.
+async fn wait(
+    left: &mut Leftover,
+    next: Request,
+    delay: std::time::Duration,
+    progress: &mut Progress,
+    policy: &Policy,
+) -> Result<Request, Error> {
+    left.spare = Some(next);
+    tokio::time::sleep(delay).await;
+    progress.previous_delay = delay;
+    progress.waited += delay;
+    let Some(next) = left.spare.take() else {
+        return Err(Error::InvalidRequest(
+            "retry lost the request it waited with".into(),
+        ));
+    };
+    *left = spare(&next, policy, left.armed);
+    Ok(next)
+}
+
+/// Whether the call ends on a refusal below (an open circuit, a full bulkhead, the shared
+/// quota, credentials, a rate limiter: [`Error::refused_before_sending`]), none of its
+/// attempts having maybe been applied: the caller then gets that typed error as it is, which
+/// says what refused and until when.
 fn refused_locally(progress: &Progress, outcome: &Result<Response, BoxError>) -> bool {
     progress.outcome == Applied::NotApplied
-        && matches!(
-            outcome.as_ref().err().and_then(|e| e.downcast_ref()),
-            Some(Error::CircuitOpen { .. } | Error::BulkheadFull { .. })
-        )
+        && outcome
+            .as_ref()
+            .err()
+            .and_then(|e| e.downcast_ref::<Error>())
+            .is_some_and(Error::refused_before_sending)
 }
 
 /// The `retry scheduled` event.

@@ -91,7 +91,8 @@ where
         let method = request.method().clone();
         // The host is read only for a request that is not idempotent.
         let safe = is_idempotent(&method) || policy.server_dedupes(&request);
-        let left = spare(&request, &policy);
+        // A dead-letter layer above takes the spare copy back if the call fails.
+        let left = spare(&request, &policy, crate::telemetry::is_asked());
         let (span, attempt) = start_attempt(ready, &policy, request, 0);
         Self {
             state: State::First {
@@ -152,6 +153,7 @@ where
                     if let Some(budget) = &call.policy.budget {
                         budget.deposit();
                     }
+                    call.left.disarm();
                     // Dropping the state ends the attempt's future and span now.
                     self.project().state.set(State::Done);
                     // `Ok`, converted without a copy of the response on its way.
@@ -166,6 +168,9 @@ where
                 );
                 match settle(&call.policy, &mut call.progress, outcome, classification) {
                     Settled::Done(result) => {
+                        if result.is_ok() {
+                            call.left.disarm();
+                        }
                         // Dropping the state ends the attempt's future and span now.
                         self.project().state.set(State::Done);
                         return Poll::Ready(result);
@@ -224,18 +229,23 @@ where
 
 /// A copy of `request` for the next attempt, and, when it cannot be copied, its URL and key
 /// for the error and the verifier (both are gone once sent).
-pub(super) fn spare(request: &Request, policy: &Policy) -> Leftover {
+///
+/// `armed`: a dead-letter layer above asked for the request back if the call fails.
+pub(super) fn spare(request: &Request, policy: &Policy, armed: bool) -> Leftover {
     match super::spare::try_clone(request) {
         Some(spare) => Leftover {
             spare: Some(spare),
             streamed: None,
+            armed,
         },
         None => Leftover {
             spare: None,
             streamed: Some(Box::new(Streamed {
                 url: request.url().clone(),
                 key: key_of(request, policy),
+                head: armed.then(|| crate::telemetry::copy_of(request)),
             })),
+            armed,
         },
     }
 }

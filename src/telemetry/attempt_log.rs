@@ -1,5 +1,6 @@
 //! Every attempt of a call, for the dead-letter layer: the retry layer classifies each
-//! attempt and appends it here, when a layer above asked for the log.
+//! attempt and appends it here, when a layer above asked for the log; and the request,
+//! handed back by the layer that held it when the call failed ([`super::hand_back`]).
 //!
 //! The log is a task-local value that the dead-letter layer sets around the call it wraps
 //! (`reqwest::Request` has no public extensions to carry it in). Without a dead-letter
@@ -11,14 +12,23 @@ use std::cell::RefCell;
 use std::future::Future;
 use std::time::Duration;
 
-use reqwest::StatusCode;
+use reqwest::{Request, StatusCode};
 use tokio::task::futures::TaskLocalFuture;
 use tokio::time::Instant;
 
 use crate::classify::Classification;
 
 tokio::task_local! {
-    static ATTEMPTS: RefCell<Vec<AttemptEntry>>;
+    pub(super) static ATTEMPTS: RefCell<CallLog>;
+}
+
+/// What the dead-letter layer learns of the call it wraps while the call runs.
+#[derive(Debug, Default)]
+pub(crate) struct CallLog {
+    pub(crate) attempts: Vec<AttemptEntry>,
+    /// The request, handed back when the call failed; boxed so that the log, which moves in
+    /// and out of the task-local slot at every poll, stays small.
+    pub(crate) request: Option<Box<Request>>,
 }
 
 /// One attempt as the retry layer saw it.
@@ -31,10 +41,8 @@ pub(crate) struct AttemptEntry {
 }
 
 /// Runs `future` with an empty attempt log; take it back with `TaskLocalFuture::take_value`.
-pub(crate) fn with_attempt_log<F: Future>(
-    future: F,
-) -> TaskLocalFuture<RefCell<Vec<AttemptEntry>>, F> {
-    ATTEMPTS.scope(RefCell::new(Vec::new()), future)
+pub(crate) fn with_attempt_log<F: Future>(future: F) -> TaskLocalFuture<RefCell<CallLog>, F> {
+    ATTEMPTS.scope(RefCell::new(CallLog::default()), future)
 }
 
 /// Appends an attempt to the log of the call being polled, when a layer above keeps one.
@@ -46,9 +54,9 @@ pub(crate) fn record_attempt(
     let _ = ATTEMPTS.try_with(|log| {
         if let Ok(mut log) = log.try_borrow_mut()
             // Bounded: a runaway retry configuration cannot grow a letter without end.
-            && log.len() < MAX_ATTEMPTS
+            && log.attempts.len() < MAX_ATTEMPTS
         {
-            log.push(AttemptEntry {
+            log.attempts.push(AttemptEntry {
                 classification,
                 status,
                 started,
@@ -83,7 +91,7 @@ mod tests {
         }));
         scoped.as_mut().await;
         let log = scoped.as_mut().take_value().expect("the log").into_inner();
-        assert_eq!(log.len(), 1);
-        assert_eq!(log[0].status, Some(StatusCode::BAD_GATEWAY));
+        assert_eq!(log.attempts.len(), 1);
+        assert_eq!(log.attempts[0].status, Some(StatusCode::BAD_GATEWAY));
     }
 }
