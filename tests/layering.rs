@@ -18,7 +18,9 @@ const GROUND: &[&str] = &[
     "hints",
     "key",
     "mapper",
+    "metrics",
     "redact",
+    "redis_stream",
     "telemetry",
     "verify",
 ];
@@ -39,8 +41,9 @@ const LAYERS: &[&str] = &[
 
 /// On top: may import anything. `webhook` is a receiver's facade: it builds on the
 /// idempotency ledger's stores as a user would, and no layer imports it; `admin` is a page
-/// over the dead letters' public API.
-const TOP: &[&str] = &["admin", "client", "lib", "webhook"];
+/// over the dead letters' public API; `flow` (pages, batches, reconciliation, the queue
+/// worker) builds on the `Client` as a user would.
+const TOP: &[&str] = &["admin", "client", "flow", "lib", "webhook"];
 
 #[derive(Debug, PartialEq, Eq)]
 enum Floor {
