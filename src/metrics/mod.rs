@@ -93,7 +93,7 @@ mod describe;
 mod names;
 mod record;
 
-pub(crate) use attempt::{Attempt, AttemptStart};
+pub(crate) use attempt::AttemptStart;
 pub use describe::{describe, unit_of};
 pub use names::*;
 pub(crate) use record::{

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use reqwest::{Method, Request, StatusCode, Url};
 
-use crate::classify::{Classification, SharedClassifier};
+use crate::classify::Classification;
 use crate::verify::Verification;
 
 #[inline(always)]
@@ -65,17 +65,17 @@ pub(crate) struct AttemptStart;
 
 impl AttemptStart {
     #[inline(always)]
-    pub(crate) fn of(_: &Request, _: &SharedClassifier) -> Self {
+    pub(crate) fn of(_: &Request) -> Self {
         Self
     }
 
-    /// The sending future itself.
     #[inline(always)]
     #[allow(clippy::unused_self)]
-    pub(crate) fn watch<F>(self, inner: F) -> F {
-        inner
+    pub(crate) fn take(&mut self) -> Self {
+        Self
     }
-}
 
-/// The sending future itself.
-pub(crate) type Attempt<F> = F;
+    #[inline(always)]
+    #[allow(clippy::unused_self)]
+    pub(crate) fn end(self, _: Option<StatusCode>, _: Classification, _: bool) {}
+}

@@ -275,8 +275,15 @@ where
     if let Err(e) = poll_fn(|cx| inner.poll_ready(cx)).await {
         return Err(Error::transport(without_url(e.into())));
     }
-    let (span, attempt) = start_attempt(inner, policy, request, resend_count);
-    Ok(finish_attempt(policy, &span, attempt.await, None, started))
+    let (span, attempt, metrics) = start_attempt(inner, policy, request, resend_count);
+    Ok(finish_attempt(
+        policy,
+        &span,
+        attempt.await,
+        None,
+        started,
+        metrics,
+    ))
 }
 
 /// Asks the verifier about the last attempt, within `verify_timeout` and the deadline.

@@ -42,7 +42,8 @@ pin_project! {
     {
         First {
             #[pin]
-            attempt: Instrumented<crate::metrics::Attempt<S::Future>>,
+            attempt: Instrumented<S::Future>,
+            metrics: crate::metrics::AttemptStart,
             call: Option<FirstAttempt<S>>,
         },
         Retrying {
@@ -93,10 +94,11 @@ where
         let safe = is_idempotent(&method) || policy.server_dedupes(&request);
         // A dead-letter layer above takes the spare copy back if the call fails.
         let left = spare(&request, &policy, crate::telemetry::is_asked());
-        let (span, attempt) = start_attempt(ready, &policy, request, 0);
+        let (span, attempt, metrics) = start_attempt(ready, &policy, request, 0);
         Self {
             state: State::First {
                 attempt,
+                metrics,
                 call: Some(FirstAttempt {
                     inner,
                     policy,
@@ -126,12 +128,11 @@ where
 {
     type Output = Result<Response, Error>;
 
-    // With feature `metrics` an attempt's error is a `BoxError` already.
-    #[allow(clippy::useless_conversion)]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let (outcome, classification, first) = match self.as_mut().project().state.project() {
             StateProj::First {
                 attempt,
+                metrics,
                 call: kept,
             } => {
                 let outcome = ready!(attempt.poll(cx));
@@ -150,6 +151,7 @@ where
                 {
                     let status = Some(response.status());
                     crate::telemetry::record_outcome(&call.span, status, classification);
+                    metrics.take().end(status, classification, false);
                     if let Some(budget) = &call.policy.budget {
                         budget.deposit();
                     }
@@ -165,6 +167,7 @@ where
                     outcome,
                     known,
                     call.progress.start,
+                    metrics.take(),
                 );
                 match settle(&call.policy, &mut call.progress, outcome, classification) {
                     Settled::Done(result) => {
@@ -298,20 +301,20 @@ pub(super) fn start_attempt<S>(
     policy: &Policy,
     request: Request,
     resend_count: u32,
-) -> (Span, Instrumented<crate::metrics::Attempt<S::Future>>)
+) -> (Span, Instrumented<S::Future>, crate::metrics::AttemptStart)
 where
     S: Service<Request>,
 {
     let span = crate::telemetry::attempt_span(&request, &policy.idempotency_header, resend_count);
     // Entered for the call alone, as `in_scope` does, without moving the request into a
     // closure first.
+    let metrics = crate::metrics::AttemptStart::of(&request);
     let sent = {
         let _entered = span.enter();
-        let metrics = crate::metrics::AttemptStart::of(&request, &policy.classifier);
-        metrics.watch(inner.call(request))
+        inner.call(request)
     };
     let attempt = tracing::Instrument::instrument(sent, span.clone());
-    (span, attempt)
+    (span, attempt, metrics)
 }
 
 /// Classifies an attempt's outcome (started at `started`), unless its classification is
@@ -323,6 +326,7 @@ pub(super) fn finish_attempt<E>(
     outcome: Result<Response, E>,
     known: Option<Classification>,
     started: Instant,
+    metrics: crate::metrics::AttemptStart,
 ) -> (Result<Response, BoxError>, Classification)
 where
     E: Into<BoxError>,
@@ -334,6 +338,15 @@ where
     });
     let status = outcome.as_ref().ok().map(Response::status);
     crate::telemetry::record_outcome(span, status, classification);
+    let refused = outcome
+        .as_ref()
+        .err()
+        .and_then(|e| e.downcast_ref::<Error>());
+    metrics.end(
+        status,
+        classification,
+        refused.is_some_and(Error::refused_before_sending),
+    );
     // For a dead-letter layer above, if there is one; a first attempt that succeeded
     // never comes here.
     crate::telemetry::record_attempt(classification, status, started);
