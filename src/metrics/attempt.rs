@@ -76,7 +76,7 @@ impl Active {
     }
 
     #[cold]
-    fn end(self: Box<Self>, status: Option<StatusCode>, classification: Classification) {
+    fn end(&self, status: Option<StatusCode>, classification: Classification) {
         let mut labels = self.labels.clone();
         if let Some(status) = status {
             labels.push(Label::new(STATUS_CODE, status.as_str().to_owned()));
