@@ -73,13 +73,19 @@ impl<T> Default for OriginCache<T> {
 }
 
 impl<T> OriginCache<T> {
+    /// The value cached for `url`'s origin if it is the home origin: a load and a
+    /// comparison, inlined into the caller.
+    #[inline(always)]
+    pub(crate) fn home(&self, url: &Url) -> Option<Arc<T>> {
+        let home = self.home.get()?;
+        home.is(url.as_str()).then(|| Arc::clone(&home.value))
+    }
+
     /// The value cached for `url`'s origin.
     #[inline]
     pub(crate) fn get(&self, url: &Url) -> Option<Arc<T>> {
-        if let Some(home) = self.home.get()
-            && home.is(url.as_str())
-        {
-            return Some(Arc::clone(&home.value));
+        if let Some(found) = self.home(url) {
+            return Some(found);
         }
         let host = url.host_str()?;
         let port = url.port();
