@@ -56,13 +56,29 @@ impl Guard {
     /// Counts `outcome` on the circuit. A refusal below (a rate limiter, the shared quota,
     /// credentials that could not be had) never reached the host: it says nothing of it and
     /// is not counted, as a dropped call is not.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn finish(&mut self, outcome: &Result<Response, Error>) {
-        let (Some(ticket), Some(circuit)) = (self.ticket.take(), &self.entry.circuit) else {
+        let (Some(ticket), Some(circuit)) = (self.ticket, &self.entry.circuit) else {
             return;
         };
         // The built-in rules call every status below 400 a success: no classification to
-        // build on the path most calls take.
+        // build, and no call, on the path most calls take.
+        if let (None, Ok(response)) = (&self.entry.classifier, outcome)
+            && response.status().as_u16() < 400
+            && circuit.record_success_quickly(ticket)
+        {
+            self.ticket = None;
+            return;
+        }
+        self.finish_slowly(outcome);
+    }
+
+    /// [`finish`](Self::finish) past its shortcut.
+    #[inline(never)]
+    fn finish_slowly(&mut self, outcome: &Result<Response, Error>) {
+        let (Some(ticket), Some(circuit)) = (self.ticket.take(), &self.entry.circuit) else {
+            return;
+        };
         if let (None, Ok(response)) = (&self.entry.classifier, outcome)
             && response.status().as_u16() < 400
         {

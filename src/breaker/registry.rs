@@ -110,8 +110,20 @@ impl Circuits {
     /// there is no room for another key. A known origin is found in the cache of recent
     /// ones without a lock (or in the map without allocating), and a key found or made in
     /// the map is offered to that cache.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn lookup(&self, request: &Request) -> Option<Arc<Entry>> {
+        // The home origin inline, in the caller's frame; the rest out of line.
+        if self.shared.key_fn.is_none()
+            && let Some(found) = self.shared.recent.home(request.url())
+        {
+            return Some(found);
+        }
+        self.lookup_slowly(request)
+    }
+
+    /// [`lookup`](Self::lookup) past the home origin.
+    #[inline(never)]
+    fn lookup_slowly(&self, request: &Request) -> Option<Arc<Entry>> {
         if self.shared.key_fn.is_some() {
             return self.entry(self.key_of(request));
         }

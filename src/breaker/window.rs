@@ -51,7 +51,7 @@ impl Window {
     /// Counts a success in the bucket of the clock's last reading, if that bucket still
     /// holds that epoch and it is not time to read the clock again; `false` when the caller
     /// must read it and [`record`](Self::record).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn record_success_without_clock(&self) -> bool {
         let epoch = self.last_epoch.load(Ordering::Relaxed);
         let bucket = &self.buckets[usize::try_from(epoch % BUCKETS).unwrap_or(0)];

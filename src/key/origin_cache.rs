@@ -34,6 +34,20 @@ struct Home<T> {
     value: Arc<T>,
 }
 
+impl<T> Home<T> {
+    /// Whether `url` (its text) is of this origin: it starts with the prefix and its
+    /// authority ends there. A URL's text has no `/`, `?` or `#` before its path but the
+    /// `//` after the scheme, so text going on past the prefix (a longer host or port,
+    /// userinfo's `@`) is another origin. The same as comparing the text before the path,
+    /// without finding where the path starts.
+    #[inline]
+    fn is(&self, url: &str) -> bool {
+        let prefix = self.prefix.as_bytes();
+        let url = url.as_bytes();
+        url.starts_with(prefix) && matches!(url.get(prefix.len()), None | Some(b'/' | b'?' | b'#'))
+    }
+}
+
 struct Cached<T> {
     scheme: Box<str>,
     host: Box<str>,
@@ -59,13 +73,19 @@ impl<T> Default for OriginCache<T> {
 }
 
 impl<T> OriginCache<T> {
+    /// The value cached for `url`'s origin if it is the home origin: a load and a
+    /// comparison, inlined into the caller.
+    #[inline(always)]
+    pub(crate) fn home(&self, url: &Url) -> Option<Arc<T>> {
+        let home = self.home.get()?;
+        home.is(url.as_str()).then(|| Arc::clone(&home.value))
+    }
+
     /// The value cached for `url`'s origin.
     #[inline]
     pub(crate) fn get(&self, url: &Url) -> Option<Arc<T>> {
-        if let Some(home) = self.home.get()
-            && *home.prefix == url[..Position::BeforePath]
-        {
-            return Some(Arc::clone(&home.value));
+        if let Some(found) = self.home(url) {
+            return Some(found);
         }
         let host = url.host_str()?;
         let port = url.port();
@@ -190,6 +210,50 @@ mod tests {
             1,
             "a URL with a password was never the home"
         );
+    }
+
+    #[test]
+    fn the_home_is_found_as_by_the_text_before_the_path() {
+        let homes = [
+            "https://a.example",
+            "http://a.example:8080",
+            "foo://a.example",
+        ];
+        let urls = [
+            "https://a.example/",
+            "https://a.example:443/x",
+            "https://a.example:4430/",
+            "https://a.example.org/",
+            "https://a.exampl/",
+            "https://a.example@b.example/",
+            "https://user@a.example/",
+            "https://a.example/?q#f",
+            "http://a.example:8080/",
+            "http://a.example:18080/",
+            "http://a.example:8080@b.example/",
+            "http://a.example:808/",
+            "foo://a.example",
+            "foo://a.example?q",
+            "foo://a.example#f",
+            "foo://a.example/p",
+            "foo://a.examplex",
+            "foo://a.example:1",
+        ];
+        for home in homes {
+            let home = Home {
+                prefix: Box::from(home),
+                value: Arc::new(()),
+            };
+            for text in urls {
+                let parsed = url(text);
+                assert_eq!(
+                    home.is(parsed.as_str()),
+                    *home.prefix == parsed[..Position::BeforePath],
+                    "{} {text}",
+                    home.prefix
+                );
+            }
+        }
     }
 
     #[test]
