@@ -127,15 +127,16 @@ impl<F: Future> Future for WithAttemptLog<F> {
 struct Scope<'a> {
     log: &'a mut Option<Box<CallLog>>,
     outer: u8,
-    /// Another call's pending entries, kept aside while this one is polled inside its poll.
-    aside: Option<CallLog>,
+    /// Another call's pending entries, kept aside while this one is polled inside its poll
+    /// (boxed: rare, and the guard of every poll stays small).
+    aside: Option<Box<CallLog>>,
 }
 
 impl<'a> Scope<'a> {
     #[inline]
     fn enter(log: &'a mut Option<Box<CallLog>>) -> Self {
         let outer = MARK.replace(INSIDE);
-        let aside = (outer & WRITTEN != 0).then(take_pending);
+        let aside = (outer & WRITTEN != 0).then(|| Box::new(take_pending()));
         Self { log, outer, aside }
     }
 }
@@ -155,7 +156,7 @@ impl Drop for Scope<'_> {
         if let Some(aside) = self.aside.take() {
             let _ = PENDING.try_with(|slot| {
                 if let Ok(mut slot) = slot.try_borrow_mut() {
-                    *slot = aside;
+                    *slot = *aside;
                 }
             });
         }
@@ -252,7 +253,7 @@ mod tests {
                 Classification::transient(Reason::Timeout),
                 None,
                 Instant::now(),
-            )
+            );
         };
         let mut outer = std::pin::pin!(with_attempt_log(async move {
             timeout();
