@@ -1,4 +1,3 @@
-use std::cell::RefCell;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -8,12 +7,11 @@ use std::task::{Context, Poll, ready};
 
 use pin_project_lite::pin_project;
 use reqwest::{Method, Request, Response};
-use tokio::task::futures::TaskLocalFuture;
 
 use super::capture::{self, Captured};
 use super::recorder::Recorder;
 use crate::error::{BoxError, Error};
-use crate::telemetry::CallLog;
+use crate::telemetry::WithAttemptLog;
 
 pin_project! {
     /// The future returned by [`DeadLetterService`](super::DeadLetterService).
@@ -37,7 +35,7 @@ pin_project! {
         },
         Calling {
             #[pin]
-            inner: TaskLocalFuture<RefCell<CallLog>, DropWhenDone<F>>,
+            inner: WithAttemptLog<F>,
             call: Option<Call>,
         },
         Recording {
@@ -47,36 +45,13 @@ pin_project! {
     }
 }
 
-pin_project! {
-    /// The inner future, dropped as soon as it is done, inside the call log's scope: the
-    /// layers below (retry) hand the request back as their futures go, which a deadline
-    /// above them may keep until it is dropped itself.
-    struct DropWhenDone<F> {
-        #[pin]
-        inner: Option<F>,
-    }
-}
-
-impl<F: Future> Future for DropWhenDone<F> {
-    type Output = F::Output;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut inner = self.project().inner;
-        let Some(future) = inner.as_mut().as_pin_mut() else {
-            panic!("dead-letter future polled after completion");
-        };
-        let output = ready!(future.poll(cx));
-        inner.set(None);
-        Poll::Ready(output)
-    }
-}
-
 /// What a letter is made of, besides the error.
 pub(crate) struct Call {
     pub(crate) method: Method,
     /// The request as the caller handed it, copied up front when no layer below was known
-    /// to hand it back.
-    pub(crate) copy: Option<Captured>,
+    /// to hand it back; boxed, as the future of a call that pays for no copy is moved
+    /// several times on its way to the runtime.
+    pub(crate) copy: Option<Box<Captured>>,
     /// A copy a layer below handed back during `call` (the idempotency layer, when it does
     /// not pass the request on at once).
     pub(crate) handed: Option<Box<Request>>,
@@ -112,7 +87,7 @@ impl<F> ResponseFuture<F> {
         call.handed = answer.handed;
         Self {
             state: State::Calling {
-                inner: crate::telemetry::with_attempt_log(DropWhenDone { inner: Some(inner) }),
+                inner: crate::telemetry::with_attempt_log(inner),
                 call: Some(call),
             },
         }
@@ -146,10 +121,7 @@ where
                     self.project().state.set(State::Done);
                     return Poll::Ready(Err(error));
                 }
-                let log = inner
-                    .take_value()
-                    .map(RefCell::into_inner)
-                    .unwrap_or_default();
+                let log = inner.take_log();
                 (error, log, call)
             }
             StateProj::Recording { future } => {
@@ -169,7 +141,7 @@ where
             let max_body = recorder.config.max_body_bytes;
             // The request as a layer below handed it back, else as copied up front.
             let captured = match (log.request.or(handed), copy) {
-                (_, Some(copy)) => copy,
+                (_, Some(copy)) => *copy,
                 (Some(request), None) => Captured::of(&request, max_body),
                 (None, None) => Captured::lost(method),
             };

@@ -194,11 +194,7 @@ pub(crate) async fn replay(
         REPLAYING.scope((), client.send(request))
     ));
     let result = call.as_mut().await;
-    let log = call
-        .as_mut()
-        .take_value()
-        .map(std::cell::RefCell::into_inner)
-        .unwrap_or_default();
+    let log = call.as_mut().take_log();
     letter.replays += 1;
     letter.updated = SystemTime::now();
     let mut sent = attempts(&log.attempts, true);

@@ -98,7 +98,12 @@ where
         let copied = !shared.handed_back.load(Ordering::Relaxed);
         let call = Call {
             method: request.method().clone(),
-            copy: copied.then(|| Captured::of(&request, shared.recorder.config.max_body_bytes)),
+            copy: copied.then(|| {
+                Box::new(Captured::of(
+                    &request,
+                    shared.recorder.config.max_body_bytes,
+                ))
+            }),
             handed: None,
             recorder: Arc::clone(&shared.recorder),
         };

@@ -7,14 +7,14 @@
 //! its ledger's paths) hands back a copy of its own. Layers learn that a dead-letter layer
 //! above wants the request from [`is_asked`]: its `call` runs theirs inside an [`Asking`]
 //! (a thread-local flag: a `call` is synchronous), and its future polls theirs inside the
-//! call log's task-local scope.
+//! call log's scope.
 
 use std::cell::{Cell, RefCell};
 
 use bytes::Bytes;
 use reqwest::Request;
 
-use super::attempt_log::ATTEMPTS;
+use super::attempt_log::{in_scope, with_log};
 
 thread_local! {
     /// While a dead-letter layer's `call` runs the inner service's: what the layers below
@@ -88,7 +88,7 @@ pub(crate) fn is_asked() -> bool {
         STATE.set(state | PROMISED);
         return true;
     }
-    ATTEMPTS.try_with(|_| ()).is_ok()
+    in_scope()
 }
 
 /// Gives `request` back to the dead-letter layer above, for its letter; nothing when none
@@ -100,11 +100,7 @@ pub(crate) fn hand_back(request: Request) {
         STATE.set(state | HANDED);
         return;
     }
-    let _ = ATTEMPTS.try_with(|log| {
-        if let Ok(mut log) = log.try_borrow_mut() {
-            log.request = Some(Box::new(request));
-        }
-    });
+    with_log(|log| log.request = Some(Box::new(request)));
 }
 
 /// A copy of `request` to hand back: whole, or, when its body is a stream that cannot be
@@ -157,7 +153,7 @@ mod tests {
             hand_back(request());
         }));
         scoped.as_mut().await;
-        let log = scoped.as_mut().take_value().expect("the log").into_inner();
+        let log = scoped.as_mut().take_log();
         assert!(log.request.is_some());
     }
 

@@ -11,7 +11,7 @@ mod hand_back;
 mod retry_stats;
 mod span;
 
-pub(crate) use attempt_log::{AttemptEntry, CallLog, record_attempt, with_attempt_log};
+pub(crate) use attempt_log::{AttemptEntry, WithAttemptLog, record_attempt, with_attempt_log};
 pub(crate) use error_type::ErrorType;
 pub(crate) use hand_back::{Asking, copy_of, hand_back, is_asked};
 pub use retry_stats::RetryStats;
