@@ -323,6 +323,70 @@ async fn per_record_failures_are_mapped_back_to_exactly_those_records() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn with_dead_letters_each_rejected_record_is_a_letter_of_its_own() {
+    let (api, base) = start().await;
+    let sink = MemorySink::default();
+    let client = common::build(builder().dead_letter_sink(sink.clone()));
+    let with_letters = batcher(
+        client.clone(),
+        format!("{base}/bulk"),
+        &BatchConfig::default(),
+    );
+
+    let report = with_letters.send((0..20).map(order).collect()).await;
+    assert_eq!(report.failed().count(), 4);
+    assert_eq!(api.calls().len(), 1, "a letter is stored, not sent");
+
+    let letters = client
+        .dead_letters()
+        .expect("dead letters on")
+        .list(&steadfast::dead_letter::LetterFilter::default())
+        .await
+        .expect("listed");
+    let mut ids: Vec<u64> = letters
+        .iter()
+        .map(|letter| {
+            assert_eq!(
+                letter.outcome,
+                steadfast::dead_letter::LetterOutcome::NotApplied
+            );
+            assert!(letter.is_replayable(), "{letter:?}");
+            assert!(
+                letter.request.url.ends_with("/bulk"),
+                "{}",
+                letter.request.url
+            );
+            assert!(letter.error.contains("sku unknown"), "{}", letter.error);
+            // The bulk call with the rejected record alone.
+            let body: Vec<Value> =
+                serde_json::from_slice(letter.request.body.as_bytes().expect("a body"))
+                    .expect("a JSON array");
+            assert_eq!(body.len(), 1);
+            assert_eq!(body[0]["sku"], "BAD");
+            body[0]["id"].as_u64().expect("an id")
+        })
+        .collect();
+    ids.sort_unstable();
+    assert_eq!(ids, [3, 7, 13, 17]);
+
+    // Without dead letters on the client, the report alone says which records failed.
+    let (_, base) = start().await;
+    let plain = batcher(
+        common::build(builder()),
+        format!("{base}/bulk"),
+        &BatchConfig::default(),
+    );
+    assert_eq!(
+        plain
+            .send((0..20).map(order).collect())
+            .await
+            .failed()
+            .count(),
+        4
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_batch_that_fails_whole_reports_every_record_with_the_calls_state() {
     let (api, base) = start().await;
     let client = common::build(builder().dead_letter_sink(MemorySink::default()));

@@ -9,7 +9,7 @@ use reqwest::{Method, Request, Response, Url};
 use tokio::time::Instant;
 
 use super::record::{LetterAttempt, LetterBody, LetterRequest, LetterResponse};
-use super::{DeadLetter, LetterId, LetterState};
+use super::{DeadLetter, LetterId, LetterOutcome, LetterState};
 use crate::body::{Prefixed, Tail, join, split};
 use crate::error::Error;
 use crate::redact::Redactor;
@@ -238,6 +238,39 @@ pub(crate) async fn letter(
         attempts,
         response: last_response(error, &recorder.config, redactor).await,
         error: redactor.text(&error.to_string()).into_owned(),
+        state: LetterState::Pending,
+        replays: 0,
+    }
+}
+
+/// A letter for one record a server rejected inside a successful bulk response:
+/// `request` is the bulk call with that record alone, so the letter replays it (not
+/// applied: the server said so for this record).
+pub(crate) fn rejected_record(
+    request: &Request,
+    reason: &str,
+    status: reqwest::StatusCode,
+    recorder: &super::recorder::Recorder,
+) -> DeadLetter {
+    let now = SystemTime::now();
+    let redactor = &recorder.redactor;
+    let captured = Captured::of(request, recorder.config.max_body_bytes);
+    DeadLetter {
+        id: LetterId::new(),
+        created: now,
+        updated: now,
+        request: captured.into_letter_request(redactor),
+        idempotency_key: None,
+        outcome: LetterOutcome::NotApplied,
+        confirmed_not_applied: false,
+        attempts: Vec::new(),
+        response: None,
+        // The server's text may quote the record: shown through the redactor.
+        error: redactor
+            .text(&format!(
+                "record rejected inside a {status} bulk response: {reason}"
+            ))
+            .into_owned(),
         state: LetterState::Pending,
         replays: 0,
     }

@@ -51,6 +51,19 @@ impl DeadLetters {
         Self { recorder, client }
     }
 
+    /// Stores a letter for one record a server rejected inside a successful bulk response;
+    /// `request` is the bulk call with that record alone. Bounded by the record timeout; a
+    /// sink that fails is logged and counted, as for any letter.
+    pub(crate) async fn record_rejected(
+        &self,
+        request: &reqwest::Request,
+        reason: &str,
+        status: reqwest::StatusCode,
+    ) {
+        let letter = super::capture::rejected_record(request, reason, status, &self.recorder);
+        self.recorder.store(&letter).await;
+    }
+
     /// The letters that match `filter`, newest first.
     ///
     /// # Errors

@@ -1,6 +1,6 @@
 //! Whole integrations, not just calls: pages as a stream, records in bulk calls,
-//! reconciliation of what two systems hold ([`reconcile`]), and a queue-driven worker
-//! ([`queue`]).
+//! reconciliation of what two systems hold ([`reconcile`](mod@reconcile)), and a
+//! queue-driven worker ([`queue`]).
 //!
 //! [`Client::paginate`](crate::Client::paginate) walks a paginated list, one call
 //! through the client's whole stack per page (rate limit, retry, logs, dead letters), as a

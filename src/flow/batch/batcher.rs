@@ -10,7 +10,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::reports::Reports;
-use super::{BatchConfig, BatchError, BatchReport, RecordOutcome, RecordReport, RecordResult};
+use super::{
+    BatchConfig, BatchError, BatchReport, RecordFailure, RecordOutcome, RecordReport, RecordResult,
+};
 use crate::error::ConfigError;
 use crate::flow::read::{Unread, read_capped};
 use crate::mapper::{DecodeError, Mapper};
@@ -31,9 +33,11 @@ use crate::{Client, RequestBuilder};
 /// # Dead letters
 ///
 /// A bulk call that fails is recorded by the client's dead-letter layer like any call, with
-/// its whole body. Records rejected inside a successful response are not a failed call:
-/// they are in [`BatchReport::failed`], with the record itself, for the caller to store,
-/// fix or send again; the batcher keeps no second dead-letter path.
+/// its whole body. A record rejected inside a successful response is in
+/// [`BatchReport::failed`], with the record itself, and, when the client keeps dead letters,
+/// also a letter of its own: the bulk call with that record alone, not applied, replayable
+/// (a replay sends it again; whether the server takes it this time is in the replay's
+/// response, as the HTTP status of a bulk call says nothing of its records).
 ///
 /// # Memory
 ///
@@ -198,24 +202,28 @@ where
         if !batch.is_empty() {
             let body = join(&batch);
             let outcome = self.call(body, batch.len()).await;
-            let records = batch.into_iter().map(|e| e.record);
             match outcome {
                 Ok((status, results)) => {
                     report.status = Some(status);
-                    report
-                        .records
-                        .extend(records.zip(results).map(|(record, result)| RecordReport {
-                            record,
-                            outcome: match result {
-                                Ok(value) => RecordOutcome::Applied(value),
-                                Err(failure) => RecordOutcome::Rejected(failure),
-                            },
-                        }));
+                    for (encoded, result) in batch.into_iter().zip(results) {
+                        let outcome = match result {
+                            Ok(value) => RecordOutcome::Applied(value),
+                            Err(failure) => {
+                                self.dead_letter(&encoded.json, &failure, status).await;
+                                RecordOutcome::Rejected(failure)
+                            }
+                        };
+                        report.records.push(RecordReport {
+                            record: encoded.record,
+                            outcome,
+                        });
+                    }
                 }
                 Err((status, error)) => {
                     let error = Arc::new(error);
                     report.status = status;
                     report.error = Some(Arc::clone(&error));
+                    let records = batch.into_iter().map(|e| e.record);
                     report.records.extend(records.map(|record| RecordReport {
                         record,
                         outcome: RecordOutcome::Failed(Arc::clone(&error)),
@@ -225,6 +233,31 @@ where
         }
         report.records.append(&mut unsent);
         report
+    }
+
+    /// With dead letters on the client, keeps a letter for a record the server rejected:
+    /// the bulk call with that record alone, replayable. (A whole call that failed is a
+    /// letter already, made by the client's dead-letter layer.)
+    async fn dead_letter(&self, json: &[u8], failure: &RecordFailure, status: reqwest::StatusCode) {
+        let Some(letters) = self.client.dead_letters() else {
+            return;
+        };
+        let mut alone = Vec::with_capacity(json.len() + 2);
+        alone.push(b'[');
+        alone.extend_from_slice(json);
+        alone.push(b']');
+        match (self.request)(&self.client, Bytes::from(alone)).build() {
+            Ok(request) => {
+                letters
+                    .record_rejected(&request, &failure.message, status)
+                    .await;
+            }
+            Err(error) => tracing::warn!(
+                target: "steadfast",
+                %error,
+                "batch: no dead letter for a rejected record, its request could not be built"
+            ),
+        }
     }
 
     /// The call and its results, one per record; or why there are none.
