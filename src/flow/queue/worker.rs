@@ -6,6 +6,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use futures_util::future::{Either, select};
+
 use tokio::task::JoinSet;
 
 use super::handle::{Disposition, decide};
@@ -136,10 +138,11 @@ impl<Q: Queue, H: Handle> Worker<Q, H> {
                 reap(tasks.join_next().await);
             }
             let room = inner.config.batch.min(concurrency - tasks.len());
-            let received = tokio::select! {
-                biased;
-                () = &mut shutdown => break,
-                received = inner.bounded(inner.queue.receive(room)) => received,
+            // Shutdown first; `select!` would need tokio's `macros` feature in the library.
+            let receiving = std::pin::pin!(inner.bounded(inner.queue.receive(room)));
+            let received = match select(shutdown.as_mut(), receiving).await {
+                Either::Left(((), _)) => break,
+                Either::Right((received, _)) => received,
             };
             match received {
                 Ok(messages) => {
@@ -151,10 +154,9 @@ impl<Q: Queue, H: Handle> Worker<Q, H> {
                 }
                 Err(error) => {
                     inner.broker_failed("receive", &error);
-                    tokio::select! {
-                        biased;
-                        () = &mut shutdown => break,
-                        () = tokio::time::sleep(pause) => {}
+                    let sleeping = std::pin::pin!(tokio::time::sleep(pause));
+                    if let Either::Left(_) = select(shutdown.as_mut(), sleeping).await {
+                        break;
                     }
                     pause = (pause * 2).min(inner.config.broker_backoff_max);
                 }
