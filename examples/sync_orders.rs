@@ -67,14 +67,20 @@ fn to_erp(order: &Value) -> Result<ErpOrder, MapError> {
     })
 }
 
-/// `"12.5"` → 1250; `None` for anything that is not a plain decimal amount.
+/// `"12.5"` → 1250, `"-3.05"` → -305; `None` for anything that is not a plain decimal
+/// amount.
 fn cents(amount: &str) -> Option<i64> {
-    let (units, fraction) = amount.split_once('.').unwrap_or((amount, "0"));
+    let (sign, digits) = match amount.strip_prefix('-') {
+        Some(rest) => (-1, rest),
+        None => (1, amount),
+    };
+    let (units, fraction) = digits.split_once('.').unwrap_or((digits, "0"));
     let fraction = format!("{fraction:0<2}");
-    if fraction.len() > 2 || !fraction.bytes().all(|b| b.is_ascii_digit()) {
+    let plain = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if fraction.len() > 2 || !plain(units) || !plain(&fraction) {
         return None;
     }
-    Some(units.parse::<i64>().ok()? * 100 + fraction.parse::<i64>().ok()?)
+    Some(sign * (units.parse::<i64>().ok()? * 100 + fraction.parse::<i64>().ok()?))
 }
 
 /// A shop order as the ERP should hold it; one that does not map is compared by its id

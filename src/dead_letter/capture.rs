@@ -260,6 +260,8 @@ pub(crate) fn rejected_record(
         created: now,
         updated: now,
         request: captured.into_letter_request(redactor),
+        // Not the bulk call's key: this is another request (one record), and the ledger
+        // would refuse a key reused with another body. A replay gets a key of its own.
         idempotency_key: None,
         outcome: LetterOutcome::NotApplied,
         confirmed_not_applied: false,

@@ -97,9 +97,7 @@ async fn newest_score(
         .map_err(backend)?;
     let from_id = before.as_uuid().get_timestamp().map(|t| {
         let (secs, nanos) = t.to_unix();
-        #[allow(clippy::cast_precision_loss)] // ms since 1970 fit an f64 exactly
-        let ms = (secs * 1000 + u64::from(nanos / 1_000_000)) as f64;
-        ms
+        score(SystemTime::UNIX_EPOCH + std::time::Duration::new(secs, nanos))
     });
     // One ms of slack: a letter's creation time and its id's are read apart.
     let cursor = own.or(from_id).map(|s| s + 1.0);
