@@ -33,7 +33,18 @@ const ERROR: &str = "Steadfast-Error";
 /// - `dead_letter` publishes the payload and the note (in headers) on `dead_subject`,
 ///   waits for the stream to confirm it, then terminates the delivery (`term`).
 ///
-/// Every request is bounded by `timeout`.
+/// Every request is bounded by `timeout`, and a receive by `block` plus 250 ms.
+///
+/// # nats-server 2.9
+///
+/// nats-server 2.9.10 (Debian 12's package) sometimes mishandles a delayed redelivery that
+/// falls due within a few milliseconds of a pull request's expiry: it answers neither with
+/// the message nor with the expiry, delivers nothing until the next request, and then hands
+/// the message out with a delivery count one lower than it should be. `receive` gives such a
+/// request up 250 ms after `block` and returns empty, so the message comes with the next
+/// receive rather than at the end of its lease; the lower count can make the worker's
+/// `max_deliveries` rule dead-letter a poison message one delivery later, never earlier, and
+/// loses nothing. A `block` much longer than the retry delays makes the race rare.
 ///
 /// # Clone
 ///
@@ -109,6 +120,30 @@ impl NatsQueue {
     }
 }
 
+/// How long after a pull request's expiry its answer is awaited before it is given up.
+const EXPIRY_GRACE: Duration = Duration::from_millis(250);
+
+/// Reads one pull request's messages to its end: its count, the server's "no messages" or
+/// "request timeout" status.
+async fn drain(mut batch: pull::Batch) -> Result<Vec<Message<jetstream::Message>>, QueueError> {
+    let mut out = Vec::new();
+    while let Some(next) = batch.next().await {
+        let received = next.map_err(QueueError::Unavailable)?;
+        let (id, deliveries) = {
+            let info = received
+                .info()
+                .map_err(|_| QueueError::Corrupt("JetStream message without ack info"))?;
+            (
+                info.stream_sequence.to_string(),
+                u32::try_from(info.delivered).unwrap_or(u32::MAX),
+            )
+        };
+        let payload = received.message.payload.clone();
+        out.push(Message::new(id, payload, deliveries, received));
+    }
+    Ok(out)
+}
+
 /// A header value: one line, bounded.
 fn header_value(text: &str) -> String {
     text.chars()
@@ -139,7 +174,7 @@ impl Queue for NatsQueue {
     }
 
     async fn receive(&self, max: usize) -> Result<Vec<Message<Self::Receipt>>, QueueError> {
-        let mut batch = self
+        let batch = self
             .consumer
             .fetch()
             .max_messages(max.max(1))
@@ -147,22 +182,20 @@ impl Queue for NatsQueue {
             .messages()
             .await
             .map_err(unavailable)?;
-        let mut out = Vec::new();
-        while let Some(next) = batch.next().await {
-            let received = next.map_err(QueueError::Unavailable)?;
-            let (id, deliveries) = {
-                let info = received
-                    .info()
-                    .map_err(|_| QueueError::Corrupt("JetStream message without ack info"))?;
-                (
-                    info.stream_sequence.to_string(),
-                    u32::try_from(info.delivered).unwrap_or(u32::MAX),
-                )
-            };
-            let payload = received.message.payload.clone();
-            out.push(Message::new(id, payload, deliveries, received));
-        }
-        Ok(out)
+        // The server ends the request at `block` (its "request timeout" status). When it
+        // does not, the request is given up shortly after and the receive returns empty:
+        // nats-server 2.9 sometimes leaves a request unanswered when a delayed redelivery
+        // falls due just as the request expires, and delivers nothing to anyone until the
+        // next request comes (async-nats itself gives up only 5 s after `block`).
+        let limit = self.config.block.saturating_add(EXPIRY_GRACE);
+        let Ok(received) = tokio::time::timeout(limit, drain(batch)).await else {
+            tracing::debug!(
+                messaging.system = "nats",
+                "a pull request was not answered at its expiry; giving it up"
+            );
+            return Ok(Vec::new());
+        };
+        received
     }
 
     async fn ack(&self, message: &Message<Self::Receipt>) -> Result<(), QueueError> {
