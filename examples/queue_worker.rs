@@ -94,6 +94,10 @@ async fn process<Q: Queue>(queue: Q, once: bool) -> Result<(), Box<dyn std::erro
         .retry(RetryConfig::default().max_retries(1))
         .shared_dead_letter_sink(letters.clone())
         .build(reqwest::Client::new())?;
+    // The letters a failed delivery left are resolved when a later delivery succeeds.
+    let client_letters = client
+        .dead_letters()
+        .ok_or("the client keeps dead letters")?;
 
     let published = if once { publish(&queue).await? } else { 0 };
 
@@ -126,7 +130,7 @@ async fn process<Q: Queue>(queue: Q, once: bool) -> Result<(), Box<dyn std::erro
         .key_prefix("orders")
         .backoff_base(Duration::from_millis(200))
         .backoff_max(Duration::from_secs(2));
-    let worker = Worker::new(queue, handler, config)?;
+    let worker = Worker::new(queue, handler, config)?.resolve_client_letters(client_letters);
 
     let watcher = worker.clone();
     let stats = worker
@@ -158,9 +162,14 @@ async fn process<Q: Queue>(queue: Q, once: bool) -> Result<(), Box<dyn std::erro
     let calls =
         steadfast::dead_letter::DeadLetterSink::list(letters.as_ref(), &LetterFilter::default())
             .await?;
+    let pending = calls
+        .iter()
+        .filter(|l| l.state.as_str() == "pending")
+        .count();
     println!(
-        "client dead letters (failed calls, replayable): {}",
-        calls.len()
+        "client dead letters (failed calls): {} pending a replay, {} resolved by a later delivery",
+        pending,
+        calls.len() - pending
     );
     Ok(())
 }

@@ -897,3 +897,58 @@ async fn faults_injected_by_the_chaos_layer_make_letters_and_a_replay_sends_once
         [letter.idempotency_key.clone().expect("a key")]
     );
 }
+
+#[tokio::test]
+async fn a_later_call_applied_with_the_key_resolves_the_letters_it_left_and_only_those() {
+    let (server, sink) = (failing_then_created(503, 6).await, MemorySink::default());
+    let client = client(&sink);
+    let letters = client.dead_letters().expect("on");
+    let send = |key: &'static str| {
+        client
+            .post(format!("{}/invoices", server.uri()))
+            .idempotency_key(key)
+            .body(r#"{"total_cents":1999}"#)
+            .send()
+    };
+    // Two keys fail all their attempts (three each); one letter each.
+    send("invoice-1").await.expect_err("three 503s");
+    send("invoice-2").await.expect_err("three 503s");
+    let second = letters
+        .list(&LetterFilter::default().idempotency_key("invoice-2"))
+        .await
+        .expect("listed");
+    assert_eq!(second.len(), 1, "{second:?}");
+    letters
+        .discard(second[0].id, "sent by hand")
+        .await
+        .expect("discarded");
+    // The caller tries the first again, with its key, and it is applied.
+    assert_eq!(send("invoice-1").await.expect("created").status(), 201);
+
+    assert_eq!(letters.resolve_applied("invoice-1").await.expect("read"), 1);
+    assert_eq!(letters.resolve_applied("invoice-2").await.expect("read"), 0);
+    assert_eq!(letters.resolve_applied("invoice-9").await.expect("read"), 0);
+    let states: Vec<_> = all(&sink)
+        .await
+        .into_iter()
+        .map(|l| (l.idempotency_key.unwrap_or_default(), l.state.as_str()))
+        .collect();
+    assert_eq!(
+        states,
+        [
+            ("invoice-2".to_owned(), "discarded"),
+            ("invoice-1".to_owned(), "resolved")
+        ]
+    );
+    // Resolved, a replay sends nothing.
+    let first = letters
+        .list(&LetterFilter::default().idempotency_key("invoice-1"))
+        .await
+        .expect("listed");
+    let replayed = client.replay(&first[0]).await.expect("replayed");
+    assert!(
+        matches!(replayed, Replayed::AlreadyResolved { .. }),
+        "{replayed:?}"
+    );
+    assert_eq!(common::received(&server).await, 7);
+}

@@ -35,6 +35,8 @@ pub struct LetterFilter {
     pub state: Option<String>,
     /// The outcome. Default: any.
     pub outcome: Option<LetterOutcome>,
+    /// The idempotency key the call carried. Default: any.
+    pub idempotency_key: Option<String>,
     /// Letters created at or after this time. Default: any.
     #[serde(with = "humantime_serde")]
     pub since: Option<SystemTime>,
@@ -56,6 +58,7 @@ impl Default for LetterFilter {
             status: None,
             state: None,
             outcome: None,
+            idempotency_key: None,
             since: None,
             until: None,
             before: None,
@@ -122,6 +125,13 @@ impl LetterFilter {
         self
     }
 
+    /// Only letters of calls that carried idempotency key `key`. Default: any.
+    #[must_use]
+    pub fn idempotency_key(mut self, key: impl Into<String>) -> Self {
+        self.idempotency_key = Some(key.into());
+        self
+    }
+
     /// Whether `letter` passes every set field (the limit aside).
     #[must_use]
     pub fn matches(&self, letter: &DeadLetter) -> bool {
@@ -134,6 +144,10 @@ impl LetterFilter {
                 .as_deref()
                 .is_none_or(|s| letter.state.as_str() == s)
             && self.outcome.is_none_or(|o| letter.outcome == o)
+            && self
+                .idempotency_key
+                .as_deref()
+                .is_none_or(|key| letter.idempotency_key.as_deref() == Some(key))
             && self.since.is_none_or(|t| letter.created >= t)
             && self.until.is_none_or(|t| letter.created < t)
             && self.before.is_none_or(|id| letter.id < id)

@@ -141,6 +141,44 @@ impl DeadLetters {
         Ok(letter)
     }
 
+    /// Marks as resolved the letters still waiting for a replay (pending, or failed again)
+    /// whose call carried `idempotency_key`, because a later call with that key was applied:
+    /// a queue's redelivery, or the caller's own retry, did what the letter would have. A
+    /// letter a replayer holds is left to it (its replay finds the key completed). Returns
+    /// how many were resolved.
+    ///
+    /// Lists the letters with that key (a scan of the sink, up to 1,000 letters), so it
+    /// belongs on a rare path, such as an event that succeeded on a later delivery.
+    ///
+    /// # Errors
+    ///
+    /// [`SinkError`] when the sink cannot be read or written; letters already marked stay
+    /// marked.
+    pub async fn resolve_applied(&self, idempotency_key: &str) -> Result<usize, SinkError> {
+        let filter = LetterFilter::default()
+            .idempotency_key(idempotency_key)
+            .limit(1_000);
+        let mut resolved = 0;
+        for mut letter in self.recorder.sink.list(&filter).await? {
+            if !matches!(
+                letter.state,
+                LetterState::Pending | LetterState::FailedAgain
+            ) {
+                continue;
+            }
+            letter.state = LetterState::Resolved;
+            letter.updated = SystemTime::now();
+            self.recorder.sink.store(&letter).await?;
+            tracing::info!(
+                target: "steadfast",
+                letter = %letter,
+                "dead letter resolved: a later call with its idempotency key was applied"
+            );
+            resolved += 1;
+        }
+        Ok(resolved)
+    }
+
     /// Records that a person checked with the server and the call was not applied: the
     /// letter may be replayed, and its idempotency key is freed in the client's ledger
     /// (see [`Client::resolve_idempotency_key`](crate::Client::resolve_idempotency_key)).

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use steadfast::Client;
-use steadfast::dead_letter::{LetterFilter, MemorySink, SharedSink};
+use steadfast::dead_letter::{LetterFilter, LetterState, MemorySink, SharedSink};
 use steadfast::flow::queue::{DeadReason, Event, HandleError, Queue, Worker, WorkerConfig};
 use steadfast::idempotency::SharedStore;
 use steadfast::retry::RetryConfig;
@@ -233,12 +233,18 @@ pub async fn run<Q: Queue + Clone>(publisher: Q, a: Q, b: Q, ledgers: [SharedSto
 
     let [ledger_a, ledger_b] = ledgers;
     let (applied, stuck) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let client_a = client(ledger_a, Arc::clone(&sink));
+    let letters_a = client_a
+        .dead_letters()
+        .expect("the client keeps dead letters");
     let crashing = handler(
-        client(ledger_a, Arc::clone(&sink)),
+        client_a,
         url.clone(),
         Some((60, Arc::clone(&applied), Arc::clone(&stuck))),
     );
-    let worker_a = Worker::new(a, crashing, worker_config()).expect("valid");
+    let worker_a = Worker::new(a, crashing, worker_config())
+        .expect("valid")
+        .resolve_client_letters(letters_a);
     let task_a = tokio::spawn(async move { worker_a.run(std::future::pending()).await });
 
     // Consumer A crashes once all its slots hang between a call and its ack.
@@ -249,12 +255,13 @@ pub async fn run<Q: Queue + Clone>(publisher: Q, a: Q, b: Q, ledgers: [SharedSto
     task_a.abort();
     let _ = task_a.await;
 
-    let worker_b = Worker::new(
-        b,
-        handler(client(ledger_b, Arc::clone(&sink)), url, None),
-        worker_config(),
-    )
-    .expect("valid");
+    let client_b = client(ledger_b, Arc::clone(&sink));
+    let letters_b = client_b
+        .dead_letters()
+        .expect("the client keeps dead letters");
+    let worker_b = Worker::new(b, handler(client_b, url, None), worker_config())
+        .expect("valid")
+        .resolve_client_letters(letters_b);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let runner = worker_b.clone();
     let task_b = tokio::spawn(async move {
@@ -360,6 +367,22 @@ async fn check(
         );
         if fault(*n) == Fault::Unavailable {
             assert!(s.attempts >= 4, "event {n} was redelivered: {s:?}");
+            // Its failed deliveries left letters, resolved once a later one succeeded.
+            let mine: Vec<_> = letters
+                .iter()
+                .filter(|l| l.idempotency_key.as_deref() == Some(key.as_str()))
+                .collect();
+            assert!(
+                !mine.is_empty(),
+                "event {n}'s failed deliveries left no letter"
+            );
+            for letter in mine {
+                assert_eq!(
+                    letter.state,
+                    LetterState::Resolved,
+                    "event {n} was applied, its letter {letter}"
+                );
+            }
         }
         if expected.1.is_some() {
             assert!(

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use arc_swap::ArcSwapOption;
 use futures_util::future::{Either, select};
 
 use tokio::task::JoinSet;
@@ -14,6 +15,7 @@ use super::handle::{Disposition, decide};
 use super::{
     DeadNote, DeadReason, Event, Handle, HandleError, Message, Queue, QueueError, WorkerConfig,
 };
+use crate::dead_letter::DeadLetters;
 use crate::error::ConfigError;
 use crate::redact::Redactor;
 use crate::retry::Backoff;
@@ -32,6 +34,11 @@ use crate::retry::Backoff;
 /// leaves its messages to another one; the event's idempotency key (from the message id)
 /// makes the repeated call safe (see the [module docs](super)).
 ///
+/// A delivery whose call failed transiently may leave a letter in the client's dead
+/// letters; when a later delivery of the event succeeds, that letter is stale. Give the
+/// worker the client's [`DeadLetters`] ([`resolve_client_letters`](Self::resolve_client_letters))
+/// and it marks them resolved.
+///
 /// # Errors
 ///
 /// Broker failures are logged (`WARN`), counted in [`WorkerStats::broker_errors`] and tried
@@ -49,6 +56,9 @@ struct Inner<Q, H> {
     retried: AtomicU64,
     dead_lettered: AtomicU64,
     broker_errors: AtomicU64,
+    /// The client's dead letters, whose letters left by earlier deliveries of an event that
+    /// later succeeded are resolved.
+    letters: ArcSwapOption<DeadLetters>,
 }
 
 impl<Q, H> fmt::Debug for Worker<Q, H> {
@@ -121,8 +131,20 @@ impl<Q: Queue, H: Handle> Worker<Q, H> {
                 retried: AtomicU64::new(0),
                 dead_lettered: AtomicU64::new(0),
                 broker_errors: AtomicU64::new(0),
+                letters: ArcSwapOption::empty(),
             }),
         })
+    }
+
+    /// Resolves the letters an event's earlier deliveries left in `letters` (the handler's
+    /// client's, from [`Client::dead_letters`](crate::Client::dead_letters)) once a later
+    /// delivery succeeds: a call that failed transiently records a letter, and the worker
+    /// then leaves the event for redelivery, whose success makes the letter stale (see
+    /// [`DeadLetters::resolve_applied`]). Applies to every clone of this worker.
+    #[must_use]
+    pub fn resolve_client_letters(self, letters: DeadLetters) -> Self {
+        self.inner.letters.store(Some(Arc::new(letters)));
+        self
     }
 
     /// Receives and handles messages until `shutdown` completes, then stops receiving and
@@ -230,6 +252,11 @@ impl<Q: Queue, H: Handle> Inner<Q, H> {
         let result = self.handler.handle(event).await;
         match decide(&result) {
             Disposition::Ack => {
+                // Before the ack: a crash between the two leaves the event to be delivered
+                // again, not a stale letter behind an acknowledged event.
+                if message.deliveries > 1 {
+                    self.resolve_letters(&message, &key).await;
+                }
                 if self.settle("ack", || self.queue.ack(&message)).await {
                     self.acked.fetch_add(1, Ordering::Relaxed);
                 }
@@ -260,6 +287,32 @@ impl<Q: Queue, H: Handle> Inner<Q, H> {
                 self.dead(&message, reason, key, error).await;
             }
         }
+    }
+
+    /// Resolves the client's letters left by the event's earlier deliveries; a failure is
+    /// logged (the letters stay pending, and a replay finds the key completed).
+    async fn resolve_letters(&self, message: &Message<Q::Receipt>, key: &str) {
+        let Some(letters) = self.letters.load_full() else {
+            return;
+        };
+        if let Err(error) = self.bounded_sink(letters.resolve_applied(key)).await {
+            tracing::warn!(
+                messaging.message.id = %message.id,
+                idempotency_key = %key,
+                error = %chain(&error),
+                "the client's dead letters of an event applied on a later delivery were not resolved"
+            );
+        }
+    }
+
+    async fn bounded_sink<T>(
+        &self,
+        call: impl Future<Output = Result<T, crate::dead_letter::SinkError>>,
+    ) -> Result<T, crate::dead_letter::SinkError> {
+        let limit = self.config.broker_timeout;
+        tokio::time::timeout(limit, call)
+            .await
+            .unwrap_or(Err(crate::dead_letter::SinkError::TimedOut(limit)))
     }
 
     async fn dead(
