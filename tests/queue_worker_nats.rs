@@ -184,3 +184,62 @@ async fn a_server_that_is_down_is_a_typed_error() {
         .expect_err("nothing listens");
     assert!(matches!(error, QueueError::Unavailable(_)), "{error:?}");
 }
+
+#[tokio::test]
+async fn a_server_that_goes_down_is_a_typed_error_and_the_worker_keeps_trying_losing_nothing() {
+    let mut nats = NatsServer::start();
+    let queue = NatsQueue::connect(&config(&nats))
+        .await
+        .expect("nats answers");
+    queue.publish(b"{\"n\":7}").await.expect("published");
+    nats.kill();
+    // async-nats keeps a request for later while it reconnects; the receive says the
+    // broker is down instead of waiting or answering "empty".
+    let mut refused = None;
+    for _ in 0..20 {
+        match queue.receive(1).await {
+            Err(error) => {
+                refused = Some(error);
+                break;
+            }
+            Ok(got) => assert!(got.is_empty(), "the server is down"),
+        }
+    }
+    assert!(
+        matches!(refused, Some(QueueError::Unavailable(_))),
+        "{refused:?}"
+    );
+
+    let signal = Arc::new(tokio::sync::Notify::new());
+    let notify = Arc::clone(&signal);
+    let handler = move |event: Event| {
+        let notify = Arc::clone(&notify);
+        async move {
+            assert_eq!(&event.payload[..], b"{\"n\":7}");
+            notify.notify_one();
+            Ok::<(), HandleError>(())
+        }
+    };
+    let settings = WorkerConfig::default().broker_backoff_max(Duration::from_millis(100));
+    let worker = Worker::new(queue, handler, settings).expect("valid");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let background = worker.clone();
+    let task = tokio::spawn(async move {
+        background
+            .run(async {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    common::queue::wait_for("failed receives", || worker.stats().broker_errors >= 2).await;
+    // The stream and the durable consumer are on disk: the event published before the
+    // outage is still there.
+    nats.restart();
+    tokio::time::timeout(Duration::from_secs(20), signal.notified())
+        .await
+        .expect("the worker recovered and handled the event published before the outage");
+    let _ = stop.send(());
+    let stats = task.await.expect("ran");
+    assert!(stats.broker_errors >= 2, "{stats:?}");
+    common::queue::wait_for("the ack", || worker.stats().acked == 1).await;
+}

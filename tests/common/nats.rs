@@ -20,9 +20,25 @@ impl NatsServer {
         let dir =
             std::env::temp_dir().join(format!("steadfast-nats-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("a temporary directory");
+        let child = Self::spawn(port, &dir);
+        Self { child, port, dir }
+    }
+
+    /// Stops the server as a crash would; its `JetStream` files stay.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the killed server again, on its port and with its files.
+    pub fn restart(&mut self) {
+        self.child = Self::spawn(self.port, &self.dir);
+    }
+
+    fn spawn(port: u16, dir: &std::path::Path) -> Child {
         let child = Command::new("nats-server")
             .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
-            .arg(&dir)
+            .arg(dir)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -41,7 +57,7 @@ impl NatsServer {
             );
             std::thread::sleep(Duration::from_millis(10));
         }
-        Self { child, port, dir }
+        child
     }
 
     /// The server's address, as a `nats://` URL.

@@ -33,7 +33,9 @@ const ERROR: &str = "Steadfast-Error";
 /// - `dead_letter` publishes the payload and the note (in headers) on `dead_subject`,
 ///   waits for the stream to confirm it, then terminates the delivery (`term`).
 ///
-/// Every request is bounded by `timeout`, and a receive by `block` plus 250 ms.
+/// Every request is bounded by `timeout`, and a receive by `block` plus 250 ms; while the
+/// connection is down (async-nats reconnects by itself) a receive is
+/// [`QueueError::Unavailable`] at once.
 ///
 /// # nats-server 2.9
 ///
@@ -51,6 +53,7 @@ const ERROR: &str = "Steadfast-Error";
 /// Clones share the connection.
 #[derive(Clone)]
 pub struct NatsQueue {
+    client: async_nats::Client,
     context: jetstream::Context,
     consumer: PullConsumer,
     config: Arc<NatsQueueConfig>,
@@ -82,7 +85,7 @@ impl NatsQueue {
             .connect(config.url.as_str())
             .await
             .map_err(unavailable)?;
-        let mut context = jetstream::new(client);
+        let mut context = jetstream::new(client.clone());
         context.set_timeout(config.timeout);
         let stream = context
             .get_or_create_stream(StreamConfig {
@@ -107,6 +110,7 @@ impl NatsQueue {
             .await
             .map_err(unavailable)?;
         Ok(Self {
+            client,
             context,
             consumer,
             config: Arc::new(config.clone()),
@@ -117,6 +121,18 @@ impl NatsQueue {
     #[must_use]
     pub fn config(&self) -> &NatsQueueConfig {
         &self.config
+    }
+
+    /// [`QueueError::Unavailable`] unless the connection is up (async-nats reconnects by
+    /// itself).
+    fn connected(&self) -> Result<(), QueueError> {
+        match self.client.connection_state() {
+            async_nats::connection::State::Connected => Ok(()),
+            _ => Err(unavailable(std::io::Error::new(
+                std::io::ErrorKind::NotConnected,
+                "not connected to the NATS server (reconnecting)",
+            ))),
+        }
     }
 }
 
@@ -174,6 +190,9 @@ impl Queue for NatsQueue {
     }
 
     async fn receive(&self, max: usize) -> Result<Vec<Message<Self::Receipt>>, QueueError> {
+        // While the connection is down async-nats keeps the request to send it later: say
+        // so now, as a broker that is down, not as an empty queue.
+        self.connected()?;
         let batch = self
             .consumer
             .fetch()
@@ -189,6 +208,7 @@ impl Queue for NatsQueue {
         // next request comes (async-nats itself gives up only 5 s after `block`).
         let limit = self.config.block.saturating_add(EXPIRY_GRACE);
         let Ok(received) = tokio::time::timeout(limit, drain(batch)).await else {
+            self.connected()?;
             tracing::debug!(
                 messaging.system = "nats",
                 "a pull request was not answered at its expiry; giving it up"
