@@ -116,36 +116,7 @@ async fn a_broker_that_is_down_is_a_typed_error_and_the_worker_keeps_trying_losi
         Err(QueueError::Unavailable(_))
     ));
 
-    let signal = Arc::new(tokio::sync::Notify::new());
-    let notify = Arc::clone(&signal);
-    let handler = move |event: Event| {
-        let notify = Arc::clone(&notify);
-        async move {
-            assert_eq!(&event.payload[..], b"{\"n\":7}");
-            notify.notify_one();
-            Ok::<(), HandleError>(())
-        }
-    };
-    let settings = WorkerConfig::default().broker_backoff_max(Duration::from_millis(100));
-    let worker = Worker::new(queue, handler, settings).expect("valid");
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let background = worker.clone();
-    let task = tokio::spawn(async move {
-        background
-            .run(async {
-                let _ = stopped.await;
-            })
-            .await
-    });
-    common::queue::wait_for("failed receives", || worker.stats().broker_errors >= 2).await;
-    redis.restart();
-    tokio::time::timeout(Duration::from_secs(20), signal.notified())
-        .await
-        .expect("the worker recovered and handled the event published before the outage");
-    let _ = stop.send(());
-    let stats = task.await.expect("ran");
-    assert!(stats.broker_errors >= 2, "{stats:?}");
-    common::queue::wait_for("the ack", || worker.stats().acked == 1).await;
+    common::queue::handles_the_event_published_before_an_outage(queue, || redis.restart()).await;
 }
 
 #[tokio::test]

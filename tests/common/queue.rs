@@ -405,3 +405,42 @@ pub async fn wait_for(what: &str, done: impl Fn() -> bool) {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
+
+/// Runs a worker on `queue` while its broker is down (`restart` brings it back once the
+/// worker has failed to receive twice) and checks it then handles `{"n":7}`, published
+/// before the outage, and acknowledges it.
+pub async fn handles_the_event_published_before_an_outage<Q: Queue + Clone>(
+    queue: Q,
+    restart: impl FnOnce(),
+) {
+    let signal = Arc::new(tokio::sync::Notify::new());
+    let notify = Arc::clone(&signal);
+    let handler = move |event: Event| {
+        let notify = Arc::clone(&notify);
+        async move {
+            assert_eq!(&event.payload[..], b"{\"n\":7}");
+            notify.notify_one();
+            Ok::<(), HandleError>(())
+        }
+    };
+    let settings = WorkerConfig::default().broker_backoff_max(Duration::from_millis(100));
+    let worker = Worker::new(queue, handler, settings).expect("valid");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let background = worker.clone();
+    let task = tokio::spawn(async move {
+        background
+            .run(async {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    wait_for("failed receives", || worker.stats().broker_errors >= 2).await;
+    restart();
+    tokio::time::timeout(Duration::from_secs(20), signal.notified())
+        .await
+        .expect("the worker recovered and handled the event published before the outage");
+    let _ = stop.send(());
+    let stats = task.await.expect("ran");
+    assert!(stats.broker_errors >= 2, "{stats:?}");
+    wait_for("the ack", || worker.stats().acked == 1).await;
+}
